@@ -1,0 +1,173 @@
+//! Command-line argument types, and nothing else: parsing into these structs is clap's job,
+//! acting on them is `commands`'. Flags are documented here once and rendered to `--help`.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "fieldkit",
+    version = crate::version::LONG_VERSION,
+    about = "Forensic field kit: collect, hash and sign evidence; verify bundles",
+    long_about = "Forensic field kit: collect files and volatile state from a live system or a \
+mounted evidence folder into a signed, hash-verified evidence bundle (a ZIP any examiner can \
+check with unzip, sha256sum and ssh-keygen), and verify such bundles in the lab."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Collect evidence into a signed bundle (the main job).
+    Collect(CollectArgs),
+    /// Verify a bundle: every hash, the member list, the signatures and the sidecars.
+    Verify(VerifyArgs),
+    /// Extract a bundle's members into a directory, refusing unsafe names.
+    Extract(ExtractArgs),
+    /// Create an Ed25519 signing key pair in OpenSSH format.
+    Keygen(KeygenArgs),
+    /// List, show and check collection profiles.
+    Profiles(ProfilesArgs),
+    /// Hash files (read-only, parallel) and print sha256sum- or hashdeep-style lines.
+    Hash(HashArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// What to collect from: the running system's root (default) or a mounted evidence folder.
+    #[arg(long, value_name = "PATH")]
+    pub source: Option<PathBuf>,
+    /// Built-in profile name or a profile TOML file [default: the OS triage profile for the
+    /// running system, `all-files` for any other source].
+    #[arg(long, value_name = "NAME|FILE")]
+    pub profile: Option<String>,
+    /// Directory the bundle is written to (must not be inside the source, nor the
+    /// directory holding fieldkit itself).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Case number, recorded in the manifest and the bundle name.
+    #[arg(long, value_name = "TEXT")]
+    pub case: Option<String>,
+    /// Exhibit / evidence item number.
+    #[arg(long, value_name = "TEXT")]
+    pub exhibit: Option<String>,
+    /// Name of the person running the collection.
+    #[arg(long, value_name = "NAME")]
+    pub examiner: Option<String>,
+    /// Organisation or unit.
+    #[arg(long = "org", value_name = "TEXT")]
+    pub organisation: Option<String>,
+    /// Free-text notes (circumstances, who was present, …).
+    #[arg(long, value_name = "TEXT")]
+    pub notes: Option<String>,
+    /// Your trusted clock reading (RFC 3339, e.g. 2026-11-23T14:05:00Z or with an offset);
+    /// the host clock's offset from it is recorded.
+    #[arg(long, value_name = "TIME")]
+    pub reference_time: Option<String>,
+    /// Hash algorithms, comma-separated; sha256 is always computed.
+    #[arg(long = "hash", value_name = "ALGS", default_value = "sha256")]
+    pub hash: String,
+    /// OpenSSH Ed25519 private key to sign with [default: a one-time key whose public half
+    /// is stored in the bundle and whose fingerprint you must write in your notes].
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// File holding the key's passphrase (otherwise FIELDKIT_KEY_PASSPHRASE or a prompt).
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+    /// Skip files larger than this (e.g. 512MiB, 2G); overrides the profile's limits.
+    #[arg(long, value_name = "SIZE")]
+    pub max_file_size: Option<String>,
+    /// Worker threads [default: number of CPUs].
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Do not re-read and check the finished bundle (verify-after-write is on by default).
+    #[arg(long)]
+    pub no_verify: bool,
+    /// Print the end-of-run summary as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress display.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The bundle (.zip) to verify.
+    pub bundle: PathBuf,
+    /// OpenSSH allowed_signers file; requires --identity.
+    #[arg(long, value_name = "FILE", requires = "identity", conflicts_with = "pubkey")]
+    pub allowed_signers: Option<PathBuf>,
+    /// Principal the signature must belong to in --allowed-signers.
+    #[arg(long, value_name = "NAME", requires = "allowed_signers")]
+    pub identity: Option<String>,
+    /// The signer's public key (.pub); the signature must be by exactly this key.
+    #[arg(long, value_name = "FILE")]
+    pub pubkey: Option<PathBuf>,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// The bundle (.zip) to extract.
+    pub bundle: PathBuf,
+    /// Target directory (created; must be empty if it exists).
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Where to write the private key; the public key goes to FILE.pub.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Identity (principal) for the allowed_signers line, e.g. the examiner's e-mail.
+    #[arg(long, value_name = "NAME")]
+    pub identity: String,
+    /// Protect the private key with a passphrase read from this file.
+    #[arg(long, value_name = "FILE", conflicts_with = "ask_passphrase")]
+    pub passphrase_file: Option<PathBuf>,
+    /// Protect the private key with a passphrase typed at the terminal.
+    #[arg(long)]
+    pub ask_passphrase: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfilesArgs {
+    #[command(subcommand)]
+    pub action: ProfilesAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfilesAction {
+    /// List the built-in profiles.
+    List,
+    /// Print a built-in profile's TOML (or a file's, normalised).
+    Show { name: String },
+    /// Check profile files; every error is reported as FILE:LINE: message.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct HashArgs {
+    /// Files or directories (walked recursively, symlinks not followed).
+    #[arg(required = true)]
+    pub paths: Vec<OsString>,
+    /// Algorithms, comma-separated (sha256, sha1, md5).
+    #[arg(long = "hash", value_name = "ALGS", default_value = "sha256")]
+    pub hash: String,
+    /// Output hashdeep format (size,hashes…,filename) instead of sha256sum lines.
+    #[arg(long)]
+    pub hashdeep: bool,
+    /// Worker threads [default: number of CPUs].
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}

@@ -1,0 +1,29 @@
+//! Glue between parsed flags and the library: each subcommand's module turns a `cli`
+//! struct into library calls, prints the outcome (human on a terminal, `--json` for
+//! scripts) and chooses the exit code. No evidence handling lives here.
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+
+/// Exit codes shared by all subcommands (documented in README.md).
+pub mod exit {
+    pub const OK: u8 = 0;
+    /// Verification failed / the bundle is not valid.
+    pub const INVALID: u8 = 1;
+    /// Bad arguments or unusable input; nothing was written.
+    pub const USAGE: u8 = 2;
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    let result: anyhow::Result<u8> = match cli.command {
+        _ => Err(anyhow::anyhow!("not implemented yet")),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("fieldkit: error: {err:#}");
+            ExitCode::from(exit::USAGE)
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! fieldkit: forensic field-kit triage.
+//!
+//! The binary (`src/main.rs`) is only flag parsing and glue; every capability lives in a
+//! library module with its own tests. Data flows one way:
+//! `cli → profile/plan → acquire (read once, hash, triage) → bundle (zip, manifest) → sign`,
+//! and `bundle::verify` reads a bundle back for labs and courts.
+//!
+//! What the library must never do: write to the source being collected, write next to
+//! its own executable, or panic on input from the evidence.
+
+pub mod finding;
+pub mod triage;
+pub mod cli;
+pub mod commands;
+pub mod version;
