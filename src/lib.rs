@@ -13,3 +13,5 @@ pub mod triage;
 pub mod cli;
 pub mod commands;
 pub mod version;
+pub mod action;
+pub mod timefmt;

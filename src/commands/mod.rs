@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command};
+use crate::cli::Cli;
 
 /// Exit codes shared by all subcommands (documented in README.md).
 pub mod exit {
