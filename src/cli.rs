@@ -23,7 +23,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Collect evidence into a signed bundle (the main job).
-    Collect(CollectArgs),
+    Collect(Box<CollectArgs>),
     /// Verify a bundle: every hash, the member list, the signatures and the sidecars.
     Verify(VerifyArgs),
     /// Extract a bundle's members into a directory, refusing unsafe names.
@@ -100,7 +100,12 @@ pub struct VerifyArgs {
     /// The bundle (.zip) to verify.
     pub bundle: PathBuf,
     /// OpenSSH allowed_signers file; requires --identity.
-    #[arg(long, value_name = "FILE", requires = "identity", conflicts_with = "pubkey")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "identity",
+        conflicts_with = "pubkey"
+    )]
     pub allowed_signers: Option<PathBuf>,
     /// Principal the signature must belong to in --allowed-signers.
     #[arg(long, value_name = "NAME", requires = "allowed_signers")]

@@ -8,10 +8,19 @@
 //! What the library must never do: write to the source being collected, write next to
 //! its own executable, or panic on input from the evidence.
 
-pub mod finding;
-pub mod triage;
-pub mod cli;
-pub mod commands;
-pub mod version;
+pub mod acquire;
 pub mod action;
+pub mod bundle;
+pub mod cli;
+pub mod collect;
+pub mod commands;
+pub mod finding;
+pub mod hashing;
+pub mod host;
+pub mod plan;
+pub mod profile;
+pub mod sign;
+pub mod source;
 pub mod timefmt;
+pub mod triage;
+pub mod version;

@@ -4,7 +4,13 @@
 
 use std::process::ExitCode;
 
-use crate::cli::Cli;
+use crate::cli::{Cli, Command};
+
+pub mod collect;
+pub mod hash;
+pub mod keys;
+pub mod profiles;
+pub mod verify;
 
 /// Exit codes shared by all subcommands (documented in README.md).
 pub mod exit {
@@ -17,7 +23,12 @@ pub mod exit {
 
 pub fn run(cli: Cli) -> ExitCode {
     let result: anyhow::Result<u8> = match cli.command {
-        _ => Err(anyhow::anyhow!("not implemented yet")),
+        Command::Collect(a) => collect::run(a),
+        Command::Verify(a) => verify::run(a),
+        Command::Extract(a) => verify::extract(a),
+        Command::Keygen(a) => keys::run(a),
+        Command::Profiles(a) => profiles::run(a),
+        Command::Hash(a) => hash::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

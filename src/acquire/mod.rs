@@ -1,0 +1,768 @@
+//! The acquisition engine: parallel read + hash + triage + store, fed by the walk.
+//!
+//! Owns the per-file procedure — classify, apply limits, open read-only, read each byte
+//! once while hashing it with every requested algorithm, feeding the analyzers and
+//! streaming it into the bundle, detect changes during the read — and turning every
+//! outcome into a files.jsonl record. Concurrency: one walker thread feeds a bounded
+//! channel; a rayon pool processes candidates; small files (≤ 8 MiB) are read into memory
+//! before taking the bundle lock, large ones stream under the lock, so memory stays
+//! bounded by threads × 8 MiB whatever the file sizes. Never aborts the run for one
+//! file: every failure is a record. An output failure (disk full) stops everything.
+
+pub mod spool;
+
+use std::ffi::OsStr;
+use std::io::Read;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+
+use crate::action::{Action, Outcome};
+use crate::bundle::manifest::Counts;
+use crate::bundle::record::{FileRecord, PathField, Status};
+use crate::bundle::writer::{BundleWriter, Stored};
+use crate::finding::{Finding, Severity};
+use crate::hashing::{AlgSet, Digests, MultiHasher, hex};
+use crate::plan::Plan;
+use crate::source::mounts::{FsClass, MountTable};
+use crate::source::read::{self, change_between, facts, file_type_name};
+use crate::source::walk::{Avoid, Candidate, WalkEvent, Walker, io_reason, relative_components};
+use crate::triage::{Analyzer, FileContext, FileDigests, FileScan};
+use spool::Spool;
+
+/// Files up to this size are read into memory before the bundle lock is taken.
+pub const SMALL_FILE: usize = 8 << 20;
+const CHUNK: usize = 1 << 20;
+/// Longest a read of one pseudo-filesystem file may take.
+const PSEUDO_TIME_LIMIT: Duration = Duration::from_secs(5);
+
+/// Live counters for the progress display.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub files_done: AtomicU64,
+    pub bytes_done: AtomicU64,
+    pub bytes_planned: AtomicU64,
+    pub files_planned: AtomicU64,
+    pub walk_done: AtomicBool,
+}
+
+/// What a run produced besides the stored members.
+pub struct Output {
+    pub records: Spool,
+    pub findings: Spool,
+    pub counts: Counts,
+    pub actions: Vec<Action>,
+}
+
+pub struct Engine<'a> {
+    pub root: &'a Path,
+    pub plan: &'a Plan,
+    pub mounts: &'a MountTable,
+    pub avoid: &'a [Avoid],
+    pub algs: AlgSet,
+    pub analyzers: &'a [Box<dyn Analyzer>],
+    pub threads: usize,
+    /// Set by SIGINT/SIGTERM: stop walking, record what is left as interrupted.
+    pub interrupt: &'a AtomicBool,
+    pub progress: &'a Progress,
+}
+
+struct Shared<'w> {
+    writer: &'w Mutex<BundleWriter>,
+    out: Mutex<Output>,
+    /// First output (bundle-side) failure; set once, stops the run.
+    fatal: Mutex<Option<String>>,
+    stop: AtomicBool,
+    finding_seq: AtomicU64,
+}
+
+impl Shared<'_> {
+    fn fail(&self, msg: String) {
+        if let Ok(mut f) = self.fatal.lock()
+            && f.is_none()
+        {
+            *f = Some(msg);
+        }
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    fn record(&self, rec: FileRecord, findings: Vec<Finding>) {
+        let Ok(mut out) = self.out.lock() else {
+            self.fail("internal error: record sink poisoned".into());
+            return;
+        };
+        let c = &mut out.counts;
+        c.considered += 1;
+        c.bytes_read += rec.bytes_read.unwrap_or(0);
+        match rec.status.unwrap_or(Status::Error) {
+            Status::Collected => c.collected += 1,
+            Status::Duplicate => c.duplicate += 1,
+            Status::Changed => c.changed += 1,
+            Status::KnownGood => c.known_good += 1,
+            Status::Skipped => c.skipped += 1,
+            Status::Error => c.error += 1,
+        }
+        if let Err(e) = out.records.push(&rec) {
+            drop(out);
+            self.fail(format!("writing the files.jsonl spool: {e}"));
+            return;
+        }
+        for mut f in findings {
+            let n = self.finding_seq.fetch_add(1, Ordering::SeqCst) + 1;
+            f.id = format!("F{n:06}");
+            if let Err(e) = out.findings.push(&f) {
+                drop(out);
+                self.fail(format!("writing the findings spool: {e}"));
+                return;
+            }
+            out.counts.findings += 1;
+        }
+    }
+}
+
+fn skipped(mut rec: FileRecord, reason: &str, detail: impl Into<String>) -> FileRecord {
+    rec.status = Some(Status::Skipped);
+    rec.reason = Some(reason.to_string());
+    rec.detail = Some(detail.into());
+    rec
+}
+
+fn errored(mut rec: FileRecord, reason: &str, detail: impl Into<String>) -> FileRecord {
+    rec.status = Some(Status::Error);
+    rec.reason = Some(reason.to_string());
+    rec.detail = Some(detail.into());
+    rec
+}
+
+/// Feed analyzers without letting a bug in one of them take the run down.
+struct Scans {
+    scans: Vec<(&'static str, Option<Box<dyn FileScan>>)>,
+    crashed: Vec<(&'static str, String)>,
+}
+
+impl Scans {
+    fn start(analyzers: &[Box<dyn Analyzer>], ctx: &FileContext<'_>) -> Self {
+        let mut scans = Vec::new();
+        let mut crashed = Vec::new();
+        for a in analyzers {
+            match catch_unwind(AssertUnwindSafe(|| a.start(ctx))) {
+                Ok(Some(s)) => scans.push((a.name(), Some(s))),
+                Ok(None) => {}
+                Err(p) => crashed.push((a.name(), panic_text(&p))),
+            }
+        }
+        Scans { scans, crashed }
+    }
+
+    fn update(&mut self, chunk: &[u8]) {
+        for (name, slot) in &mut self.scans {
+            if let Some(scan) = slot.as_mut()
+                && let Err(p) = catch_unwind(AssertUnwindSafe(|| scan.update(chunk)))
+            {
+                self.crashed.push((name, panic_text(&p)));
+                *slot = None;
+            }
+        }
+    }
+
+    fn finish(self, ctx: &FileContext<'_>, digests: &FileDigests) -> Vec<Finding> {
+        let mut out = Vec::new();
+        for (name, slot) in self.scans {
+            let Some(scan) = slot else { continue };
+            match catch_unwind(AssertUnwindSafe(|| scan.finish(ctx, digests))) {
+                Ok(f) => out.extend(f),
+                Err(p) => out.push(crash_finding(name, &p_text(p), ctx)),
+            }
+        }
+        for (name, msg) in self.crashed {
+            out.push(crash_finding(name, &msg, ctx));
+        }
+        out
+    }
+}
+
+fn p_text(p: Box<dyn std::any::Any + Send>) -> String {
+    panic_text(&p)
+}
+
+fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
+}
+
+fn crash_finding(analyzer: &str, msg: &str, ctx: &FileContext<'_>) -> Finding {
+    Finding {
+        id: String::new(),
+        analyzer: analyzer.to_string(),
+        kind: "analyzer.crashed".into(),
+        severity: Severity::Low,
+        path: Some(ctx.path.display().to_string()),
+        member: None,
+        sha256: None,
+        title: format!(
+            "the {analyzer} analyzer failed on this file; its bytes were still collected"
+        ),
+        evidence: serde_json::json!({ "error": msg }),
+    }
+}
+
+impl Engine<'_> {
+    /// Run the walk and the acquisition; returns what to put in the bundle, or the first
+    /// output failure (the bundle cannot be finalized then).
+    pub fn run(&self, writer: &Mutex<BundleWriter>, out: Output) -> Result<Output, String> {
+        let shared = Shared {
+            writer,
+            out: Mutex::new(out),
+            fatal: Mutex::new(None),
+            stop: AtomicBool::new(false),
+            finding_seq: AtomicU64::new(0),
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel::<WalkEvent>(4096);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.threads.max(1))
+            .thread_name(|i| format!("fieldkit-acquire-{i}"))
+            .build();
+        let walk_start = crate::timefmt::now_utc();
+        std::thread::scope(|scope| {
+            let walker = Walker {
+                root: self.root,
+                plan: self.plan,
+                mounts: self.mounts,
+                avoid: self.avoid,
+                interrupt: self.interrupt,
+            };
+            let stop = &shared.stop;
+            let progress = self.progress;
+            scope.spawn(move || {
+                walker.walk(|ev| {
+                    if stop.load(Ordering::Relaxed) {
+                        return false;
+                    }
+                    if let WalkEvent::Candidate(c) = &ev {
+                        progress.files_planned.fetch_add(1, Ordering::Relaxed);
+                        let size = c.metadata.as_ref().map(|m| m.len()).unwrap_or(0);
+                        progress.bytes_planned.fetch_add(size, Ordering::Relaxed);
+                    }
+                    tx.send(ev).is_ok()
+                });
+                progress.walk_done.store(true, Ordering::SeqCst);
+            });
+            let work = |ev: WalkEvent| self.handle(ev, &shared);
+            match &pool {
+                Ok(pool) => pool.install(|| rx.into_iter().par_bridge().for_each(work)),
+                Err(_) => rx.into_iter().for_each(work),
+            }
+        });
+        let mut output = match shared.out.into_inner() {
+            Ok(o) => o,
+            Err(p) => p.into_inner(),
+        };
+        let fatal = shared.fatal.into_inner().ok().flatten();
+        let interrupted = self.interrupt.load(Ordering::SeqCst);
+        output.actions.push(Action {
+            start_utc: walk_start,
+            end_utc: Some(crate::timefmt::now_utc()),
+            action: "acquire".into(),
+            target: Some(self.root.display().to_string()),
+            outcome: if fatal.is_some() {
+                Outcome::Error
+            } else if interrupted {
+                Outcome::Interrupted
+            } else {
+                Outcome::Ok
+            },
+            detail: Some(format!(
+                "walked and read with {} thread(s); {} path(s) recorded",
+                self.threads.max(1),
+                output.counts.considered
+            )),
+        });
+        match fatal {
+            Some(msg) => Err(msg),
+            None => Ok(output),
+        }
+    }
+
+    fn handle(&self, ev: WalkEvent, shared: &Shared<'_>) {
+        let rec = match ev {
+            WalkEvent::Candidate(c) => {
+                if shared.stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                if self.interrupt.load(Ordering::Relaxed) {
+                    let mut rec = base_record(&c, self.plan);
+                    rec = skipped(
+                        rec,
+                        "interrupted",
+                        "collection was interrupted before this file was read",
+                    );
+                    shared.record(rec, Vec::new());
+                    return;
+                }
+                let (rec, findings) = self.acquire(c, shared);
+                let bytes = rec.bytes_read.unwrap_or(0);
+                self.progress.files_done.fetch_add(1, Ordering::Relaxed);
+                self.progress.bytes_done.fetch_add(bytes, Ordering::Relaxed);
+                shared.record(rec, findings);
+                return;
+            }
+            WalkEvent::NotWalked {
+                path,
+                reason,
+                detail,
+            } => {
+                let mut rec = FileRecord {
+                    path: PathField::from_path(&path),
+                    file_type: Some("dir".into()),
+                    ..FileRecord::default()
+                };
+                if let Ok(m) = std::fs::symlink_metadata(&path) {
+                    rec.facts = facts(&m);
+                }
+                skipped(rec, reason, detail)
+            }
+            WalkEvent::Error {
+                path,
+                reason,
+                detail,
+            } => {
+                let rec = FileRecord {
+                    path: PathField::from_path(&path),
+                    ..FileRecord::default()
+                };
+                errored(rec, reason, detail)
+            }
+        };
+        shared.record(rec, Vec::new());
+    }
+
+    /// Everything about one candidate file.
+    fn acquire(&self, c: Candidate, shared: &Shared<'_>) -> (FileRecord, Vec<Finding>) {
+        let mut rec = base_record(&c, self.plan);
+        let meta = match c.metadata {
+            Some(m) => m,
+            None => match std::fs::symlink_metadata(&c.path) {
+                Ok(m) => m,
+                Err(e) => return (errored(rec, io_reason(&e), e.to_string()), Vec::new()),
+            },
+        };
+        rec.file_type = Some(file_type_name(&meta).into());
+        rec.facts = facts(&meta);
+        rec.size = Some(meta.len());
+        match file_type_name(&meta) {
+            "file" => {}
+            "symlink" => {
+                rec.link_target = std::fs::read_link(&c.path)
+                    .ok()
+                    .map(|t| PathField::from_path(&t));
+                return (
+                    skipped(
+                        rec,
+                        "symlink",
+                        "symbolic link: recorded with its target, not followed",
+                    ),
+                    Vec::new(),
+                );
+            }
+            kind @ ("fifo" | "socket" | "char_device" | "block_device") => {
+                return (
+                    skipped(
+                        rec,
+                        kind,
+                        format!(
+                            "special file ({kind}): recorded, not opened (reading it could block or never end)"
+                        ),
+                    ),
+                    Vec::new(),
+                );
+            }
+            other => {
+                return (
+                    skipped(
+                        rec,
+                        "not_a_regular_file",
+                        format!("{other}: not a regular file"),
+                    ),
+                    Vec::new(),
+                );
+            }
+        }
+        let limits = self.plan.limits(&c.rules);
+        let pseudo = c.fs_class == FsClass::Pseudo;
+        if pseudo && !limits.read_pseudo {
+            return (
+                skipped(
+                    rec,
+                    "pseudo_filesystem",
+                    format!(
+                        "on {} (a kernel pseudo filesystem); set read_pseudo in the rule to read it with a size limit",
+                        c.fs_type.as_deref().unwrap_or("?")
+                    ),
+                ),
+                Vec::new(),
+            );
+        }
+        if !pseudo
+            && let Some(max) = limits.max_file_size
+            && meta.len() > max
+        {
+            return (
+                skipped(
+                    rec,
+                    "too_large",
+                    format!("{} bytes exceeds the size limit of {max} bytes", meta.len()),
+                ),
+                Vec::new(),
+            );
+        }
+        let opened = match read::open_evidence(&c.path) {
+            Ok(o) => o,
+            Err(e) => {
+                let reason = io_reason(&e);
+                let detail = if reason == "symlink_loop" {
+                    format!("replaced by a symbolic link after it was listed: {e}")
+                } else {
+                    e.to_string()
+                };
+                let reason = if reason == "symlink_loop" {
+                    "replaced"
+                } else {
+                    reason
+                };
+                return (errored(rec, reason, detail), Vec::new());
+            }
+        };
+        let before = opened.metadata.clone();
+        if !before.is_file() {
+            rec.file_type = Some(file_type_name(&before).into());
+            return (
+                errored(
+                    rec,
+                    "replaced",
+                    format!(
+                        "replaced by a {} after it was listed",
+                        file_type_name(&before)
+                    ),
+                ),
+                Vec::new(),
+            );
+        }
+        rec.facts = facts(&before);
+        rec.size = Some(before.len());
+        rec.read_method = Some(if opened.noatime {
+            "read(O_RDONLY|O_NOATIME)".into()
+        } else if cfg!(unix) {
+            "read(O_RDONLY) (O_NOATIME refused)".into()
+        } else {
+            "read(GENERIC_READ, share read/write/delete)".into()
+        });
+        let rel = relative_components(self.root, &c.path);
+        let source_path = rel
+            .iter()
+            .map(|s| s.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        let ctx = FileContext {
+            path: &c.path,
+            source_path: &source_path,
+            size: before.len(),
+            mtime: read::mtime_secs(&before),
+        };
+        self.read_and_store(rec, opened.file, before, limits, pseudo, &rel, &ctx, shared)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn read_and_store(
+        &self,
+        mut rec: FileRecord,
+        mut file: std::fs::File,
+        before: std::fs::Metadata,
+        limits: crate::plan::Limits,
+        pseudo: bool,
+        rel: &[&OsStr],
+        ctx: &FileContext<'_>,
+        shared: &Shared<'_>,
+    ) -> (FileRecord, Vec<Finding>) {
+        let size = before.len();
+        let mtime = ctx.mtime;
+        let mut hasher = MultiHasher::new(self.algs);
+        let mut scans = Scans::start(self.analyzers, ctx);
+        let mut memory: Vec<u8> = Vec::with_capacity((size as usize).min(SMALL_FILE) + 1);
+        let mut chunk = vec![0u8; CHUNK];
+        let mut guard = None;
+        let mut problem: Option<(&'static str, String)> = None;
+        let mut truncated_note = None;
+        let started = Instant::now();
+        let mut first = true;
+        if !pseudo
+            && size as usize > SMALL_FILE
+            && let Err(e) = start_stream(shared.writer, &mut guard, rel, mtime, size, &[])
+        {
+            shared.fail(e);
+            return (
+                errored(rec, "output_failed", "the bundle could not be written"),
+                Vec::new(),
+            );
+        }
+        loop {
+            let mut want = CHUNK;
+            if let Some(w) = guard.as_ref() {
+                let room = w.max_stream_len();
+                if room == 0 {
+                    truncated_note = Some(
+                        "file grew beyond 4 GiB while being read; stored up to 4 GiB − 1 bytes"
+                            .to_string(),
+                    );
+                    break;
+                }
+                want = want.min(room.min(CHUNK as u64) as usize);
+            }
+            if pseudo {
+                let left = limits.pseudo_max_bytes.saturating_sub(hasher.bytes());
+                if left == 0 {
+                    truncated_note = Some(format!(
+                        "pseudo file read up to the rule's limit of {} bytes",
+                        limits.pseudo_max_bytes
+                    ));
+                    break;
+                }
+                want = want.min(left.min(CHUNK as u64) as usize);
+                if started.elapsed() > PSEUDO_TIME_LIMIT {
+                    problem = Some((
+                        "read_timeout",
+                        format!("pseudo file read stopped after {PSEUDO_TIME_LIMIT:?}"),
+                    ));
+                    break;
+                }
+            }
+            let n = match file.read(&mut chunk[..want]) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    problem = Some((
+                        "read_error",
+                        format!("read failed at offset {}: {e}", hasher.bytes()),
+                    ));
+                    break;
+                }
+            };
+            let data = &chunk[..n];
+            if first {
+                first = false;
+                if limits.executables_only
+                    && !read::has_exec_bit(&before)
+                    && !read::looks_executable(data)
+                {
+                    if let Some(mut w) = guard.take()
+                        && let Err(e) = w.abort()
+                    {
+                        shared.fail(format!("{}: {e}", w.part_path().display()));
+                    }
+                    return (
+                        skipped(
+                            rec,
+                            "not_executable",
+                            "rule collects executables only: no execute bit and no executable signature",
+                        ),
+                        Vec::new(),
+                    );
+                }
+            }
+            hasher.update(data);
+            scans.update(data);
+            match guard.as_mut() {
+                Some(w) => {
+                    if let Err(e) = w.write_chunk(data) {
+                        let msg = format!("{}: {e}", w.part_path().display());
+                        drop(guard.take());
+                        shared.fail(msg);
+                        return (
+                            errored(rec, "output_failed", "the bundle could not be written"),
+                            Vec::new(),
+                        );
+                    }
+                }
+                None => {
+                    memory.extend_from_slice(data);
+                    if memory.len() > SMALL_FILE {
+                        // It grew past the in-memory limit while being read: stream it.
+                        if let Err(e) =
+                            start_stream(shared.writer, &mut guard, rel, mtime, size, &memory)
+                        {
+                            shared.fail(e);
+                            return (
+                                errored(rec, "output_failed", "the bundle could not be written"),
+                                Vec::new(),
+                            );
+                        }
+                        memory = Vec::new();
+                    }
+                }
+            }
+            if self.interrupt.load(Ordering::Relaxed) || shared.stop.load(Ordering::Relaxed) {
+                problem = Some((
+                    "interrupted",
+                    format!("collection was interrupted after {} bytes", hasher.bytes()),
+                ));
+                break;
+            }
+        }
+        let bytes = hasher.bytes();
+        let after = file.metadata().ok();
+        let digests = hasher.finish();
+        rec.bytes_read = Some(bytes);
+        rec.sha256 = Some(hex(&digests.sha256));
+        rec.sha1 = digests.sha1.map(|h| hex(&h));
+        rec.md5 = digests.md5.map(|h| hex(&h));
+        rec.acquired_utc = Some(crate::timefmt::now_utc());
+        let stored = match guard.as_mut() {
+            Some(w) => w
+                .end(digests.sha256, bytes)
+                .map_err(|e| format!("{}: {e}", w.part_path().display())),
+            None => match shared.writer.lock() {
+                Ok(mut w) => w
+                    .store(rel, &memory, digests.sha256, mtime)
+                    .map_err(|e| format!("{}: {e}", w.part_path().display())),
+                Err(_) => Err("bundle writer poisoned".to_string()),
+            },
+        };
+        drop(guard);
+        let stored = match stored {
+            Ok(s) => s,
+            Err(e) => {
+                shared.fail(e);
+                return (
+                    errored(rec, "output_failed", "the bundle could not be written"),
+                    Vec::new(),
+                );
+            }
+        };
+        match &stored {
+            Stored::New(m) => rec.member = Some(m.to_string()),
+            Stored::Duplicate(m) => rec.duplicate_of = Some(m.to_string()),
+        }
+        let change = after.as_ref().and_then(|a| change_between(&before, a));
+        match (problem, change) {
+            (Some((reason, detail)), _) => {
+                rec.status = Some(Status::Error);
+                rec.reason = Some(reason.into());
+                rec.detail = Some(format!(
+                    "{detail}; the {bytes} bytes read are stored and hashed"
+                ));
+            }
+            (None, Some(what)) => {
+                rec.status = Some(Status::Changed);
+                rec.reason = Some("changed_during_read".into());
+                rec.detail = Some(format!(
+                    "{what} while being read; the {bytes} bytes read are stored and hashed"
+                ));
+            }
+            (None, None) if !pseudo && bytes != size => {
+                rec.status = Some(Status::Changed);
+                rec.reason = Some("changed_during_read".into());
+                rec.detail = Some(format!(
+                    "size was {size} when opened but {bytes} bytes were read"
+                ));
+            }
+            (None, None) => {
+                rec.status = Some(if matches!(stored, Stored::Duplicate(_)) {
+                    Status::Duplicate
+                } else {
+                    Status::Collected
+                });
+                if let Some(note) = truncated_note {
+                    rec.detail = Some(note);
+                }
+            }
+        }
+        if matches!(stored, Stored::Duplicate(_)) && rec.status != Some(Status::Duplicate) {
+            // Partial or changed content identical to an earlier member: the record keeps
+            // its precise status and points at that member.
+            rec.member = None;
+        }
+        let fd = FileDigests {
+            sha256: digests.sha256,
+            md5: digests.md5,
+            sha1: digests.sha1,
+        };
+        let mut findings = scans.finish(ctx, &fd);
+        let member = rec.member.clone().or_else(|| rec.duplicate_of.clone());
+        for f in &mut findings {
+            if f.member.is_none() {
+                f.member = member.clone();
+            }
+            if f.sha256.is_none() {
+                f.sha256 = rec.sha256.clone();
+            }
+            if f.path.is_none() {
+                f.path = Some(rec.path.display());
+            }
+        }
+        (rec, findings)
+    }
+}
+
+/// Take the bundle lock and start streaming a member, writing `prefix` first.
+fn start_stream<'w>(
+    writer: &'w Mutex<BundleWriter>,
+    guard: &mut Option<std::sync::MutexGuard<'w, BundleWriter>>,
+    rel: &[&OsStr],
+    mtime: Option<i64>,
+    size: u64,
+    prefix: &[u8],
+) -> Result<(), String> {
+    let mut w = writer
+        .lock()
+        .map_err(|_| "bundle writer poisoned".to_string())?;
+    w.begin(rel, mtime, size)
+        .map_err(|e| format!("{}: {e}", w.part_path().display()))?;
+    if !prefix.is_empty() {
+        w.write_chunk(prefix)
+            .map_err(|e| format!("{}: {e}", w.part_path().display()))?;
+    }
+    *guard = Some(w);
+    Ok(())
+}
+
+fn base_record(c: &Candidate, plan: &Plan) -> FileRecord {
+    FileRecord {
+        path: PathField::from_path(&c.path),
+        fs_type: c.fs_type.clone(),
+        rules: plan.rule_names(&c.rules),
+        ..FileRecord::default()
+    }
+}
+
+/// Hash a file (read-only, as evidence) without storing it: for `fieldkit hash`.
+pub fn hash_file(path: &Path, algs: AlgSet) -> Result<(Digests, u64), (String, String)> {
+    let opened =
+        read::open_evidence(path).map_err(|e| (io_reason(&e).to_string(), e.to_string()))?;
+    if !opened.metadata.is_file() {
+        return Err(("not_a_regular_file".into(), "not a regular file".into()));
+    }
+    let mut file = opened.file;
+    let mut hasher = MultiHasher::new(algs);
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err((
+                    "read_error".into(),
+                    format!("at offset {}: {e}", hasher.bytes()),
+                ));
+            }
+        }
+    }
+    let n = hasher.bytes();
+    Ok((hasher.finish(), n))
+}

@@ -1,0 +1,169 @@
+//! manifest.json: the bundle's chain-of-custody header — who, when, what, how, and whether
+//! the run completed. Documented field by field in docs/bundle-format.md.
+//!
+//! Owns the manifest's shape and its format version. Fields are only ever added within a
+//! format version; a reader must ignore fields it does not know. Never holds secrets.
+
+use serde::{Deserialize, Serialize};
+
+pub const FORMAT: &str = "fieldkit-bundle";
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub format_version: u32,
+    pub bundle_id: String,
+    /// `complete` or `incomplete`.
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incomplete_reason: Option<String>,
+    pub tool: Tool,
+    pub case: Case,
+    pub host: Host,
+    pub source: Source,
+    pub times: Times,
+    pub profile: ProfileInfo,
+    pub hash_algorithms: Vec<String>,
+    pub counts: Counts,
+    pub signer: SignerInfo,
+    /// The exact command line (each argument; base64 in `argv_b64` when not UTF-8).
+    pub command_line: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command_line_b64: Vec<String>,
+    /// Statements about how the collection was done that a defence expert would ask.
+    pub method: Method,
+    /// Other members and what they hold.
+    #[serde(default)]
+    pub members: Vec<MemberInfo>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+    pub commit: String,
+    pub target: String,
+    pub executable_path: String,
+    /// SHA-256 of the fieldkit executable that ran (or the reason it could not be read).
+    pub executable_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub executable_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Case {
+    pub case_number: Option<String>,
+    pub exhibit: Option<String>,
+    pub examiner: Option<String>,
+    pub organisation: Option<String>,
+    pub notes: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Host {
+    pub hostname: Option<String>,
+    pub os_name: Option<String>,
+    pub os_version: Option<String>,
+    pub kernel: Option<String>,
+    pub arch: String,
+    pub machine_id: Option<String>,
+    pub boot_id: Option<String>,
+    /// The user fieldkit ran as.
+    pub run_as: Option<String>,
+    pub pid: u32,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Source {
+    /// The source root as given and as resolved.
+    pub path: String,
+    pub resolved_path: String,
+    /// True when the source is the running system's own root.
+    pub live_system: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fs_type: Option<String>,
+    /// Home directories `${home}` expanded to (relative to the source root).
+    #[serde(default)]
+    pub homes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Times {
+    pub start_utc: String,
+    pub end_utc: String,
+    /// The host's local time at start, with its UTC offset.
+    pub start_local: String,
+    pub time_zone: String,
+    pub utc_offset_seconds: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<ReferenceTime>,
+    pub elapsed_seconds: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ReferenceTime {
+    /// The responder's trusted clock reading, as given.
+    pub given: String,
+    pub given_utc: String,
+    /// Host clock minus reference, in seconds (positive: host clock is ahead).
+    pub host_clock_offset_seconds: f64,
+    pub host_clock_at_start_utc: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ProfileInfo {
+    pub name: String,
+    pub sha256: String,
+    /// `builtin` or the profile file's path.
+    pub origin: String,
+    pub rules: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_file_size_override: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Records in files.jsonl.
+    pub considered: u64,
+    pub collected: u64,
+    pub duplicate: u64,
+    pub changed: u64,
+    pub known_good: u64,
+    pub skipped: u64,
+    pub error: u64,
+    /// Bytes read from the source and hashed.
+    pub bytes_read: u64,
+    /// Bytes stored under files/ (after de-duplication).
+    pub bytes_stored: u64,
+    /// Lines in findings.jsonl.
+    pub findings: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SignerInfo {
+    pub algorithm: String,
+    pub fingerprint: String,
+    pub public_key: String,
+    pub namespace: String,
+    /// True when the key was generated for this run only (its public half is in
+    /// `signer.pub`; its fingerprint must be in the responder's notes).
+    pub one_time_key: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Method {
+    pub read_only: bool,
+    pub noatime: String,
+    pub symlinks_followed: bool,
+    pub threads: usize,
+    pub dedup: String,
+    pub executed_programs_of_source: bool,
+    pub verify_after_write: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MemberInfo {
+    pub name: String,
+    pub description: String,
+}

@@ -1,0 +1,141 @@
+//! The files.jsonl record: one line per path considered, whatever happened to it.
+//!
+//! Owns the record's shape and the encoding of original paths (exact bytes: the UTF-8
+//! string when valid, otherwise base64 of the raw bytes plus a lossy display form). A
+//! record never claims more than happened: `collected` means the member holds every byte
+//! read and the hashes are of exactly those bytes.
+
+use std::path::Path;
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use crate::source::read::FileFacts;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Read completely and stored as `member`.
+    Collected,
+    /// Same content as an earlier file; stored once, at `duplicate_of`.
+    Duplicate,
+    /// Stored, but size/mtime/ctime changed while it was read: the member and hashes are
+    /// of the bytes actually read.
+    Changed,
+    /// Known-good by a hash set: hashes recorded, content not stored.
+    KnownGood,
+    /// Deliberately not read (special file, too large, symlink, …): see `reason`.
+    Skipped,
+    /// Could not be read (completely): see `reason`; a partial read is stored and marked.
+    Error,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Collected => "collected",
+            Status::Duplicate => "duplicate",
+            Status::Changed => "changed",
+            Status::KnownGood => "known_good",
+            Status::Skipped => "skipped",
+            Status::Error => "error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PathField {
+    /// The original path when it is valid UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Base64 (standard, padded) of the original path bytes when they are not UTF-8
+    /// (on Windows: the WTF-8 encoding of the UTF-16 name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_b64: Option<String>,
+    /// Lossy UTF-8 rendering for people, present only alongside `path_b64`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_display: Option<String>,
+}
+
+impl PathField {
+    pub fn from_path(p: &Path) -> Self {
+        Self::from_bytes(p.as_os_str().as_encoded_bytes())
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        match std::str::from_utf8(bytes) {
+            Ok(s) => PathField {
+                path: Some(s.to_string()),
+                ..PathField::default()
+            },
+            Err(_) => PathField {
+                path: None,
+                path_b64: Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
+                path_display: Some(String::from_utf8_lossy(bytes).into_owned()),
+            },
+        }
+    }
+
+    /// The exact original bytes.
+    pub fn bytes(&self) -> Option<Vec<u8>> {
+        match (&self.path, &self.path_b64) {
+            (Some(p), _) => Some(p.as_bytes().to_vec()),
+            (None, Some(b)) => base64::engine::general_purpose::STANDARD.decode(b).ok(),
+            _ => None,
+        }
+    }
+
+    pub fn display(&self) -> String {
+        self.path
+            .clone()
+            .or_else(|| self.path_display.clone())
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FileRecord {
+    #[serde(flatten)]
+    pub path: PathField,
+    pub status: Option<Status>,
+    /// Stable reason code for anything but `collected`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// `file`, `symlink`, `fifo`, `socket`, `char_device`, `block_device`, `dir`, `other`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<String>,
+    /// Size from `fstat` when opened (or `lstat` when not opened).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// Bytes actually read and hashed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_read: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha1: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub md5: Option<String>,
+    #[serde(flatten)]
+    pub facts: FileFacts,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_target: Option<PathField>,
+    /// How the bytes were read, e.g. `read(O_RDONLY|O_NOATIME)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_method: Option<String>,
+    /// When the read finished (UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acquired_utc: Option<String>,
+    /// Filesystem type the file lives on, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fs_type: Option<String>,
+    /// Profile rules that selected this path.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<String>,
+}

@@ -1,0 +1,437 @@
+//! A minimal ZIP writer for evidence bundles: stored (uncompressed) members only, real
+//! CRC-32s and sizes in both local and central headers, ZIP64 exactly where needed, UTF-8
+//! names (flag bit 11), Unix permissions and an extended-timestamp field with the UTC
+//! modification time.
+//!
+//! Why our own writer instead of the `zip` crate's: collection needs to stream a member
+//! whose final hash decides whether it is kept (a large duplicate is rolled back), to
+//! truncate exactly at the end, and — above all — never to finalize an archive implicitly
+//! (the crate's writer writes a central directory on drop, which would make an aborted
+//! run look like a complete ZIP). The `zip` crate remains the *reader* in `verify`, so
+//! every bundle is checked by an independent implementation (and by `unzip -t` in tests).
+//!
+//! Never writes a central directory except in `finish`, and never reads the source.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+
+const LOCAL_SIG: u32 = 0x0403_4b50;
+const CENTRAL_SIG: u32 = 0x0201_4b50;
+const EOCD_SIG: u32 = 0x0605_4b50;
+const ZIP64_EOCD_SIG: u32 = 0x0606_4b50;
+const ZIP64_LOCATOR_SIG: u32 = 0x0706_4b50;
+const FLAG_UTF8: u16 = 1 << 11;
+const VERSION_ZIP64: u16 = 45;
+const VERSION_STORED: u16 = 20;
+/// "Made by" Unix (3) so external attributes carry the mode.
+const MADE_BY: u16 = (3 << 8) | VERSION_ZIP64;
+const U32_MAX: u64 = 0xFFFF_FFFF;
+/// Members expected to reach this size get ZIP64 sizes in their local header up front.
+pub const ZIP64_LOCAL_THRESHOLD: u64 = 0x8000_0000;
+
+#[derive(Debug, Clone)]
+struct Entry {
+    name: String,
+    crc: u32,
+    size: u64,
+    offset: u64,
+    dos_time: u16,
+    dos_date: u16,
+    mtime: Option<i64>,
+    mode: u32,
+    zip64_local: bool,
+}
+
+/// The member currently being streamed.
+struct Open {
+    entry: Entry,
+    hasher: crc32fast::Hasher,
+    written: u64,
+}
+
+pub struct ZipWriter {
+    out: BufWriter<File>,
+    pos: u64,
+    entries: Vec<Entry>,
+    open: Option<Open>,
+}
+
+/// DOS date/time of a UTC timestamp (clamped to the DOS range 1980–2107).
+fn dos_datetime(mtime: Option<i64>) -> (u16, u16) {
+    let Some(secs) = mtime else {
+        return (0, (1 << 5) | 1);
+    };
+    let Ok(ts) = jiff::Timestamp::from_second(secs) else {
+        return (0, (1 << 5) | 1);
+    };
+    let dt = ts.to_zoned(jiff::tz::TimeZone::UTC).datetime();
+    let year = dt.year().clamp(1980, 2107);
+    if dt.year() < 1980 {
+        return (0, (1 << 5) | 1);
+    }
+    let time = ((dt.hour() as u16) << 11) | ((dt.minute() as u16) << 5) | (dt.second() as u16 / 2);
+    let date = (((year - 1980) as u16) << 9) | ((dt.month() as u16) << 5) | dt.day() as u16;
+    (time, date)
+}
+
+fn extended_timestamp(mtime: Option<i64>) -> Vec<u8> {
+    match mtime.and_then(|m| i32::try_from(m).ok()) {
+        Some(m) => {
+            let mut v = Vec::with_capacity(9);
+            v.extend_from_slice(&0x5455u16.to_le_bytes());
+            v.extend_from_slice(&5u16.to_le_bytes());
+            v.push(1);
+            v.extend_from_slice(&m.to_le_bytes());
+            v
+        }
+        None => Vec::new(),
+    }
+}
+
+impl ZipWriter {
+    pub fn new(file: File) -> Self {
+        ZipWriter {
+            out: BufWriter::with_capacity(1 << 20, file),
+            pos: 0,
+            entries: Vec::new(),
+            open: None,
+        }
+    }
+
+    /// Bytes written so far (the archive's current length).
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    pub fn member_count(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.out.write_all(bytes)?;
+        self.pos += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn local_header(&mut self, e: &Entry, crc: u32, size: u64) -> io::Result<()> {
+        let mut h = Vec::with_capacity(64 + e.name.len());
+        h.extend_from_slice(&LOCAL_SIG.to_le_bytes());
+        let needed = if e.zip64_local {
+            VERSION_ZIP64
+        } else {
+            VERSION_STORED
+        };
+        h.extend_from_slice(&needed.to_le_bytes());
+        h.extend_from_slice(&FLAG_UTF8.to_le_bytes());
+        h.extend_from_slice(&0u16.to_le_bytes());
+        h.extend_from_slice(&e.dos_time.to_le_bytes());
+        h.extend_from_slice(&e.dos_date.to_le_bytes());
+        h.extend_from_slice(&crc.to_le_bytes());
+        let small = if e.zip64_local {
+            U32_MAX as u32
+        } else {
+            size as u32
+        };
+        h.extend_from_slice(&small.to_le_bytes());
+        h.extend_from_slice(&small.to_le_bytes());
+        h.extend_from_slice(&(e.name.len() as u16).to_le_bytes());
+        let mut extra = Vec::new();
+        if e.zip64_local {
+            extra.extend_from_slice(&1u16.to_le_bytes());
+            extra.extend_from_slice(&16u16.to_le_bytes());
+            extra.extend_from_slice(&size.to_le_bytes());
+            extra.extend_from_slice(&size.to_le_bytes());
+        }
+        extra.extend_from_slice(&extended_timestamp(e.mtime));
+        h.extend_from_slice(&(extra.len() as u16).to_le_bytes());
+        h.extend_from_slice(e.name.as_bytes());
+        h.extend_from_slice(&extra);
+        self.put(&h)
+    }
+
+    fn new_entry(
+        &self,
+        name: &str,
+        mtime: Option<i64>,
+        mode: u32,
+        zip64_local: bool,
+    ) -> io::Result<Entry> {
+        if name.len() > u16::MAX as usize {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "member name too long",
+            ));
+        }
+        if self.open.is_some() {
+            return Err(io::Error::other("a member is still open"));
+        }
+        let (dos_time, dos_date) = dos_datetime(mtime);
+        Ok(Entry {
+            name: name.to_string(),
+            crc: 0,
+            size: 0,
+            offset: self.pos,
+            dos_time,
+            dos_date,
+            mtime,
+            mode,
+            zip64_local,
+        })
+    }
+
+    /// Write a whole member whose bytes are in memory.
+    pub fn add(
+        &mut self,
+        name: &str,
+        data: &[u8],
+        mtime: Option<i64>,
+        mode: u32,
+    ) -> io::Result<()> {
+        let size = data.len() as u64;
+        let mut e = self.new_entry(name, mtime, mode, size >= ZIP64_LOCAL_THRESHOLD)?;
+        e.crc = crc32fast::hash(data);
+        e.size = size;
+        self.local_header(&e.clone(), e.crc, size)?;
+        self.put(data)?;
+        self.entries.push(e);
+        Ok(())
+    }
+
+    /// Start streaming a member; `expected_size` decides whether its local header carries
+    /// ZIP64 sizes (a member without them is capped at 4 GiB − 1, see `max_stream_len`).
+    pub fn begin(
+        &mut self,
+        name: &str,
+        mtime: Option<i64>,
+        mode: u32,
+        expected_size: u64,
+    ) -> io::Result<()> {
+        let e = self.new_entry(name, mtime, mode, expected_size >= ZIP64_LOCAL_THRESHOLD)?;
+        self.local_header(&e, 0, 0)?;
+        self.open = Some(Open {
+            entry: e,
+            hasher: crc32fast::Hasher::new(),
+            written: 0,
+        });
+        Ok(())
+    }
+
+    /// How many more bytes the open member can take.
+    pub fn max_stream_len(&self) -> u64 {
+        match &self.open {
+            Some(o) if !o.entry.zip64_local => U32_MAX - o.written,
+            Some(_) => u64::MAX,
+            None => 0,
+        }
+    }
+
+    pub fn write_chunk(&mut self, data: &[u8]) -> io::Result<()> {
+        let Some(open) = self.open.as_mut() else {
+            return Err(io::Error::other("no member is open"));
+        };
+        if !open.entry.zip64_local && open.written + data.len() as u64 > U32_MAX {
+            return Err(io::Error::other("member exceeds 4 GiB without ZIP64 sizes"));
+        }
+        open.hasher.update(data);
+        open.written += data.len() as u64;
+        self.out.write_all(data)?;
+        self.pos += data.len() as u64;
+        Ok(())
+    }
+
+    /// Complete the open member: patch its local header with the real CRC and sizes.
+    pub fn end(&mut self) -> io::Result<()> {
+        let Some(open) = self.open.take() else {
+            return Err(io::Error::other("no member is open"));
+        };
+        let mut e = open.entry;
+        e.crc = open.hasher.finalize();
+        e.size = open.written;
+        let end = self.pos;
+        self.out.seek(SeekFrom::Start(e.offset + 14))?;
+        self.out.write_all(&e.crc.to_le_bytes())?;
+        if e.zip64_local {
+            // Local ZIP64 extra: header(30) + name + tag(2) + len(2) → usize, csize.
+            self.out
+                .seek(SeekFrom::Start(e.offset + 30 + e.name.len() as u64 + 4))?;
+            self.out.write_all(&e.size.to_le_bytes())?;
+            self.out.write_all(&e.size.to_le_bytes())?;
+        } else {
+            self.out.write_all(&(e.size as u32).to_le_bytes())?;
+            self.out.write_all(&(e.size as u32).to_le_bytes())?;
+        }
+        self.out.seek(SeekFrom::Start(end))?;
+        self.entries.push(e);
+        Ok(())
+    }
+
+    /// Drop the open member (or, if none is open, the last completed one): later writes
+    /// overwrite it and `finish` truncates anything left beyond the end.
+    pub fn abort(&mut self) -> io::Result<()> {
+        let offset = match self.open.take() {
+            Some(o) => o.entry.offset,
+            None => match self.entries.pop() {
+                Some(e) => e.offset,
+                None => return Ok(()),
+            },
+        };
+        self.out.seek(SeekFrom::Start(offset))?;
+        self.pos = offset;
+        Ok(())
+    }
+
+    /// Write the central directory and end records, truncate, flush and fsync.
+    /// Returns the file and the archive's final length.
+    pub fn finish(mut self) -> io::Result<(File, u64)> {
+        if self.open.is_some() {
+            return Err(io::Error::other("finish with a member still open"));
+        }
+        let cd_start = self.pos;
+        let entries = std::mem::take(&mut self.entries);
+        for e in &entries {
+            let need64_size = e.size >= U32_MAX;
+            let need64_off = e.offset >= U32_MAX;
+            let mut zip64 = Vec::new();
+            if need64_size {
+                zip64.extend_from_slice(&e.size.to_le_bytes());
+                zip64.extend_from_slice(&e.size.to_le_bytes());
+            }
+            if need64_off {
+                zip64.extend_from_slice(&e.offset.to_le_bytes());
+            }
+            let mut extra = Vec::new();
+            if !zip64.is_empty() {
+                extra.extend_from_slice(&1u16.to_le_bytes());
+                extra.extend_from_slice(&(zip64.len() as u16).to_le_bytes());
+                extra.extend_from_slice(&zip64);
+            }
+            extra.extend_from_slice(&extended_timestamp(e.mtime));
+            let needed = if e.zip64_local || !zip64.is_empty() {
+                VERSION_ZIP64
+            } else {
+                VERSION_STORED
+            };
+            let mut h = Vec::with_capacity(46 + e.name.len() + extra.len());
+            h.extend_from_slice(&CENTRAL_SIG.to_le_bytes());
+            h.extend_from_slice(&MADE_BY.to_le_bytes());
+            h.extend_from_slice(&needed.to_le_bytes());
+            h.extend_from_slice(&FLAG_UTF8.to_le_bytes());
+            h.extend_from_slice(&0u16.to_le_bytes());
+            h.extend_from_slice(&e.dos_time.to_le_bytes());
+            h.extend_from_slice(&e.dos_date.to_le_bytes());
+            h.extend_from_slice(&e.crc.to_le_bytes());
+            let small_size = if need64_size {
+                U32_MAX as u32
+            } else {
+                e.size as u32
+            };
+            h.extend_from_slice(&small_size.to_le_bytes());
+            h.extend_from_slice(&small_size.to_le_bytes());
+            h.extend_from_slice(&(e.name.len() as u16).to_le_bytes());
+            h.extend_from_slice(&(extra.len() as u16).to_le_bytes());
+            h.extend_from_slice(&0u16.to_le_bytes()); // comment length
+            h.extend_from_slice(&0u16.to_le_bytes()); // disk number start
+            h.extend_from_slice(&0u16.to_le_bytes()); // internal attributes
+            h.extend_from_slice(&(e.mode << 16).to_le_bytes());
+            let small_off = if need64_off {
+                U32_MAX as u32
+            } else {
+                e.offset as u32
+            };
+            h.extend_from_slice(&small_off.to_le_bytes());
+            h.extend_from_slice(e.name.as_bytes());
+            h.extend_from_slice(&extra);
+            self.put(&h)?;
+        }
+        let cd_end = self.pos;
+        let cd_size = cd_end - cd_start;
+        let count = entries.len() as u64;
+        let need64 = count >= 0xFFFF || cd_size >= U32_MAX || cd_start >= U32_MAX;
+        if need64 {
+            let mut r = Vec::with_capacity(56 + 20);
+            r.extend_from_slice(&ZIP64_EOCD_SIG.to_le_bytes());
+            r.extend_from_slice(&44u64.to_le_bytes());
+            r.extend_from_slice(&MADE_BY.to_le_bytes());
+            r.extend_from_slice(&VERSION_ZIP64.to_le_bytes());
+            r.extend_from_slice(&0u32.to_le_bytes());
+            r.extend_from_slice(&0u32.to_le_bytes());
+            r.extend_from_slice(&count.to_le_bytes());
+            r.extend_from_slice(&count.to_le_bytes());
+            r.extend_from_slice(&cd_size.to_le_bytes());
+            r.extend_from_slice(&cd_start.to_le_bytes());
+            r.extend_from_slice(&ZIP64_LOCATOR_SIG.to_le_bytes());
+            r.extend_from_slice(&0u32.to_le_bytes());
+            r.extend_from_slice(&cd_end.to_le_bytes());
+            r.extend_from_slice(&1u32.to_le_bytes());
+            self.put(&r)?;
+        }
+        let mut r = Vec::with_capacity(22);
+        r.extend_from_slice(&EOCD_SIG.to_le_bytes());
+        r.extend_from_slice(&0u16.to_le_bytes());
+        r.extend_from_slice(&0u16.to_le_bytes());
+        let small_count = count.min(0xFFFF) as u16;
+        r.extend_from_slice(&small_count.to_le_bytes());
+        r.extend_from_slice(&small_count.to_le_bytes());
+        r.extend_from_slice(&(cd_size.min(U32_MAX) as u32).to_le_bytes());
+        r.extend_from_slice(&(cd_start.min(U32_MAX) as u32).to_le_bytes());
+        r.extend_from_slice(&0u16.to_le_bytes());
+        self.put(&r)?;
+        self.out.flush()?;
+        let len = self.pos;
+        let file = self.out.into_inner().map_err(|e| e.into_error())?;
+        file.set_len(len)?;
+        file.sync_all()?;
+        Ok((file, len))
+    }
+
+    /// Flush buffered bytes (used before reporting a partial bundle after an error).
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn members_round_trip_through_the_zip_crate_reader() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.zip");
+        let mut w = ZipWriter::new(File::create(&path).unwrap());
+        w.add("a.txt", b"hello", Some(1_700_000_000), 0o100644)
+            .unwrap();
+        w.begin("files/dup", None, 0o100644, 10).unwrap();
+        w.write_chunk(b"to be rolled back").unwrap();
+        w.abort().unwrap();
+        w.begin("files/big/ü.bin", Some(0), 0o100644, 3).unwrap();
+        w.write_chunk(b"ab").unwrap();
+        w.write_chunk(b"c").unwrap();
+        w.end().unwrap();
+        let (_, len) = w.finish().unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), len);
+        let mut z = zip::ZipArchive::new(File::open(&path).unwrap()).unwrap();
+        assert_eq!(z.len(), 2);
+        let mut s = String::new();
+        z.by_name("files/big/ü.bin")
+            .unwrap()
+            .read_to_string(&mut s)
+            .unwrap();
+        assert_eq!(s, "abc");
+        s.clear();
+        z.by_name("a.txt").unwrap().read_to_string(&mut s).unwrap();
+        assert_eq!(s, "hello");
+    }
+
+    #[test]
+    fn dos_times_are_utc_and_clamped() {
+        // 2023-11-14T22:13:20Z
+        let (t, d) = dos_datetime(Some(1_700_000_000));
+        assert_eq!(d >> 9, 2023 - 1980);
+        assert_eq!((d >> 5) & 15, 11);
+        assert_eq!(d & 31, 14);
+        assert_eq!(t >> 11, 22);
+        assert_eq!(dos_datetime(Some(0)), (0, 33));
+    }
+}

@@ -1,0 +1,654 @@
+//! `collect` as a library call: check the request, resolve the profile against the
+//! source, run the engine, finalize and sign the bundle, read it back (verify-after-write)
+//! and write the sidecars.
+//!
+//! Owns the run's lifecycle and the refusals that protect the evidence: the output must
+//! not be on the filesystem being collected, nor the directory holding fieldkit itself.
+//! Never writes anything before those checks pass, and never leaves a file that looks
+//! complete when the run failed (the `.part` name stays until finalization succeeds).
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, anyhow};
+use base64::Engine as _;
+
+use crate::acquire::spool::Spool;
+use crate::acquire::{Engine, Output, Progress};
+use crate::action::{Action, Outcome};
+use crate::bundle::manifest::{self, Manifest};
+use crate::bundle::verify::{self, Report, Trust};
+use crate::bundle::writer::{BundleWriter, sync_dir};
+use crate::bundle::{self, ACTIONS_JSONL, FILES_JSONL, FINDINGS_JSONL, MANIFEST, SIGNER_PUB};
+use crate::hashing::{AlgSet, hex};
+use crate::plan::Plan;
+use crate::profile::{Origin, Profile};
+use crate::sign::{self, Signer};
+use crate::source::mounts::MountTable;
+use crate::source::walk::{Avoid, file_id};
+use crate::triage::Analyzer;
+
+pub struct Request {
+    pub source: PathBuf,
+    pub profile: Profile,
+    pub out_dir: PathBuf,
+    pub case: manifest::Case,
+    pub reference_time: Option<String>,
+    pub algs: AlgSet,
+    pub signer: Signer,
+    pub max_file_size: Option<u64>,
+    pub threads: usize,
+    pub verify_after_write: bool,
+    pub command_line: Vec<OsString>,
+    pub analyzers: Vec<Box<dyn Analyzer>>,
+}
+
+/// Why a collection did not produce a finalized bundle.
+#[derive(Debug)]
+pub enum Failure {
+    /// Refused before anything was written (bad source, output inside the source, …).
+    Refused(anyhow::Error),
+    /// Writing the bundle failed (disk full, I/O error); the partial `.part` file, if any,
+    /// is not a valid bundle.
+    Output {
+        error: String,
+        partial: Option<PathBuf>,
+    },
+}
+
+/// A finalized, signed bundle and what is known about it.
+pub struct Collected {
+    pub bundle: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+    pub sidecar_sha256: PathBuf,
+    pub sidecar_sig: PathBuf,
+    pub manifest: Manifest,
+    pub verify: Option<Report>,
+    pub one_time_key: bool,
+    pub signer_fingerprint: String,
+    pub signer_public: String,
+    pub elapsed_seconds: f64,
+}
+
+/// True if `path` is the running system's root (collecting the live system).
+pub fn is_live_root(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        path == Path::new("/")
+    }
+    #[cfg(windows)]
+    {
+        let sys = std::env::var("SystemDrive").unwrap_or_else(|_| "C:".into());
+        let s = path
+            .to_string_lossy()
+            .trim_start_matches(r"\\?\")
+            .to_ascii_uppercase();
+        s.trim_end_matches('\\') == sys.to_ascii_uppercase()
+    }
+}
+
+/// The default source: `/`, or the system drive on Windows.
+pub fn default_source() -> PathBuf {
+    #[cfg(windows)]
+    {
+        let sys = std::env::var("SystemDrive").unwrap_or_else(|_| "C:".into());
+        PathBuf::from(format!("{sys}\\"))
+    }
+    #[cfg(not(windows))]
+    {
+        PathBuf::from("/")
+    }
+}
+
+/// Resolve a path that may not exist yet: canonicalize the deepest existing ancestor and
+/// append the rest.
+fn resolve_maybe_missing(path: &Path) -> std::io::Result<PathBuf> {
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(path)
+    };
+    let mut existing = abs.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if existing.exists() {
+            let mut out = existing.canonicalize()?;
+            for c in rest.iter().rev() {
+                out.push(c);
+            }
+            return Ok(out);
+        }
+        match (existing.file_name(), existing.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return Ok(abs),
+        }
+    }
+}
+
+fn device_of(path: &Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| m.dev())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+/// Check the output location against the source; returns the resolved output directory.
+pub fn check_output(source: &Path, out_dir: &Path) -> anyhow::Result<PathBuf> {
+    let out = resolve_maybe_missing(out_dir)
+        .with_context(|| format!("{}: cannot resolve output directory", out_dir.display()))?;
+    if let Some(exe_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.canonicalize().ok())
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+        && out == exe_dir
+    {
+        anyhow::bail!(
+            "{}: refusing to write next to the fieldkit binary (the kit may be read-only and \
+             must stay unchanged); use a subdirectory or another device",
+            out.display()
+        );
+    }
+    if out.starts_with(source) {
+        // Inside the source: only acceptable on a different device (a USB stick mounted
+        // under the live root), which the walk then avoids.
+        let mut probe = out.clone();
+        while !probe.exists() {
+            if !probe.pop() {
+                break;
+            }
+        }
+        let same_device = match (device_of(source), device_of(&probe)) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        };
+        if same_device {
+            anyhow::bail!(
+                "{}: refusing to write inside the source {} on the same filesystem: that would \
+                 change the evidence. Write to another device (e.g. the collection USB drive)",
+                out.display(),
+                source.display()
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn sanitize(part: &str) -> String {
+    let s: String = part
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    s.trim_matches(['_', '.']).chars().take(40).collect()
+}
+
+fn bundle_file_name(
+    case: &manifest::Case,
+    host: Option<&str>,
+    start: &jiff::Timestamp,
+    id: &str,
+) -> String {
+    let mut parts = Vec::new();
+    if let Some(c) = case
+        .case_number
+        .as_deref()
+        .map(sanitize)
+        .filter(|s| !s.is_empty())
+    {
+        parts.push(c);
+    }
+    if let Some(e) = case
+        .exhibit
+        .as_deref()
+        .map(sanitize)
+        .filter(|s| !s.is_empty())
+    {
+        parts.push(e);
+    }
+    parts.push(
+        host.map(sanitize)
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "host".into()),
+    );
+    parts.push(start.strftime("%Y%m%dT%H%M%SZ").to_string());
+    parts.push(id[..8.min(id.len())].to_string());
+    format!("{}.zip", parts.join("_"))
+}
+
+fn encode_args(args: &[OsString]) -> (Vec<String>, Vec<String>) {
+    let mut text = Vec::new();
+    let mut b64 = Vec::new();
+    for a in args {
+        let bytes = a.as_encoded_bytes();
+        match std::str::from_utf8(bytes) {
+            Ok(s) => text.push(s.to_string()),
+            Err(_) => {
+                text.push(String::from_utf8_lossy(bytes).into_owned());
+                b64.push(base64::engine::general_purpose::STANDARD.encode(bytes));
+            }
+        }
+    }
+    (text, b64)
+}
+
+/// Parse the responder's reference time; it must carry a UTC offset.
+pub fn parse_reference_time(text: &str) -> anyhow::Result<jiff::Timestamp> {
+    text.trim().parse::<jiff::Timestamp>().map_err(|e| {
+        anyhow!(
+            "--reference-time {text:?}: {e} (give RFC 3339 with a zone, e.g. 2026-11-23T14:05:00Z \
+             or 2026-11-23T15:05:00+01:00)"
+        )
+    })
+}
+
+/// Drop the bundle's cached pages so verify-after-write reads from the output device.
+fn drop_cache(path: &Path) {
+    #[cfg(target_os = "linux")]
+    if let Ok(f) = std::fs::File::open(path) {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: fd is valid for the lifetime of `f`; fadvise only drops clean pages.
+        unsafe {
+            libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = path;
+}
+
+/// Run a collection. `interrupt` is set by SIGINT/SIGTERM; `progress` is polled by the
+/// caller's display.
+pub fn collect(
+    req: Request,
+    interrupt: &AtomicBool,
+    progress: &Progress,
+) -> Result<Collected, Failure> {
+    let t0 = Instant::now();
+    let start = jiff::Timestamp::now();
+    let start_utc = start.to_string();
+    let (time_zone, utc_offset, start_local) = crate::host::time_zone();
+    let source = req
+        .source
+        .canonicalize()
+        .with_context(|| format!("{}: source is not accessible", req.source.display()))
+        .map_err(Failure::Refused)?;
+    if !source.is_dir() {
+        return Err(Failure::Refused(anyhow!(
+            "{}: source is not a directory",
+            source.display()
+        )));
+    }
+    let out_dir = check_output(&source, &req.out_dir).map_err(Failure::Refused)?;
+    let reference = match &req.reference_time {
+        Some(t) => Some((
+            t.clone(),
+            parse_reference_time(t).map_err(Failure::Refused)?,
+        )),
+        None => None,
+    };
+    std::fs::create_dir_all(&out_dir)
+        .with_context(|| format!("{}: cannot create output directory", out_dir.display()))
+        .map_err(Failure::Refused)?;
+
+    let live = is_live_root(&source);
+    let host = crate::host::host_identity();
+    let bundle_id = uuid::Uuid::new_v4().to_string();
+    let file_name = bundle_file_name(&req.case, host.hostname.as_deref(), &start, &bundle_id);
+    let writer = BundleWriter::create(&out_dir, &file_name).map_err(Failure::Refused)?;
+    let part_path = writer.part_path().to_path_buf();
+    let output_failure = |error: String| Failure::Output {
+        error,
+        partial: Some(part_path.clone()),
+    };
+
+    let mut actions = vec![Action {
+        start_utc: start_utc.clone(),
+        end_utc: None,
+        action: "collect.start".into(),
+        target: Some(source.display().to_string()),
+        outcome: Outcome::Ok,
+        detail: Some(format!(
+            "profile {} ({} rules), output {}, {}",
+            req.profile.name,
+            req.profile.rules.len(),
+            out_dir.display(),
+            if live {
+                "live system"
+            } else {
+                "mounted source"
+            }
+        )),
+    }];
+    let plan_start = crate::timefmt::now_utc();
+    let (plan, homes_result) = Plan::new(&req.profile, &source, req.max_file_size);
+    let homes: Vec<String> = plan
+        .homes
+        .iter()
+        .map(|h| {
+            h.iter()
+                .map(|c| c.to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .collect();
+    actions.push(Action {
+        start_utc: plan_start,
+        end_utc: Some(crate::timefmt::now_utc()),
+        action: "plan.resolve_homes".into(),
+        target: Some(source.display().to_string()),
+        outcome: if homes_result.is_ok() {
+            Outcome::Ok
+        } else {
+            Outcome::Error
+        },
+        detail: Some(match &homes_result {
+            Ok(()) => format!("{} home director(y/ies): {}", homes.len(), homes.join(", ")),
+            Err(e) => e.clone(),
+        }),
+    });
+    let mounts = if live || cfg!(target_os = "linux") {
+        MountTable::load()
+    } else {
+        MountTable::default()
+    };
+    let mut avoid = vec![Avoid::new(
+        &out_dir,
+        "output_directory",
+        "the bundle is being written here".into(),
+    )];
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.canonicalize().ok())
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+        && dir != Path::new("/")
+        && std::fs::metadata(&dir).ok().and_then(|m| file_id(&m))
+            != std::fs::metadata(&source).ok().and_then(|m| file_id(&m))
+    {
+        avoid.push(Avoid::new(
+            &dir,
+            "fieldkit_kit",
+            "the directory fieldkit runs from".into(),
+        ));
+    }
+
+    let spools = (|| -> std::io::Result<(Spool, Spool)> {
+        Ok((Spool::new_in(&out_dir)?, Spool::new_in(&out_dir)?))
+    })()
+    .map_err(|e| {
+        output_failure(format!(
+            "{}: cannot create temporary files: {e}",
+            out_dir.display()
+        ))
+    })?;
+    let writer = Mutex::new(writer);
+    let engine = Engine {
+        root: &source,
+        plan: &plan,
+        mounts: &mounts,
+        avoid: &avoid,
+        algs: req.algs,
+        analyzers: &req.analyzers,
+        threads: req.threads,
+        interrupt,
+        progress,
+    };
+    let output = engine.run(
+        &writer,
+        Output {
+            records: spools.0,
+            findings: spools.1,
+            counts: Default::default(),
+            actions: Vec::new(),
+        },
+    );
+    let mut output = match output {
+        Ok(o) => o,
+        Err(msg) => {
+            if let Ok(mut w) = writer.lock() {
+                let _ = w.abort();
+            }
+            return Err(output_failure(msg));
+        }
+    };
+    actions.append(&mut output.actions);
+    let interrupted = interrupt.load(Ordering::SeqCst);
+    if interrupted {
+        actions.push(Action::event(
+            "collect.interrupted",
+            Outcome::Interrupted,
+            Some(
+                "SIGINT/SIGTERM received: stopped reading, finalizing an incomplete bundle".into(),
+            ),
+        ));
+    }
+    let end = jiff::Timestamp::now();
+    let mut writer = writer
+        .into_inner()
+        .map_err(|_| output_failure("internal error: bundle writer poisoned".into()))?;
+    output.counts.bytes_stored = writer.stored_bytes();
+
+    let (args, args_b64) = encode_args(&req.command_line);
+    let public = req
+        .signer
+        .public_openssh()
+        .map_err(|e| output_failure(e.to_string()))?;
+    let manifest = Manifest {
+        format: manifest::FORMAT.into(),
+        format_version: manifest::FORMAT_VERSION,
+        bundle_id: bundle_id.clone(),
+        status: if interrupted {
+            "incomplete"
+        } else {
+            "complete"
+        }
+        .into(),
+        incomplete_reason: interrupted.then(|| {
+            format!(
+                "interrupted by signal; paths not yet walked are not listed (stopped at {})",
+                crate::timefmt::now_utc()
+            )
+        }),
+        tool: crate::host::tool_identity(),
+        case: req.case.clone(),
+        host,
+        source: manifest::Source {
+            path: req.source.display().to_string(),
+            resolved_path: source.display().to_string(),
+            live_system: live,
+            fs_type: device_of(&source).and_then(|d| mounts.fs_type(d).map(str::to_string)),
+            homes,
+        },
+        times: manifest::Times {
+            start_utc: start_utc.clone(),
+            end_utc: end.to_string(),
+            start_local,
+            time_zone,
+            utc_offset_seconds: utc_offset,
+            reference: reference.map(|(given, ts)| manifest::ReferenceTime {
+                given,
+                given_utc: ts.to_string(),
+                host_clock_offset_seconds: start.duration_since(ts).as_secs_f64(),
+                host_clock_at_start_utc: start_utc.clone(),
+            }),
+            elapsed_seconds: t0.elapsed().as_secs_f64(),
+        },
+        profile: manifest::ProfileInfo {
+            name: req.profile.name.clone(),
+            sha256: req.profile.sha256.clone(),
+            origin: match &req.profile.origin {
+                Origin::Builtin => "builtin".into(),
+                Origin::File(p) => p.display().to_string(),
+            },
+            rules: req.profile.rules.len(),
+            max_file_size_override: req.max_file_size,
+        },
+        hash_algorithms: req
+            .algs
+            .algorithms()
+            .iter()
+            .map(|a| a.name().to_string())
+            .collect(),
+        counts: output.counts.clone(),
+        signer: manifest::SignerInfo {
+            algorithm: "ssh-ed25519".into(),
+            fingerprint: req.signer.fingerprint(),
+            public_key: public.clone(),
+            namespace: sign::NAMESPACE.into(),
+            one_time_key: req.signer.one_time,
+        },
+        command_line: args,
+        command_line_b64: args_b64,
+        method: manifest::Method {
+            read_only: true,
+            noatime: if cfg!(target_os = "linux") {
+                "O_NOATIME on every open where the kernel allows it (see read_method per file)"
+                    .into()
+            } else {
+                "not available on this OS (see read_method per file)".into()
+            },
+            symlinks_followed: req.profile.follow_symlinks,
+            threads: req.threads,
+            dedup: "by SHA-256: identical content is stored once; duplicates point at it".into(),
+            executed_programs_of_source: false,
+            verify_after_write: req.verify_after_write,
+        },
+        members: vec![
+            member_info(MANIFEST, "this manifest"),
+            member_info(FILES_JSONL, "one record per path considered"),
+            member_info(ACTIONS_JSONL, "every action taken, UTC"),
+            member_info(FINDINGS_JSONL, "triage findings"),
+            member_info(SIGNER_PUB, "the signer's OpenSSH public key"),
+            member_info(bundle::SUMS, "sha256sum list of every member above"),
+            member_info(bundle::SUMS_SIG, "SSHSIG (Ed25519) signature of SHA256SUMS"),
+        ],
+    };
+    actions.push(Action::event(
+        "bundle.finalize",
+        Outcome::Ok,
+        Some(format!("{} records", output.counts.considered)),
+    ));
+
+    let write_meta =
+        |writer: &mut BundleWriter, output: Output, actions: &[Action]| -> anyhow::Result<()> {
+            let manifest_json = serde_json::to_vec_pretty(&manifest)?;
+            writer.add_metadata(MANIFEST, &manifest_json)?;
+            let (file, len) = output.records.into_reader()?;
+            writer.add_metadata_stream(FILES_JSONL, file, len)?;
+            let mut act = Vec::new();
+            for a in actions {
+                serde_json::to_writer(&mut act, a)?;
+                act.push(b'\n');
+            }
+            writer.add_metadata(ACTIONS_JSONL, &act)?;
+            let (file, len) = output.findings.into_reader()?;
+            writer.add_metadata_stream(FINDINGS_JSONL, file, len)?;
+            writer.add_metadata(SIGNER_PUB, format!("{public}\n").as_bytes())?;
+            Ok(())
+        };
+    if let Err(e) = write_meta(&mut writer, output, &actions) {
+        return Err(output_failure(format!("{e:#}")));
+    }
+    let finished = writer
+        .finish(&req.signer)
+        .map_err(|e| output_failure(format!("{e:#}")))?;
+
+    // Verify-after-write: read the finalized bundle back from the output device.
+    let report = if req.verify_after_write {
+        drop_cache(&finished.path);
+        let opts = verify::Options {
+            trust: Trust::Keys {
+                keys: vec![req.signer.public_key().clone()],
+                source: "the key that signed this run".into(),
+            },
+            check_sidecars: false,
+        };
+        Some(verify::verify(&finished.path, &opts))
+    } else {
+        None
+    };
+    let whole = match report.as_ref().and_then(|r| r.whole_sha256) {
+        Some(d) => d,
+        None => crate::acquire::hash_file(&finished.path, AlgSet::default())
+            .map(|(d, _)| d.sha256)
+            .map_err(|(_, e)| Failure::Output {
+                error: format!(
+                    "{}: cannot read back the bundle: {e}",
+                    finished.path.display()
+                ),
+                partial: None,
+            })?,
+    };
+    let (sha_path, sig_path) = verify::sidecar_paths(&finished.path);
+    let bundle_name = finished
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let sidecars = (|| -> anyhow::Result<()> {
+        write_new(
+            &sha_path,
+            format!("{}  {bundle_name}\n", hex(&whole)).as_bytes(),
+        )?;
+        write_new(&sig_path, req.signer.sign_sha256_digest(&whole)?.as_bytes())?;
+        sync_dir(&out_dir);
+        Ok(())
+    })();
+    if let Err(e) = sidecars {
+        return Err(Failure::Output {
+            error: format!(
+                "bundle {} is finalized, but its sidecars could not be written: {e:#}",
+                finished.path.display()
+            ),
+            partial: None,
+        });
+    }
+    Ok(Collected {
+        bundle: finished.path,
+        sha256: hex(&whole),
+        size: finished.len,
+        sidecar_sha256: sha_path,
+        sidecar_sig: sig_path,
+        manifest,
+        verify: report,
+        one_time_key: req.signer.one_time,
+        signer_fingerprint: req.signer.fingerprint(),
+        signer_public: public,
+        elapsed_seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+fn member_info(name: &str, description: &str) -> manifest::MemberInfo {
+    manifest::MemberInfo {
+        name: name.into(),
+        description: description.into(),
+    }
+}
+
+fn write_new(path: &Path, data: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .with_context(|| format!("{}: cannot create", path.display()))?;
+    f.write_all(data)
+        .and_then(|_| f.sync_all())
+        .with_context(|| format!("{}: cannot write", path.display()))
+}

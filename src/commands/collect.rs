@@ -1,0 +1,302 @@
+//! `fieldkit collect`: flags → `collect::collect`, a progress display on stderr, the
+//! end-of-run summary for the paper log (or `--json`), and the exit code.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+
+use super::exit;
+use crate::acquire::Progress;
+use crate::bundle::manifest::Case;
+use crate::bundle::verify::Verdict;
+use crate::cli::CollectArgs;
+use crate::collect::{self, Failure, Request};
+use crate::hashing::AlgSet;
+use crate::profile::{self, Profile};
+use crate::sign::Signer;
+
+/// Exit codes of `collect` (README.md).
+pub const EXIT_VERIFY_FAILED: u8 = 1;
+pub const EXIT_OUTPUT_FAILED: u8 = 3;
+pub const EXIT_INCOMPLETE: u8 = 4;
+
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// Passphrase for an encrypted key: --passphrase-file, FIELDKIT_KEY_PASSPHRASE, or a prompt.
+pub fn passphrase_source(file: Option<&std::path::Path>) -> anyhow::Result<String> {
+    if let Some(f) = file {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("{}: cannot read passphrase file", f.display()))?;
+        return Ok(text.trim_end_matches(['\r', '\n']).to_string());
+    }
+    if let Ok(p) = std::env::var("FIELDKIT_KEY_PASSPHRASE") {
+        return Ok(p);
+    }
+    if std::io::stdin().is_terminal() {
+        return rpassword::prompt_password("Passphrase for the signing key: ")
+            .context("cannot read passphrase");
+    }
+    Err(anyhow!(
+        "the signing key is encrypted: give --passphrase-file or FIELDKIT_KEY_PASSPHRASE"
+    ))
+}
+
+fn spawn_progress(
+    progress: Arc<Progress>,
+    done: Arc<AtomicBool>,
+) -> Option<std::thread::JoinHandle<()>> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    Some(std::thread::spawn(move || {
+        let bar =
+            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        let style = indicatif::ProgressStyle::with_template(
+            "{spinner} {msg} [{elapsed_precise}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        bar.set_style(style);
+        while !done.load(Ordering::SeqCst) {
+            let files = progress.files_done.load(Ordering::Relaxed);
+            let planned = progress.files_planned.load(Ordering::Relaxed);
+            let walking = if progress.walk_done.load(Ordering::Relaxed) {
+                ""
+            } else {
+                " (still walking)"
+            };
+            bar.set_length(progress.bytes_planned.load(Ordering::Relaxed));
+            bar.set_position(progress.bytes_done.load(Ordering::Relaxed));
+            bar.set_message(format!("{files}/{planned} files{walking}"));
+            bar.tick();
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        bar.finish_and_clear();
+    }))
+}
+
+pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
+    let algs = AlgSet::parse(&args.hash).map_err(|e| anyhow!("--hash: {e}"))?;
+    let source = args.source.clone().unwrap_or_else(collect::default_source);
+    let live = source
+        .canonicalize()
+        .map(|s| collect::is_live_root(&s))
+        .unwrap_or(false);
+    let profile_name = args.profile.clone().unwrap_or_else(|| {
+        if live {
+            Profile::default_live_name()
+        } else {
+            "all-files"
+        }
+        .to_string()
+    });
+    let profile = profile::load(&profile_name)?;
+    let max_file_size = args
+        .max_file_size
+        .as_deref()
+        .map(profile::parse_size)
+        .transpose()
+        .map_err(|e| anyhow!("--max-file-size: {e}"))?;
+    if let Some(t) = &args.reference_time {
+        collect::parse_reference_time(t)?;
+    }
+    let signer = match &args.key {
+        Some(path) => Signer::load(path, || passphrase_source(args.passphrase_file.as_deref()))?,
+        None => Signer::one_time(&format!(
+            "fieldkit one-time key {}",
+            jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        ))?,
+    };
+    let threads = args
+        .threads
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        })
+        .clamp(1, 256);
+    let interrupt = Arc::new(AtomicBool::new(false));
+    {
+        let flag = interrupt.clone();
+        let _ = ctrlc::set_handler(move || {
+            if flag.swap(true, Ordering::SeqCst) {
+                eprintln!(
+                    "fieldkit: second interrupt: stopping now; the bundle stays unfinished (.part)"
+                );
+                std::process::exit(130);
+            }
+            eprintln!(
+                "fieldkit: interrupt received: finishing a signed bundle marked incomplete (interrupt again to abandon it)"
+            );
+        });
+    }
+    if !args.quiet {
+        eprintln!(
+            "fieldkit: collecting {} with profile {} into {}",
+            source.display(),
+            profile.name,
+            args.out.display()
+        );
+    }
+    let progress = Arc::new(Progress::default());
+    let done = Arc::new(AtomicBool::new(false));
+    let display = if args.quiet {
+        None
+    } else {
+        spawn_progress(progress.clone(), done.clone())
+    };
+    let request = Request {
+        source,
+        profile,
+        out_dir: args.out.clone(),
+        case: Case {
+            case_number: args.case.clone(),
+            exhibit: args.exhibit.clone(),
+            examiner: args.examiner.clone(),
+            organisation: args.organisation.clone(),
+            notes: args.notes.clone(),
+        },
+        reference_time: args.reference_time.clone(),
+        algs,
+        signer,
+        max_file_size,
+        threads,
+        verify_after_write: !args.no_verify,
+        command_line: std::env::args_os().collect(),
+        analyzers: crate::triage::default_analyzers(),
+    };
+    let result = collect::collect(request, &interrupt, &progress);
+    done.store(true, Ordering::SeqCst);
+    if let Some(h) = display {
+        let _ = h.join();
+    }
+    let c = match result {
+        Ok(c) => c,
+        Err(Failure::Refused(e)) => return Err(e),
+        Err(Failure::Output { error, partial }) => {
+            eprintln!("fieldkit: error: OUTPUT FAILED: {error}");
+            if let Some(p) = partial {
+                eprintln!(
+                    "fieldkit: the unfinished file {} is NOT a valid bundle (no central directory, no signature); \
+                     keep it, but collect again to another device",
+                    p.display()
+                );
+            }
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"status": "failed", "error": error})
+                );
+            }
+            return Ok(EXIT_OUTPUT_FAILED);
+        }
+    };
+    let m = &c.manifest;
+    let verdict = c.verify.as_ref().map(|r| r.verdict);
+    let verify_ok = matches!(
+        verdict,
+        None | Some(Verdict::Valid) | Some(Verdict::ValidIncomplete)
+    );
+    let code = if !verify_ok {
+        EXIT_VERIFY_FAILED
+    } else if m.status != "complete" {
+        EXIT_INCOMPLETE
+    } else {
+        exit::OK
+    };
+    if args.json {
+        let summary = serde_json::json!({
+            "status": m.status,
+            "incomplete_reason": m.incomplete_reason,
+            "bundle": c.bundle,
+            "sha256": c.sha256,
+            "size": c.size,
+            "bundle_id": m.bundle_id,
+            "signer_fingerprint": c.signer_fingerprint,
+            "signer_public_key": c.signer_public,
+            "one_time_key": c.one_time_key,
+            "counts": m.counts,
+            "elapsed_seconds": c.elapsed_seconds,
+            "verify_after_write": c.verify.as_ref().map(|r| serde_json::json!({
+                "verdict": r.verdict, "problems": r.problems, "members": r.members,
+            })),
+            "sidecars": [c.sidecar_sha256, c.sidecar_sig],
+            "exit_code": code,
+        });
+        println!("{summary}");
+        return Ok(code);
+    }
+    let n = &m.counts;
+    println!();
+    println!(
+        "fieldkit collect: {}",
+        if m.status == "complete" {
+            "COMPLETE".to_string()
+        } else {
+            format!(
+                "INCOMPLETE ({})",
+                m.incomplete_reason.clone().unwrap_or_default()
+            )
+        }
+    );
+    println!("  Bundle        {}", c.bundle.display());
+    println!("  SHA-256       {}", c.sha256);
+    println!("  Size          {} ({} bytes)", human_bytes(c.size), c.size);
+    if c.one_time_key {
+        println!(
+            "  Signed by     {}  ONE-TIME KEY: write this fingerprint in your notes",
+            c.signer_fingerprint
+        );
+    } else {
+        println!("  Signed by     {}", c.signer_fingerprint);
+    }
+    println!(
+        "  Files         {} collected, {} duplicate, {} changed while read, {} skipped, {} errors ({} considered)",
+        n.collected, n.duplicate, n.changed, n.skipped, n.error, n.considered
+    );
+    if n.findings > 0 {
+        println!(
+            "  Findings      {} (see findings.jsonl / fieldkit report)",
+            n.findings
+        );
+    }
+    println!(
+        "  Read          {} in {:.1} s",
+        human_bytes(n.bytes_read),
+        c.elapsed_seconds
+    );
+    match &c.verify {
+        Some(r) if matches!(r.verdict, Verdict::Valid | Verdict::ValidIncomplete) => println!(
+            "  Verified      OK: {} members re-read from the output device and checked",
+            r.members
+        ),
+        Some(r) => {
+            println!("  Verified      FAILED ({:?}):", r.verdict);
+            for p in &r.problems {
+                println!("                - {}", p.message);
+            }
+        }
+        None => println!("  Verified      skipped (--no-verify)"),
+    }
+    println!(
+        "  Sidecars      {}, {}",
+        c.sidecar_sha256.display(),
+        c.sidecar_sig.display()
+    );
+    Ok(code)
+}

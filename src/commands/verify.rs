@@ -1,0 +1,124 @@
+//! `fieldkit verify` and `fieldkit extract`: print the verdict (human or `--json`) and
+//! exit with the verdict's code (0 valid, 1 invalid, 2 unusable, 3 not finalized,
+//! 4 valid but incomplete).
+
+use anyhow::{Context, anyhow};
+use ssh_key::PublicKey;
+
+use crate::bundle::verify::{self, Options, Trust, Verdict};
+use crate::cli::{ExtractArgs, VerifyArgs};
+use crate::sign;
+
+pub fn trust_from_args(args: &VerifyArgs) -> anyhow::Result<Trust> {
+    if let Some(p) = &args.pubkey {
+        let text = std::fs::read_to_string(p)
+            .with_context(|| format!("{}: cannot read public key", p.display()))?;
+        let key = PublicKey::from_openssh(text.trim())
+            .map_err(|e| anyhow!("{}: not an OpenSSH public key: {e}", p.display()))?;
+        return Ok(Trust::Keys {
+            keys: vec![key],
+            source: format!("public key {}", p.display()),
+        });
+    }
+    if let (Some(file), Some(identity)) = (&args.allowed_signers, &args.identity) {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("{}: cannot read allowed signers", file.display()))?;
+        let keys = sign::allowed_keys(&text, identity, &file.display().to_string())?;
+        if keys.is_empty() {
+            anyhow::bail!(
+                "{}: no key for identity {identity:?} in namespace {}",
+                file.display(),
+                sign::NAMESPACE
+            );
+        }
+        return Ok(Trust::Keys {
+            keys,
+            source: format!("allowed signers {} for {identity}", file.display()),
+        });
+    }
+    Ok(Trust::SelfAttested)
+}
+
+pub fn run(args: VerifyArgs) -> anyhow::Result<u8> {
+    let trust = trust_from_args(&args)?;
+    let report = verify::verify(
+        &args.bundle,
+        &Options {
+            trust,
+            check_sidecars: true,
+        },
+    );
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(report.verdict.exit_code());
+    }
+    let headline = match report.verdict {
+        Verdict::Valid => "VALID: every hash, the member list and the signature check out",
+        Verdict::ValidIncomplete => {
+            "VALID BUT INCOMPLETE: intact and signed, but the run did not finish"
+        }
+        Verdict::Invalid => "INVALID: the bundle has been altered or damaged",
+        Verdict::NotFinalized => {
+            "NOT FINALIZED: this file was never completed and cannot be trusted as a bundle"
+        }
+        Verdict::Unusable => "UNUSABLE: not a bundle that can be read",
+    };
+    println!("{headline}");
+    println!("  Bundle      {}", report.bundle);
+    if let Some(s) = &report.sha256 {
+        println!("  SHA-256     {s}");
+    }
+    if let Some(id) = &report.bundle_id {
+        println!("  Bundle ID   {id}");
+    }
+    if let Some(case) = &report.case {
+        let parts: Vec<String> = [
+            case.case_number.as_ref().map(|c| format!("case {c}")),
+            case.exhibit.as_ref().map(|e| format!("exhibit {e}")),
+            case.examiner.as_ref().map(|e| format!("examiner {e}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !parts.is_empty() {
+            println!("  Case        {}", parts.join(", "));
+        }
+    }
+    if let Some(r) = &report.incomplete_reason {
+        println!("  Incomplete  {r}");
+    }
+    if let Some(fp) = &report.signer_fingerprint {
+        println!("  Signed by   {fp}");
+    }
+    println!("  Trust       {}", report.trust);
+    println!(
+        "  Checked     {} members, {} bytes, {} file records",
+        report.members, report.size, report.records
+    );
+    if !report.problems.is_empty() {
+        println!("Problems:");
+        for p in &report.problems {
+            println!("  - [{}] {}", p.code, p.message);
+        }
+    }
+    if !report.notes.is_empty() {
+        println!("Notes:");
+        for n in &report.notes {
+            println!("  - {n}");
+        }
+    }
+    Ok(report.verdict.exit_code())
+}
+
+pub fn extract(args: ExtractArgs) -> anyhow::Result<u8> {
+    match crate::bundle::extract::extract(&args.bundle, &args.dir) {
+        Ok(n) => {
+            println!("extracted {n} members into {}", args.dir.display());
+            Ok(0)
+        }
+        Err(e) => {
+            eprintln!("fieldkit: error: {e:#}");
+            Ok(super::exit::INVALID)
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Finding every user's home directory on a source, to expand `${home}` in profiles.
+//!
+//! Owns the per-OS rules: Linux reads the source's own `etc/passwd` (never the collecting
+//! machine's) plus `home/*` and `root`; Windows lists `Users/*` and `Documents and
+//! Settings/*` case-insensitively; macOS lists `Users/*` and `private/var/root`. Reads
+//! directories and one small file read-only; never follows a home that points outside the
+//! source (an absolute symlink on evidence must not lead to the examiner's own disk).
+
+use std::ffi::OsString;
+use std::fs;
+use std::io::Read;
+use std::path::{Component, Path};
+
+use crate::profile::TargetOs;
+
+const PASSWD_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// Home directories as component lists relative to the source root, sorted, unique.
+pub fn resolve(root: &Path, os: TargetOs) -> Result<Vec<Vec<OsString>>, String> {
+    let mut homes = Vec::new();
+    let mut notes = Vec::new();
+    if matches!(os, TargetOs::Linux | TargetOs::Any) {
+        match passwd_homes(root) {
+            Ok(h) => homes.extend(h),
+            Err(e) => notes.push(e),
+        }
+        homes.extend(children(root, &["home"], false));
+        homes.push(vec![OsString::from("root")]);
+    }
+    if matches!(os, TargetOs::Macos | TargetOs::Any) {
+        homes.extend(children(root, &["Users"], false));
+        homes.push(vec!["private".into(), "var".into(), "root".into()]);
+    }
+    if matches!(os, TargetOs::Windows | TargetOs::Any) {
+        let ci = true;
+        homes.extend(children(root, &["Users"], ci));
+        homes.extend(children(root, &["Documents and Settings"], ci));
+    }
+    homes.retain(|h| is_real_dir(root, h));
+    homes.sort();
+    homes.dedup();
+    if homes.is_empty() && !notes.is_empty() {
+        return Err(notes.join("; "));
+    }
+    Ok(homes)
+}
+
+fn is_real_dir(root: &Path, comps: &[OsString]) -> bool {
+    let mut p = root.to_path_buf();
+    p.extend(comps);
+    fs::symlink_metadata(&p)
+        .map(|m| m.is_dir())
+        .unwrap_or(false)
+}
+
+/// Home fields of the source's etc/passwd, as relative components.
+fn passwd_homes(root: &Path) -> Result<Vec<Vec<OsString>>, String> {
+    let path = root.join("etc/passwd");
+    let file = match fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let mut text = Vec::new();
+    file.take(PASSWD_LIMIT)
+        .read_to_end(&mut text)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut homes = Vec::new();
+    for line in text.split(|&b| b == b'\n') {
+        let fields: Vec<&[u8]> = line.split(|&b| b == b':').collect();
+        let Some(home) = fields.get(5) else { continue };
+        let home = String::from_utf8_lossy(home);
+        let comps: Vec<OsString> = Path::new(home.as_ref())
+            .components()
+            .filter_map(|c| match c {
+                Component::Normal(n) => Some(n.to_os_string()),
+                _ => None,
+            })
+            .collect();
+        let escapes = Path::new(home.as_ref())
+            .components()
+            .any(|c| matches!(c, Component::ParentDir));
+        if home.starts_with('/') && !comps.is_empty() && !escapes {
+            homes.push(comps);
+        }
+    }
+    Ok(homes)
+}
+
+/// Subdirectories of `root/<dir>` (the first path component matched case-insensitively
+/// when asked), as relative components.
+fn children(root: &Path, dir: &[&str], case_insensitive: bool) -> Vec<Vec<OsString>> {
+    let mut base = Vec::new();
+    let mut cur = root.to_path_buf();
+    for want in dir {
+        let found = if case_insensitive {
+            fs::read_dir(&cur).ok().and_then(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name())
+                    .find(|n| n.to_string_lossy().eq_ignore_ascii_case(want))
+            })
+        } else {
+            Some(OsString::from(want))
+        };
+        let Some(found) = found else {
+            return Vec::new();
+        };
+        cur.push(&found);
+        base.push(found);
+    }
+    let Ok(rd) = fs::read_dir(&cur) else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+        .map(|e| {
+            let mut c = base.clone();
+            c.push(e.file_name());
+            c
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linux_homes_come_from_the_sources_passwd_and_home_dirs() {
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path();
+        fs::create_dir_all(r.join("etc")).unwrap();
+        fs::create_dir_all(r.join("home/alice")).unwrap();
+        fs::create_dir_all(r.join("srv/bob")).unwrap();
+        fs::create_dir_all(r.join("root")).unwrap();
+        fs::write(
+            r.join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/bash\nbob:x:1001:1001::/srv/bob:/bin/sh\n\
+             evil:x:1:1::/../../etc:/bin/sh\nghost:x:2:2::/nonexistent:/bin/false\nshort\n",
+        )
+        .unwrap();
+        let homes = resolve(r, TargetOs::Linux).unwrap();
+        let as_str: Vec<String> = homes
+            .iter()
+            .map(|c| {
+                c.iter()
+                    .map(|s| s.to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            })
+            .collect();
+        assert_eq!(as_str, vec!["home/alice", "root", "srv/bob"]);
+    }
+
+    #[test]
+    fn windows_homes_are_found_case_insensitively() {
+        let t = tempfile::tempdir().unwrap();
+        fs::create_dir_all(t.path().join("USERS/Alice")).unwrap();
+        fs::create_dir_all(t.path().join("USERS/Public")).unwrap();
+        let homes = resolve(t.path(), TargetOs::Windows).unwrap();
+        assert_eq!(homes.len(), 2);
+        assert_eq!(
+            homes[0],
+            vec![OsString::from("USERS"), OsString::from("Alice")]
+        );
+    }
+}

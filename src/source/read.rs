@@ -1,0 +1,222 @@
+//! Reading evidence files without changing them.
+//!
+//! Owns the one way fieldkit opens a source file: read-only, `O_NOATIME` where the kernel
+//! permits (so access times on the evidence stay as they were), `O_NOFOLLOW` (a file
+//! swapped for a symlink after the walk is not followed), `O_NONBLOCK` (a file swapped for
+//! a FIFO cannot block the open), then `fstat` to confirm it is still a regular file. Also
+//! owns turning metadata into the facts files.jsonl records (times, mode, owner, inode).
+//! Never opens for writing, never uses mmap on evidence (a file truncated under a mapping
+//! would kill the process with SIGBUS).
+
+use std::fs::{File, Metadata};
+use std::io;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::timefmt;
+
+pub struct Opened {
+    pub file: File,
+    /// Whether `O_NOATIME` was in effect (false where the kernel refused it).
+    pub noatime: bool,
+    pub metadata: Metadata,
+}
+
+/// Open a source file for reading as described in the module doc.
+pub fn open_evidence(path: &Path) -> io::Result<Opened> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let base = libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let noatime_flag = libc::O_NOATIME;
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let noatime_flag = 0;
+        let attempt = |flags: i32| {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(flags)
+                .open(path)
+        };
+        let (file, noatime) = match attempt(base | noatime_flag) {
+            Ok(f) => (f, noatime_flag != 0),
+            // EPERM: O_NOATIME is only allowed to the file's owner or CAP_FOWNER.
+            Err(e) if noatime_flag != 0 && e.raw_os_error() == Some(libc::EPERM) => {
+                (attempt(base)?, false)
+            }
+            Err(e) => return Err(e),
+        };
+        let metadata = file.metadata()?;
+        Ok(Opened {
+            file,
+            noatime,
+            metadata,
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let file = File::open(path)?;
+        let metadata = file.metadata()?;
+        Ok(Opened {
+            file,
+            noatime: false,
+            metadata,
+        })
+    }
+}
+
+/// What kind of filesystem object a metadata describes, as recorded.
+pub fn file_type_name(m: &Metadata) -> &'static str {
+    let ft = m.file_type();
+    if ft.is_file() {
+        return "file";
+    }
+    if ft.is_dir() {
+        return "dir";
+    }
+    if ft.is_symlink() {
+        return "symlink";
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_fifo() {
+            return "fifo";
+        }
+        if ft.is_socket() {
+            return "socket";
+        }
+        if ft.is_char_device() {
+            return "char_device";
+        }
+        if ft.is_block_device() {
+            return "block_device";
+        }
+    }
+    "other"
+}
+
+/// Metadata facts as they appear in a files.jsonl record.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FileFacts {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mtime: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub atime: Option<String>,
+    /// Inode change time (Unix); absent where the OS has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ctime: Option<String>,
+    /// Birth (creation) time where the filesystem records it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub btime: Option<String>,
+    /// Full st_mode in octal (type and permission bits).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inode: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dev: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nlink: Option<u64>,
+}
+
+pub fn facts(m: &Metadata) -> FileFacts {
+    let btime = m.created().ok().and_then(timefmt::system_time_utc);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        FileFacts {
+            mtime: timefmt::unix_utc(m.mtime(), m.mtime_nsec()),
+            atime: timefmt::unix_utc(m.atime(), m.atime_nsec()),
+            ctime: timefmt::unix_utc(m.ctime(), m.ctime_nsec()),
+            btime,
+            mode: Some(format!("{:o}", m.mode())),
+            uid: Some(m.uid()),
+            gid: Some(m.gid()),
+            inode: Some(m.ino()),
+            dev: Some(m.dev()),
+            nlink: Some(m.nlink()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        FileFacts {
+            mtime: m.modified().ok().and_then(timefmt::system_time_utc),
+            atime: m.accessed().ok().and_then(timefmt::system_time_utc),
+            btime,
+            ..FileFacts::default()
+        }
+    }
+}
+
+/// Modification time in whole seconds since the epoch.
+pub fn mtime_secs(m: &Metadata) -> Option<i64> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some(m.mtime())
+    }
+    #[cfg(not(unix))]
+    {
+        let t = m.modified().ok()?;
+        match t.duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_secs()).ok(),
+            Err(e) => i64::try_from(e.duration().as_secs()).ok().map(|s| -s),
+        }
+    }
+}
+
+/// Describe how a file changed between two `fstat`s, or `None` if it did not.
+pub fn change_between(before: &Metadata, after: &Metadata) -> Option<String> {
+    let mut what = Vec::new();
+    if before.len() != after.len() {
+        what.push(format!("size {} -> {}", before.len(), after.len()));
+    }
+    if before.modified().ok() != after.modified().ok() {
+        what.push("mtime changed".to_string());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if (before.ctime(), before.ctime_nsec()) != (after.ctime(), after.ctime_nsec())
+            && what.is_empty()
+        {
+            what.push("ctime changed".to_string());
+        }
+    }
+    (!what.is_empty()).then(|| what.join(", "))
+}
+
+/// True if the execute bit is set for anyone.
+pub fn has_exec_bit(m: &Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        m.permissions().mode() & 0o111 != 0
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = m;
+        false
+    }
+}
+
+/// True if `head` starts like an executable or script (ELF, MZ/PE, Mach-O, fat, `#!`).
+pub fn looks_executable(head: &[u8]) -> bool {
+    const MAGICS: &[&[u8]] = &[
+        b"\x7fELF",
+        b"MZ",
+        b"#!",
+        &[0xfe, 0xed, 0xfa, 0xce],
+        &[0xfe, 0xed, 0xfa, 0xcf],
+        &[0xce, 0xfa, 0xed, 0xfe],
+        &[0xcf, 0xfa, 0xed, 0xfe],
+        &[0xca, 0xfe, 0xba, 0xbe],
+    ];
+    MAGICS.iter().any(|m| head.starts_with(m))
+}
