@@ -42,6 +42,9 @@ pub struct BundleWriter {
     by_content: HashMap<[u8; 32], Arc<str>>,
     open_member: Option<Arc<str>>,
     stored_bytes: u64,
+    /// The first write failure: every later operation reports it instead of a confusing
+    /// follow-up error, and the archive is never finalized.
+    failed: Option<String>,
 }
 
 /// The finalized archive.
@@ -77,7 +80,24 @@ impl BundleWriter {
             by_content: HashMap::new(),
             open_member: None,
             stored_bytes: 0,
+            failed: None,
         })
+    }
+
+    fn check(&self) -> io::Result<()> {
+        match &self.failed {
+            Some(e) => Err(io::Error::other(e.clone())),
+            None => Ok(()),
+        }
+    }
+
+    fn note<T>(&mut self, r: io::Result<T>) -> io::Result<T> {
+        if let Err(e) = &r
+            && self.failed.is_none()
+        {
+            self.failed = Some(e.to_string());
+        }
+        r
     }
 
     pub fn part_path(&self) -> &Path {
@@ -106,11 +126,13 @@ impl BundleWriter {
         sha256: [u8; 32],
         mtime: Option<i64>,
     ) -> io::Result<Stored> {
+        self.check()?;
         if let Some(existing) = self.stored_as(&sha256) {
             return Ok(Stored::Duplicate(existing));
         }
         let name: Arc<str> = self.names.assign(components).into();
-        self.zip.add(&name, data, mtime, MEMBER_MODE)?;
+        let r = self.zip.add(&name, data, mtime, MEMBER_MODE);
+        self.note(r)?;
         self.stored_bytes += data.len() as u64;
         self.sums.push((name.clone(), sha256));
         self.by_content.insert(sha256, name.clone());
@@ -124,8 +146,10 @@ impl BundleWriter {
         mtime: Option<i64>,
         expected_size: u64,
     ) -> io::Result<()> {
+        self.check()?;
         let name: Arc<str> = self.names.assign(components).into();
-        self.zip.begin(&name, mtime, MEMBER_MODE, expected_size)?;
+        let r = self.zip.begin(&name, mtime, MEMBER_MODE, expected_size);
+        self.note(r)?;
         self.open_member = Some(name);
         Ok(())
     }
@@ -136,20 +160,25 @@ impl BundleWriter {
     }
 
     pub fn write_chunk(&mut self, data: &[u8]) -> io::Result<()> {
-        self.zip.write_chunk(data)
+        self.check()?;
+        let r = self.zip.write_chunk(data);
+        self.note(r)
     }
 
     /// Finish the streaming member; if its content was already stored, roll it back.
     pub fn end(&mut self, sha256: [u8; 32], len: u64) -> io::Result<Stored> {
+        self.check()?;
         let name = self
             .open_member
             .take()
             .ok_or_else(|| io::Error::other("no member is being streamed"))?;
         if let Some(existing) = self.stored_as(&sha256) {
-            self.zip.abort()?;
+            let r = self.zip.abort();
+            self.note(r)?;
             return Ok(Stored::Duplicate(existing));
         }
-        self.zip.end()?;
+        let r = self.zip.end();
+        self.note(r)?;
         self.stored_bytes += len;
         self.sums.push((name.clone(), sha256));
         self.by_content.insert(sha256, name.clone());
@@ -159,13 +188,15 @@ impl BundleWriter {
     /// Abandon the streaming member (nothing of it remains in the archive).
     pub fn abort(&mut self) -> io::Result<()> {
         if self.open_member.take().is_some() {
-            self.zip.abort()?;
+            let r = self.zip.abort();
+            self.note(r)?;
         }
         Ok(())
     }
 
     /// Add a metadata member (manifest, logs, …) from memory; returns its SHA-256.
     pub fn add_metadata(&mut self, name: &str, data: &[u8]) -> anyhow::Result<[u8; 32]> {
+        self.check()?;
         if !self.names.claim_fixed(name) {
             anyhow::bail!("internal error: member name {name} used twice");
         }
@@ -212,6 +243,7 @@ impl BundleWriter {
     /// Write SHA256SUMS and its signature, the central directory; fsync; rename the
     /// `.part` to its final name.
     pub fn finish(mut self, signer: &Signer) -> anyhow::Result<Finished> {
+        self.check()?;
         let mut sums = String::new();
         for (name, sha) in &self.sums {
             sums.push_str(&hex(sha));

@@ -145,7 +145,7 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
             );
         });
     }
-    if !args.quiet {
+    if !args.quiet && std::io::stderr().is_terminal() {
         eprintln!(
             "fieldkit: collecting {} with profile {} into {}",
             source.display(),

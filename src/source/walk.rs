@@ -132,8 +132,10 @@ impl Walker<'_> {
     pub fn walk(&self, mut emit: impl FnMut(WalkEvent) -> bool) {
         let pending: std::cell::RefCell<Vec<WalkEvent>> = std::cell::RefCell::new(Vec::new());
         let root = self.root;
+        // Sorted by name: the walk (and files.jsonl with one thread) is repeatable.
         let iter = WalkDir::new(root)
             .follow_links(self.plan.follow_symlinks)
+            .sort_by_file_name()
             .into_iter()
             .filter_entry(|entry| {
                 if entry.depth() == 0 {
