@@ -269,6 +269,26 @@ fn check_local_header(file: &mut File, e: &Entry, central_name: &[u8]) -> Result
     Ok(e.header_start + 30 + name_len as u64 + extra_len as u64)
 }
 
+/// Member names exactly as the central directory lists them, duplicates included (the
+/// `zip` crate's index keeps only one entry per name, which would hide a duplicate).
+fn central_directory_names(file: &mut File, cd_start: u64) -> std::io::Result<Vec<Vec<u8>>> {
+    let mut names = Vec::new();
+    let mut pos = cd_start;
+    loop {
+        let mut h = [0u8; 46];
+        file.seek(SeekFrom::Start(pos))?;
+        if file.read_exact(&mut h).is_err() || h[..4] != [0x50, 0x4b, 0x01, 0x02] {
+            return Ok(names);
+        }
+        let le16 = |i: usize| u16::from_le_bytes([h[i], h[i + 1]]) as u64;
+        let (n, m, k) = (le16(28), le16(30), le16(32));
+        let mut name = vec![0u8; n as usize];
+        file.read_exact(&mut name)?;
+        names.push(name);
+        pos += 46 + n + m + k;
+    }
+}
+
 /// Parse SHA256SUMS into (name, digest) in file order.
 fn parse_sums(text: &str) -> Result<Vec<(String, [u8; 32])>, String> {
     let mut out = Vec::new();
@@ -416,19 +436,11 @@ pub fn verify(path: &Path, opts: &Options) -> Report {
     };
     r.size = len;
     let mut head = [0u8; 4];
-    if len < 4 || file.read_exact(&mut head).is_err() || head != [0x50, 0x4b, 0x03, 0x04] {
-        r.problem(
-            "not_a_zip",
-            format!(
-                "{}: not a ZIP file (no local header signature at offset 0)",
-                path.display()
-            ),
-        );
-        return r.finish(Some(Verdict::Unusable));
-    }
+    let starts_like_zip =
+        len >= 4 && file.read_exact(&mut head).is_ok() && head == [0x50, 0x4b, 0x03, 0x04];
     match has_eocd(&mut file, len) {
         Ok(true) => {}
-        Ok(false) => {
+        Ok(false) if starts_like_zip => {
             r.problem(
                 "not_finalized",
                 format!(
@@ -438,6 +450,10 @@ pub fn verify(path: &Path, opts: &Options) -> Report {
                 ),
             );
             return r.finish(Some(Verdict::NotFinalized));
+        }
+        Ok(false) => {
+            r.problem("not_a_zip", format!("{}: not a ZIP file", path.display()));
+            return r.finish(Some(Verdict::Unusable));
         }
         Err(e) => {
             r.problem("unreadable", format!("{}: {e}", path.display()));
@@ -472,6 +488,31 @@ pub fn verify(path: &Path, opts: &Options) -> Report {
             "trailing_data",
             "data follows the end-of-central-directory record (or an archive comment was added)",
         );
+    }
+
+    match central_directory_names(&mut file, archive.central_directory_start()) {
+        Ok(raw) => {
+            let mut counts: HashMap<&[u8], usize> = HashMap::new();
+            for n in &raw {
+                *counts.entry(n.as_slice()).or_default() += 1;
+            }
+            let mut dups: Vec<String> = counts
+                .iter()
+                .filter(|(_, c)| **c > 1)
+                .map(|(n, _)| String::from_utf8_lossy(n).into_owned())
+                .collect();
+            dups.sort();
+            for d in dups {
+                r.problem(
+                    "duplicate_member",
+                    format!("member {d} appears twice in the central directory"),
+                );
+            }
+        }
+        Err(e) => r.problem(
+            "corrupt_zip",
+            format!("cannot read the central directory: {e}"),
+        ),
     }
 
     // Entries, checked against their local headers and for tiling.

@@ -1,0 +1,485 @@
+//! A tampered bundle never verifies: each case below alters a real bundle the way an
+//! attacker or a failing disk would (using Python's zipfile, ssh-keygen and sha256sum,
+//! never fieldkit's own writer) and asserts the exact exit code and the specific problem
+//! `fieldkit verify` names.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use common::*;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    bundle: PathBuf,
+    other_bundle: PathBuf,
+    pubkey: PathBuf,
+}
+
+fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        std::fs::create_dir_all(src.join("docs")).unwrap();
+        std::fs::write(src.join("docs/a.txt"), b"alpha evidence").unwrap();
+        std::fs::write(src.join("docs/b.txt"), b"bravo evidence").unwrap();
+        std::fs::write(src.join("docs/c.txt"), b"charlie evidence").unwrap();
+        write_random(&src.join("blob.bin"), 300_000, 9);
+        let key = dir.path().join("examiner");
+        let k = run(&[
+            "keygen",
+            "--out",
+            key.to_str().unwrap(),
+            "--identity",
+            "anna@lab.example",
+        ]);
+        assert_eq!(k.code, 0, "{}", k.stderr);
+        let out = dir.path().join("out");
+        let (r, bundle) = collect(
+            &src,
+            &out,
+            &["--key", key.to_str().unwrap(), "--case", "T-1"],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let out2 = dir.path().join("out2");
+        let (r2, other_bundle) = collect(&src, &out2, &["--key", key.to_str().unwrap()]);
+        assert_eq!(r2.code, 0, "{}", r2.stderr);
+        Fixture {
+            pubkey: dir.path().join("examiner.pub"),
+            _dir: dir,
+            bundle,
+            other_bundle,
+        }
+    })
+}
+
+/// A private copy of the bundle with its sidecars, in a fresh directory.
+fn copy_bundle() -> (tempfile::TempDir, PathBuf) {
+    let f = fixture();
+    let d = tempfile::tempdir().unwrap();
+    let name = f.bundle.file_name().unwrap();
+    let dst = d.path().join(name);
+    std::fs::copy(&f.bundle, &dst).unwrap();
+    for ext in [".sha256", ".sig"] {
+        let mut s = f.bundle.as_os_str().to_os_string();
+        s.push(ext);
+        let mut t = dst.as_os_str().to_os_string();
+        t.push(ext);
+        std::fs::copy(&s, &t).unwrap();
+    }
+    (d, dst)
+}
+
+fn sidecar(b: &Path, ext: &str) -> PathBuf {
+    let mut s = b.as_os_str().to_os_string();
+    s.push(ext);
+    PathBuf::from(s)
+}
+
+/// Replace the bundle with a rewritten archive (Python zipfile) after `ops`.
+fn rewrite(b: &Path, ops: &[&str]) {
+    let tmp = b.with_extension("rewritten");
+    let mut args = vec!["rewrite", b.to_str().unwrap(), tmp.to_str().unwrap()];
+    args.extend_from_slice(ops);
+    let r = zipedit(&args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    std::fs::rename(&tmp, b).unwrap();
+}
+
+fn ed(args: &[&str]) {
+    let r = zipedit(args);
+    assert_eq!(r.code, 0, "zipedit {args:?}: {}", r.stderr);
+}
+
+#[track_caller]
+fn assert_rejected(b: &Path, code: i32, problem: &str, text: &str) {
+    let v = verify(b, &[]);
+    assert_eq!(v.code, code, "expected exit {code}\n{}", v.stdout);
+    assert!(
+        v.stdout.contains(&format!("[{problem}]")),
+        "expected problem [{problem}]:\n{}",
+        v.stdout
+    );
+    assert!(
+        v.stdout.contains(text),
+        "expected {text:?} in:\n{}",
+        v.stdout
+    );
+    let j = verify(b, &["--json"]);
+    let report = j.json();
+    assert!(
+        report["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["code"] == problem)
+    );
+    assert_ne!(report["verdict"], "valid");
+}
+
+#[test]
+fn the_untouched_bundle_verifies_with_every_trust_mode() {
+    let f = fixture();
+    let (_d, b) = copy_bundle();
+    assert_eq!(verify(&b, &[]).code, 0);
+    assert_eq!(
+        verify(&b, &["--pubkey", f.pubkey.to_str().unwrap()]).code,
+        0
+    );
+}
+
+#[test]
+fn t01_flipped_byte_in_a_payload() {
+    let (_d, b) = copy_bundle();
+    ed(&["flip", b.to_str().unwrap(), "files/blob.bin"]);
+    assert_rejected(&b, 1, "hash_mismatch", "member files/blob.bin: SHA-256");
+    assert_rejected(&b, 1, "crc_mismatch", "files/blob.bin");
+    assert_rejected(&b, 1, "record_mismatch", "blob.bin");
+}
+
+#[test]
+fn t02_flipped_byte_in_manifest() {
+    let (_d, b) = copy_bundle();
+    ed(&["flip", b.to_str().unwrap(), "manifest.json", "40"]);
+    assert_rejected(&b, 1, "hash_mismatch", "member manifest.json: SHA-256");
+}
+
+#[test]
+fn t03_flipped_byte_in_files_jsonl() {
+    let (_d, b) = copy_bundle();
+    ed(&["flip", b.to_str().unwrap(), "files.jsonl", "20"]);
+    assert_rejected(&b, 1, "hash_mismatch", "member files.jsonl: SHA-256");
+}
+
+#[test]
+fn t04_flipped_byte_in_sha256sums() {
+    let (_d, b) = copy_bundle();
+    ed(&["flip", b.to_str().unwrap(), "SHA256SUMS", "3"]);
+    assert_rejected(
+        &b,
+        1,
+        "bad_signature",
+        "SHA256SUMS.sig: signature does not match the signed data",
+    );
+}
+
+#[test]
+fn t05_flipped_byte_in_the_signature() {
+    let (_d, b) = copy_bundle();
+    ed(&["flip", b.to_str().unwrap(), "SHA256SUMS.sig", "100"]);
+    assert_rejected(&b, 1, "bad_signature", "SHA256SUMS.sig:");
+}
+
+#[test]
+fn t06_member_removed() {
+    let (_d, b) = copy_bundle();
+    rewrite(&b, &["remove=files/docs/b.txt"]);
+    assert_rejected(
+        &b,
+        1,
+        "missing_member",
+        "member files/docs/b.txt is listed in SHA256SUMS but missing",
+    );
+}
+
+#[test]
+fn t07_member_added() {
+    let (d, b) = copy_bundle();
+    let extra = d.path().join("planted");
+    std::fs::write(&extra, b"planted evidence").unwrap();
+    let op = format!("add=files/docs/planted.txt:{}", extra.display());
+    rewrite(&b, &[&op]);
+    assert_rejected(
+        &b,
+        1,
+        "unlisted_member",
+        "member files/docs/planted.txt is not listed in SHA256SUMS",
+    );
+    assert_rejected(&b, 1, "undescribed_member", "files/docs/planted.txt");
+}
+
+#[test]
+fn t08_member_renamed() {
+    let (_d, b) = copy_bundle();
+    rewrite(&b, &["rename=files/docs/a.txt:files/docs/z.txt"]);
+    assert_rejected(&b, 1, "missing_member", "files/docs/a.txt");
+    assert_rejected(&b, 1, "unlisted_member", "files/docs/z.txt");
+}
+
+#[test]
+fn t09_members_reordered() {
+    let (_d, b) = copy_bundle();
+    rewrite(&b, &["swap=files/docs/a.txt:files/docs/c.txt"]);
+    assert_rejected(
+        &b,
+        1,
+        "member_order",
+        "member order differs from SHA256SUMS",
+    );
+}
+
+#[test]
+fn t10_truncated_at_the_end() {
+    let (_d, b) = copy_bundle();
+    let len = std::fs::metadata(&b).unwrap().len();
+    ed(&["truncate", b.to_str().unwrap(), &(len - 100).to_string()]);
+    assert_rejected(&b, 3, "not_finalized", "no end-of-central-directory record");
+}
+
+#[test]
+fn t11_truncated_in_the_middle() {
+    let (_d, b) = copy_bundle();
+    let len = std::fs::metadata(&b).unwrap().len();
+    ed(&["truncate", b.to_str().unwrap(), &(len / 2).to_string()]);
+    assert_rejected(&b, 3, "not_finalized", "never finalized");
+}
+
+#[test]
+fn t12_sha256_sidecar_swapped_for_another_bundles() {
+    let (_d, b) = copy_bundle();
+    std::fs::copy(
+        sidecar(&fixture().other_bundle, ".sha256"),
+        sidecar(&b, ".sha256"),
+    )
+    .unwrap();
+    assert_rejected(&b, 1, "sidecar_mismatch", ".zip.sha256: records SHA-256");
+}
+
+#[test]
+fn t13_signature_sidecar_swapped_for_another_bundles() {
+    let (_d, b) = copy_bundle();
+    std::fs::copy(
+        sidecar(&fixture().other_bundle, ".sig"),
+        sidecar(&b, ".sig"),
+    )
+    .unwrap();
+    assert_rejected(&b, 1, "sidecar_signature", "signature does not match");
+}
+
+fn ssh_keygen_key(dir: &Path) -> PathBuf {
+    require_tool("ssh-keygen", "openssh-client");
+    let key = dir.join("mallory");
+    let r = sh(&format!(
+        "ssh-keygen -q -t ed25519 -N '' -C mallory -f {}",
+        key.display()
+    ));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    key
+}
+
+#[test]
+fn t14_sha256sums_resigned_by_another_key() {
+    let (d, b) = copy_bundle();
+    let key = ssh_keygen_key(d.path());
+    let sums = d.path().join("SHA256SUMS");
+    std::fs::write(&sums, member(&b, "SHA256SUMS")).unwrap();
+    let r = sh(&format!(
+        "ssh-keygen -Y sign -q -f {} -n fieldkit-evidence {}",
+        key.display(),
+        sums.display()
+    ));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let op = format!("replace=SHA256SUMS.sig:{}.sig", sums.display());
+    rewrite(&b, &[&op]);
+    assert_rejected(&b, 1, "bad_signature", "which is not an accepted signer");
+}
+
+#[test]
+fn t15_complete_forgery_by_another_key_fails_against_the_examiners_key() {
+    let f = fixture();
+    let (d, b) = copy_bundle();
+    let key = ssh_keygen_key(d.path());
+    // Rewrite the signer everywhere it is recorded, recompute SHA256SUMS with
+    // sha256sum in archive order and re-sign it with ssh-keygen.
+    let x = d.path().join("x");
+    assert_eq!(
+        sh(&format!("unzip -q {} -d {}", b.display(), x.display())).code,
+        0
+    );
+    let mallory_pub = std::fs::read_to_string(format!("{}.pub", key.display())).unwrap();
+    std::fs::write(x.join("signer.pub"), &mallory_pub).unwrap();
+    let mut m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(x.join("manifest.json")).unwrap()).unwrap();
+    let fp = sh(&format!(
+        "ssh-keygen -lf {}.pub | cut -d' ' -f2",
+        key.display()
+    ))
+    .stdout
+    .trim()
+    .to_string();
+    m["signer"]["fingerprint"] = fp.clone().into();
+    m["signer"]["public_key"] = mallory_pub.trim().into();
+    std::fs::write(
+        x.join("manifest.json"),
+        serde_json::to_vec_pretty(&m).unwrap(),
+    )
+    .unwrap();
+    let order: Vec<String> = String::from_utf8(member(&b, "SHA256SUMS"))
+        .unwrap()
+        .lines()
+        .map(|l| l.split_once("  ").unwrap().1.to_string())
+        .collect();
+    let sums = sh(&format!(
+        "cd {} && sha256sum {}",
+        x.display(),
+        order.join(" ")
+    ));
+    assert_eq!(sums.code, 0, "{}", sums.stderr);
+    std::fs::write(x.join("SHA256SUMS"), &sums.stdout).unwrap();
+    std::fs::remove_file(x.join("SHA256SUMS.sig")).unwrap();
+    assert_eq!(
+        sh(&format!(
+            "ssh-keygen -Y sign -q -f {} -n fieldkit-evidence {}/SHA256SUMS",
+            key.display(),
+            x.display()
+        ))
+        .code,
+        0
+    );
+    let ops: Vec<String> = [
+        "signer.pub",
+        "manifest.json",
+        "SHA256SUMS",
+        "SHA256SUMS.sig",
+    ]
+    .iter()
+    .map(|n| format!("replace={n}:{}", x.join(n).display()))
+    .collect();
+    let ops: Vec<&str> = ops.iter().map(String::as_str).collect();
+    rewrite(&b, &ops);
+    std::fs::remove_file(sidecar(&b, ".sha256")).unwrap();
+    std::fs::remove_file(sidecar(&b, ".sig")).unwrap();
+    // Self-attested, the forgery is internally consistent — but it names mallory's key,
+    // which is not the fingerprint on the paper log.
+    let v = verify(&b, &[]);
+    assert_eq!(v.code, 0, "{}", v.stdout);
+    assert!(
+        v.stdout.contains(&format!("Signed by   {fp}")),
+        "{}",
+        v.stdout
+    );
+    // Against the examiner's real key it is rejected.
+    let v = verify(&b, &["--pubkey", f.pubkey.to_str().unwrap()]);
+    assert_eq!(v.code, 1, "{}", v.stdout);
+    assert!(
+        v.stdout.contains("[bad_signature]") && v.stdout.contains("not an accepted signer"),
+        "{}",
+        v.stdout
+    );
+    let allowed = d.path().join("allowed_signers");
+    let line = format!(
+        "anna@lab.example namespaces=\"fieldkit-evidence\" {}",
+        std::fs::read_to_string(&f.pubkey).unwrap()
+    );
+    std::fs::write(&allowed, line).unwrap();
+    let v = verify(
+        &b,
+        &[
+            "--allowed-signers",
+            allowed.to_str().unwrap(),
+            "--identity",
+            "anna@lab.example",
+        ],
+    );
+    assert_eq!(v.code, 1, "{}", v.stdout);
+}
+
+#[test]
+fn t16_local_header_name_differs_from_central_directory() {
+    let (_d, b) = copy_bundle();
+    ed(&["local-name", b.to_str().unwrap(), "files/docs/a.txt"]);
+    assert_rejected(
+        &b,
+        1,
+        "local_header_mismatch",
+        "member files/docs/a.txt: local header names it",
+    );
+}
+
+#[test]
+fn t17_central_directory_crc_altered() {
+    let (_d, b) = copy_bundle();
+    ed(&["cd-crc", b.to_str().unwrap(), "files/docs/c.txt"]);
+    assert_rejected(
+        &b,
+        1,
+        "local_header_mismatch",
+        "files/docs/c.txt: local header CRC-32",
+    );
+}
+
+#[test]
+fn t18_data_appended_after_the_archive() {
+    let (_d, b) = copy_bundle();
+    sh(&format!("printf 'appended' >> {}", b.display()));
+    assert_rejected(
+        &b,
+        1,
+        "trailing_data",
+        "data follows the end-of-central-directory record",
+    );
+}
+
+#[test]
+fn t19_data_prepended_before_the_archive() {
+    let (_d, b) = copy_bundle();
+    let bytes = std::fs::read(&b).unwrap();
+    let mut v = b"#!/bin/sh\nexit 0\n".to_vec();
+    v.extend_from_slice(&bytes);
+    std::fs::write(&b, v).unwrap();
+    assert_rejected(
+        &b,
+        1,
+        "prepended_data",
+        "bytes of unknown data precede the archive",
+    );
+}
+
+#[test]
+fn t20_member_marked_compressed_in_the_central_directory() {
+    let (_d, b) = copy_bundle();
+    ed(&["cd-method", b.to_str().unwrap(), "files/docs/b.txt"]);
+    let v = verify(&b, &[]);
+    assert_eq!(v.code, 1, "{}", v.stdout);
+    assert!(
+        v.stdout
+            .contains("[compressed_member] member files/docs/b.txt is compressed"),
+        "{}",
+        v.stdout
+    );
+}
+
+#[test]
+fn t21_duplicate_member_name() {
+    let (_d, b) = copy_bundle();
+    rewrite(&b, &["dup=files/docs/a.txt"]);
+    assert_rejected(
+        &b,
+        1,
+        "duplicate_member",
+        "member files/docs/a.txt appears twice in the central directory",
+    );
+}
+
+#[test]
+fn t22_signer_pub_swapped_for_another_key() {
+    let (d, b) = copy_bundle();
+    let key = ssh_keygen_key(d.path());
+    let op = format!("replace=signer.pub:{}.pub", key.display());
+    rewrite(&b, &[&op]);
+    assert_rejected(&b, 1, "hash_mismatch", "member signer.pub");
+    assert_rejected(&b, 1, "bad_signature", "not an accepted signer");
+}
+
+#[test]
+fn t23_not_a_zip_and_missing_files_are_unusable() {
+    let d = tempfile::tempdir().unwrap();
+    let junk = d.path().join("junk.zip");
+    std::fs::write(&junk, b"this is not a bundle").unwrap();
+    assert_rejected(&junk, 2, "not_a_zip", "not a ZIP file");
+    let v = verify(&d.path().join("missing.zip"), &[]);
+    assert_eq!(v.code, 2);
+    assert!(v.stdout.contains("[unreadable]"), "{}", v.stdout);
+}
