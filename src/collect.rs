@@ -428,6 +428,9 @@ pub fn collect(
         }
     };
     actions.append(&mut output.actions);
+    progress
+        .phase
+        .store(crate::acquire::PHASE_FINALIZE, Ordering::SeqCst);
     let interrupted = interrupt.load(Ordering::SeqCst);
     if interrupted {
         actions.push(Action::event(
@@ -571,6 +574,9 @@ pub fn collect(
 
     // Verify-after-write: read the finalized bundle back from the output device.
     let report = if req.verify_after_write {
+        progress
+            .phase
+            .store(crate::acquire::PHASE_VERIFY, Ordering::SeqCst);
         drop_cache(&finished.path);
         let opts = verify::Options {
             trust: Trust::Keys {

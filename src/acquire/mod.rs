@@ -48,7 +48,13 @@ pub struct Progress {
     pub bytes_planned: AtomicU64,
     pub files_planned: AtomicU64,
     pub walk_done: AtomicBool,
+    /// What the run is doing now (`PHASE_*`), for the display.
+    pub phase: std::sync::atomic::AtomicU8,
 }
+
+pub const PHASE_ACQUIRE: u8 = 0;
+pub const PHASE_FINALIZE: u8 = 1;
+pub const PHASE_VERIFY: u8 = 2;
 
 /// What a run produced besides the stored members.
 pub struct Output {
@@ -306,9 +312,7 @@ impl Engine<'_> {
                     return;
                 }
                 let (rec, findings) = self.acquire(c, shared);
-                let bytes = rec.bytes_read.unwrap_or(0);
                 self.progress.files_done.fetch_add(1, Ordering::Relaxed);
-                self.progress.bytes_done.fetch_add(bytes, Ordering::Relaxed);
                 shared.record(rec, findings);
                 return;
             }
@@ -577,6 +581,9 @@ impl Engine<'_> {
             }
             hasher.update(data);
             scans.update(data);
+            self.progress
+                .bytes_done
+                .fetch_add(n as u64, Ordering::Relaxed);
             match guard.as_mut() {
                 Some(w) => {
                     if let Err(e) = w.write_chunk(data) {
@@ -613,6 +620,22 @@ impl Engine<'_> {
                 ));
                 break;
             }
+        }
+        if first && problem.is_none() && limits.executables_only && !read::has_exec_bit(&before) {
+            // Empty: no signature to look at, and no execute bit.
+            if let Some(mut w) = guard.take()
+                && let Err(e) = w.abort()
+            {
+                shared.fail(format!("{}: {e}", w.part_path().display()));
+            }
+            return (
+                skipped(
+                    rec,
+                    "not_executable",
+                    "rule collects executables only: empty file without an execute bit",
+                ),
+                Vec::new(),
+            );
         }
         let bytes = hasher.bytes();
         let after = file.metadata().ok();

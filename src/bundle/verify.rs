@@ -931,6 +931,22 @@ fn check_records(
         }
     }
     if let Some(m) = manifest {
+        if let Ok(findings) = archive.by_name(super::FINDINGS_JSONL) {
+            let lines = BufReader::new(findings)
+                .split(b'\n')
+                .filter(|l| l.as_ref().map(|l| !l.is_empty()).unwrap_or(true))
+                .count() as u64;
+            if lines != m.counts.findings {
+                r.problem(
+                    "count_mismatch",
+                    format!(
+                        "{MANIFEST} counts {} findings but {} holds {lines}",
+                        m.counts.findings,
+                        super::FINDINGS_JSONL
+                    ),
+                );
+            }
+        }
         let mut recorded = m.counts.clone();
         recorded.bytes_stored = 0;
         recorded.findings = 0;

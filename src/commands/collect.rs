@@ -82,7 +82,15 @@ fn spawn_progress(
             };
             bar.set_length(progress.bytes_planned.load(Ordering::Relaxed));
             bar.set_position(progress.bytes_done.load(Ordering::Relaxed));
-            bar.set_message(format!("{files}/{planned} files{walking}"));
+            bar.set_message(match progress.phase.load(Ordering::Relaxed) {
+                crate::acquire::PHASE_FINALIZE => {
+                    format!("{files} files read; sealing and signing the bundle")
+                }
+                crate::acquire::PHASE_VERIFY => {
+                    format!("{files} files read; verifying the bundle from the output device")
+                }
+                _ => format!("{files}/{planned} files{walking}"),
+            });
             bar.tick();
             std::thread::sleep(Duration::from_millis(200));
         }
