@@ -152,7 +152,9 @@ impl Report {
 #[derive(Debug, Clone)]
 struct Entry {
     name: Arc<str>,
+    name_raw: Vec<u8>,
     header_start: u64,
+    /// From the local header, once the sequential pass has read it.
     data_start: u64,
     size: u64,
     crc: u32,
@@ -197,25 +199,23 @@ fn tail_is_clean_eocd(file: &mut File, len: u64) -> std::io::Result<bool> {
     Ok(buf[..4] == EOCD_SIG && buf[20..22] == [0, 0])
 }
 
-/// Read a local header; return the data start, or what is wrong with it.
-fn check_local_header(file: &mut File, e: &Entry, central_name: &[u8]) -> Result<u64, String> {
-    let mut h = [0u8; 30];
-    file.seek(SeekFrom::Start(e.header_start))
-        .and_then(|_| file.read_exact(&mut h))
-        .map_err(|err| {
-            format!(
-                "cannot read local header at offset {}: {err}",
-                e.header_start
-            )
-        })?;
-    let le16 = |i: usize| u16::from_le_bytes([h[i], h[i + 1]]);
-    let le32 = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
-    if le32(0) != LOCAL_SIG {
+/// Length of a local header from its first 30 bytes (30 + name + extra), or what is
+/// wrong with it.
+fn local_header_len(h: &[u8], e: &Entry) -> Result<usize, String> {
+    let le16 = |i: usize| u16::from_le_bytes([h[i], h[i + 1]]) as usize;
+    if h[..4] != LOCAL_SIG.to_le_bytes() {
         return Err(format!(
             "no local header signature at offset {}",
             e.header_start
         ));
     }
+    Ok(30 + le16(26) + le16(28))
+}
+
+/// Check a complete local header against the central directory entry.
+fn check_local_header(h: &[u8], e: &Entry) -> Result<(), String> {
+    let le16 = |i: usize| u16::from_le_bytes([h[i], h[i + 1]]);
+    let le32 = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
     if le16(8) != 0 {
         return Err(format!(
             "compression method {} (fieldkit stores members uncompressed)",
@@ -223,16 +223,12 @@ fn check_local_header(file: &mut File, e: &Entry, central_name: &[u8]) -> Result
         ));
     }
     let name_len = le16(26) as usize;
-    let extra_len = le16(28) as usize;
-    let mut name = vec![0u8; name_len];
-    let mut extra = vec![0u8; extra_len];
-    file.read_exact(&mut name)
-        .and_then(|_| file.read_exact(&mut extra))
-        .map_err(|err| format!("local header truncated: {err}"))?;
-    if name != central_name {
+    let name = &h[30..30 + name_len];
+    let extra = &h[30 + name_len..];
+    if name != e.name_raw.as_slice() {
         return Err(format!(
             "local header names it {:?}",
-            String::from_utf8_lossy(&name)
+            String::from_utf8_lossy(name)
         ));
     }
     if le32(14) != e.crc {
@@ -266,26 +262,73 @@ fn check_local_header(file: &mut File, e: &Entry, central_name: &[u8]) -> Result
             e.size
         ));
     }
-    Ok(e.header_start + 30 + name_len as u64 + extra_len as u64)
+    Ok(())
 }
 
-/// Member names exactly as the central directory lists them, duplicates included (the
-/// `zip` crate's index keeps only one entry per name, which would hide a duplicate).
-fn central_directory_names(file: &mut File, cd_start: u64) -> std::io::Result<Vec<Vec<u8>>> {
-    let mut names = Vec::new();
-    let mut pos = cd_start;
+/// One central directory record as written, read by our own parser (the `zip` crate's
+/// index keeps one entry per name, hiding duplicates, and reads each local header when
+/// asked for an entry, which would mean one random read per member).
+#[derive(Debug, Clone)]
+struct CdRecord {
+    name_raw: Vec<u8>,
+    method: u16,
+    crc: u32,
+    csize: u64,
+    size: u64,
+    header_start: u64,
+}
+
+fn read_central_directory(file: &mut File, cd_start: u64) -> std::io::Result<Vec<CdRecord>> {
+    let mut out = Vec::new();
+    file.seek(SeekFrom::Start(cd_start))?;
+    let mut reader = BufReader::with_capacity(1 << 20, &*file);
     loop {
         let mut h = [0u8; 46];
-        file.seek(SeekFrom::Start(pos))?;
-        if file.read_exact(&mut h).is_err() || h[..4] != [0x50, 0x4b, 0x01, 0x02] {
-            return Ok(names);
+        if reader.read_exact(&mut h).is_err() || h[..4] != [0x50, 0x4b, 0x01, 0x02] {
+            return Ok(out);
         }
-        let le16 = |i: usize| u16::from_le_bytes([h[i], h[i + 1]]) as u64;
-        let (n, m, k) = (le16(28), le16(30), le16(32));
-        let mut name = vec![0u8; n as usize];
-        file.read_exact(&mut name)?;
-        names.push(name);
-        pos += 46 + n + m + k;
+        let le16 = |i: usize| u16::from_le_bytes([h[i], h[i + 1]]);
+        let le32 = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+        let (n, m, k) = (le16(28) as usize, le16(30) as usize, le16(32) as usize);
+        let mut name_raw = vec![0u8; n];
+        reader.read_exact(&mut name_raw)?;
+        let mut extra = vec![0u8; m];
+        reader.read_exact(&mut extra)?;
+        let mut comment = vec![0u8; k];
+        reader.read_exact(&mut comment)?;
+        let mut rec = CdRecord {
+            name_raw,
+            method: le16(10),
+            crc: le32(16),
+            csize: le32(20) as u64,
+            size: le32(24) as u64,
+            header_start: le32(42) as u64,
+        };
+        // ZIP64 extended information: only the fields saturated above, in this order.
+        let mut i = 0;
+        while i + 4 <= extra.len() {
+            let tag = u16::from_le_bytes([extra[i], extra[i + 1]]);
+            let len = u16::from_le_bytes([extra[i + 2], extra[i + 3]]) as usize;
+            if tag == 1 {
+                let body = &extra[i + 4..(i + 4 + len).min(extra.len())];
+                let mut vals = body.chunks_exact(8).map(|c| {
+                    let mut b = [0u8; 8];
+                    b.copy_from_slice(c);
+                    u64::from_le_bytes(b)
+                });
+                if rec.size == 0xFFFF_FFFF {
+                    rec.size = vals.next().unwrap_or(rec.size);
+                }
+                if rec.csize == 0xFFFF_FFFF {
+                    rec.csize = vals.next().unwrap_or(rec.csize);
+                }
+                if rec.header_start == 0xFFFF_FFFF {
+                    rec.header_start = vals.next().unwrap_or(rec.header_start);
+                }
+            }
+            i += 4 + len;
+        }
+        out.push(rec);
     }
 }
 
@@ -307,7 +350,10 @@ fn parse_sums(text: &str) -> Result<Vec<(String, [u8; 32])>, String> {
     Ok(out)
 }
 
-fn read_member(archive: &mut zip::ZipArchive<File>, name: &str) -> Result<Vec<u8>, String> {
+fn read_member(
+    archive: &mut zip::ZipArchive<BufReader<File>>,
+    name: &str,
+) -> Result<Vec<u8>, String> {
     let f = archive
         .by_name(name)
         .map_err(|e| format!("cannot open member {name}: {e}"))?;
@@ -318,91 +364,185 @@ fn read_member(archive: &mut zip::ZipArchive<File>, name: &str) -> Result<Vec<u8
     Ok(buf)
 }
 
-/// Hash the whole file and every member's data in one sequential read; the whole-file
-/// SHA-256 runs on a second thread.
+/// What the sequential pass found for one member.
+#[derive(Debug, Clone, Default)]
+struct MemberPass {
+    /// Data offset from the local header, or what is wrong with the header.
+    local: Option<Result<u64, String>>,
+    digest: MemberDigest,
+}
+
+enum PassState {
+    Seeking,
+    Header(Vec<u8>),
+    Data {
+        left: u64,
+        hasher: Box<MultiHasher>,
+        crc: crc32fast::Hasher,
+    },
+}
+
+/// Parse local headers and hash every member in file order as the chunks stream past.
+fn member_pass(
+    rx: std::sync::mpsc::Receiver<Arc<Vec<u8>>>,
+    entries: &[Entry],
+    algs: AlgSet,
+) -> Vec<MemberPass> {
+    let mut out = vec![MemberPass::default(); entries.len()];
+    let mut idx = 0usize;
+    let mut state = PassState::Seeking;
+    let mut pos = 0u64;
+    for chunk in rx {
+        let mut off = 0usize;
+        while off < chunk.len() && idx < entries.len() {
+            let e = &entries[idx];
+            let abs = pos + off as u64;
+            let rem = chunk.len() - off;
+            match &mut state {
+                PassState::Seeking => {
+                    if abs < e.header_start {
+                        off += (e.header_start - abs).min(rem as u64) as usize;
+                    } else if abs > e.header_start {
+                        out[idx].local = Some(Err(format!(
+                            "its local header at offset {} lies inside the previous member",
+                            e.header_start
+                        )));
+                        idx += 1;
+                    } else {
+                        state = PassState::Header(Vec::with_capacity(64));
+                    }
+                }
+                PassState::Header(buf) => {
+                    let need = if buf.len() < 30 {
+                        30
+                    } else {
+                        match local_header_len(buf, e) {
+                            Ok(n) => n,
+                            Err(msg) => {
+                                out[idx].local = Some(Err(msg));
+                                idx += 1;
+                                state = PassState::Seeking;
+                                continue;
+                            }
+                        }
+                    };
+                    let take = (need - buf.len()).min(rem);
+                    buf.extend_from_slice(&chunk[off..off + take]);
+                    off += take;
+                    let complete = buf.len() >= 30
+                        && matches!(local_header_len(buf, e), Ok(n) if n == buf.len());
+                    if complete {
+                        match check_local_header(buf, e) {
+                            Ok(()) => {
+                                out[idx].local = Some(Ok(e.header_start + need as u64));
+                                state = PassState::Data {
+                                    left: e.size,
+                                    hasher: Box::new(MultiHasher::new(algs)),
+                                    crc: crc32fast::Hasher::new(),
+                                };
+                            }
+                            Err(msg) => {
+                                out[idx].local = Some(Err(msg));
+                                idx += 1;
+                                state = PassState::Seeking;
+                            }
+                        }
+                    }
+                }
+                PassState::Data { left, hasher, crc } => {
+                    let take = (*left).min(rem as u64) as usize;
+                    hasher.update(&chunk[off..off + take]);
+                    crc.update(&chunk[off..off + take]);
+                    *left -= take as u64;
+                    off += take;
+                }
+            }
+            if let PassState::Data { left: 0, .. } = state
+                && let PassState::Data { hasher, crc, .. } =
+                    std::mem::replace(&mut state, PassState::Seeking)
+            {
+                let d = hasher.finish();
+                out[idx].digest = MemberDigest {
+                    sha256: d.sha256,
+                    sha1: d.sha1,
+                    md5: d.md5,
+                    crc: crc.finalize(),
+                };
+                idx += 1;
+            }
+        }
+        pos += chunk.len() as u64;
+    }
+    // An empty last member completes without further bytes.
+    if let PassState::Data {
+        left: 0,
+        hasher,
+        crc,
+    } = state
+        && idx < entries.len()
+    {
+        let d = hasher.finish();
+        out[idx].digest = MemberDigest {
+            sha256: d.sha256,
+            sha1: d.sha1,
+            md5: d.md5,
+            crc: crc.finalize(),
+        };
+    }
+    for m in &mut out {
+        if m.local.is_none() {
+            m.local = Some(Err("the file ends before this member".into()));
+        }
+    }
+    out
+}
+
+/// One sequential read of the whole file, overlapping I/O with hashing: this thread
+/// reads, one thread hashes the whole file, one parses local headers and hashes members.
 fn stream_pass(
     file: &mut File,
     len: u64,
     entries: &[Entry],
     algs: AlgSet,
-) -> std::io::Result<([u8; 32], Vec<MemberDigest>)> {
+) -> std::io::Result<([u8; 32], Vec<MemberPass>)> {
     use sha2::{Digest, Sha256};
     const CHUNK: usize = 4 << 20;
     file.seek(SeekFrom::Start(0))?;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Arc<Vec<u8>>>(4);
+    let (whole_tx, whole_rx) = std::sync::mpsc::sync_channel::<Arc<Vec<u8>>>(4);
+    let (member_tx, member_rx) = std::sync::mpsc::sync_channel::<Arc<Vec<u8>>>(4);
     std::thread::scope(|scope| {
         let whole = scope.spawn(move || {
             let mut h = Sha256::new();
-            for chunk in rx {
+            for chunk in whole_rx {
                 h.update(&chunk[..]);
             }
             <[u8; 32]>::from(h.finalize())
         });
-        let mut digests = vec![MemberDigest::default(); entries.len()];
+        let members = scope.spawn(move || member_pass(member_rx, entries, algs));
         let mut pos = 0u64;
-        let mut idx = 0usize;
-        let mut current: Option<(MultiHasher, crc32fast::Hasher)> = None;
-        let result = (|| -> std::io::Result<()> {
-            while pos < len {
-                let want = (CHUNK as u64).min(len - pos) as usize;
-                let mut buf = vec![0u8; want];
-                file.read_exact(&mut buf)?;
-                let chunk = Arc::new(buf);
-                let mut off = 0usize;
-                while off < want && idx < entries.len() {
-                    let e = &entries[idx];
-                    let abs = pos + off as u64;
-                    if abs < e.data_start {
-                        off += (e.data_start - abs).min((want - off) as u64) as usize;
-                        continue;
-                    }
-                    let done = abs - e.data_start;
-                    if done > e.size {
-                        // Overlapping members (already reported): this one's data was
-                        // passed before it began; it keeps an empty digest.
-                        idx += 1;
-                        continue;
-                    }
-                    let cur = current
-                        .get_or_insert_with(|| (MultiHasher::new(algs), crc32fast::Hasher::new()));
-                    let take = (e.size - done).min((want - off) as u64) as usize;
-                    cur.0.update(&chunk[off..off + take]);
-                    cur.1.update(&chunk[off..off + take]);
-                    off += take;
-                    if done + take as u64 == e.size {
-                        if let Some((h, c)) = current.take() {
-                            let d = h.finish();
-                            digests[idx] = MemberDigest {
-                                sha256: d.sha256,
-                                sha1: d.sha1,
-                                md5: d.md5,
-                                crc: c.finalize(),
-                            };
-                        }
-                        idx += 1;
-                    }
-                }
-                pos += want as u64;
-                if tx.send(chunk).is_err() {
-                    break;
-                }
+        let mut result = Ok(());
+        while pos < len {
+            let want = (CHUNK as u64).min(len - pos) as usize;
+            let mut buf = vec![0u8; want];
+            if let Err(e) = file.read_exact(&mut buf) {
+                result = Err(e);
+                break;
             }
-            // Empty members at the very end still need their (empty) digests.
-            while idx < entries.len() && entries[idx].size == 0 {
-                let d = MultiHasher::new(algs).finish();
-                digests[idx] = MemberDigest {
-                    sha256: d.sha256,
-                    sha1: d.sha1,
-                    md5: d.md5,
-                    crc: 0,
-                };
-                idx += 1;
+            let chunk = Arc::new(buf);
+            if whole_tx.send(chunk.clone()).is_err() || member_tx.send(chunk).is_err() {
+                break;
             }
-            Ok(())
-        })();
-        drop(tx);
-        let whole = whole.join().unwrap_or([0u8; 32]);
-        result.map(|_| (whole, digests))
+            pos += want as u64;
+        }
+        drop(whole_tx);
+        drop(member_tx);
+        let whole = whole.join();
+        let members = members.join();
+        match (result, whole, members) {
+            (Ok(()), Ok(w), Ok(m)) => Ok((w, m)),
+            (Err(e), _, _) => Err(e),
+            _ => Err(std::io::Error::other("a hashing thread failed")),
+        }
     })
 }
 
@@ -466,6 +606,7 @@ pub fn verify(path: &Path, opts: &Options) -> Report {
     let mut archive = match file
         .try_clone()
         .map_err(zip::result::ZipError::Io)
+        .map(|f| BufReader::with_capacity(64 * 1024, f))
         .and_then(zip::ZipArchive::new)
     {
         Ok(a) => a,
@@ -490,49 +631,54 @@ pub fn verify(path: &Path, opts: &Options) -> Report {
         );
     }
 
-    match central_directory_names(&mut file, archive.central_directory_start()) {
-        Ok(raw) => {
-            let mut counts: HashMap<&[u8], usize> = HashMap::new();
-            for n in &raw {
-                *counts.entry(n.as_slice()).or_default() += 1;
-            }
-            let mut dups: Vec<String> = counts
-                .iter()
-                .filter(|(_, c)| **c > 1)
-                .map(|(n, _)| String::from_utf8_lossy(n).into_owned())
-                .collect();
-            dups.sort();
-            for d in dups {
-                r.problem(
-                    "duplicate_member",
-                    format!("member {d} appears twice in the central directory"),
-                );
-            }
+    let records = match read_central_directory(&mut file, archive.central_directory_start()) {
+        Ok(recs) => recs,
+        Err(e) => {
+            r.problem(
+                "corrupt_zip",
+                format!("cannot read the central directory: {e}"),
+            );
+            Vec::new()
         }
-        Err(e) => r.problem(
+    };
+    let mut counts: HashMap<&[u8], usize> = HashMap::new();
+    for rec in &records {
+        *counts.entry(rec.name_raw.as_slice()).or_default() += 1;
+    }
+    let mut dups: Vec<String> = counts
+        .iter()
+        .filter(|(_, c)| **c > 1)
+        .map(|(n, _)| String::from_utf8_lossy(n).into_owned())
+        .collect();
+    dups.sort();
+    for d in dups {
+        r.problem(
+            "duplicate_member",
+            format!("member {d} appears twice in the central directory"),
+        );
+    }
+    if records.len() < archive.len() {
+        r.problem(
             "corrupt_zip",
-            format!("cannot read the central directory: {e}"),
-        ),
+            format!(
+                "the central directory holds {} readable records, the ZIP reader counts {}",
+                records.len(),
+                archive.len()
+            ),
+        );
     }
 
-    // Entries, checked against their local headers and for tiling.
-    let mut entries = Vec::with_capacity(archive.len());
-    let mut seen = HashSet::new();
-    for i in 0..archive.len() {
-        let (name_raw, header_start, size, csize, crc, method) = match archive.by_index_raw(i) {
-            Ok(f) => (
-                f.name_raw().to_vec(),
-                f.header_start(),
-                f.size(),
-                f.compressed_size(),
-                f.crc32(),
-                f.compression(),
-            ),
-            Err(e) => {
-                r.problem("corrupt_zip", format!("central directory entry {i}: {e}"));
-                continue;
-            }
-        };
+    // Entries, checked against their local headers (in the sequential pass) and for tiling.
+    let mut entries = Vec::with_capacity(records.len());
+    for (i, rec) in records.into_iter().enumerate() {
+        let CdRecord {
+            name_raw,
+            method,
+            crc,
+            csize,
+            size,
+            header_start,
+        } = rec;
         let name: Arc<str> = match String::from_utf8(name_raw.clone()) {
             Ok(s) => s.into(),
             Err(_) => {
@@ -543,12 +689,10 @@ pub fn verify(path: &Path, opts: &Options) -> Report {
                 String::from_utf8_lossy(&name_raw).into_owned().into()
             }
         };
-        if method != zip::CompressionMethod::Stored || csize != size {
+        if method != 0 || csize != size {
             r.problem(
                 "compressed_member",
-                format!(
-                    "member {name} is compressed ({method}); fieldkit stores members uncompressed"
-                ),
+                format!("member {name} is compressed (method {method}); fieldkit stores members uncompressed"),
             );
         }
         if name.starts_with('/')
@@ -560,60 +704,18 @@ pub fn verify(path: &Path, opts: &Options) -> Report {
                 format!("member name {name:?} is absolute or escapes the bundle"),
             );
         }
-        if !seen.insert(name.clone()) {
-            r.problem("duplicate_member", format!("member {name} appears twice"));
-        }
-        let mut e = Entry {
+        entries.push(Entry {
             name,
+            name_raw,
             header_start,
             data_start: 0,
             size,
             crc,
-        };
-        match check_local_header(&mut file, &e, &name_raw) {
-            Ok(ds) => e.data_start = ds,
-            Err(msg) => {
-                r.problem("local_header_mismatch", format!("member {}: {msg}", e.name));
-                continue;
-            }
-        }
-        entries.push(e);
+        });
     }
     r.members = entries.len();
     let archive_order: Vec<Arc<str>> = entries.iter().map(|e| e.name.clone()).collect();
     entries.sort_by_key(|e| e.header_start);
-    let mut pos = 0u64;
-    for e in &entries {
-        if e.header_start > pos {
-            r.problem(
-                "hidden_data",
-                format!(
-                    "{} unaccounted bytes at offset {pos} (before member {})",
-                    e.header_start - pos,
-                    e.name
-                ),
-            );
-        } else if e.header_start < pos {
-            r.problem(
-                "overlapping_members",
-                format!(
-                    "member {} overlaps the previous member at offset {}",
-                    e.name, e.header_start
-                ),
-            );
-        }
-        pos = pos.max(e.data_start + e.size);
-    }
-    if !entries.is_empty() && archive.central_directory_start() != pos {
-        r.problem(
-            "hidden_data",
-            format!(
-                "the central directory starts at {} but the last member ends at {pos}",
-                archive.central_directory_start()
-            ),
-        );
-    }
-
     // Required members.
     let names: HashSet<&str> = entries.iter().map(|e| &*e.name).collect();
     for required in [MANIFEST, FILES_JSONL, ACTIONS_JSONL, SUMS, SUMS_SIG] {
@@ -780,13 +882,64 @@ pub fn verify(path: &Path, opts: &Options) -> Report {
     }
 
     // The one pass over every byte.
-    let (whole, digests) = match stream_pass(&mut file, len, &entries, algs) {
+    let (whole, passes) = match stream_pass(&mut file, len, &entries, algs) {
         Ok(x) => x,
         Err(e) => {
             r.problem("unreadable", format!("reading {}: {e}", path.display()));
             return r.finish(Some(Verdict::Unusable));
         }
     };
+    let mut digests = Vec::with_capacity(entries.len());
+    let mut checked = Vec::with_capacity(entries.len());
+    for (mut e, p) in entries.into_iter().zip(passes) {
+        match p.local {
+            Some(Ok(ds)) => {
+                e.data_start = ds;
+                checked.push(e);
+                digests.push(p.digest);
+            }
+            Some(Err(msg)) => {
+                r.problem("local_header_mismatch", format!("member {}: {msg}", e.name));
+            }
+            None => r.problem(
+                "local_header_mismatch",
+                format!("member {}: never reached", e.name),
+            ),
+        }
+    }
+    let entries = checked;
+    let mut pos = 0u64;
+    for e in &entries {
+        if e.header_start > pos {
+            r.problem(
+                "hidden_data",
+                format!(
+                    "{} unaccounted bytes at offset {pos} (before member {})",
+                    e.header_start - pos,
+                    e.name
+                ),
+            );
+        } else if e.header_start < pos {
+            r.problem(
+                "overlapping_members",
+                format!(
+                    "member {} overlaps the previous member at offset {}",
+                    e.name, e.header_start
+                ),
+            );
+        }
+        pos = pos.max(e.data_start + e.size);
+    }
+    if !entries.is_empty() && archive.central_directory_start() != pos {
+        r.problem(
+            "hidden_data",
+            format!(
+                "the central directory starts at {} but the last member ends at {pos}",
+                archive.central_directory_start()
+            ),
+        );
+    }
+
     r.sha256 = Some(hex(&whole));
     r.whole_sha256 = Some(whole);
     let mut by_name: HashMap<&str, (&Entry, &MemberDigest)> = HashMap::new();
@@ -826,7 +979,7 @@ pub fn verify(path: &Path, opts: &Options) -> Report {
 }
 
 fn check_records(
-    archive: &mut zip::ZipArchive<File>,
+    archive: &mut zip::ZipArchive<BufReader<File>>,
     by_name: &HashMap<&str, (&Entry, &MemberDigest)>,
     manifest: Option<&Manifest>,
     r: &mut Report,
