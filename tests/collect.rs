@@ -671,3 +671,113 @@ fn more_than_65535_members_use_zip64_and_still_pass_unzip() {
     ));
     assert_eq!(py.stdout.trim(), "70007");
 }
+
+#[test]
+fn the_reference_time_gives_the_recorded_clock_offset_and_case_fields_are_kept() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("f"), b"f").unwrap();
+    // A reference one hour behind the host clock: the host is ~3600 s ahead.
+    let reference = sh("date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ")
+        .stdout
+        .trim()
+        .to_string();
+    let (r, bundle) = collect(
+        &src,
+        &t.path().join("out"),
+        &[
+            "--reference-time",
+            &reference,
+            "--case",
+            "2026/77",
+            "--exhibit",
+            "EX 4",
+            "--examiner",
+            "Anna",
+            "--org",
+            "Unit",
+            "--notes",
+            "seized at desk",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let m = manifest(&bundle);
+    let off = m["times"]["reference"]["host_clock_offset_seconds"]
+        .as_f64()
+        .unwrap();
+    assert!((off - 3600.0).abs() < 5.0, "offset {off}");
+    assert_eq!(m["times"]["reference"]["given"], reference);
+    assert_eq!(m["case"]["exhibit"], "EX 4");
+    assert_eq!(m["case"]["organisation"], "Unit");
+    assert_eq!(m["case"]["notes"], "seized at desk");
+    assert!(
+        bundle
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("2026_77_EX_4_"),
+        "{}",
+        bundle.display()
+    );
+    // A reference without a zone is refused before anything is written.
+    let r = run(&[
+        "collect",
+        "--source",
+        src.to_str().unwrap(),
+        "--out",
+        t.path().join("o2").to_str().unwrap(),
+        "--reference-time",
+        "2026-11-23 14:05",
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--reference-time"), "{}", r.stderr);
+    assert!(!t.path().join("o2").exists());
+}
+
+#[test]
+fn fieldkit_never_writes_next_to_its_own_binary() {
+    let t = tempfile::tempdir().unwrap();
+    let kit = t.path().join("kit");
+    std::fs::create_dir(&kit).unwrap();
+    let exe = kit.join("fieldkit");
+    std::fs::copy(bin(), &exe).unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("f"), b"f").unwrap();
+    let before = sh(&format!("ls -A {}", kit.display())).stdout;
+    let mut cmd = std::process::Command::new(&exe);
+    cmd.args(["collect", "--source"])
+        .arg(&src)
+        .arg("--out")
+        .arg(&kit);
+    let r = run_with_timeout(cmd, Duration::from_secs(60));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("refusing to write next to the fieldkit binary"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(sh(&format!("ls -A {}", kit.display())).stdout, before);
+    // When the kit lies inside the collected source it is recorded, not collected.
+    let out = tempfile::tempdir_in("/dev/shm").unwrap();
+    let mut cmd = std::process::Command::new(&exe);
+    cmd.args(["collect", "--json", "--source"])
+        .arg(t.path())
+        .arg("--out")
+        .arg(out.path());
+    let r = run_with_timeout(cmd, Duration::from_secs(60));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let recs = records(std::path::Path::new(r.json()["bundle"].as_str().unwrap()));
+    let k = record_for(&recs, "/kit");
+    assert_eq!(k["status"], "skipped");
+    assert_eq!(k["reason"], "fieldkit_kit");
+    assert!(
+        !recs
+            .iter()
+            .any(|r| r["path"].as_str().unwrap_or("").ends_with("/kit/fieldkit"))
+    );
+    assert_eq!(record_for(&recs, "src/f")["status"], "collected");
+}

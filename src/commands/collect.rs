@@ -240,6 +240,7 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
             "one_time_key": c.one_time_key,
             "counts": m.counts,
             "elapsed_seconds": c.elapsed_seconds,
+            "timings_seconds": c.timings,
             "verify_after_write": c.verify.as_ref().map(|r| serde_json::json!({
                 "verdict": r.verdict, "problems": r.problems, "members": r.members,
             })),
