@@ -34,6 +34,8 @@ pub enum Command {
     Profiles(ProfilesArgs),
     /// Hash files (read-only, parallel) and print sha256sum- or hashdeep-style lines.
     Hash(HashArgs),
+    /// Report on a bundle: case, chain of custody, findings, live state, timeline.
+    Report(ReportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -175,4 +177,32 @@ pub struct HashArgs {
     /// Worker threads [default: number of CPUs].
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+    Csv,
+    Html,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The bundle (.zip).
+    pub bundle: PathBuf,
+    /// Output format; csv lists the findings.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+    /// Write to this file instead of stdout (never overwrites).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Check the signature against this public key (otherwise: the key in the bundle).
+    #[arg(long, value_name = "FILE", conflicts_with = "allowed_signers")]
+    pub pubkey: Option<PathBuf>,
+    /// OpenSSH allowed_signers file; requires --identity.
+    #[arg(long, value_name = "FILE", requires = "identity")]
+    pub allowed_signers: Option<PathBuf>,
+    #[arg(long, value_name = "NAME", requires = "allowed_signers")]
+    pub identity: Option<String>,
 }

@@ -557,6 +557,10 @@ pub fn collect(
             member_info(FILES_JSONL, "one record per path considered"),
             member_info(ACTIONS_JSONL, "every action taken, UTC"),
             member_info(FINDINGS_JSONL, "triage findings"),
+            member_info(
+                bundle::REPORT_HTML,
+                "self-contained report for reading offline",
+            ),
             member_info(SIGNER_PUB, "the signer's OpenSSH public key"),
             member_info(bundle::SUMS, "sha256sum list of every member above"),
             member_info(bundle::SUMS_SIG, "SSHSIG (Ed25519) signature of SHA256SUMS"),
@@ -570,18 +574,34 @@ pub fn collect(
 
     let write_meta =
         |writer: &mut BundleWriter, output: Output, actions: &[Action]| -> anyhow::Result<()> {
+            use std::io::{BufReader, Seek, SeekFrom};
             let manifest_json = serde_json::to_vec_pretty(&manifest)?;
             writer.add_metadata(MANIFEST, &manifest_json)?;
-            let (file, len) = output.records.into_reader()?;
-            writer.add_metadata_stream(FILES_JSONL, file, len)?;
+            let (mut records, records_len) = output.records.into_reader()?;
+            let (mut findings, findings_len) = output.findings.into_reader()?;
+            // The report travels inside the bundle; it is built from the same spooled
+            // records, read again from the output device's temp files.
+            let report = crate::report::build(
+                manifest.clone(),
+                BufReader::new(&records),
+                BufReader::new(&findings),
+                Vec::new(),
+                None,
+            );
+            records.seek(SeekFrom::Start(0))?;
+            findings.seek(SeekFrom::Start(0))?;
+            writer.add_metadata_stream(FILES_JSONL, records, records_len)?;
             let mut act = Vec::new();
             for a in actions {
                 serde_json::to_writer(&mut act, a)?;
                 act.push(b'\n');
             }
             writer.add_metadata(ACTIONS_JSONL, &act)?;
-            let (file, len) = output.findings.into_reader()?;
-            writer.add_metadata_stream(FINDINGS_JSONL, file, len)?;
+            writer.add_metadata_stream(FINDINGS_JSONL, findings, findings_len)?;
+            writer.add_metadata(
+                bundle::REPORT_HTML,
+                crate::report::html::render(&report).as_bytes(),
+            )?;
             writer.add_metadata(SIGNER_PUB, format!("{public}\n").as_bytes())?;
             Ok(())
         };

@@ -19,6 +19,7 @@ pub mod hashing;
 pub mod host;
 pub mod plan;
 pub mod profile;
+pub mod report;
 pub mod sign;
 pub mod source;
 pub mod timefmt;

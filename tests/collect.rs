@@ -669,7 +669,7 @@ fn more_than_65535_members_use_zip64_and_still_pass_unzip() {
         "python3 -c 'import zipfile,sys; z=zipfile.ZipFile(sys.argv[1]); print(len(z.infolist()))' {}",
         bundle.display()
     ));
-    assert_eq!(py.stdout.trim(), "70007");
+    assert_eq!(py.stdout.trim(), "70008");
 }
 
 #[test]

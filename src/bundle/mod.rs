@@ -19,4 +19,5 @@ pub const FILES_JSONL: &str = "files.jsonl";
 pub const ACTIONS_JSONL: &str = "actions.jsonl";
 pub const FINDINGS_JSONL: &str = "findings.jsonl";
 pub const SIGNER_PUB: &str = "signer.pub";
+pub const REPORT_HTML: &str = "report.html";
 pub use writer::{SUMS, SUMS_SIG};

@@ -10,6 +10,7 @@ pub mod collect;
 pub mod hash;
 pub mod keys;
 pub mod profiles;
+pub mod report;
 pub mod verify;
 
 /// Exit codes shared by all subcommands (documented in README.md).
@@ -29,6 +30,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Keygen(a) => keys::run(a),
         Command::Profiles(a) => profiles::run(a),
         Command::Hash(a) => hash::run(a),
+        Command::Report(a) => report::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

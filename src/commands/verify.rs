@@ -10,7 +10,20 @@ use crate::cli::{ExtractArgs, VerifyArgs};
 use crate::sign;
 
 pub fn trust_from_args(args: &VerifyArgs) -> anyhow::Result<Trust> {
-    if let Some(p) = &args.pubkey {
+    trust_from(
+        args.pubkey.as_deref(),
+        args.allowed_signers.as_deref(),
+        args.identity.as_deref(),
+    )
+}
+
+/// The trust mode from `--pubkey` or `--allowed-signers` + `--identity` (else self-attested).
+pub fn trust_from(
+    pubkey: Option<&std::path::Path>,
+    allowed_signers: Option<&std::path::Path>,
+    identity: Option<&str>,
+) -> anyhow::Result<Trust> {
+    if let Some(p) = pubkey {
         let text = std::fs::read_to_string(p)
             .with_context(|| format!("{}: cannot read public key", p.display()))?;
         let key = PublicKey::from_openssh(text.trim())
@@ -20,7 +33,7 @@ pub fn trust_from_args(args: &VerifyArgs) -> anyhow::Result<Trust> {
             source: format!("public key {}", p.display()),
         });
     }
-    if let (Some(file), Some(identity)) = (&args.allowed_signers, &args.identity) {
+    if let (Some(file), Some(identity)) = (allowed_signers, identity) {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("{}: cannot read allowed signers", file.display()))?;
         let keys = sign::allowed_keys(&text, identity, &file.display().to_string())?;

@@ -1,0 +1,419 @@
+//! The self-contained HTML report (`report.html` in the bundle and `fieldkit report
+//! --format html`): one file, inline CSS and SVG, no scripts, no fonts, no links out, so it
+//! opens offline on any lab machine and makes no request. Every value is HTML-escaped.
+
+use std::fmt::Write;
+
+use super::{Report, severity_name};
+
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn row(s: &mut String, k: &str, v: &str) {
+    let _ = writeln!(s, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(v));
+}
+
+fn o(v: &Option<String>) -> String {
+    v.clone().unwrap_or_else(|| "—".into())
+}
+
+const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2em auto;max-width:70em;color:#1b1b1b;line-height:1.4}\
+h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:2px solid #ccc;padding-bottom:.2em;margin-top:1.6em}\
+table{border-collapse:collapse;width:100%;margin:.5em 0}th,td{border:1px solid #ddd;padding:.3em .5em;text-align:left;vertical-align:top}\
+th{background:#f4f4f4;width:16em}td code,pre{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9em}\
+pre{background:#f7f7f7;padding:.5em;overflow-x:auto;white-space:pre-wrap;word-break:break-all}\
+.banner{padding:.8em 1em;border-radius:6px;font-weight:600;margin:1em 0}.ok{background:#e3f4e3;border:1px solid #7bbf7b}\
+.bad{background:#fbe3e3;border:1px solid #d77}.info{background:#eef3fb;border:1px solid #9ab}\
+.sev{display:inline-block;min-width:6em;text-align:center;border-radius:4px;padding:.1em .4em;font-weight:700;color:#fff}\
+.sev-critical{background:#8b0000}.sev-high{background:#c0392b}.sev-medium{background:#d68910}.sev-low{background:#2e86c1}.sev-info{background:#7f8c8d}\
+.finding{border:1px solid #ddd;border-radius:6px;padding:.6em .8em;margin:.6em 0}.muted{color:#666;font-size:.9em}";
+
+/// Inline SVG bar chart of files modified per day (or per month when the span is long).
+fn timeline_svg(r: &Report) -> String {
+    let per_day = &r.timeline.mtime_per_day;
+    if per_day.is_empty() {
+        return "<p class=\"muted\">No modification times recorded.</p>".into();
+    }
+    let monthly = per_day.len() > 120;
+    let mut buckets: std::collections::BTreeMap<String, u64> = Default::default();
+    for (day, n) in per_day {
+        let key = if monthly {
+            day.get(..7).unwrap_or(day).to_string()
+        } else {
+            day.clone()
+        };
+        *buckets.entry(key).or_default() += n;
+    }
+    let max = buckets.values().copied().max().unwrap_or(1).max(1);
+    let (w, h, pad) = (900.0f64, 220.0f64, 30.0f64);
+    let n = buckets.len() as f64;
+    let bw = ((w - 2.0 * pad) / n).max(1.0);
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" width=\"100%\" role=\"img\" aria-label=\"Files modified per {}\">",
+        if monthly { "month" } else { "day" }
+    );
+    let _ = write!(
+        svg,
+        "<line x1=\"{pad}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#888\"/>",
+        h - pad,
+        w - pad,
+        h - pad
+    );
+    for (i, (key, count)) in buckets.iter().enumerate() {
+        let bh = (h - 2.0 * pad) * (*count as f64) / (max as f64);
+        let x = pad + i as f64 * bw;
+        let _ = write!(
+            svg,
+            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{bh:.1}\" fill=\"#2e86c1\"><title>{}: {count} file(s)</title></rect>",
+            h - pad - bh,
+            (bw - 1.0).max(0.5),
+            esc(key)
+        );
+    }
+    let first = buckets.keys().next().cloned().unwrap_or_default();
+    let last = buckets.keys().last().cloned().unwrap_or_default();
+    let _ = write!(
+        svg,
+        "<text x=\"{pad}\" y=\"{}\" font-size=\"12\">{}</text>",
+        h - 8.0,
+        esc(&first)
+    );
+    let _ = write!(
+        svg,
+        "<text x=\"{}\" y=\"{}\" font-size=\"12\" text-anchor=\"end\">{}</text>",
+        w - pad,
+        h - 8.0,
+        esc(&last)
+    );
+    let _ = write!(
+        svg,
+        "<text x=\"{pad}\" y=\"{}\" font-size=\"12\">max {max} per {}</text>",
+        pad - 10.0,
+        if monthly { "month" } else { "day" }
+    );
+    svg.push_str("</svg>");
+    svg
+}
+
+pub fn render(r: &Report) -> String {
+    let m = &r.manifest;
+    let mut s = String::new();
+    let title = format!(
+        "Evidence report — case {} exhibit {}",
+        m.case.case_number.as_deref().unwrap_or("(none)"),
+        m.case.exhibit.as_deref().unwrap_or("(none)")
+    );
+    let _ = write!(
+        s,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{}</title><style>{STYLE}</style></head><body>\n",
+        esc(&title)
+    );
+    let _ = writeln!(s, "<h1 id=\"top\">{}</h1>", esc(&title));
+    let _ = writeln!(
+        s,
+        "<p class=\"muted\">Made by {} {} on {} from bundle {}.</p>",
+        esc(&m.tool.name),
+        esc(&m.tool.version),
+        esc(&r.generated_utc),
+        esc(r.bundle_name.as_deref().unwrap_or(&m.bundle_id))
+    );
+
+    // The one-paragraph answer for a non-specialist.
+    let (cls, verdict) = match r.integrity.verdict.as_deref() {
+        Some("valid") => ("ok", "The bundle was verified: every file's fingerprint (SHA-256) and the digital signature match. Nothing has been changed since it was collected.".to_string()),
+        Some(v) => ("bad", format!("Verification result: {v}. The bundle may have been altered or damaged; see the problems listed below.")),
+        None => ("info", "This report was written during collection and sealed inside the bundle. Check the bundle with `fieldkit verify` (or sha256sum and ssh-keygen) before relying on it.".to_string()),
+    };
+    let _ = writeln!(
+        s,
+        "<div class=\"banner {cls}\" id=\"integrity\">{}</div>",
+        esc(&verdict)
+    );
+    if !r.integrity.problems.is_empty() {
+        let _ = writeln!(
+            s,
+            "<ul>{}</ul>",
+            r.integrity
+                .problems
+                .iter()
+                .map(|p| format!("<li>{}</li>", esc(p)))
+                .collect::<String>()
+        );
+    }
+    let c = &m.counts;
+    let _ = writeln!(
+        s,
+        "<p id=\"summary\">On {} a {} copy was taken of <strong>{}</strong> on the computer <strong>{}</strong> by {} ({}). {} files were collected, {} were identical copies of collected files, {} changed while being read, {} were deliberately not collected and {} could not be read. The collection found <strong>{} finding(s)</strong>{}.</p>",
+        esc(m.times.start_utc.get(..10).unwrap_or(&m.times.start_utc)),
+        if m.status == "complete" {
+            "complete"
+        } else {
+            "<em>incomplete</em>"
+        },
+        esc(&m.source.resolved_path),
+        esc(&o(&m.host.hostname)),
+        esc(&o(&m.case.examiner)),
+        esc(&o(&m.case.organisation)),
+        c.collected,
+        c.duplicate,
+        c.changed,
+        c.skipped,
+        c.error,
+        r.findings.len(),
+        if r.findings.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({})",
+                r.findings_by_severity
+                    .iter()
+                    .rev()
+                    .map(|(k, v)| format!("{v} {k}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    );
+
+    let _ = writeln!(s, "<h2 id=\"case\">Case</h2><table>");
+    row(&mut s, "Case number", &o(&m.case.case_number));
+    row(&mut s, "Exhibit / evidence number", &o(&m.case.exhibit));
+    row(&mut s, "Examiner", &o(&m.case.examiner));
+    row(&mut s, "Organisation", &o(&m.case.organisation));
+    row(&mut s, "Notes", &o(&m.case.notes));
+    let _ = writeln!(s, "</table>");
+
+    let _ = writeln!(s, "<h2 id=\"custody\">Chain of custody</h2><table>");
+    row(&mut s, "Bundle ID", &m.bundle_id);
+    row(
+        &mut s,
+        "Status",
+        &format!(
+            "{}{}",
+            m.status,
+            m.incomplete_reason
+                .as_ref()
+                .map(|x| format!(" — {x}"))
+                .unwrap_or_default()
+        ),
+    );
+    if let Some(h) = &r.integrity.bundle_sha256 {
+        row(&mut s, "Bundle SHA-256", h);
+    }
+    row(
+        &mut s,
+        "Signed by (key fingerprint)",
+        &format!(
+            "{}{}",
+            m.signer.fingerprint,
+            if m.signer.one_time_key {
+                " — one-time key: must match the fingerprint in the responder's notes"
+            } else {
+                ""
+            }
+        ),
+    );
+    if let Some(t) = &r.integrity.trust {
+        row(&mut s, "Signature checked against", t);
+    }
+    row(&mut s, "Collection start (UTC)", &m.times.start_utc);
+    row(&mut s, "Collection end (UTC)", &m.times.end_utc);
+    row(
+        &mut s,
+        "Host local time at start",
+        &format!(
+            "{} ({}, UTC offset {} s)",
+            m.times.start_local, m.times.time_zone, m.times.utc_offset_seconds
+        ),
+    );
+    if let Some(rt) = &m.times.reference {
+        row(
+            &mut s,
+            "Host clock vs. responder's reference",
+            &format!(
+                "{:+.1} s (reference {} given; host clock {})",
+                rt.host_clock_offset_seconds, rt.given, rt.host_clock_at_start_utc
+            ),
+        );
+    }
+    row(
+        &mut s,
+        "Source",
+        &format!(
+            "{} — {}",
+            m.source.resolved_path,
+            if m.source.live_system {
+                "the running system"
+            } else {
+                "a mounted folder or image"
+            }
+        ),
+    );
+    row(
+        &mut s,
+        "Host",
+        &format!(
+            "{} — {} — kernel {} — {}",
+            o(&m.host.hostname),
+            o(&m.host.os_name),
+            o(&m.host.kernel),
+            m.host.arch
+        ),
+    );
+    row(&mut s, "Machine ID", &o(&m.host.machine_id));
+    row(&mut s, "Run as", &o(&m.host.run_as));
+    row(
+        &mut s,
+        "Tool",
+        &format!(
+            "{} {} (commit {}, {})",
+            m.tool.name, m.tool.version, m.tool.commit, m.tool.target
+        ),
+    );
+    row(
+        &mut s,
+        "Tool executable SHA-256",
+        &o(&m.tool.executable_sha256),
+    );
+    row(
+        &mut s,
+        "Profile",
+        &format!(
+            "{} ({} rules, SHA-256 {}, {})",
+            m.profile.name, m.profile.rules, m.profile.sha256, m.profile.origin
+        ),
+    );
+    row(&mut s, "Hash algorithms", &m.hash_algorithms.join(", "));
+    row(&mut s, "Command line", &m.command_line.join(" "));
+    row(
+        &mut s,
+        "Method",
+        &format!(
+            "read-only: {}; access times: {}; symlinks followed: {}; programs of the examined system executed: {}; {}",
+            m.method.read_only,
+            m.method.noatime,
+            m.method.symlinks_followed,
+            m.method.executed_programs_of_source,
+            m.method.dedup
+        ),
+    );
+    let _ = writeln!(s, "</table>");
+
+    let _ = writeln!(
+        s,
+        "<h2 id=\"findings\">Findings ({})</h2>",
+        r.findings.len()
+    );
+    if r.findings.is_empty() {
+        let _ = writeln!(s, "<p>No findings.</p>");
+    }
+    for f in &r.findings {
+        let sev = severity_name(f.severity);
+        let evidence = serde_json::to_string_pretty(&f.evidence).unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "<div class=\"finding\"><span class=\"sev sev-{sev}\">{}</span> <strong>{}</strong>\
+             <div class=\"muted\">{} · {} · {}</div><table>",
+            esc(&sev.to_uppercase()),
+            esc(&f.title),
+            esc(&f.id),
+            esc(&f.analyzer),
+            esc(&f.kind)
+        );
+        row(&mut s, "Path", f.path.as_deref().unwrap_or("—"));
+        row(&mut s, "Bundle member", f.member.as_deref().unwrap_or("—"));
+        row(&mut s, "SHA-256", f.sha256.as_deref().unwrap_or("—"));
+        let _ = writeln!(s, "</table><pre>{}</pre></div>", esc(&evidence));
+    }
+
+    if r.live_summary.is_some() || !r.live_members.is_empty() {
+        let _ = writeln!(s, "<h2 id=\"live\">Live state</h2>");
+        if let Some(live) = &r.live_summary {
+            let _ = writeln!(s, "<pre>{}</pre>", esc(live));
+        }
+        if !r.live_members.is_empty() {
+            let _ = writeln!(
+                s,
+                "<p class=\"muted\">Captured: {}</p>",
+                esc(&r.live_members.join(", "))
+            );
+        }
+    }
+
+    let _ = writeln!(
+        s,
+        "<h2 id=\"timeline\">Timeline of file activity</h2><p>Collected files by day of last modification (UTC).</p>{}",
+        timeline_svg(r)
+    );
+
+    let _ = writeln!(s, "<h2 id=\"counts\">What was collected</h2><table>");
+    for (k, v) in [
+        ("Paths considered", c.considered),
+        ("Collected", c.collected),
+        ("Identical copies (stored once)", c.duplicate),
+        ("Changed while being read (stored as read)", c.changed),
+        ("Known-good (hash recorded, not stored)", c.known_good),
+        ("Deliberately not collected", c.skipped),
+        ("Could not be read", c.error),
+        ("Bytes read and hashed", c.bytes_read),
+        ("Bytes stored", c.bytes_stored),
+    ] {
+        row(&mut s, k, &v.to_string());
+    }
+    let _ = writeln!(s, "</table>");
+    if !r.not_collected.is_empty() {
+        let _ = writeln!(
+            s,
+            "<h3>Reasons</h3><table><tr><th>Status / reason</th><th>Count</th><th>Examples</th></tr>"
+        );
+        for rc in &r.not_collected {
+            let _ = writeln!(
+                s,
+                "<tr><td><code>{}/{}</code></td><td>{}</td><td>{}</td></tr>",
+                esc(&rc.status),
+                esc(&rc.reason),
+                rc.count,
+                rc.examples
+                    .iter()
+                    .map(|e| format!("<code>{}</code>", esc(e)))
+                    .collect::<Vec<_>>()
+                    .join("<br>")
+            );
+        }
+        let _ = writeln!(s, "</table>");
+    }
+    let _ = writeln!(
+        s,
+        "<h2 id=\"check\">How to check this bundle yourself</h2><pre>sha256sum -c BUNDLE.zip.sha256\nunzip -q BUNDLE.zip -d x &amp;&amp; (cd x &amp;&amp; sha256sum -c SHA256SUMS)\nssh-keygen -Y verify -f allowed_signers -I EXAMINER -n {} -s x/SHA256SUMS.sig &lt; x/SHA256SUMS</pre>",
+        esc(&m.signer.namespace)
+    );
+    s.push_str("</body></html>\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn everything_is_escaped() {
+        assert_eq!(
+            esc("<script>alert('x')</script>&\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;"
+        );
+    }
+}
