@@ -781,3 +781,38 @@ fn fieldkit_never_writes_next_to_its_own_binary() {
     );
     assert_eq!(record_for(&recs, "src/f")["status"], "collected");
 }
+
+#[test]
+fn paths_longer_than_path_max_are_walked_read_and_recorded_exactly() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    // 25 levels of 200-byte names: the file's path is over 5000 bytes, beyond PATH_MAX,
+    // so it can only be created (and read) level by level.
+    let made = bash(&format!(
+        "cd {} && n=$(printf 'd%.0s' $(seq 1 200)) && for i in $(seq 1 25); do mkdir $n && cd $n; done && \
+         printf 'hidden deep' > \"$(printf 'deep-\\351.txt')\" && mkfifo pipe",
+        src.display()
+    ));
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let (r, bundle) = collect(&src, &t.path().join("out"), &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let recs = records(&bundle);
+    assert_eq!(recs.len(), 2, "{recs:#?}");
+    let deep = recs
+        .iter()
+        .find(|r| r["path_b64"].is_string())
+        .expect("non-UTF-8 deep file");
+    assert_eq!(deep["status"], "collected", "{deep}");
+    let path = original_path(deep);
+    assert!(path.as_os_str().len() > 5000);
+    assert!(path.as_os_str().as_bytes().ends_with(b"/deep-\xe9.txt"));
+    let m = deep["member"].as_str().unwrap();
+    assert!(
+        m.starts_with("files/~long/") && m.ends_with("/deep-%E9.txt"),
+        "{m}"
+    );
+    assert_eq!(member(&bundle, m), b"hidden deep");
+    assert_eq!(record_for(&recs, "/pipe")["reason"], "fifo");
+    assert_eq!(verify(&bundle, &[]).code, 0);
+}

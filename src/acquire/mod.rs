@@ -326,7 +326,7 @@ impl Engine<'_> {
                     file_type: Some("dir".into()),
                     ..FileRecord::default()
                 };
-                if let Ok(m) = std::fs::symlink_metadata(&path) {
+                if let Ok(m) = read::lstat(&path) {
                     rec.facts = facts(&m);
                 }
                 skipped(rec, reason, detail)
@@ -351,7 +351,7 @@ impl Engine<'_> {
         let mut rec = base_record(&c, self.plan);
         let meta = match c.metadata {
             Some(m) => m,
-            None => match std::fs::symlink_metadata(&c.path) {
+            None => match read::lstat(&c.path) {
                 Ok(m) => m,
                 Err(e) => return (errored(rec, io_reason(&e), e.to_string()), Vec::new()),
             },
@@ -362,7 +362,7 @@ impl Engine<'_> {
         match file_type_name(&meta) {
             "file" => {}
             "symlink" => {
-                rec.link_target = std::fs::read_link(&c.path)
+                rec.link_target = read::read_link(&c.path)
                     .ok()
                     .map(|t| PathField::from_path(&t));
                 return (

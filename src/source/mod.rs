@@ -4,6 +4,7 @@
 //! Nothing in this module ever writes to a source.
 
 pub mod homes;
+pub mod longpath;
 pub mod mounts;
 pub mod read;
 pub mod walk;

@@ -25,6 +25,8 @@ pub struct Opened {
 
 /// Open a source file for reading as described in the module doc.
 pub fn open_evidence(path: &Path) -> io::Result<Opened> {
+    let short = super::longpath::short(path)?;
+    let path = short.path.as_path();
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
@@ -64,6 +66,16 @@ pub fn open_evidence(path: &Path) -> io::Result<Opened> {
             metadata,
         })
     }
+}
+
+/// `lstat`, also for paths longer than PATH_MAX.
+pub fn lstat(path: &Path) -> io::Result<Metadata> {
+    std::fs::symlink_metadata(super::longpath::short(path)?.path)
+}
+
+/// `readlink`, also for paths longer than PATH_MAX.
+pub fn read_link(path: &Path) -> io::Result<std::path::PathBuf> {
+    std::fs::read_link(super::longpath::short(path)?.path)
 }
 
 /// What kind of filesystem object a metadata describes, as recorded.

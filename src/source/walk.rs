@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use walkdir::WalkDir;
 
+use super::longpath;
 use super::mounts::{FsClass, MountTable};
 use crate::plan::Plan;
 
@@ -127,66 +128,84 @@ impl Walker<'_> {
         }
     }
 
+    /// Whether to enter a directory, or why it is deliberately not walked.
+    fn dir_verdict(&self, path: &Path, comps: &[&OsStr], meta: Option<&Metadata>) -> DirVerdict {
+        if !self.plan.may_descend(comps) {
+            return DirVerdict::Prune;
+        }
+        if let Some(a) = self.is_avoided(path, meta) {
+            return DirVerdict::NotWalked(WalkEvent::NotWalked {
+                path: path.to_path_buf(),
+                reason: a.reason,
+                detail: a.detail.clone(),
+            });
+        }
+        let (class, fs_type) = self.class_of(meta);
+        let fs_type = fs_type.unwrap_or_else(|| "unknown".into());
+        match class {
+            FsClass::Regular => DirVerdict::Descend,
+            FsClass::Pseudo if self.plan.reaches_literally_below(comps) => DirVerdict::Descend,
+            FsClass::Pseudo => DirVerdict::NotWalked(WalkEvent::NotWalked {
+                path: path.to_path_buf(),
+                reason: "pseudo_filesystem",
+                detail: format!(
+                    "{fs_type} is a kernel pseudo filesystem; walked only where a rule names a path on it"
+                ),
+            }),
+            FsClass::Network => DirVerdict::NotWalked(WalkEvent::NotWalked {
+                path: path.to_path_buf(),
+                reason: "network_filesystem",
+                detail: format!(
+                    "{fs_type} is a network filesystem; a read can hang when the server is gone: \
+                     collect it separately"
+                ),
+            }),
+        }
+    }
+
+    /// The candidate for a non-directory entry, if any rule wants it.
+    fn candidate(&self, path: PathBuf, metadata: Option<Metadata>) -> Option<WalkEvent> {
+        let rules = self
+            .plan
+            .matching_rules(&relative_components(self.root, &path));
+        if rules.is_empty() {
+            return None;
+        }
+        let (fs_class, fs_type) = self.class_of(metadata.as_ref());
+        Some(WalkEvent::Candidate(Candidate {
+            path,
+            rules,
+            metadata,
+            fs_class,
+            fs_type,
+        }))
+    }
+
     /// Walk, calling `emit` for every event; stops early when `emit` returns false or
     /// the interrupt flag is set.
     pub fn walk(&self, mut emit: impl FnMut(WalkEvent) -> bool) {
         let pending: std::cell::RefCell<Vec<WalkEvent>> = std::cell::RefCell::new(Vec::new());
         let root = self.root;
         // Sorted by name: the walk (and files.jsonl with one thread) is repeatable.
-        let iter = WalkDir::new(root)
+        let mut iter = WalkDir::new(root)
             .follow_links(self.plan.follow_symlinks)
             .sort_by_file_name()
             .into_iter()
             .filter_entry(|entry| {
-                if entry.depth() == 0 {
+                if entry.depth() == 0 || !entry.file_type().is_dir() {
                     return true;
                 }
                 let comps = relative_components(root, entry.path());
-                if !entry.file_type().is_dir() {
-                    return true;
-                }
-                if !self.plan.may_descend(&comps) {
-                    return false;
-                }
                 let meta = entry.metadata().ok();
-                if let Some(a) = self.is_avoided(entry.path(), meta.as_ref()) {
-                    pending.borrow_mut().push(WalkEvent::NotWalked {
-                        path: entry.path().to_path_buf(),
-                        reason: a.reason,
-                        detail: a.detail.clone(),
-                    });
-                    return false;
-                }
-                let (class, fs_type) = self.class_of(meta.as_ref());
-                let fs_type = fs_type.unwrap_or_else(|| "unknown".into());
-                match class {
-                    FsClass::Regular => true,
-                    FsClass::Pseudo if self.plan.reaches_literally_below(&comps) => true,
-                    FsClass::Pseudo => {
-                        pending.borrow_mut().push(WalkEvent::NotWalked {
-                            path: entry.path().to_path_buf(),
-                            reason: "pseudo_filesystem",
-                            detail: format!(
-                                "{fs_type} is a kernel pseudo filesystem; walked only where a \
-                                 rule names a path on it"
-                            ),
-                        });
-                        false
-                    }
-                    FsClass::Network => {
-                        pending.borrow_mut().push(WalkEvent::NotWalked {
-                            path: entry.path().to_path_buf(),
-                            reason: "network_filesystem",
-                            detail: format!(
-                                "{fs_type} is a network filesystem; a read can hang when the \
-                                 server is gone: collect it separately"
-                            ),
-                        });
+                match self.dir_verdict(entry.path(), &comps, meta.as_ref()) {
+                    DirVerdict::Descend => true,
+                    DirVerdict::Prune => false,
+                    DirVerdict::NotWalked(ev) => {
+                        pending.borrow_mut().push(ev);
                         false
                     }
                 }
             });
-        let mut iter = iter;
         loop {
             if self.interrupt.load(Ordering::Relaxed) {
                 return;
@@ -204,23 +223,22 @@ impl Walker<'_> {
                     if entry.depth() == 0 || entry.file_type().is_dir() {
                         continue;
                     }
-                    let comps = relative_components(root, entry.path());
-                    let rules = self.plan.matching_rules(&comps);
-                    if rules.is_empty() {
-                        continue;
-                    }
                     let metadata = entry.metadata().ok();
-                    let (fs_class, fs_type) = self.class_of(metadata.as_ref());
-                    WalkEvent::Candidate(Candidate {
-                        path: entry.into_path(),
-                        rules,
-                        metadata,
-                        fs_class,
-                        fs_type,
-                    })
+                    match self.candidate(entry.into_path(), metadata) {
+                        Some(ev) => ev,
+                        None => continue,
+                    }
                 }
                 Err(err) => {
                     let path = err.path().unwrap_or(root).to_path_buf();
+                    if err.io_error().is_some_and(longpath::is_too_long) {
+                        // Deeper than one system call can name: continue below it
+                        // through directory descriptors.
+                        if !self.walk_long(&path, &mut emit) {
+                            return;
+                        }
+                        continue;
+                    }
                     if let Some(ancestor) = err.loop_ancestor() {
                         WalkEvent::Error {
                             path,
@@ -254,6 +272,69 @@ impl Walker<'_> {
             }
         }
     }
+
+    /// Walk a subtree whose paths exceed PATH_MAX, with the same decisions as `walk`
+    /// (symlinks are never followed here). Returns false when `emit` asked to stop.
+    fn walk_long(&self, top: &Path, emit: &mut impl FnMut(WalkEvent) -> bool) -> bool {
+        let mut stack = vec![top.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            if self.interrupt.load(Ordering::Relaxed) {
+                return false;
+            }
+            let listing = longpath::short(&dir).and_then(|s| {
+                let mut entries: Vec<std::fs::DirEntry> =
+                    std::fs::read_dir(&s.path)?.collect::<Result<_, _>>()?;
+                entries.sort_by_key(|e| e.file_name());
+                // DirEntry::metadata uses fstatat on the open directory: no long path.
+                Ok(entries
+                    .into_iter()
+                    .map(|e| (e.file_name(), e.metadata().ok()))
+                    .collect::<Vec<_>>())
+            });
+            let entries = match listing {
+                Ok(e) => e,
+                Err(e) => {
+                    if !emit(WalkEvent::Error {
+                        path: dir.clone(),
+                        reason: io_reason(&e),
+                        detail: format!("{e} (path of {} bytes)", dir.as_os_str().len()),
+                    }) {
+                        return false;
+                    }
+                    continue;
+                }
+            };
+            let mut subdirs = Vec::new();
+            for (name, meta) in entries {
+                let path = dir.join(&name);
+                if meta.as_ref().is_some_and(|m| m.is_dir()) {
+                    let comps = relative_components(self.root, &path);
+                    match self.dir_verdict(&path, &comps, meta.as_ref()) {
+                        DirVerdict::Descend => subdirs.push(path),
+                        DirVerdict::Prune => {}
+                        DirVerdict::NotWalked(ev) => {
+                            if !emit(ev) {
+                                return false;
+                            }
+                        }
+                    }
+                } else if let Some(ev) = self.candidate(path, meta)
+                    && !emit(ev)
+                {
+                    return false;
+                }
+            }
+            // Depth-first in name order, like the main walk.
+            stack.extend(subdirs.into_iter().rev());
+        }
+        true
+    }
+}
+
+enum DirVerdict {
+    Descend,
+    Prune,
+    NotWalked(WalkEvent),
 }
 
 /// Stable reason code for an I/O error.

@@ -133,6 +133,16 @@ pub fn sh(script: &str) -> Run {
     )
 }
 
+pub fn bash(script: &str) -> Run {
+    finish(
+        Command::new("bash")
+            .arg("-c")
+            .arg(script)
+            .output()
+            .expect("bash"),
+    )
+}
+
 pub fn zipedit(args: &[&str]) -> Run {
     let tool = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/zipedit.py");
     finish(
