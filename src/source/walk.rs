@@ -134,32 +134,32 @@ impl Walker<'_> {
             return DirVerdict::Prune;
         }
         if let Some(a) = self.is_avoided(path, meta) {
-            return DirVerdict::NotWalked(WalkEvent::NotWalked {
+            return DirVerdict::NotWalked(Box::new(WalkEvent::NotWalked {
                 path: path.to_path_buf(),
                 reason: a.reason,
                 detail: a.detail.clone(),
-            });
+            }));
         }
         let (class, fs_type) = self.class_of(meta);
         let fs_type = fs_type.unwrap_or_else(|| "unknown".into());
         match class {
             FsClass::Regular => DirVerdict::Descend,
             FsClass::Pseudo if self.plan.reaches_literally_below(comps) => DirVerdict::Descend,
-            FsClass::Pseudo => DirVerdict::NotWalked(WalkEvent::NotWalked {
+            FsClass::Pseudo => DirVerdict::NotWalked(Box::new(WalkEvent::NotWalked {
                 path: path.to_path_buf(),
                 reason: "pseudo_filesystem",
                 detail: format!(
                     "{fs_type} is a kernel pseudo filesystem; walked only where a rule names a path on it"
                 ),
-            }),
-            FsClass::Network => DirVerdict::NotWalked(WalkEvent::NotWalked {
+            })),
+            FsClass::Network => DirVerdict::NotWalked(Box::new(WalkEvent::NotWalked {
                 path: path.to_path_buf(),
                 reason: "network_filesystem",
                 detail: format!(
                     "{fs_type} is a network filesystem; a read can hang when the server is gone: \
                      collect it separately"
                 ),
-            }),
+            })),
         }
     }
 
@@ -201,7 +201,7 @@ impl Walker<'_> {
                     DirVerdict::Descend => true,
                     DirVerdict::Prune => false,
                     DirVerdict::NotWalked(ev) => {
-                        pending.borrow_mut().push(ev);
+                        pending.borrow_mut().push(*ev);
                         false
                     }
                 }
@@ -313,7 +313,7 @@ impl Walker<'_> {
                         DirVerdict::Descend => subdirs.push(path),
                         DirVerdict::Prune => {}
                         DirVerdict::NotWalked(ev) => {
-                            if !emit(ev) {
+                            if !emit(*ev) {
                                 return false;
                             }
                         }
@@ -334,7 +334,7 @@ impl Walker<'_> {
 enum DirVerdict {
     Descend,
     Prune,
-    NotWalked(WalkEvent),
+    NotWalked(Box<WalkEvent>),
 }
 
 /// Stable reason code for an I/O error.
