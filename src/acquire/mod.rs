@@ -497,145 +497,170 @@ impl Engine<'_> {
         let mtime = ctx.mtime;
         let mut hasher = MultiHasher::new(self.algs);
         let mut scans = Scans::start(self.analyzers, ctx);
-        let mut memory: Vec<u8> = Vec::with_capacity((size as usize).min(SMALL_FILE) + 1);
-        let mut chunk = vec![0u8; CHUNK];
+        let mut memory: Vec<u8> = Vec::new();
         let mut guard = None;
         let mut problem: Option<(&'static str, String)> = None;
         let mut truncated_note = None;
-        let started = Instant::now();
-        let mut first = true;
-        if !pseudo
-            && size as usize > SMALL_FILE
+        let not_executable = |rec| {
+            (
+                skipped(
+                    rec,
+                    "not_executable",
+                    "rule collects executables only: no execute bit and no executable signature",
+                ),
+                Vec::new(),
+            )
+        };
+        let output_failed = |rec| {
+            (
+                errored(rec, "output_failed", "the bundle could not be written"),
+                Vec::new(),
+            )
+        };
+        // Small regular files: one read_to_end straight into a buffer of the right size,
+        // before the bundle lock is taken. Large, growing and pseudo files: chunk loop.
+        let mut chunked = pseudo || size as usize > SMALL_FILE;
+        let mut first_checked = false;
+        if !chunked {
+            memory.reserve_exact(size as usize + 1);
+            if let Err(e) = (&mut file)
+                .take(SMALL_FILE as u64 + 1)
+                .read_to_end(&mut memory)
+            {
+                problem = Some((
+                    "read_error",
+                    format!("read failed at offset {}: {e}", memory.len()),
+                ));
+            }
+            if limits.executables_only
+                && !read::has_exec_bit(&before)
+                && !read::looks_executable(&memory)
+            {
+                return not_executable(rec);
+            }
+            first_checked = true;
+            hasher.update(&memory);
+            for part in memory.chunks(CHUNK) {
+                scans.update(part);
+            }
+            self.progress
+                .bytes_done
+                .fetch_add(memory.len() as u64, Ordering::Relaxed);
+            if memory.len() > SMALL_FILE && problem.is_none() {
+                // It grew past the in-memory limit while being read: stream the rest.
+                if let Err(e) = start_stream(shared.writer, &mut guard, rel, mtime, size, &memory) {
+                    shared.fail(e);
+                    return output_failed(rec);
+                }
+                memory = Vec::new();
+                chunked = true;
+            }
+        } else if !pseudo
             && let Err(e) = start_stream(shared.writer, &mut guard, rel, mtime, size, &[])
         {
             shared.fail(e);
-            return (
-                errored(rec, "output_failed", "the bundle could not be written"),
-                Vec::new(),
-            );
+            return output_failed(rec);
         }
-        loop {
-            let mut want = CHUNK;
-            if let Some(w) = guard.as_ref() {
-                let room = w.max_stream_len();
-                if room == 0 {
-                    truncated_note = Some(
-                        "file grew beyond 4 GiB while being read; stored up to 4 GiB − 1 bytes"
-                            .to_string(),
-                    );
-                    break;
-                }
-                want = want.min(room.min(CHUNK as u64) as usize);
-            }
-            if pseudo {
-                let left = limits.pseudo_max_bytes.saturating_sub(hasher.bytes());
-                if left == 0 {
-                    truncated_note = Some(format!(
-                        "pseudo file read up to the rule's limit of {} bytes",
-                        limits.pseudo_max_bytes
-                    ));
-                    break;
-                }
-                want = want.min(left.min(CHUNK as u64) as usize);
-                if started.elapsed() > PSEUDO_TIME_LIMIT {
-                    problem = Some((
-                        "read_timeout",
-                        format!("pseudo file read stopped after {PSEUDO_TIME_LIMIT:?}"),
-                    ));
-                    break;
-                }
-            }
-            let n = match file.read(&mut chunk[..want]) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    problem = Some((
-                        "read_error",
-                        format!("read failed at offset {}: {e}", hasher.bytes()),
-                    ));
-                    break;
-                }
-            };
-            let data = &chunk[..n];
-            if first {
-                first = false;
-                if limits.executables_only
-                    && !read::has_exec_bit(&before)
-                    && !read::looks_executable(data)
-                {
-                    if let Some(mut w) = guard.take()
-                        && let Err(e) = w.abort()
-                    {
-                        shared.fail(format!("{}: {e}", w.part_path().display()));
-                    }
-                    return (
-                        skipped(
-                            rec,
-                            "not_executable",
-                            "rule collects executables only: no execute bit and no executable signature",
-                        ),
-                        Vec::new(),
-                    );
-                }
-            }
-            hasher.update(data);
-            scans.update(data);
-            self.progress
-                .bytes_done
-                .fetch_add(n as u64, Ordering::Relaxed);
-            match guard.as_mut() {
-                Some(w) => {
-                    if let Err(e) = w.write_chunk(data) {
-                        let msg = format!("{}: {e}", w.part_path().display());
-                        drop(guard.take());
-                        shared.fail(msg);
-                        return (
-                            errored(rec, "output_failed", "the bundle could not be written"),
-                            Vec::new(),
+        let started = Instant::now();
+        let mut chunk = ChunkBuf::take();
+        if chunked {
+            loop {
+                let mut want = CHUNK;
+                if let Some(w) = guard.as_ref() {
+                    let room = w.max_stream_len();
+                    if room == 0 {
+                        truncated_note = Some(
+                            "file grew beyond 4 GiB while being read; stored up to 4 GiB − 1 bytes"
+                                .to_string(),
                         );
+                        break;
+                    }
+                    want = want.min(room.min(CHUNK as u64) as usize);
+                }
+                if pseudo {
+                    let left = limits.pseudo_max_bytes.saturating_sub(hasher.bytes());
+                    if left == 0 {
+                        truncated_note = Some(format!(
+                            "pseudo file read up to the rule's limit of {} bytes",
+                            limits.pseudo_max_bytes
+                        ));
+                        break;
+                    }
+                    want = want.min(left.min(CHUNK as u64) as usize);
+                    if started.elapsed() > PSEUDO_TIME_LIMIT {
+                        problem = Some((
+                            "read_timeout",
+                            format!("pseudo file read stopped after {PSEUDO_TIME_LIMIT:?}"),
+                        ));
+                        break;
                     }
                 }
-                None => {
-                    memory.extend_from_slice(data);
-                    if memory.len() > SMALL_FILE {
-                        // It grew past the in-memory limit while being read: stream it.
-                        if let Err(e) =
-                            start_stream(shared.writer, &mut guard, rel, mtime, size, &memory)
+                let n = match file.read(&mut chunk.0[..want]) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        problem = Some((
+                            "read_error",
+                            format!("read failed at offset {}: {e}", hasher.bytes()),
+                        ));
+                        break;
+                    }
+                };
+                let data = &chunk.0[..n];
+                if !first_checked {
+                    first_checked = true;
+                    if limits.executables_only
+                        && !read::has_exec_bit(&before)
+                        && !read::looks_executable(data)
+                    {
+                        if let Some(mut w) = guard.take()
+                            && let Err(e) = w.abort()
                         {
-                            shared.fail(e);
-                            return (
-                                errored(rec, "output_failed", "the bundle could not be written"),
-                                Vec::new(),
-                            );
+                            shared.fail(format!("{}: {e}", w.part_path().display()));
                         }
-                        memory = Vec::new();
+                        return not_executable(rec);
                     }
                 }
-            }
-            if self.interrupt.load(Ordering::Relaxed) || shared.stop.load(Ordering::Relaxed) {
-                problem = Some((
-                    "interrupted",
-                    format!("collection was interrupted after {} bytes", hasher.bytes()),
-                ));
-                break;
+                hasher.update(data);
+                scans.update(data);
+                self.progress
+                    .bytes_done
+                    .fetch_add(n as u64, Ordering::Relaxed);
+                match guard.as_mut() {
+                    Some(w) => {
+                        if let Err(e) = w.write_chunk(data) {
+                            // Record the failure before releasing the lock, so it is the
+                            // first one reported.
+                            shared.fail(format!("{}: {e}", w.part_path().display()));
+                            drop(guard.take());
+                            return output_failed(rec);
+                        }
+                    }
+                    None => memory.extend_from_slice(data),
+                }
+                if self.interrupt.load(Ordering::Relaxed) || shared.stop.load(Ordering::Relaxed) {
+                    problem = Some((
+                        "interrupted",
+                        format!("collection was interrupted after {} bytes", hasher.bytes()),
+                    ));
+                    break;
+                }
             }
         }
-        if first && problem.is_none() && limits.executables_only && !read::has_exec_bit(&before) {
+        drop(chunk);
+        if !first_checked
+            && problem.is_none()
+            && limits.executables_only
+            && !read::has_exec_bit(&before)
+        {
             // Empty: no signature to look at, and no execute bit.
             if let Some(mut w) = guard.take()
                 && let Err(e) = w.abort()
             {
                 shared.fail(format!("{}: {e}", w.part_path().display()));
             }
-            return (
-                skipped(
-                    rec,
-                    "not_executable",
-                    "rule collects executables only: empty file without an execute bit",
-                ),
-                Vec::new(),
-            );
+            return not_executable(rec);
         }
         let bytes = hasher.bytes();
         let after = file.metadata().ok();
@@ -732,6 +757,31 @@ impl Engine<'_> {
     }
 }
 
+/// The 1 MiB read buffer of the current worker thread, allocated (and zeroed) once per
+/// thread rather than once per file; handed back when dropped.
+struct ChunkBuf(Vec<u8>);
+
+thread_local! {
+    static CHUNK_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl ChunkBuf {
+    fn take() -> Self {
+        let mut buf = CHUNK_BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
+        if buf.len() < CHUNK {
+            buf = vec![0u8; CHUNK];
+        }
+        ChunkBuf(buf)
+    }
+}
+
+impl Drop for ChunkBuf {
+    fn drop(&mut self) {
+        let buf = std::mem::take(&mut self.0);
+        CHUNK_BUFFER.with(|b| *b.borrow_mut() = buf);
+    }
+}
+
 /// Take the bundle lock and start streaming a member, writing `prefix` first.
 fn start_stream<'w>(
     writer: &'w Mutex<BundleWriter>,
@@ -772,11 +822,11 @@ pub fn hash_file(path: &Path, algs: AlgSet) -> Result<(Digests, u64), (String, S
     }
     let mut file = opened.file;
     let mut hasher = MultiHasher::new(algs);
-    let mut buf = vec![0u8; CHUNK];
+    let mut buf = ChunkBuf::take();
     loop {
-        match file.read(&mut buf) {
+        match file.read(&mut buf.0) {
             Ok(0) => break,
-            Ok(n) => hasher.update(&buf[..n]),
+            Ok(n) => hasher.update(&buf.0[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
                 return Err((
