@@ -23,21 +23,6 @@ pub const EXIT_VERIFY_FAILED: u8 = 1;
 pub const EXIT_OUTPUT_FAILED: u8 = 3;
 pub const EXIT_INCOMPLETE: u8 = 4;
 
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
 /// Passphrase for an encrypted key: --passphrase-file, FIELDKIT_KEY_PASSPHRASE, or a prompt.
 pub fn passphrase_source(file: Option<&std::path::Path>) -> anyhow::Result<String> {
     if let Some(f) = file {
@@ -265,7 +250,11 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
     );
     println!("  Bundle        {}", c.bundle.display());
     println!("  SHA-256       {}", c.sha256);
-    println!("  Size          {} ({} bytes)", human_bytes(c.size), c.size);
+    println!(
+        "  Size          {} ({} bytes)",
+        crate::report::human_bytes(c.size),
+        c.size
+    );
     if c.one_time_key {
         println!(
             "  Signed by     {}  ONE-TIME KEY: write this fingerprint in your notes",
@@ -286,7 +275,7 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
     }
     println!(
         "  Read          {} in {:.1} s",
-        human_bytes(n.bytes_read),
+        crate::report::human_bytes(n.bytes_read),
         c.elapsed_seconds
     );
     match &c.verify {

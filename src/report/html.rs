@@ -59,7 +59,7 @@ fn timeline_svg(r: &Report) -> String {
     let max = buckets.values().copied().max().unwrap_or(1).max(1);
     let (w, h, pad) = (900.0f64, 220.0f64, 30.0f64);
     let n = buckets.len() as f64;
-    let bw = ((w - 2.0 * pad) / n).max(1.0);
+    let bw = ((w - 2.0 * pad) / n).clamp(1.0, 60.0);
     let mut svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" width=\"100%\" role=\"img\" aria-label=\"Files modified per {}\">",
         if monthly { "month" } else { "day" }
@@ -157,7 +157,7 @@ pub fn render(r: &Report) -> String {
     let c = &m.counts;
     let _ = writeln!(
         s,
-        "<p id=\"summary\">On {} a {} copy was taken of <strong>{}</strong> on the computer <strong>{}</strong> by {} ({}). {} files were collected, {} were identical copies of collected files, {} changed while being read, {} were deliberately not collected and {} could not be read. The collection found <strong>{} finding(s)</strong>{}.</p>",
+        "<p id=\"summary\">On {} a {} copy was taken of <strong>{}</strong> on the computer <strong>{}</strong> by {} ({}). Files collected: {}; identical copies of collected files: {}; changed while being read (stored as read): {}; deliberately not collected: {}; could not be read: {}. The collection found <strong>{} finding(s)</strong>{}.</p>",
         esc(m.times.start_utc.get(..10).unwrap_or(&m.times.start_utc)),
         if m.status == "complete" {
             "complete"
@@ -369,11 +369,23 @@ pub fn render(r: &Report) -> String {
         ("Known-good (hash recorded, not stored)", c.known_good),
         ("Deliberately not collected", c.skipped),
         ("Could not be read", c.error),
-        ("Bytes read and hashed", c.bytes_read),
-        ("Bytes stored", c.bytes_stored),
     ] {
         row(&mut s, k, &v.to_string());
     }
+    row(
+        &mut s,
+        "Bytes read and hashed",
+        &format!("{} ({})", c.bytes_read, super::human_bytes(c.bytes_read)),
+    );
+    row(
+        &mut s,
+        "Bytes stored",
+        &format!(
+            "{} ({})",
+            c.bytes_stored,
+            super::human_bytes(c.bytes_stored)
+        ),
+    );
     let _ = writeln!(s, "</table>");
     if !r.not_collected.is_empty() {
         let _ = writeln!(

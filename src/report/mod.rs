@@ -128,6 +128,22 @@ pub fn build(
     }
 }
 
+/// `1.4 GiB`-style size for people (exact byte counts are printed beside it).
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
 pub fn severity_name(s: Severity) -> &'static str {
     match s {
         Severity::Info => "info",
