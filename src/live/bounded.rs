@@ -25,6 +25,27 @@ pub enum Bounded<T> {
     Panicked(String),
 }
 
+impl<T> Bounded<T> {
+    /// The value, or a one-line reason naming `what` was attempted.
+    pub fn into_result(self, what: &str) -> Result<T, String> {
+        match self {
+            Bounded::Done(v) => Ok(v),
+            Bounded::TimedOut => Err(format!("{what} did not finish in time; abandoned")),
+            Bounded::NotStarted => Err(format!("{what} not started: time limit reached")),
+            Bounded::Panicked(m) => Err(format!("{what} failed unexpectedly: {m}")),
+        }
+    }
+
+    /// The action outcome this result is recorded as.
+    pub fn outcome(&self) -> crate::action::Outcome {
+        match self {
+            Bounded::Done(_) => crate::action::Outcome::Ok,
+            Bounded::TimedOut => crate::action::Outcome::Timeout,
+            Bounded::NotStarted | Bounded::Panicked(_) => crate::action::Outcome::Error,
+        }
+    }
+}
+
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panicking worker is caught and reported; its data is still usable.
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -635,108 +635,91 @@ mod linux {
     use std::path::{Path, PathBuf};
     use std::time::Duration;
 
-    use super::super::bounded::{Bounded, map_bounded};
+    use super::super::bounded::map_bounded;
     use super::super::mounts::{BlockDevice, block_devices, parse_swaps};
     use super::super::sys;
     use super::*;
 
     pub fn capture(ctx: &Ctx) -> Result<EncryptionState, String> {
         let mut state = EncryptionState::default();
-        let devices = block_devices(&ctx.roots.sys).unwrap_or_else(|e| {
-            state.notes.push(e);
-            Vec::new()
-        });
+        // Without sysfs nothing can be said about dm-crypt: fail rather than report "no
+        // open volume".
+        let devices = block_devices(&ctx.roots.sys)?;
         let by_name: HashMap<&str, &BlockDevice> =
             devices.iter().map(|d| (d.name.as_str(), d)).collect();
         let mounts = &ctx.mounts.mounts;
-
-        // 1. Open dm-crypt mappings, from sysfs alone.
-        let dm_dir = ctx.roots.sys.join("block");
-        let dm_names: Vec<String> = sys::dir_names(&dm_dir)
-            .map_err(|e| format!("{}: {e}", dm_dir.display()))?
-            .into_iter()
-            .map(|n| n.to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("dm-"))
-            .collect();
         let swaps = sys::read_kernel(&ctx.roots.proc.join("swaps"), 1 << 20)
             .map(|b| parse_swaps(&String::from_utf8_lossy(&b)))
             .unwrap_or_default();
-        for dm in dm_names {
-            let dir = dm_dir.join(&dm);
-            let uuid = sys::read_attr(&dir.join("dm/uuid")).unwrap_or_default();
-            let name = sys::read_attr(&dir.join("dm/name")).unwrap_or_default();
-            let list = |sub: &str| -> Vec<String> {
-                sys::dir_names(&dir.join(sub))
-                    .map(|v| v.iter().map(|n| n.to_string_lossy().into_owned()).collect())
-                    .unwrap_or_default()
+        // Where the plaintext of these devices is used: mounts (by device number or
+        // source name) and swap.
+        let uses_of = |closure: &[&BlockDevice]| -> Vec<String> {
+            let names = |d: &BlockDevice| {
+                let mut n = vec![format!("/dev/{}", d.name)];
+                if let Some(dm) = &d.dm_name {
+                    n.push(format!("/dev/mapper/{dm}"));
+                }
+                n
             };
-            let (slaves, holders) = (list("slaves"), list("holders"));
+            let mut uses: Vec<String> = mounts
+                .iter()
+                .filter(|m| {
+                    closure.iter().any(|d| {
+                        (!d.dev.is_empty() && d.dev == m.device) || names(d).contains(&m.source)
+                    })
+                })
+                .map(|m| m.mount_point.clone())
+                .collect();
+            uses.extend(
+                swaps
+                    .iter()
+                    .filter(|s| closure.iter().any(|d| names(d).contains(&s.filename)))
+                    .map(|s| format!("swap ({})", s.filename)),
+            );
+            uses
+        };
+
+        // 1. Open dm-crypt mappings: the dm UUID and name sysfs gives for each dm device.
+        for d in devices.iter().filter(|d| d.kind == "dm") {
+            let uuid = d.dm_uuid.clone().unwrap_or_default();
+            let name = d.dm_name.clone().unwrap_or_default();
             let (target, encryption) = classify_dm(&uuid, &name);
             if encryption {
-                let backing: Vec<String> = slaves
+                let backing = d
+                    .slaves
                     .iter()
                     .map(|s| {
                         match by_name
                             .get(s.as_str())
-                            .and_then(|d| d.backing_file.as_ref())
+                            .and_then(|b| b.backing_file.as_ref())
                         {
                             Some(file) => format!("/dev/{s} (file {file})"),
                             None => format!("/dev/{s}"),
                         }
                     })
                     .collect();
-                let closure = stacked_on(&ctx.roots.sys, &dm);
-                let mut mount_points = Vec::new();
-                for m in mounts.iter() {
-                    let by_dev = closure
-                        .iter()
-                        .any(|(_, dev)| !dev.is_empty() && *dev == m.device);
-                    let by_source = closure.iter().any(|(n, _)| {
-                        m.source == format!("/dev/{n}")
-                            || by_name
-                                .get(n.as_str())
-                                .and_then(|d| d.dm_name.as_ref())
-                                .is_some_and(|dn| m.source == format!("/dev/mapper/{dn}"))
-                    });
-                    if by_dev || by_source {
-                        mount_points.push(m.mount_point.clone());
-                    }
-                }
-                for s in &swaps {
-                    if closure.iter().any(|(n, _)| {
-                        s.filename == format!("/dev/{n}")
-                            || by_name
-                                .get(n.as_str())
-                                .and_then(|d| d.dm_name.as_ref())
-                                .is_some_and(|dn| s.filename == format!("/dev/mapper/{dn}"))
-                    }) {
-                        mount_points.push(format!("swap ({})", s.filename));
-                    }
-                }
                 state.open_volumes.push(OpenVolume {
                     mechanism: "dm-crypt".to_string(),
                     scheme: target.clone(),
-                    device: format!("/dev/{dm}"),
+                    device: format!("/dev/{}", d.name),
                     name: (!name.is_empty()).then(|| format!("/dev/mapper/{name}")),
                     uuid: (!uuid.is_empty()).then(|| uuid.clone()),
                     backing,
-                    mount_points,
-                    size_bytes: sys::read_attr(&dir.join("size"))
-                        .and_then(|s| s.parse::<u64>().ok())
-                        .map(|s| s.saturating_mul(512)),
+                    mount_points: uses_of(&stacked_on(&by_name, &d.name)),
+                    size_bytes: Some(d.size_bytes),
                     evidence: if uuid.is_empty() {
-                        format!("/sys/block/{dm}/dm/name = {name}")
+                        format!("/sys/block/{}/dm/name = {name}", d.name)
                     } else {
-                        format!("/sys/block/{dm}/dm/uuid = {uuid}")
+                        format!("/sys/block/{}/dm/uuid = {uuid}", d.name)
                     },
                 });
             }
             state.device_mapper.push(DmDevice {
-                device: dm,
+                device: d.name.clone(),
                 name,
                 uuid,
-                slaves,
-                holders,
+                slaves: d.slaves.clone(),
+                holders: d.holders.clone(),
                 target,
                 encryption,
             });
@@ -800,7 +783,7 @@ mod linux {
             .filter(|d| d.size_bytes > 0)
             .map(|d| (d.clone(), ctx.roots.dev.join(d.name.replace('!', "/"))))
             .collect();
-        let skipped = devices.iter().filter(|d| d.size_bytes == 0).count();
+        let skipped = devices.len() - jobs.len();
         if skipped > 0 {
             state
                 .notes
@@ -814,24 +797,17 @@ mod linux {
             |(dev, path)| read_header(&dev, &path),
         );
         for ((dev, path), r) in jobs.into_iter().zip(results) {
-            state.devices.push(match r {
-                Bounded::Done(scan) => scan,
-                other => DeviceScan {
-                    device: dev.name.clone(),
-                    path: path.display().to_string(),
-                    size_bytes: dev.size_bytes,
-                    backing_file: dev.backing_file.clone(),
-                    error: Some(match other {
-                        Bounded::TimedOut => {
-                            "no answer within 3 s (device hung?); abandoned".to_string()
-                        }
-                        Bounded::NotStarted => "not read: capture time limit reached".to_string(),
-                        Bounded::Panicked(m) => format!("failed unexpectedly: {m}"),
-                        Bounded::Done(_) => String::new(),
+            state.devices.push(
+                r.into_result("reading the first sectors")
+                    .unwrap_or_else(|e| DeviceScan {
+                        device: dev.name.clone(),
+                        path: path.display().to_string(),
+                        size_bytes: dev.size_bytes,
+                        backing_file: dev.backing_file.clone(),
+                        error: Some(e),
+                        ..DeviceScan::default()
                     }),
-                    ..DeviceScan::default()
-                },
-            });
+            );
         }
 
         // A volume header whose device carries an open mapping is open, else locked.
@@ -856,25 +832,22 @@ mod linux {
         Ok(state)
     }
 
-    /// The device and everything stacked on it (LVM on LUKS, …): (name, major:minor).
-    fn stacked_on(sys_root: &Path, start: &str) -> Vec<(String, String)> {
-        let mut seen: Vec<(String, String)> = Vec::new();
+    /// The device and everything stacked on it through `holders` (LVM on LUKS, …).
+    fn stacked_on<'a>(
+        by_name: &HashMap<&str, &'a BlockDevice>,
+        start: &str,
+    ) -> Vec<&'a BlockDevice> {
+        let mut seen: Vec<&BlockDevice> = Vec::new();
         let mut todo = vec![start.to_string()];
         while let Some(name) = todo.pop() {
-            if seen.iter().any(|(n, _)| *n == name) || seen.len() > 64 {
+            let Some(d) = by_name.get(name.as_str()).copied() else {
+                continue;
+            };
+            if seen.iter().any(|s| s.name == d.name) || seen.len() > 64 {
                 continue;
             }
-            let dir = sys_root.join("class/block").join(&name);
-            let dev = sys::read_attr(&dir.join("dev"))
-                .or_else(|| sys::read_attr(&sys_root.join("block").join(&name).join("dev")))
-                .unwrap_or_default();
-            for h in sys::dir_names(&dir.join("holders"))
-                .or_else(|_| sys::dir_names(&sys_root.join("block").join(&name).join("holders")))
-                .unwrap_or_default()
-            {
-                todo.push(h.to_string_lossy().into_owned());
-            }
-            seen.push((name, dev));
+            todo.extend(d.holders.iter().cloned());
+            seen.push(d);
         }
         seen
     }
@@ -1040,7 +1013,7 @@ fn scan_physical_drive(n: u32) -> Option<Result<Vec<DeviceScan>, String>> {
 
 #[cfg(windows)]
 pub fn capture(ctx: &Ctx) -> Result<EncryptionState, String> {
-    use super::bounded::{Bounded, map_bounded};
+    use super::bounded::map_bounded;
     let mut state = EncryptionState::default();
     let results = map_bounded(
         (0..32u32).collect(),
@@ -1050,17 +1023,10 @@ pub fn capture(ctx: &Ctx) -> Result<EncryptionState, String> {
         scan_physical_drive,
     );
     for (n, r) in results.into_iter().enumerate() {
-        match r {
-            Bounded::Done(None) => {}
-            Bounded::Done(Some(Ok(scans))) => state.devices.extend(scans),
-            Bounded::Done(Some(Err(e))) => state.notes.push(e),
-            Bounded::TimedOut => state
-                .notes
-                .push(format!("PhysicalDrive{n}: no answer within 5 s; abandoned")),
-            Bounded::NotStarted => {}
-            Bounded::Panicked(m) => state
-                .notes
-                .push(format!("PhysicalDrive{n}: failed unexpectedly: {m}")),
+        match r.into_result(&format!("reading PhysicalDrive{n}")) {
+            Ok(None) => {}
+            Ok(Some(Ok(scans))) => state.devices.extend(scans),
+            Ok(Some(Err(e))) | Err(e) => state.notes.push(e),
         }
     }
     for d in &state.devices {

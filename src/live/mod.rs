@@ -189,6 +189,23 @@ impl Ctx {
         let abs = format!("/{}", rel.trim_start_matches('/'));
         self.mounts.on_network(abs.as_bytes())
     }
+
+    /// False, with a note saying why, when `/rel` may not be touched because it lies on
+    /// (or is reached through) a network filesystem.
+    pub fn may_read(&self, rel: &str, notes: &mut Vec<String>) -> bool {
+        match self.network_mount_of(rel) {
+            Some(m) => {
+                notes.push(format!(
+                    "/{}: on a network filesystem ({} {}): not read",
+                    rel.trim_start_matches('/'),
+                    m.fs_type,
+                    m.mount_point
+                ));
+                false
+            }
+            None => true,
+        }
+    }
 }
 
 /// A capture's record can describe itself in one line for actions.jsonl.
@@ -220,27 +237,11 @@ where
         f(&ctx)
     });
     let end = crate::timefmt::now_utc();
-    let (outcome, error, data) = match result {
-        bounded::Bounded::Done(Ok(data)) => (Outcome::Ok, None, Some(data)),
-        bounded::Bounded::Done(Err(e)) => (Outcome::Error, Some(e), None),
-        bounded::Bounded::TimedOut => (
-            Outcome::Timeout,
-            Some(format!(
-                "no result within {:.1} s; abandoned",
-                opts.timeout.as_secs_f64()
-            )),
-            None,
-        ),
-        bounded::Bounded::NotStarted => (
-            Outcome::Error,
-            Some("could not start a thread for the capture".to_string()),
-            None,
-        ),
-        bounded::Bounded::Panicked(msg) => (
-            Outcome::Error,
-            Some(format!("capture failed unexpectedly: {msg}")),
-            None,
-        ),
+    let outcome = result.outcome();
+    let (outcome, error, data) = match result.into_result(&format!("the {} capture", kind.name)) {
+        Ok(Ok(data)) => (outcome, None, Some(data)),
+        Ok(Err(e)) => (Outcome::Error, Some(e), None),
+        Err(e) => (outcome, Some(e), None),
     };
     let envelope = Envelope {
         schema: kind.schema.to_string(),
@@ -321,17 +322,14 @@ fn initial_mount_table(
         let proc = roots.proc.clone();
         let limit = limit.min(Duration::from_secs(5));
         let start = crate::timefmt::now_utc();
-        let (outcome, detail) = match bounded::run_with_limit("live-mountinfo", limit, move || {
+        let result = bounded::run_with_limit("live-mountinfo", limit, move || {
             mounts::MountTable::read(&proc, "self")
-        }) {
-            bounded::Bounded::Done(Ok(t)) => return t,
-            bounded::Bounded::Done(Err(e)) => (Outcome::Error, e.to_string()),
-            bounded::Bounded::TimedOut => (
-                Outcome::Timeout,
-                format!("no answer within {:.1} s; abandoned", limit.as_secs_f64()),
-            ),
-            bounded::Bounded::NotStarted => (Outcome::Error, "could not start a thread".into()),
-            bounded::Bounded::Panicked(m) => (Outcome::Error, m),
+        });
+        let outcome = result.outcome();
+        let (outcome, detail) = match result.into_result("reading the mount table") {
+            Ok(Ok(table)) => return table,
+            Ok(Err(e)) => (Outcome::Error, e.to_string()),
+            Err(e) => (outcome, e),
         };
         out.actions.push(Action {
             start_utc: start,
@@ -357,6 +355,21 @@ fn initial_mount_table(
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     format!("{:x}", sha2::Sha256::digest(bytes))
+}
+
+/// SHA-256 of everything a reader yields, as lowercase hex.
+pub(crate) fn sha256_stream(mut reader: impl std::io::Read) -> std::io::Result<String> {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => return Ok(format!("{:x}", hasher.finalize())),
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Text for display plus the exact bytes in base64 when they are not UTF-8.

@@ -690,11 +690,7 @@ pub fn capture(ctx: &Ctx) -> Result<NetworkState, String> {
         "etc/hosts",
         "etc/nsswitch.conf",
     ] {
-        if let Some(m) = ctx.network_mount_of(rel) {
-            state.notes.push(format!(
-                "/{rel}: on a network filesystem ({} {}): not read",
-                m.fs_type, m.mount_point
-            ));
+        if !ctx.may_read(rel, &mut state.notes) {
             continue;
         }
         if let Some((file, bytes)) = read_config_file(&ctx.roots, rel, 256 * 1024) {

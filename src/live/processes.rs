@@ -231,7 +231,6 @@ pub fn list_pids(proc: &std::path::Path) -> std::io::Result<Vec<u32>> {
 #[cfg(target_os = "linux")]
 mod linux {
     use std::collections::HashMap;
-    use std::io::Read;
     use std::path::{Path, PathBuf};
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
@@ -316,7 +315,11 @@ mod linux {
                 other => reads.push(Read1 {
                     process: Process {
                         pid: *pid,
-                        errors: vec![describe(&other, "reading /proc")],
+                        errors: other
+                            .into_result("reading /proc")
+                            .err()
+                            .into_iter()
+                            .collect(),
                         ..Process::default()
                     },
                     image: None,
@@ -348,13 +351,7 @@ mod linux {
         );
         let mut by_key: HashMap<ImageKey, Result<String, String>> = HashMap::new();
         for (k, h) in keys.into_iter().zip(hashes) {
-            by_key.insert(
-                k,
-                match h {
-                    Bounded::Done(r) => r,
-                    other => Err(describe(&other, "hashing the image")),
-                },
-            );
+            by_key.insert(k, h.into_result("hashing the image").and_then(|r| r));
         }
         list.images_hashed = by_key.values().filter(|r| r.is_ok()).count();
         for mut r in reads {
@@ -368,15 +365,6 @@ mod linux {
             list.processes.push(r.process);
         }
         Ok(list)
-    }
-
-    fn describe<T>(b: &Bounded<T>, what: &str) -> String {
-        match b {
-            Bounded::Done(_) => String::new(),
-            Bounded::TimedOut => format!("{what} did not finish in time; abandoned"),
-            Bounded::NotStarted => format!("{what} not started: capture time limit reached"),
-            Bounded::Panicked(m) => format!("{what} failed unexpectedly: {m}"),
-        }
     }
 
     fn link_text(path: &Path) -> Result<Vec<u8>, String> {
@@ -570,7 +558,7 @@ mod linux {
     /// SHA-256 of an image read through `/proc/PID/exe` of the first process that still
     /// runs it (and still has the same image).
     fn hash_image(proc: &Path, key: ImageKey, pids: &[u32]) -> Result<String, String> {
-        use sha2::Digest;
+        use std::os::unix::fs::MetadataExt;
         let mut last = String::from("no process left running the image");
         for pid in pids {
             let link = proc.join(pid.to_string()).join("exe");
@@ -581,9 +569,11 @@ mod linux {
                     continue;
                 }
             };
-            use std::os::unix::fs::MetadataExt;
             match file.metadata() {
-                Ok(m) if m.ino() == key.ino && m.size() == key.size => {}
+                Ok(m)
+                    if m.ino() == key.ino
+                        && m.size() == key.size
+                        && m.dev() == libc::makedev(key.dev_major, key.dev_minor) => {}
                 Ok(_) => {
                     last = format!("{}: the process now runs another image", link.display());
                     continue;
@@ -593,19 +583,9 @@ mod linux {
                     continue;
                 }
             }
-            let mut hasher = sha2::Sha256::new();
-            let mut buf = vec![0u8; 1 << 20];
-            let mut reader = &file;
-            loop {
-                match reader.read(&mut buf) {
-                    Ok(0) => return Ok(format!("{:x}", hasher.finalize())),
-                    Ok(n) => hasher.update(&buf[..n]),
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        last = format!("{}: read: {e}", link.display());
-                        break;
-                    }
-                }
+            match super::super::sha256_stream(&file) {
+                Ok(sha) => return Ok(sha),
+                Err(e) => last = format!("{}: read: {e}", link.display()),
             }
         }
         Err(last)
@@ -621,7 +601,7 @@ pub fn capture(ctx: &Ctx) -> Result<ProcessList, String> {
     use std::path::PathBuf;
     use std::time::Duration;
 
-    use super::bounded::{Bounded, map_bounded};
+    use super::bounded::map_bounded;
     use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, UpdateKind};
 
     let mut system = sysinfo::System::new().map_err(|e| format!("cannot query processes: {e}"))?;
@@ -687,13 +667,10 @@ pub fn capture(ctx: &Ctx) -> Result<ProcessList, String> {
         .iter()
         .zip(results)
         .map(|(path, r)| {
-            let r = match r {
-                Bounded::Done(r) => r,
-                Bounded::TimedOut => Err("hashing did not finish in time; abandoned".to_string()),
-                Bounded::NotStarted => Err("not hashed: capture time limit reached".to_string()),
-                Bounded::Panicked(m) => Err(format!("hashing failed unexpectedly: {m}")),
-            };
-            (path.display().to_string(), r)
+            (
+                path.display().to_string(),
+                r.into_result("hashing the image").and_then(|r| r),
+            )
         })
         .collect();
     for p in &mut list.processes {
@@ -715,18 +692,9 @@ pub fn capture(ctx: &Ctx) -> Result<ProcessList, String> {
 
 #[cfg(not(target_os = "linux"))]
 fn hash_path(path: &std::path::Path) -> Result<String, String> {
-    use sha2::Digest;
-    use std::io::Read;
-    let mut f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut hasher = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        match f.read(&mut buf) {
-            Ok(0) => return Ok(format!("{:x}", hasher.finalize())),
-            Ok(n) => hasher.update(&buf[..n]),
-            Err(e) => return Err(format!("{}: {e}", path.display())),
-        }
-    }
+    std::fs::File::open(path)
+        .and_then(super::sha256_stream)
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]

@@ -147,18 +147,7 @@ pub fn capture(ctx: &Ctx) -> Result<ServicesState, String> {
 
     let mut state = ServicesState::default();
     let fs = &ctx.roots.fs;
-    let usable = |rel: &str, notes: &mut Vec<String>| -> bool {
-        match ctx.network_mount_of(rel) {
-            Some(m) => {
-                notes.push(format!(
-                    "/{rel}: on a network filesystem ({} {}): not read",
-                    m.fs_type, m.mount_point
-                ));
-                false
-            }
-            None => true,
-        }
-    };
+    let usable = |rel: &str, notes: &mut Vec<String>| ctx.may_read(rel, notes);
 
     for (rel, scope) in [
         ("etc/systemd/system", "system"),

@@ -261,18 +261,7 @@ pub fn capture(ctx: &Ctx) -> Result<UsersState, String> {
     let mut state = UsersState::default();
     let utmp_paths = ["run/utmp", "var/run/utmp"];
     let mut utmp_found = false;
-    let skip = |rel: &str, notes: &mut Vec<String>| -> bool {
-        match ctx.network_mount_of(rel) {
-            Some(m) => {
-                notes.push(format!(
-                    "/{rel}: on a network filesystem ({} {}): not read",
-                    m.fs_type, m.mount_point
-                ));
-                true
-            }
-            None => false,
-        }
-    };
+    let skip = |rel: &str, notes: &mut Vec<String>| !ctx.may_read(rel, notes);
     for rel in utmp_paths {
         // /var/run is normally a symlink to /run: read the file once.
         if utmp_found {
