@@ -1140,3 +1140,44 @@ fn a_zombie_process_is_listed_without_hanging() {
     let mut reap = Kill(zombie);
     let _ = reap.0.wait();
 }
+
+#[test]
+fn without_root_the_capture_completes_and_records_what_it_could_not_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let dir = t.path().join("out");
+    let out = Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_fieldkit"))
+        .args(["live", "--out", dir.to_str().unwrap()])
+        .output()
+        .expect("setpriv is needed (apt-get install -y util-linux)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("not running as root"), "{stderr}");
+    let c = Captured {
+        run: Run {
+            code: 0,
+            stdout: String::new(),
+            stderr: stderr.into_owned(),
+        },
+        dir,
+    };
+    let procs = c.data("processes");
+    // Process 1 belongs to root: its image cannot be read, and the record says why.
+    let init = procs["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["pid"] == 1)
+        .expect("pid 1 listed");
+    assert!(init.get("exe_sha256").is_none());
+    assert!(
+        init["exe_error"]
+            .as_str()
+            .unwrap()
+            .contains("Permission denied"),
+        "{init}"
+    );
+}
