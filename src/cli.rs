@@ -36,6 +36,10 @@ pub enum Command {
     Hash(HashArgs),
     /// Report on a bundle: case, chain of custody, findings, live state, timeline.
     Report(ReportArgs),
+    /// Capture only the volatile state of this running machine (clock, network,
+    /// processes, users, mounts, modules, services, encryption) and say whether an
+    /// encrypted volume is open.
+    Live(LiveArgs),
 }
 
 #[derive(Debug, Args)]
@@ -205,4 +209,34 @@ pub struct ReportArgs {
     pub allowed_signers: Option<PathBuf>,
     #[arg(long, value_name = "NAME", requires = "allowed_signers")]
     pub identity: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LiveArgs {
+    /// Also write the captures: FILE.json (one JSON document) or DIR (live/*.json,
+    /// actions.jsonl, findings.jsonl, as in a bundle). Never overwrites.
+    #[arg(long, value_name = "FILE.json|DIR")]
+    pub out: Option<PathBuf>,
+    /// Print the summary, actions and findings as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Your trusted clock reading (RFC 3339 with a zone); the host clock's offset from it
+    /// is recorded.
+    #[arg(long, value_name = "TIME")]
+    pub reference_time: Option<String>,
+    /// Time limit for each capture, in seconds.
+    #[arg(long, value_name = "SECS", default_value = "20")]
+    pub timeout: f64,
+    /// procfs to read instead of /proc (testing against synthetic trees).
+    #[arg(long, value_name = "DIR", hide = true)]
+    pub proc_root: Option<PathBuf>,
+    /// sysfs to read instead of /sys (testing).
+    #[arg(long, value_name = "DIR", hide = true)]
+    pub sys_root: Option<PathBuf>,
+    /// Device directory to read instead of /dev (testing).
+    #[arg(long, value_name = "DIR", hide = true)]
+    pub dev_root: Option<PathBuf>,
+    /// Root of the system's own files instead of / (testing).
+    #[arg(long, value_name = "DIR", hide = true)]
+    pub fs_root: Option<PathBuf>,
 }

@@ -9,6 +9,7 @@ use crate::cli::{Cli, Command};
 pub mod collect;
 pub mod hash;
 pub mod keys;
+pub mod live;
 pub mod profiles;
 pub mod report;
 pub mod verify;
@@ -31,6 +32,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Profiles(a) => profiles::run(a),
         Command::Hash(a) => hash::run(a),
         Command::Report(a) => report::run(a),
+        Command::Live(a) => live::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,0 +1,1311 @@
+//! Encryption status (`live/encryption.json`): is any encrypted volume unlocked right
+//! now? (The question that decides whether the machine may be switched off.) Also: which
+//! attached devices carry encryption headers (LUKS1/2, BitLocker, FileVault 2, APFS with
+//! a keybag, VeraCrypt/TrueCrypt candidates), and which encrypted filesystems are
+//! mounted (eCryptfs, gocryptfs, CryFS, EncFS, VeraCrypt FUSE, …).
+//!
+//! Owns detecting these without cryptsetup or any other program: device-mapper UUIDs in
+//! sysfs (`CRYPT-LUKS2-…`), the first sectors of block devices (opened read-only, at
+//! most 68 KiB each, each read under its own time limit), the mount table, and fscrypt
+//! keys in `/proc/keys`. It must never write to a device, never try a key or passphrase,
+//! and never keep quiet about an open volume: the banner goes to stderr the moment one
+//! is found.
+
+#![cfg_attr(not(target_os = "linux"), allow(dead_code))]
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{CaptureKind, Captured, Ctx};
+use crate::finding::{Finding, Severity};
+
+pub const KIND: CaptureKind = CaptureKind {
+    name: "encryption",
+    member: "live/encryption.json",
+    schema: "fieldkit.live.encryption",
+    reads: "/sys/block/dm-*/dm/{uuid,name}, /sys/block/*/{slaves,holders}, first 68 KiB of every block device (read-only), /proc/self/mountinfo, /proc/keys",
+};
+
+/// How much of each device is read: the LUKS2 primary header and JSON area (16 KiB by
+/// default), the secondary header, and 64 KiB for the randomness test, plus the btrfs
+/// superblock magic just past 64 KiB.
+pub const HEADER_READ: usize = 68 * 1024;
+/// Bytes over which randomness is judged.
+pub const ENTROPY_WINDOW: usize = 64 * 1024;
+/// Bits per byte above which the start of a device with no known format is taken for a
+/// VeraCrypt/TrueCrypt volume (random salt and encrypted header, then encrypted data).
+pub const RANDOM_THRESHOLD: f64 = 7.99;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EncryptionState {
+    /// Encrypted volumes unlocked right now. Not empty ⇒ do not power off.
+    pub open_volumes: Vec<OpenVolume>,
+    /// Every device-mapper device, with what its UUID says.
+    pub device_mapper: Vec<DmDevice>,
+    /// Header scan of every attached block device.
+    pub devices: Vec<DeviceScan>,
+    /// Encrypted devices found locked (a header, and no open mapping on top of it).
+    #[serde(default)]
+    pub locked_containers: Vec<String>,
+    /// Encrypted volumes whose lock state could not be determined on this OS.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub status_unknown: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OpenVolume {
+    /// `dm-crypt`, `fuse`, `ecryptfs`, `fscrypt`.
+    pub mechanism: String,
+    /// `LUKS2`, `LUKS1`, `PLAIN`, `TCRYPT` (VeraCrypt/TrueCrypt), `BITLK` (BitLocker),
+    /// `FVAULT2`, `gocryptfs`, `eCryptfs`, …
+    pub scheme: String,
+    /// The unlocked (plaintext) device, e.g. `/dev/dm-0`, or the mount source.
+    pub device: String,
+    /// Mapping name (`/dev/mapper/NAME`) or the mount point of a stacked filesystem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+    /// The encrypted devices or directory underneath.
+    #[serde(default)]
+    pub backing: Vec<String>,
+    /// Where the plaintext is mounted (directly or through LVM, …).
+    #[serde(default)]
+    pub mount_points: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<u64>,
+    /// The kernel fact this conclusion rests on.
+    pub evidence: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DmDevice {
+    pub device: String,
+    pub name: String,
+    pub uuid: String,
+    #[serde(default)]
+    pub slaves: Vec<String>,
+    #[serde(default)]
+    pub holders: Vec<String>,
+    /// What the UUID prefix means (`LUKS2`, `LVM`, `VERITY`, …).
+    pub target: String,
+    pub encryption: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeviceScan {
+    pub device: String,
+    pub path: String,
+    pub size_bytes: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backing_file: Option<String>,
+    pub bytes_read: u64,
+    /// A recognised non-encrypted format at the start (`ext4`, `ntfs`, `mbr`, `gpt`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    #[serde(default)]
+    pub signatures: Vec<Signature>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entropy_bits_per_byte: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Signature {
+    /// `LUKS1`, `LUKS2`, `BitLocker`, `BitLocker To Go`, `FileVault 2 (CoreStorage)`,
+    /// `APFS (keybag present)`, `VeraCrypt/TrueCrypt (candidate)`, `ext4 (encrypt feature)`.
+    pub scheme: String,
+    pub offset: u64,
+    /// `volume` (the whole volume is encrypted), `candidate` (randomness only: could be
+    /// VeraCrypt or just random data), `per-file` (a filesystem able to encrypt files).
+    pub coverage: String,
+    #[serde(default)]
+    pub details: BTreeMap<String, String>,
+}
+
+impl Captured for EncryptionState {
+    fn detail(&self) -> String {
+        if self.open_volumes.is_empty() {
+            format!(
+                "no open encrypted volume; {} devices scanned, {} with encryption headers",
+                self.devices.len(),
+                self.devices
+                    .iter()
+                    .filter(|d| d.signatures.iter().any(|s| s.coverage != "per-file"))
+                    .count()
+            )
+        } else {
+            format!(
+                "OPEN ENCRYPTED VOLUMES: {}",
+                self.open_volumes
+                    .iter()
+                    .map(|v| format!("{} {}", v.scheme, v.device))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    }
+}
+
+fn be_u16(b: &[u8], o: usize) -> Option<u16> {
+    Some(u16::from_be_bytes(b.get(o..o + 2)?.try_into().ok()?))
+}
+fn be_u32(b: &[u8], o: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(b.get(o..o + 4)?.try_into().ok()?))
+}
+fn be_u64(b: &[u8], o: usize) -> Option<u64> {
+    Some(u64::from_be_bytes(b.get(o..o + 8)?.try_into().ok()?))
+}
+fn le_u16(b: &[u8], o: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(o..o + 2)?.try_into().ok()?))
+}
+fn le_u32(b: &[u8], o: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(o..o + 4)?.try_into().ok()?))
+}
+fn le_u64(b: &[u8], o: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(b.get(o..o + 8)?.try_into().ok()?))
+}
+fn c_text(b: &[u8], o: usize, len: usize) -> String {
+    let s = b.get(o..(o + len).min(b.len())).unwrap_or(&[]);
+    let end = s.iter().position(|c| *c == 0).unwrap_or(s.len());
+    String::from_utf8_lossy(&s[..end]).trim().to_string()
+}
+fn at(b: &[u8], o: usize, magic: &[u8]) -> bool {
+    b.get(o..o + magic.len()) == Some(magic)
+}
+
+const LUKS_MAGIC: &[u8] = b"LUKS\xba\xbe";
+const LUKS2_SECONDARY_MAGIC: &[u8] = b"SKUL\xba\xbe";
+const BITLOCKER_TO_GO_GUID: [u8; 16] = [
+    0x3b, 0xd6, 0x67, 0x49, 0x29, 0x2e, 0xd8, 0x4a, 0x83, 0x99, 0xf6, 0xa3, 0x39, 0xe3, 0xd0, 0x01,
+];
+
+fn luks1_details(b: &[u8]) -> BTreeMap<String, String> {
+    let mut d = BTreeMap::new();
+    d.insert(
+        "cipher".into(),
+        format!("{}-{}", c_text(b, 8, 32), c_text(b, 40, 32)),
+    );
+    d.insert("hash".into(), c_text(b, 72, 32));
+    d.insert("uuid".into(), c_text(b, 168, 40));
+    if let Some(off) = be_u32(b, 104) {
+        d.insert("payload_offset_sectors".into(), off.to_string());
+    }
+    if let Some(kb) = be_u32(b, 108) {
+        d.insert("key_bits".into(), (u64::from(kb) * 8).to_string());
+    }
+    let active = (0..8)
+        .filter(|i| be_u32(b, 208 + i * 48) == Some(0x00AC_71F3))
+        .count();
+    d.insert("active_keyslots".into(), active.to_string());
+    d
+}
+
+fn luks2_details(b: &[u8], offset: usize) -> BTreeMap<String, String> {
+    let mut d = BTreeMap::new();
+    let h = &b[offset.min(b.len())..];
+    d.insert("uuid".into(), c_text(h, 168, 40));
+    let label = c_text(h, 24, 48);
+    if !label.is_empty() {
+        d.insert("label".into(), label);
+    }
+    let subsystem = c_text(h, 208, 48);
+    if !subsystem.is_empty() {
+        d.insert("subsystem".into(), subsystem);
+    }
+    let hdr_size = be_u64(h, 8).unwrap_or(0);
+    d.insert("header_size".into(), hdr_size.to_string());
+    if let Some(seq) = be_u64(h, 16) {
+        d.insert("sequence_id".into(), seq.to_string());
+    }
+    // The JSON metadata follows the 4 KiB binary header, NUL-padded to hdr_size.
+    let json_end = usize::try_from(hdr_size).unwrap_or(0).min(h.len());
+    if json_end > 4096 {
+        let area = &h[4096..json_end];
+        let end = area.iter().position(|c| *c == 0).unwrap_or(area.len());
+        match serde_json::from_slice::<serde_json::Value>(&area[..end]) {
+            Ok(meta) => {
+                if let Some(ks) = meta.get("keyslots").and_then(|k| k.as_object()) {
+                    d.insert("keyslots".into(), ks.len().to_string());
+                }
+                if let Some(segs) = meta.get("segments").and_then(|s| s.as_object())
+                    && let Some(enc) = segs
+                        .values()
+                        .find_map(|s| s.get("encryption").and_then(|e| e.as_str()))
+                {
+                    d.insert("cipher".into(), enc.to_string());
+                }
+                if let Some(tokens) = meta.get("tokens").and_then(|t| t.as_object()) {
+                    let types: Vec<String> = tokens
+                        .values()
+                        .filter_map(|t| t.get("type").and_then(|v| v.as_str()))
+                        .map(str::to_string)
+                        .collect();
+                    if !types.is_empty() {
+                        // systemd-tpm2 / systemd-fido2 tokens: unlocked by hardware, not
+                        // only by a passphrase.
+                        d.insert("tokens".into(), types.join(","));
+                    }
+                }
+            }
+            Err(e) => {
+                d.insert("json_error".into(), e.to_string());
+            }
+        }
+    } else if json_end < 4096 {
+        d.insert(
+            "json_error".into(),
+            "JSON area not read (header larger than the bytes read)".into(),
+        );
+    }
+    d
+}
+
+/// Encryption signatures in the first bytes of a volume (`b` starts at its offset 0).
+pub fn detect_signatures(b: &[u8]) -> Vec<Signature> {
+    let mut out = Vec::new();
+    let sig =
+        |scheme: &str, offset: u64, coverage: &str, details: BTreeMap<String, String>| Signature {
+            scheme: scheme.to_string(),
+            offset,
+            coverage: coverage.to_string(),
+            details,
+        };
+    if at(b, 0, LUKS_MAGIC) {
+        match be_u16(b, 6) {
+            Some(1) => out.push(sig("LUKS1", 0, "volume", luks1_details(b))),
+            Some(2) => out.push(sig("LUKS2", 0, "volume", luks2_details(b, 0))),
+            Some(v) => {
+                let mut d = BTreeMap::new();
+                d.insert("version".into(), v.to_string());
+                out.push(sig("LUKS (unknown version)", 0, "volume", d));
+            }
+            None => {}
+        }
+    } else {
+        // A damaged primary: LUKS2 keeps a secondary header at one of these offsets.
+        for off in [0x4000usize, 0x8000, 0x10000] {
+            if at(b, off, LUKS2_SECONDARY_MAGIC) && be_u16(b, off + 6) == Some(2) {
+                let mut d = luks2_details(b, off);
+                d.insert(
+                    "note".into(),
+                    "primary header missing; secondary found".into(),
+                );
+                out.push(sig("LUKS2", off as u64, "volume", d));
+                break;
+            }
+        }
+    }
+    if at(b, 3, b"-FVE-FS-") {
+        let mut d = BTreeMap::new();
+        for (i, o) in [0x1b0usize, 0x1b8, 0x1c0].iter().enumerate() {
+            if let Some(v) = le_u64(b, *o) {
+                d.insert(format!("fve_metadata_offset_{}", i + 1), v.to_string());
+            }
+        }
+        out.push(sig("BitLocker", 0, "volume", d));
+    } else if at(b, 3, b"MSWIN4.1") && at(b, 424, &BITLOCKER_TO_GO_GUID) {
+        out.push(sig("BitLocker To Go", 0, "volume", BTreeMap::new()));
+    }
+    if at(b, 88, b"CS") && le_u16(b, 90) == Some(1) {
+        let mut d = BTreeMap::new();
+        if let Some(bs) = le_u32(b, 96) {
+            d.insert("block_size".into(), bs.to_string());
+        }
+        out.push(sig("FileVault 2 (CoreStorage)", 0, "volume", d));
+    }
+    if at(b, 32, b"NXSB") {
+        // nx_superblock_t: nx_flags at 1264, nx_keylocker (prange) at 1296.
+        let keylocker_blocks = le_u64(b, 1304).unwrap_or(0);
+        let flags = le_u64(b, 1264).unwrap_or(0);
+        let mut d = BTreeMap::new();
+        d.insert("keybag_blocks".into(), keylocker_blocks.to_string());
+        d.insert("software_crypto".into(), (flags & 0x4 != 0).to_string());
+        if keylocker_blocks > 0 {
+            d.insert(
+                "meaning".into(),
+                "container keybag present: at least one volume is encrypted (FileVault or \
+                 hardware encryption)"
+                    .into(),
+            );
+            out.push(sig("APFS (keybag present)", 0, "volume", d));
+        }
+    }
+    // ext4 superblock at 1024: s_magic at +0x38, s_feature_incompat at +0x60.
+    if le_u16(b, 1024 + 0x38) == Some(0xEF53)
+        && le_u32(b, 1024 + 0x60).is_some_and(|f| f & 0x1_0000 != 0)
+    {
+        out.push(sig(
+            "ext4 (encrypt feature)",
+            1024,
+            "per-file",
+            BTreeMap::new(),
+        ));
+    }
+    out
+}
+
+/// A recognised format at the start of a volume that is not encryption (used to rule
+/// out the randomness test and to describe the device).
+pub fn known_format(b: &[u8]) -> Option<&'static str> {
+    let checks: [(usize, &[u8], &'static str); 16] = [
+        (512, b"EFI PART", "gpt"),
+        (4096, b"EFI PART", "gpt"),
+        (3, b"NTFS    ", "ntfs"),
+        (3, b"EXFAT   ", "exfat"),
+        (0, b"XFSB", "xfs"),
+        (0, b"hsqs", "squashfs"),
+        (65600, b"_BHRfS_M", "btrfs"),
+        (512, b"LABELONE", "lvm2"),
+        (4086, b"SWAPSPACE2", "swap"),
+        (4086, b"SWAP-SPACE", "swap"),
+        (32769, b"CD001", "iso9660"),
+        (0, b"\x1f\x8b", "gzip"),
+        (0, b"\xfd7zXZ\x00", "xz"),
+        (0, b"\x28\xb5\x2f\xfd", "zstd"),
+        (1024, b"\x10\x20\xf5\xf2", "f2fs"),
+        (0, b"ZFS", "zfs"),
+    ];
+    for (off, magic, name) in checks {
+        if at(b, off, magic) {
+            return Some(name);
+        }
+    }
+    if le_u16(b, 1024 + 0x38) == Some(0xEF53) {
+        return Some("ext2/3/4");
+    }
+    if at(b, 54, b"FAT") || at(b, 82, b"FAT32") {
+        return Some("fat");
+    }
+    if at(b, 510, b"\x55\xaa") {
+        return Some("mbr/boot sector");
+    }
+    None
+}
+
+/// Shannon entropy in bits per byte.
+pub fn entropy(b: &[u8]) -> f64 {
+    if b.is_empty() {
+        return 0.0;
+    }
+    let mut counts = [0u64; 256];
+    for &x in b {
+        counts[x as usize] += 1;
+    }
+    let n = b.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// Everything the first bytes of one device say.
+pub fn scan_header(scan: &mut DeviceScan, b: &[u8]) {
+    scan.bytes_read = b.len() as u64;
+    scan.signatures = detect_signatures(b);
+    let fmt = known_format(b);
+    let whole_volume = scan.signatures.iter().any(|s| s.coverage == "volume");
+    if fmt.is_some() && !whole_volume {
+        scan.format = fmt.map(str::to_string);
+    }
+    if b.len() >= ENTROPY_WINDOW {
+        let e = entropy(&b[..ENTROPY_WINDOW]);
+        scan.entropy_bits_per_byte = Some((e * 10_000.0).round() / 10_000.0);
+        if e >= RANDOM_THRESHOLD && fmt.is_none() && scan.signatures.is_empty() {
+            let mut d = BTreeMap::new();
+            d.insert(
+                "meaning".into(),
+                "the first 64 KiB are indistinguishable from random data and match no known \
+                 format: typical of a VeraCrypt/TrueCrypt volume (or a wiped or otherwise \
+                 encrypted device)"
+                    .into(),
+            );
+            scan.signatures.push(Signature {
+                scheme: "VeraCrypt/TrueCrypt (candidate)".to_string(),
+                offset: 0,
+                coverage: "candidate".to_string(),
+                details: d,
+            });
+        }
+    }
+}
+
+/// What a device-mapper UUID (and name) says: `Some(scheme)` when it is an encryption
+/// mapping. cryptsetup names its mappings `CRYPT-<TYPE>-<uuid>-<name>`; VERITY and
+/// INTEGRITY are integrity layers and SUBDEV a helper device, not encryption. VeraCrypt's
+/// own mappings are named `veracryptN`.
+pub fn classify_dm(uuid: &str, name: &str) -> (String, bool) {
+    if let Some(rest) = uuid.strip_prefix("CRYPT-") {
+        let kind = rest.split('-').next().unwrap_or("");
+        return match kind {
+            "VERITY" | "INTEGRITY" | "SUBDEV" => (kind.to_string(), false),
+            "" => ("dm-crypt".to_string(), true),
+            k => (k.to_string(), true),
+        };
+    }
+    let lower = name.to_ascii_lowercase();
+    if lower.starts_with("veracrypt") || lower.starts_with("truecrypt") {
+        return ("VeraCrypt/TrueCrypt (mapping name)".to_string(), true);
+    }
+    let target = uuid
+        .split('-')
+        .next()
+        .filter(|t| !t.is_empty())
+        .unwrap_or("none");
+    (target.to_string(), false)
+}
+
+/// An encrypted filesystem by its mount type (or, for plain `fuse`, its source).
+pub fn classify_mount(fs_type: &str, source: &str) -> Option<&'static str> {
+    const FUSE: [(&str, &str); 12] = [
+        ("gocryptfs", "gocryptfs"),
+        ("cryfs", "CryFS"),
+        ("encfs", "EncFS"),
+        ("securefs", "securefs"),
+        ("veracrypt", "VeraCrypt (FUSE)"),
+        ("truecrypt", "TrueCrypt (FUSE)"),
+        ("dislocker", "BitLocker (dislocker)"),
+        ("cryptomator", "Cryptomator"),
+        ("cryptofs", "Cryptomator"),
+        ("sirikali", "SiriKali"),
+        ("fscrypt", "fscrypt"),
+        ("ecryptfs", "eCryptfs"),
+    ];
+    let t = fs_type.to_ascii_lowercase();
+    if t == "ecryptfs" {
+        return Some("eCryptfs");
+    }
+    let sub = t
+        .strip_prefix("fuse.")
+        .or_else(|| t.strip_prefix("fuseblk."))
+        .map(str::to_string)
+        .or_else(|| (t == "fuse" || t == "fuseblk").then(|| source.to_ascii_lowercase()))?;
+    FUSE.iter()
+        .find(|(needle, _)| sub.contains(needle))
+        .map(|(_, scheme)| *scheme)
+}
+
+/// fscrypt v1 master keys in the session keyrings (`logon` keys named `fscrypt:…`,
+/// `ext4:…`, `f2fs:…`): a directory encrypted with that key is readable now.
+pub fn fscrypt_keys(proc_keys: &str) -> Vec<String> {
+    proc_keys
+        .lines()
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() >= 9
+                && f[7] == "logon"
+                && ["fscrypt:", "ext4:", "f2fs:", "ubifs:"]
+                    .iter()
+                    .any(|p| f[8].starts_with(p))
+        })
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
+/// The banner that must not be missed, when any encrypted volume is open.
+pub fn banner(state: &EncryptionState) -> Option<String> {
+    if state.open_volumes.is_empty() {
+        return None;
+    }
+    let rule = "!".repeat(78);
+    let mut lines = vec![
+        rule.clone(),
+        rule.clone(),
+        "!!".to_string(),
+        "!!   ENCRYPTED VOLUME IS OPEN — DO NOT POWER OFF — image it live".to_string(),
+        "!!".to_string(),
+        "!!   Switching this machine off locks the data below; without the key it is gone."
+            .to_string(),
+        "!!".to_string(),
+    ];
+    for v in &state.open_volumes {
+        let mut line = format!("!!   * {} {}", v.scheme, v.device);
+        if let Some(n) = &v.name {
+            line.push_str(&format!(" ({n})"));
+        }
+        if !v.backing.is_empty() {
+            line.push_str(&format!(" on {}", v.backing.join(", ")));
+        }
+        if !v.mount_points.is_empty() {
+            line.push_str(&format!(", mounted at {}", v.mount_points.join(", ")));
+        }
+        lines.push(line);
+    }
+    lines.push("!!".to_string());
+    lines.push(rule.clone());
+    lines.push(rule);
+    Some(lines.join("\n") + "\n")
+}
+
+/// Print the banner on stderr, in red on a terminal.
+pub fn print_banner(banner: &str) {
+    use std::io::{IsTerminal, Write};
+    let mut err = std::io::stderr().lock();
+    let _ = if std::io::stderr().is_terminal() {
+        write!(err, "\x1b[1;97;41m{}\x1b[0m", banner.trim_end()).and_then(|_| writeln!(err))
+    } else {
+        write!(err, "{banner}")
+    };
+    let _ = err.flush();
+}
+
+/// Findings for the bundle: one critical finding per open volume, one per locked
+/// encrypted device, one per volume whose state is unknown.
+pub fn findings(state: &EncryptionState) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for v in &state.open_volumes {
+        let mut title = format!("Encrypted volume is open: {} {}", v.scheme, v.device);
+        if !v.mount_points.is_empty() {
+            title.push_str(&format!(" (mounted at {})", v.mount_points.join(", ")));
+        }
+        title.push_str(" — do not power off, image it live");
+        out.push(Finding {
+            id: String::new(),
+            analyzer: "live".to_string(),
+            kind: "encryption.volume_open".to_string(),
+            severity: Severity::Critical,
+            path: Some(v.device.clone()),
+            member: Some(KIND.member.to_string()),
+            sha256: None,
+            title,
+            evidence: serde_json::to_value(v).unwrap_or(serde_json::Value::Null),
+        });
+    }
+    for d in &state.devices {
+        for s in &d.signatures {
+            let (kind, severity, what) = match s.coverage.as_str() {
+                "volume" => ("encryption.header", Severity::High, "encryption header"),
+                "candidate" => (
+                    "encryption.candidate",
+                    Severity::Medium,
+                    "possible encrypted volume",
+                ),
+                _ => (
+                    "encryption.capable_fs",
+                    Severity::Info,
+                    "encryption-capable filesystem",
+                ),
+            };
+            let mut title = format!("{what}: {} on {}", s.scheme, d.path);
+            if let Some(b) = &d.backing_file {
+                title.push_str(&format!(" (backing file {b})"));
+            }
+            out.push(Finding {
+                id: String::new(),
+                analyzer: "live".to_string(),
+                kind: kind.to_string(),
+                severity,
+                path: Some(d.path.clone()),
+                member: Some(KIND.member.to_string()),
+                sha256: None,
+                title,
+                evidence: serde_json::json!({ "device": d.device, "signature": s,
+                    "entropy_bits_per_byte": d.entropy_bits_per_byte }),
+            });
+        }
+    }
+    for u in &state.status_unknown {
+        out.push(Finding {
+            id: String::new(),
+            analyzer: "live".to_string(),
+            kind: "encryption.status_unknown".to_string(),
+            severity: Severity::High,
+            path: None,
+            member: Some(KIND.member.to_string()),
+            sha256: None,
+            title: format!("{u}: may be unlocked now — check before powering off"),
+            evidence: serde_json::Value::String(u.clone()),
+        });
+    }
+    out
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::collections::{BTreeSet, HashMap};
+    use std::io::Read;
+    use std::path::{Path, PathBuf};
+    use std::time::Duration;
+
+    use super::super::bounded::map_bounded;
+    use super::super::mounts::{BlockDevice, block_devices, parse_swaps};
+    use super::super::sys;
+    use super::*;
+
+    pub fn capture(ctx: &Ctx) -> Result<EncryptionState, String> {
+        let mut state = EncryptionState::default();
+        // Without sysfs nothing can be said about dm-crypt: fail rather than report "no
+        // open volume".
+        let devices = block_devices(&ctx.roots.sys)?;
+        let by_name: HashMap<&str, &BlockDevice> =
+            devices.iter().map(|d| (d.name.as_str(), d)).collect();
+        let mounts = &ctx.mounts.mounts;
+        let swaps = sys::read_kernel(&ctx.roots.proc.join("swaps"), 1 << 20)
+            .map(|b| parse_swaps(&String::from_utf8_lossy(&b)))
+            .unwrap_or_default();
+        // Where the plaintext of these devices is used: mounts (by device number or
+        // source name) and swap.
+        let uses_of = |closure: &[&BlockDevice]| -> Vec<String> {
+            let names = |d: &BlockDevice| {
+                let mut n = vec![format!("/dev/{}", d.name)];
+                if let Some(dm) = &d.dm_name {
+                    n.push(format!("/dev/mapper/{dm}"));
+                }
+                n
+            };
+            let mut uses: Vec<String> = mounts
+                .iter()
+                .filter(|m| {
+                    closure.iter().any(|d| {
+                        (!d.dev.is_empty() && d.dev == m.device) || names(d).contains(&m.source)
+                    })
+                })
+                .map(|m| m.mount_point.clone())
+                .collect();
+            uses.extend(
+                swaps
+                    .iter()
+                    .filter(|s| closure.iter().any(|d| names(d).contains(&s.filename)))
+                    .map(|s| format!("swap ({})", s.filename)),
+            );
+            uses
+        };
+
+        // 1. Open dm-crypt mappings: the dm UUID and name sysfs gives for each dm device.
+        for d in devices.iter().filter(|d| d.kind == "dm") {
+            let uuid = d.dm_uuid.clone().unwrap_or_default();
+            let name = d.dm_name.clone().unwrap_or_default();
+            let (target, encryption) = classify_dm(&uuid, &name);
+            if encryption {
+                let backing = d
+                    .slaves
+                    .iter()
+                    .map(|s| {
+                        match by_name
+                            .get(s.as_str())
+                            .and_then(|b| b.backing_file.as_ref())
+                        {
+                            Some(file) => format!("/dev/{s} (file {file})"),
+                            None => format!("/dev/{s}"),
+                        }
+                    })
+                    .collect();
+                state.open_volumes.push(OpenVolume {
+                    mechanism: "dm-crypt".to_string(),
+                    scheme: target.clone(),
+                    device: format!("/dev/{}", d.name),
+                    name: (!name.is_empty()).then(|| format!("/dev/mapper/{name}")),
+                    uuid: (!uuid.is_empty()).then(|| uuid.clone()),
+                    backing,
+                    mount_points: uses_of(&stacked_on(&by_name, &d.name)),
+                    size_bytes: Some(d.size_bytes),
+                    evidence: if uuid.is_empty() {
+                        format!("/sys/block/{}/dm/name = {name}", d.name)
+                    } else {
+                        format!("/sys/block/{}/dm/uuid = {uuid}", d.name)
+                    },
+                });
+            }
+            state.device_mapper.push(DmDevice {
+                device: d.name.clone(),
+                name,
+                uuid,
+                slaves: d.slaves.clone(),
+                holders: d.holders.clone(),
+                target,
+                encryption,
+            });
+        }
+
+        // 2. Encrypted filesystems mounted (stacked or FUSE).
+        for m in mounts.iter() {
+            if let Some(scheme) = classify_mount(&m.fs_type, &m.source) {
+                state.open_volumes.push(OpenVolume {
+                    mechanism: if m.fs_type == "ecryptfs" {
+                        "ecryptfs"
+                    } else {
+                        "fuse"
+                    }
+                    .to_string(),
+                    scheme: scheme.to_string(),
+                    device: m.source.clone(),
+                    name: Some(m.mount_point.clone()),
+                    uuid: None,
+                    backing: vec![m.source.clone()],
+                    mount_points: vec![m.mount_point.clone()],
+                    size_bytes: None,
+                    evidence: format!(
+                        "mountinfo: {} mounted at {} type {}",
+                        m.source, m.mount_point, m.fs_type
+                    ),
+                });
+            }
+        }
+
+        // 3. fscrypt v1 keys loaded.
+        match sys::read_kernel(&ctx.roots.proc.join("keys"), 4 << 20) {
+            Ok(b) => {
+                for line in fscrypt_keys(&String::from_utf8_lossy(&b)) {
+                    state.open_volumes.push(OpenVolume {
+                        mechanism: "fscrypt".to_string(),
+                        scheme: "fscrypt (v1 key loaded)".to_string(),
+                        device: line
+                            .split_whitespace()
+                            .nth(8)
+                            .unwrap_or("")
+                            .trim_end_matches(':')
+                            .to_string(),
+                        evidence: format!("/proc/keys: {line}"),
+                        ..OpenVolume::default()
+                    });
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => state.notes.push(format!("/proc/keys: {e}")),
+        }
+        state.notes.push(
+            "fscrypt v2 keys live in per-filesystem keyrings that procfs does not show: an \
+             unlocked v2 directory is not detected yet"
+                .to_string(),
+        );
+
+        // 4. Headers of every attached device, each read under its own time limit.
+        let jobs: Vec<(BlockDevice, PathBuf)> = devices
+            .iter()
+            .filter(|d| d.size_bytes > 0)
+            .map(|d| (d.clone(), ctx.roots.dev.join(d.name.replace('!', "/"))))
+            .collect();
+        let skipped = devices.len() - jobs.len();
+        if skipped > 0 {
+            state
+                .notes
+                .push(format!("{skipped} block devices of size 0 not read"));
+        }
+        let results = map_bounded(
+            jobs.clone(),
+            2,
+            Duration::from_secs(3),
+            ctx.soft_deadline,
+            |(dev, path)| read_header(&dev, &path),
+        );
+        for ((dev, path), r) in jobs.into_iter().zip(results) {
+            state.devices.push(
+                r.into_result("reading the first sectors")
+                    .unwrap_or_else(|e| DeviceScan {
+                        device: dev.name.clone(),
+                        path: path.display().to_string(),
+                        size_bytes: dev.size_bytes,
+                        backing_file: dev.backing_file.clone(),
+                        error: Some(e),
+                        ..DeviceScan::default()
+                    }),
+            );
+        }
+
+        // A volume header whose device carries an open mapping is open, else locked.
+        let open_backing: BTreeSet<String> = state
+            .device_mapper
+            .iter()
+            .filter(|d| d.encryption)
+            .flat_map(|d| d.slaves.clone())
+            .collect();
+        for d in &state.devices {
+            if d.signatures.iter().any(|s| s.coverage == "volume")
+                && !open_backing.contains(&d.device)
+            {
+                let schemes: Vec<&str> = d.signatures.iter().map(|s| s.scheme.as_str()).collect();
+                let mut text = format!("{} on {}", schemes.join("+"), d.path);
+                if let Some(b) = &d.backing_file {
+                    text.push_str(&format!(" (backing file {b})"));
+                }
+                state.locked_containers.push(text);
+            }
+        }
+        Ok(state)
+    }
+
+    /// The device and everything stacked on it through `holders` (LVM on LUKS, …).
+    fn stacked_on<'a>(
+        by_name: &HashMap<&str, &'a BlockDevice>,
+        start: &str,
+    ) -> Vec<&'a BlockDevice> {
+        let mut seen: Vec<&BlockDevice> = Vec::new();
+        let mut todo = vec![start.to_string()];
+        while let Some(name) = todo.pop() {
+            let Some(d) = by_name.get(name.as_str()).copied() else {
+                continue;
+            };
+            if seen.iter().any(|s| s.name == d.name) || seen.len() > 64 {
+                continue;
+            }
+            todo.extend(d.holders.iter().cloned());
+            seen.push(d);
+        }
+        seen
+    }
+
+    fn read_header(dev: &BlockDevice, path: &Path) -> DeviceScan {
+        let mut scan = DeviceScan {
+            device: dev.name.clone(),
+            path: path.display().to_string(),
+            size_bytes: dev.size_bytes,
+            backing_file: dev.backing_file.clone(),
+            ..DeviceScan::default()
+        };
+        let file = match sys::open_evidence(path) {
+            Ok(f) => f,
+            Err(e) => {
+                scan.error = Some(format!("open read-only: {e}"));
+                return scan;
+            }
+        };
+        match file.metadata() {
+            Ok(m) => {
+                use std::os::unix::fs::FileTypeExt;
+                let t = m.file_type();
+                if !(t.is_block_device() || t.is_file()) {
+                    scan.error = Some("not a block device: not read".to_string());
+                    return scan;
+                }
+            }
+            Err(e) => {
+                scan.error = Some(format!("fstat: {e}"));
+                return scan;
+            }
+        }
+        let mut buf = Vec::with_capacity(HEADER_READ);
+        let reader = &file;
+        if let Err(e) = reader.take(HEADER_READ as u64).read_to_end(&mut buf) {
+            scan.error = Some(format!("read: {e}"));
+            if buf.is_empty() {
+                return scan;
+            }
+        }
+        scan_header(&mut scan, &buf);
+        scan
+    }
+}
+
+#[cfg(target_os = "linux")]
+pub use linux::capture;
+
+/// Partition starts (byte offsets) found in an MBR or GPT at the start of a disk, with a
+/// label. `read` fetches `len` bytes at a byte offset (sector-aligned by construction).
+pub fn partition_offsets(
+    first: &[u8],
+    mut read: impl FnMut(u64, usize) -> Option<Vec<u8>>,
+) -> Vec<(u64, String)> {
+    let mut out = Vec::new();
+    for sector in [512u64, 4096] {
+        if !at(first, sector as usize, b"EFI PART") {
+            continue;
+        }
+        let h = &first[sector as usize..];
+        let (Some(entries_lba), Some(count), Some(size)) =
+            (le_u64(h, 72), le_u32(h, 80), le_u32(h, 84))
+        else {
+            return out;
+        };
+        let (count, size) = (count.min(256) as usize, size as usize);
+        if !(128..=4096).contains(&size) {
+            return out;
+        }
+        let want = (count * size).div_ceil(sector as usize) * sector as usize;
+        let Some(table) = read(entries_lba.saturating_mul(sector), want) else {
+            return out;
+        };
+        for i in 0..count {
+            let e = match table.get(i * size..i * size + size) {
+                Some(e) => e,
+                None => break,
+            };
+            if e[..16].iter().all(|b| *b == 0) {
+                continue;
+            }
+            if let Some(first_lba) = le_u64(e, 32) {
+                out.push((
+                    first_lba.saturating_mul(sector),
+                    format!("gpt partition {}", i + 1),
+                ));
+            }
+        }
+        return out;
+    }
+    if at(first, 510, b"\x55\xaa") {
+        for i in 0..4 {
+            let e = 446 + i * 16;
+            let kind = first.get(e + 4).copied().unwrap_or(0);
+            let start = le_u32(first, e + 8).unwrap_or(0);
+            if kind != 0 && kind != 0xEE && start != 0 {
+                out.push((
+                    u64::from(start) * 512,
+                    format!("mbr partition {} (type {kind:#04x})", i + 1),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Scan one physical drive and the partitions its MBR/GPT lists. `None` when the drive
+/// does not exist.
+#[cfg(windows)]
+fn scan_physical_drive(n: u32) -> Option<Result<Vec<DeviceScan>, String>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let path = format!(r"\\.\PhysicalDrive{n}");
+    let mut file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            return Some(Err(format!(
+                "{path}: access denied: run fieldkit as Administrator to read disk headers"
+            )));
+        }
+        Err(e) => return Some(Err(format!("{path}: {e}"))),
+    };
+    // Raw disks are read in whole sectors: offsets and lengths here are multiples of 4 KiB.
+    let mut read_at = |offset: u64, len: usize| -> Option<Vec<u8>> {
+        file.seek(SeekFrom::Start(offset)).ok()?;
+        let mut buf = vec![0u8; len];
+        let mut got = 0;
+        while got < len {
+            match file.read(&mut buf[got..]) {
+                Ok(0) | Err(_) => break,
+                Ok(k) => got += k,
+            }
+        }
+        buf.truncate(got);
+        (!buf.is_empty()).then_some(buf)
+    };
+    let Some(first) = read_at(0, HEADER_READ) else {
+        return Some(Err(format!("{path}: cannot read the first sectors")));
+    };
+    let mut scans = Vec::new();
+    let mut scan = DeviceScan {
+        device: format!("PhysicalDrive{n}"),
+        path: path.clone(),
+        ..DeviceScan::default()
+    };
+    scan_header(&mut scan, &first);
+    scans.push(scan);
+    for (offset, label) in partition_offsets(&first, &mut read_at) {
+        let Some(head) = read_at(offset, HEADER_READ) else {
+            continue;
+        };
+        let mut scan = DeviceScan {
+            device: format!("PhysicalDrive{n} {label}"),
+            path: format!("{path}@{offset}"),
+            ..DeviceScan::default()
+        };
+        scan_header(&mut scan, &head);
+        scans.push(scan);
+    }
+    Some(Ok(scans))
+}
+
+#[cfg(windows)]
+pub fn capture(ctx: &Ctx) -> Result<EncryptionState, String> {
+    use super::bounded::map_bounded;
+    let mut state = EncryptionState::default();
+    let results = map_bounded(
+        (0..32u32).collect(),
+        2,
+        std::time::Duration::from_secs(5),
+        ctx.soft_deadline,
+        scan_physical_drive,
+    );
+    for (n, r) in results.into_iter().enumerate() {
+        match r.into_result(&format!("reading PhysicalDrive{n}")) {
+            Ok(None) => {}
+            Ok(Some(Ok(scans))) => state.devices.extend(scans),
+            Ok(Some(Err(e))) | Err(e) => state.notes.push(e),
+        }
+    }
+    for d in &state.devices {
+        if d.signatures
+            .iter()
+            .any(|s| s.scheme.starts_with("BitLocker"))
+        {
+            state.status_unknown.push(format!(
+                "BitLocker volume at {} on this running Windows system",
+                d.path
+            ));
+        }
+    }
+    state.notes.push(
+        "Windows: BitLocker volumes are found by their on-disk signature on every physical \
+         drive; whether each is unlocked is not yet determined (planned: \
+         Win32_EncryptableVolume.GetLockStatus via WMI, or FSCTL on the mounted volume). A \
+         BitLocker system volume of a running Windows is necessarily unlocked. Not yet: \
+         VeraCrypt driver mappings, EFS."
+            .to_string(),
+    );
+    Ok(state)
+}
+
+#[cfg(not(any(target_os = "linux", windows)))]
+pub fn capture(_ctx: &Ctx) -> Result<EncryptionState, String> {
+    Ok(EncryptionState {
+        notes: vec![
+            "encryption status: not yet on this OS (planned for macOS: FileVault state \
+             from the APFS volume roles through IOKit, never by running fdesetup)"
+                .to_string(),
+        ],
+        ..EncryptionState::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn luks1_header() -> Vec<u8> {
+        let mut b = vec![0u8; HEADER_READ];
+        b[..6].copy_from_slice(LUKS_MAGIC);
+        b[6..8].copy_from_slice(&1u16.to_be_bytes());
+        b[8..11].copy_from_slice(b"aes");
+        b[40..51].copy_from_slice(b"xts-plain64");
+        b[72..78].copy_from_slice(b"sha256");
+        b[104..108].copy_from_slice(&4096u32.to_be_bytes());
+        b[108..112].copy_from_slice(&64u32.to_be_bytes());
+        b[168..172].copy_from_slice(b"abcd");
+        b[208..212].copy_from_slice(&0x00AC_71F3u32.to_be_bytes());
+        b[256..260].copy_from_slice(&0x0000_DEADu32.to_be_bytes());
+        b
+    }
+
+    #[test]
+    fn luks1_header_fields() {
+        let s = detect_signatures(&luks1_header());
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].scheme, "LUKS1");
+        assert_eq!(s[0].details["cipher"], "aes-xts-plain64");
+        assert_eq!(s[0].details["active_keyslots"], "1");
+        assert_eq!(s[0].details["key_bits"], "512");
+        assert_eq!(s[0].details["uuid"], "abcd");
+    }
+
+    #[test]
+    fn luks2_header_and_json_metadata() {
+        let mut b = vec![0u8; HEADER_READ];
+        b[..6].copy_from_slice(LUKS_MAGIC);
+        b[6..8].copy_from_slice(&2u16.to_be_bytes());
+        b[8..16].copy_from_slice(&16384u64.to_be_bytes());
+        b[24..29].copy_from_slice(b"label");
+        b[168..172].copy_from_slice(b"uuid");
+        let json = br#"{"keyslots":{"0":{},"1":{}},"segments":{"0":{"encryption":"aes-xts-plain64"}},"tokens":{"0":{"type":"systemd-tpm2"}}}"#;
+        b[4096..4096 + json.len()].copy_from_slice(json);
+        let s = detect_signatures(&b);
+        assert_eq!(s[0].scheme, "LUKS2");
+        assert_eq!(s[0].details["keyslots"], "2");
+        assert_eq!(s[0].details["cipher"], "aes-xts-plain64");
+        assert_eq!(s[0].details["tokens"], "systemd-tpm2");
+        assert_eq!(s[0].details["label"], "label");
+        // Only the secondary header left.
+        let mut damaged = b.clone();
+        damaged[..8].fill(0);
+        damaged[0x4000..0x4006].copy_from_slice(LUKS2_SECONDARY_MAGIC);
+        damaged[0x4006..0x4008].copy_from_slice(&2u16.to_be_bytes());
+        let s = detect_signatures(&damaged);
+        assert_eq!((s[0].scheme.as_str(), s[0].offset), ("LUKS2", 0x4000));
+    }
+
+    #[test]
+    fn bitlocker_corestorage_apfs_and_ext4_signatures() {
+        let mut b = vec![0u8; 8192];
+        b[3..11].copy_from_slice(b"-FVE-FS-");
+        assert_eq!(detect_signatures(&b)[0].scheme, "BitLocker");
+        let mut b = vec![0u8; 8192];
+        b[3..11].copy_from_slice(b"MSWIN4.1");
+        b[424..440].copy_from_slice(&BITLOCKER_TO_GO_GUID);
+        assert_eq!(detect_signatures(&b)[0].scheme, "BitLocker To Go");
+        let mut b = vec![0u8; 8192];
+        b[88..90].copy_from_slice(b"CS");
+        b[90..92].copy_from_slice(&1u16.to_le_bytes());
+        assert_eq!(detect_signatures(&b)[0].scheme, "FileVault 2 (CoreStorage)");
+        let mut b = vec![0u8; 8192];
+        b[32..36].copy_from_slice(b"NXSB");
+        assert!(detect_signatures(&b).is_empty(), "no keybag, no claim");
+        b[1304..1312].copy_from_slice(&1u64.to_le_bytes());
+        assert_eq!(detect_signatures(&b)[0].scheme, "APFS (keybag present)");
+        let mut b = vec![0u8; 8192];
+        b[1024 + 0x38..1024 + 0x3a].copy_from_slice(&0xEF53u16.to_le_bytes());
+        b[1024 + 0x60..1024 + 0x64].copy_from_slice(&0x1_0000u32.to_le_bytes());
+        let s = detect_signatures(&b);
+        assert_eq!(
+            (s[0].scheme.as_str(), s[0].coverage.as_str()),
+            ("ext4 (encrypt feature)", "per-file")
+        );
+    }
+
+    #[test]
+    fn random_data_is_a_veracrypt_candidate_and_formatted_data_is_not() {
+        // xorshift: deterministic, statistically random enough for 64 KiB.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let random: Vec<u8> = (0..HEADER_READ)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect();
+        let mut scan = DeviceScan::default();
+        scan_header(&mut scan, &random);
+        assert_eq!(scan.signatures.len(), 1, "{scan:?}");
+        assert_eq!(scan.signatures[0].coverage, "candidate");
+        let mut gz = random.clone();
+        gz[..2].copy_from_slice(b"\x1f\x8b");
+        let mut scan = DeviceScan::default();
+        scan_header(&mut scan, &gz);
+        assert!(scan.signatures.is_empty());
+        assert_eq!(scan.format.as_deref(), Some("gzip"));
+        let mut scan = DeviceScan::default();
+        scan_header(&mut scan, &vec![0u8; HEADER_READ]);
+        assert!(scan.signatures.is_empty());
+        assert_eq!(scan.entropy_bits_per_byte, Some(0.0));
+    }
+
+    #[test]
+    fn truncated_headers_never_panic() {
+        let full = luks1_header();
+        for cut in (0..2048).chain([4095, 4096, 4097, 16383]) {
+            let _ = detect_signatures(&full[..cut]);
+            let mut scan = DeviceScan::default();
+            scan_header(&mut scan, &full[..cut]);
+        }
+        let mut b = vec![0u8; 200];
+        b[..6].copy_from_slice(LUKS_MAGIC);
+        b[6..8].copy_from_slice(&2u16.to_be_bytes());
+        b[8..16].copy_from_slice(&u64::MAX.to_be_bytes());
+        assert_eq!(detect_signatures(&b)[0].scheme, "LUKS2");
+    }
+
+    #[test]
+    fn dm_uuids_are_classified() {
+        assert_eq!(
+            classify_dm("CRYPT-LUKS2-0123abcd-cryptroot", "cryptroot"),
+            ("LUKS2".into(), true)
+        );
+        assert_eq!(
+            classify_dm("CRYPT-BITLK-0123-win", "win"),
+            ("BITLK".into(), true)
+        );
+        assert_eq!(
+            classify_dm("CRYPT-PLAIN-swap", "swap"),
+            ("PLAIN".into(), true)
+        );
+        assert_eq!(
+            classify_dm("CRYPT-VERITY-abc-root", "root"),
+            ("VERITY".into(), false)
+        );
+        assert_eq!(
+            classify_dm("CRYPT-SUBDEV-abc", "x_dif"),
+            ("SUBDEV".into(), false)
+        );
+        assert_eq!(classify_dm("LVM-abcdef", "vg-root"), ("LVM".into(), false));
+        assert_eq!(
+            classify_dm("", "veracrypt1"),
+            ("VeraCrypt/TrueCrypt (mapping name)".into(), true)
+        );
+        assert_eq!(classify_dm("", "plain"), ("none".into(), false));
+    }
+
+    #[test]
+    fn encrypted_mounts_are_classified() {
+        assert_eq!(
+            classify_mount("fuse.gocryptfs", "/home/u/.c"),
+            Some("gocryptfs")
+        );
+        assert_eq!(
+            classify_mount("ecryptfs", "/home/.ecryptfs/u/.Private"),
+            Some("eCryptfs")
+        );
+        assert_eq!(classify_mount("fuse", "cryfs@/x"), Some("CryFS"));
+        assert_eq!(
+            classify_mount("fuse.veracrypt", "veracrypt"),
+            Some("VeraCrypt (FUSE)")
+        );
+        assert_eq!(classify_mount("fuse.sshfs", "host:/"), None);
+        assert_eq!(classify_mount("ext4", "/dev/sda1"), None);
+    }
+
+    #[test]
+    fn fscrypt_v1_keys_in_proc_keys() {
+        let keys = "1a2b3c4d I--Q---     1 perm 3f010000     0     0 logon     fscrypt:0123456789abcdef: 64\n\
+                    2b3c4d5e I--Q---     1 perm 1f3f0000     0     0 keyring   _ses: 1\n";
+        assert_eq!(fscrypt_keys(keys).len(), 1);
+    }
+
+    #[test]
+    fn banner_only_when_a_volume_is_open() {
+        let mut state = EncryptionState::default();
+        assert!(banner(&state).is_none());
+        state.open_volumes.push(OpenVolume {
+            mechanism: "dm-crypt".into(),
+            scheme: "LUKS2".into(),
+            device: "/dev/dm-0".into(),
+            name: Some("/dev/mapper/cryptroot".into()),
+            backing: vec!["/dev/sda2".into()],
+            mount_points: vec!["/".into()],
+            ..OpenVolume::default()
+        });
+        let b = banner(&state).unwrap();
+        assert!(b.contains("ENCRYPTED VOLUME IS OPEN — DO NOT POWER OFF — image it live"));
+        assert!(b.contains("LUKS2 /dev/dm-0 (/dev/mapper/cryptroot) on /dev/sda2, mounted at /"));
+        assert!(b.lines().count() >= 8);
+        let f = findings(&state);
+        assert_eq!(f[0].kind, "encryption.volume_open");
+        assert_eq!(f[0].severity, Severity::Critical);
+        assert_eq!(f[0].analyzer, "live");
+    }
+
+    #[test]
+    fn mbr_and_gpt_partition_tables() {
+        let mut mbr = vec![0u8; 4096];
+        mbr[510..512].copy_from_slice(b"\x55\xaa");
+        mbr[446 + 4] = 0x07;
+        mbr[446 + 8..446 + 12].copy_from_slice(&2048u32.to_le_bytes());
+        mbr[462 + 4] = 0x83;
+        mbr[462 + 8..462 + 12].copy_from_slice(&4096u32.to_le_bytes());
+        let p = partition_offsets(&mbr, |_, _| None);
+        assert_eq!(
+            p.iter().map(|(o, _)| *o).collect::<Vec<_>>(),
+            vec![1_048_576, 2_097_152]
+        );
+
+        let mut gpt = vec![0u8; 4096];
+        gpt[510..512].copy_from_slice(b"\x55\xaa");
+        gpt[446 + 4] = 0xEE;
+        gpt[446 + 8..446 + 12].copy_from_slice(&1u32.to_le_bytes());
+        gpt[512..520].copy_from_slice(b"EFI PART");
+        gpt[512 + 72..512 + 80].copy_from_slice(&2u64.to_le_bytes());
+        gpt[512 + 80..512 + 84].copy_from_slice(&128u32.to_le_bytes());
+        gpt[512 + 84..512 + 88].copy_from_slice(&128u32.to_le_bytes());
+        let mut table = vec![0u8; 128 * 128];
+        table[0] = 0xA2;
+        table[32..40].copy_from_slice(&2048u64.to_le_bytes());
+        table[128] = 0xAF;
+        table[128 + 32..128 + 40].copy_from_slice(&1_050_624u64.to_le_bytes());
+        let p = partition_offsets(&gpt, |off, len| {
+            assert_eq!(off, 1024);
+            Some(table[..len.min(table.len())].to_vec())
+        });
+        assert_eq!(
+            p,
+            vec![
+                (1_048_576, "gpt partition 1".to_string()),
+                (537_919_488, "gpt partition 2".to_string())
+            ]
+        );
+        let _ = partition_offsets(&gpt[..600], |_, _| Some(vec![1, 2, 3]));
+    }
+}

@@ -1,0 +1,1183 @@
+//! `fieldkit live` on this machine, checked against independent sources: `ps` for
+//! processes, `ss` for sockets, `sha256sum` for executable images, `cryptsetup` and
+//! `losetup` for encryption headers, and synthetic sysfs/procfs trees for open
+//! dm-crypt mappings where the kernel has no device-mapper.
+//!
+//! Needs (as root): procps (ps), iproute2 (ss), coreutils, util-linux (losetup),
+//! cryptsetup-bin (cryptsetup). A missing tool fails the test with the package to install.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BANNER: &str = "ENCRYPTED VOLUME IS OPEN — DO NOT POWER OFF — image it live";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Run fieldkit with a deadline: a hang is a failure, not a stuck CI job.
+fn fieldkit(args: &[&str]) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fieldkit"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn fieldkit");
+    let start = Instant::now();
+    while child.try_wait().expect("wait").is_none() {
+        if start.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("fieldkit {args:?} hung");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("output");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn tool(name: &str, package: &str, args: &[&str]) -> Output {
+    Command::new(name)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{name} is needed (apt-get install -y {package}): {e}"))
+}
+
+fn tool_ok(name: &str, package: &str, args: &[&str]) -> String {
+    let out = tool(name, package, args);
+    assert!(
+        out.status.success(),
+        "{name} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Say something on the real stderr, past the test harness's capture.
+fn announce(text: &str) {
+    let _ = std::io::stderr().write_all(format!("\n{text}\n").as_bytes());
+}
+
+/// `fieldkit live --out DIR` and the parsed members.
+struct Captured {
+    run: Run,
+    dir: PathBuf,
+}
+
+impl Captured {
+    fn member(&self, name: &str) -> Value {
+        let path = self.dir.join("live").join(format!("{name}.json"));
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let v: Value = serde_json::from_slice(&bytes).expect("member is JSON");
+        assert_eq!(v["schema"], format!("fieldkit.live.{name}"));
+        assert_eq!(v["schema_version"], 1);
+        assert_eq!(v["outcome"], "ok", "{name}: {v}");
+        v
+    }
+
+    fn data(&self, name: &str) -> Value {
+        self.member(name)["data"].clone()
+    }
+
+    fn findings(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.dir.join("findings.jsonl"))
+            .expect("findings.jsonl")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("finding is JSON"))
+            .collect()
+    }
+}
+
+fn capture(parent: &Path, extra: &[&str]) -> Captured {
+    let dir = parent.join(format!("out-{}", std::process::id()));
+    let dir_s = dir.to_str().unwrap().to_string();
+    let mut args = vec!["live", "--out", dir_s.as_str()];
+    args.extend_from_slice(extra);
+    let run = fieldkit(&args);
+    assert!(
+        run.code == 0 || run.code == 4,
+        "fieldkit live failed ({}):\n{}\n{}",
+        run.code,
+        run.stdout,
+        run.stderr
+    );
+    Captured { run, dir }
+}
+
+struct Kill(Child);
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_retrying(cmd: &mut Command) -> Child {
+    // A freshly copied executable may still be open for writing in a child forked by
+    // another test thread (ETXTBSY): retry briefly.
+    for _ in 0..50 {
+        match cmd.spawn() {
+            Ok(c) => return c,
+            Err(e) if e.raw_os_error() == Some(26) => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => panic!("spawn {cmd:?}: {e}"),
+        }
+    }
+    panic!("spawn {cmd:?}: text file busy");
+}
+
+fn sha256sum(path: &Path) -> String {
+    tool_ok("sha256sum", "coreutils", &[path.to_str().unwrap()])
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+fn unique() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("0.{}{:09}", std::process::id(), nanos)
+}
+
+fn process_by_argv<'a>(procs: &'a Value, argv: &[&str]) -> &'a Value {
+    procs["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| {
+            p["argv"].as_array().is_some_and(|a| {
+                a.iter()
+                    .map(|x| x.as_str().unwrap_or(""))
+                    .eq(argv.iter().copied())
+            })
+        })
+        .unwrap_or_else(|| panic!("no process with argv {argv:?}"))
+}
+
+/// `ps -eo pid,ppid,comm,args` as pid → (ppid, comm, args).
+fn ps() -> BTreeMap<u32, (u32, String, String)> {
+    let text = tool_ok("ps", "procps", &["-eo", "pid=,ppid=,comm=,args="]);
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let pid = f.next()?.parse().ok()?;
+            let ppid = f.next()?.parse().ok()?;
+            let comm = f.next()?.to_string();
+            let args = f.collect::<Vec<_>>().join(" ");
+            Some((pid, (ppid, comm, args)))
+        })
+        .collect()
+}
+
+#[test]
+fn processes_agree_with_ps_and_a_started_sleep_has_its_parent_command_line_and_hash() {
+    let t = tempfile::tempdir().unwrap();
+    let tag = unique();
+    let sleeper = Kill(
+        Command::new("/usr/bin/sleep")
+            .args(["600", &tag])
+            .current_dir(t.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start sleep"),
+    );
+    let started = jiff::Timestamp::now();
+    std::thread::sleep(Duration::from_millis(100));
+    let before = ps();
+    let c = capture(t.path(), &[]);
+    let after = ps();
+    let procs = c.data("processes");
+
+    let p = process_by_argv(&procs, &["/usr/bin/sleep", "600", &tag]);
+    assert_eq!(p["pid"], sleeper.0.id());
+    assert_eq!(p["ppid"], std::process::id(), "the test is the parent");
+    let (ps_ppid, ps_comm, ps_args) = &after[&sleeper.0.id()];
+    assert_eq!(p["ppid"], *ps_ppid);
+    assert_eq!(p["name"], ps_comm.as_str());
+    assert_eq!(
+        p["argv"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect::<Vec<_>>()
+            .join(" "),
+        *ps_args
+    );
+    assert!(
+        p.get("cmdline_b64").is_none(),
+        "plain UTF-8 argv needs no raw copy"
+    );
+    let real_sleep = std::fs::canonicalize("/usr/bin/sleep").unwrap();
+    assert_eq!(p["exe"], real_sleep.to_str().unwrap());
+    assert_eq!(p["exe_sha256"], sha256sum(&real_sleep));
+    assert_eq!(p["exe_deleted"], false);
+    assert_eq!(p["uid"], 0);
+    assert_eq!(p["user"], "root");
+    assert_eq!(
+        p["cwd"],
+        std::fs::canonicalize(t.path()).unwrap().to_str().unwrap()
+    );
+    let fds = std::fs::read_dir(format!("/proc/{}/fd", sleeper.0.id()))
+        .unwrap()
+        .count();
+    assert_eq!(p["open_files"], fds);
+    let start: jiff::Timestamp = p["start_utc"].as_str().unwrap().parse().unwrap();
+    let skew = (start.as_nanosecond() - started.as_nanosecond()).abs();
+    assert!(
+        skew < 1_500_000_000,
+        "start time {start} vs spawned at {started}"
+    );
+
+    // Every process ps saw before and after, unchanged, is in the capture with the same
+    // parent and name (kernel worker names change with the work they do).
+    let ours: BTreeMap<u64, &Value> = procs["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["pid"].as_u64().unwrap(), p))
+        .collect();
+    let mut compared = 0;
+    for (pid, b) in &before {
+        if after.get(pid) != Some(b) || b.1 == "ps" {
+            continue;
+        }
+        let p = ours
+            .get(&u64::from(*pid))
+            .unwrap_or_else(|| panic!("pid {pid} ({}) seen by ps is missing", b.1));
+        assert_eq!(p["ppid"], b.0, "ppid of {pid}");
+        // ps cuts names at 15 bytes (TASK_COMM_LEN); the kernel gives kernel threads
+        // their full name in /proc/PID/stat.
+        let name = p["name"].as_str().unwrap();
+        if !b.1.starts_with("kworker") {
+            assert!(
+                name == b.1 || (b.1.len() == 15 && name.starts_with(b.1.as_str())),
+                "name of {pid}: {name} vs ps {}",
+                b.1
+            );
+        }
+        compared += 1;
+    }
+    assert!(compared > 10, "only {compared} processes compared");
+    assert!(!c.run.stderr.contains(BANNER), "{}", c.run.stderr);
+}
+
+#[test]
+fn a_deleted_running_executable_is_flagged_and_still_hashed() {
+    let t = tempfile::tempdir().unwrap();
+    let copy = t.path().join("sleep-copy");
+    std::fs::copy("/usr/bin/sleep", &copy).unwrap();
+    let tag = unique();
+    let child = Kill(spawn_retrying(
+        Command::new(&copy)
+            .args(["600", &tag])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    ));
+    std::thread::sleep(Duration::from_millis(100));
+    std::fs::remove_file(&copy).unwrap();
+    let c = capture(t.path(), &[]);
+    let procs = c.data("processes");
+    let copy_s = copy.to_str().unwrap();
+    let p = process_by_argv(&procs, &[copy_s, "600", &tag]);
+    assert_eq!(p["pid"], child.0.id());
+    assert_eq!(p["exe_deleted"], true);
+    assert_eq!(p["exe"], copy_s, "path without the ' (deleted)' suffix");
+    assert_eq!(
+        p["exe_sha256"],
+        sha256sum(Path::new("/usr/bin/sleep")),
+        "the deleted image is hashed through /proc/PID/exe"
+    );
+    let reasons: Vec<&str> = p["suspicious"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(reasons.contains(&"exe_deleted"), "{reasons:?}");
+    if copy_s.starts_with("/tmp/") {
+        assert!(reasons.contains(&"exe_in_temp_dir"), "{reasons:?}");
+    }
+    // The human summary names it.
+    let line = c
+        .run
+        .stdout
+        .lines()
+        .find(|l| l.contains(&format!("pid {} ", child.0.id())))
+        .unwrap_or_else(|| panic!("summary does not list the process:\n{}", c.run.stdout));
+    assert!(
+        line.contains("exe_deleted") && line.contains(copy_s),
+        "{line}"
+    );
+}
+
+/// `ss -tanpH` as (state, local, peer, pids).
+fn ss() -> Vec<(String, String, String, BTreeSet<u32>)> {
+    let text = tool_ok("ss", "iproute2", &["-tanpH"]);
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.len() < 5 {
+                return None;
+            }
+            let users = f[5..].join(" ");
+            let pids = users
+                .split("pid=")
+                .skip(1)
+                .filter_map(|s| s.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+                .collect();
+            Some((f[0].to_string(), f[3].to_string(), f[4].to_string(), pids))
+        })
+        .collect()
+}
+
+fn endpoint(addr: &str, port: u64) -> String {
+    if addr.contains(':') {
+        format!("[{addr}]:{port}")
+    } else {
+        format!("{addr}:{port}")
+    }
+}
+
+#[test]
+fn sockets_agree_with_ss_and_a_listener_shows_its_pid() {
+    let t = tempfile::tempdir().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (_server_side, _) = listener.accept().unwrap();
+    let client_port = client.local_addr().unwrap().port();
+    let ss_before = ss();
+    let c = capture(t.path(), &[]);
+    let ss_after = ss();
+    let net = c.data("network");
+    let sockets = net["sockets"].as_array().unwrap();
+    let me = u64::from(std::process::id());
+
+    let ours = sockets
+        .iter()
+        .find(|s| s["protocol"] == "tcp" && s["state"] == "LISTEN" && s["local_port"] == port)
+        .unwrap_or_else(|| panic!("listener on {port} missing"));
+    assert_eq!(ours["local_address"], "127.0.0.1");
+    let owners: Vec<u64> = ours["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["pid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(owners, vec![me]);
+    let local = format!("127.0.0.1:{port}");
+    let ss_pids = &ss_after
+        .iter()
+        .find(|s| s.0 == "LISTEN" && s.1 == local)
+        .expect("ss sees the listener")
+        .3;
+    assert_eq!(
+        ss_pids.iter().map(|p| u64::from(*p)).collect::<Vec<_>>(),
+        owners,
+        "ss -tanp agrees"
+    );
+
+    let est = sockets
+        .iter()
+        .find(|s| s["state"] == "ESTABLISHED" && s["local_port"] == client_port)
+        .expect("client connection");
+    assert_eq!(est["remote_port"], port);
+    assert_eq!(est["processes"][0]["pid"], me);
+
+    // Every TCP socket ss reported both before and after is in the capture, same state.
+    let ours_set: BTreeSet<(String, String, String)> = sockets
+        .iter()
+        .filter(|s| s["protocol"] == "tcp")
+        .map(|s| {
+            let state = match s["state"].as_str().unwrap() {
+                "ESTABLISHED" => "ESTAB",
+                "SYN_SENT" => "SYN-SENT",
+                "SYN_RECV" => "SYN-RECV",
+                "FIN_WAIT1" => "FIN-WAIT-1",
+                "FIN_WAIT2" => "FIN-WAIT-2",
+                "TIME_WAIT" => "TIME-WAIT",
+                "CLOSE_WAIT" => "CLOSE-WAIT",
+                "LAST_ACK" => "LAST-ACK",
+                other => other,
+            };
+            let local = endpoint(
+                s["local_address"].as_str().unwrap(),
+                s["local_port"].as_u64().unwrap(),
+            );
+            let peer = match s["remote_port"].as_u64().unwrap() {
+                0 => format!(
+                    "{}*",
+                    endpoint(s["remote_address"].as_str().unwrap(), 0)
+                        .strip_suffix('0')
+                        .unwrap()
+                ),
+                p => endpoint(s["remote_address"].as_str().unwrap(), p),
+            };
+            (state.to_string(), local, peer)
+        })
+        .collect();
+    let mut compared = 0;
+    for s in &ss_before {
+        if !ss_after.contains(s) || s.0 == "TIME-WAIT" {
+            continue;
+        }
+        // ss prints v4-mapped and wildcard addresses its own way; compare the ones it
+        // prints plainly.
+        let key = (s.0.clone(), s.1.clone(), s.2.clone());
+        if s.1.starts_with('*') || s.1.contains("%") {
+            continue;
+        }
+        assert!(
+            ours_set.contains(&key),
+            "{key:?} from ss missing in {ours_set:?}"
+        );
+        compared += 1;
+    }
+    assert!(compared >= 3, "only {compared} sockets compared");
+
+    let summary_line = c
+        .run
+        .stdout
+        .lines()
+        .find(|l| l.contains(&local))
+        .unwrap_or_else(|| panic!("listener not in the summary:\n{}", c.run.stdout));
+    assert!(summary_line.contains(&format!("{me}/")), "{summary_line}");
+    drop(client);
+}
+
+#[test]
+fn clock_offset_from_a_reference_time_is_exact() {
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("live.json");
+    let before = jiff::Timestamp::now();
+    let r = fieldkit(&[
+        "live",
+        "--reference-time",
+        "2001-02-03T04:05:06.123456789+02:00",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    let after = jiff::Timestamp::now();
+    assert!(r.code == 0 || r.code == 4, "{}", r.stderr);
+    let doc: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(doc["schema"], "fieldkit.live.capture");
+    let clock = doc["captures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["member"] == "live/clock.json")
+        .unwrap()["record"]["data"]
+        .clone();
+    let host: jiff::Timestamp = clock["host_utc"].as_str().unwrap().parse().unwrap();
+    assert!(
+        before <= host && host <= after,
+        "{host} not in [{before}, {after}]"
+    );
+    let reference: jiff::Timestamp = "2001-02-03T02:05:06.123456789Z".parse().unwrap();
+    let expected = host.as_nanosecond() - reference.as_nanosecond();
+    assert_eq!(
+        clock["reference"]["host_minus_reference_ns"]
+            .as_i64()
+            .map(i128::from),
+        Some(expected)
+    );
+    assert_eq!(
+        clock["reference"]["given"],
+        "2001-02-03T04:05:06.123456789+02:00"
+    );
+    assert_eq!(
+        clock["reference"]["given_utc"],
+        "2001-02-03T02:05:06.123456789Z"
+    );
+    // The same number reaches the --json summary.
+    let printed: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        printed["summary"]["clock"]["reference"]["host_minus_reference_ns"],
+        clock["reference"]["host_minus_reference_ns"]
+    );
+    // Every capture is in the file, in order of volatility, each with an action.
+    let members: Vec<&str> = doc["captures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["member"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        members,
+        [
+            "live/clock.json",
+            "live/network.json",
+            "live/processes.json",
+            "live/users.json",
+            "live/mounts.json",
+            "live/modules.json",
+            "live/services.json",
+            "live/encryption.json"
+        ]
+    );
+    let actions: Vec<&str> = doc["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions[0], "live.clock");
+    assert_eq!(actions.len(), 8);
+}
+
+#[test]
+fn bad_arguments_and_existing_outputs_are_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let r = fieldkit(&["live", "--reference-time", "2026-11-23T14:05:00"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("--reference-time \"2026-11-23T14:05:00\""),
+        "{}",
+        r.stderr
+    );
+    let existing = t.path().join("x.json");
+    std::fs::write(&existing, b"keep me").unwrap();
+    let r = fieldkit(&["live", "--out", existing.to_str().unwrap()]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("already exists"), "{}", r.stderr);
+    assert_eq!(std::fs::read(&existing).unwrap(), b"keep me");
+    let r = fieldkit(&["live", "--timeout", "0"]);
+    assert_eq!(r.code, 2);
+}
+
+/// A loop device attached read-only to a file, detached on drop.
+struct Loop(String);
+impl Drop for Loop {
+    fn drop(&mut self) {
+        let _ = Command::new("losetup").args(["-d", &self.0]).status();
+    }
+}
+
+fn luks_container(dir: &Path, kind: &str) -> (PathBuf, String) {
+    let key = dir.join("key");
+    std::fs::write(&key, b"correct horse battery staple").unwrap();
+    let img = dir.join(format!("{kind}.img"));
+    let f = std::fs::File::create(&img).unwrap();
+    f.set_len(32 << 20).unwrap();
+    drop(f);
+    tool_ok(
+        "cryptsetup",
+        "cryptsetup-bin",
+        &[
+            "luksFormat",
+            "--batch-mode",
+            "--type",
+            kind,
+            "--pbkdf",
+            "pbkdf2",
+            "--pbkdf-force-iterations",
+            "1000",
+            "--key-file",
+            key.to_str().unwrap(),
+            img.to_str().unwrap(),
+        ],
+    );
+    let uuid = tool_ok(
+        "cryptsetup",
+        "cryptsetup-bin",
+        &["luksUUID", img.to_str().unwrap()],
+    )
+    .trim()
+    .to_string();
+    (img, uuid)
+}
+
+fn check_luks_header_on_loop_device(kind: &str, scheme: &str) {
+    let t = tempfile::tempdir().unwrap();
+    let (img, uuid) = luks_container(t.path(), kind);
+    let dev = tool_ok(
+        "losetup",
+        "util-linux",
+        &["-r", "-f", "--show", img.to_str().unwrap()],
+    )
+    .trim()
+    .to_string();
+    let _attached = Loop(dev.clone());
+    let c = capture(t.path(), &[]);
+    let enc = c.data("encryption");
+    let scan = enc["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["path"] == dev.as_str())
+        .unwrap_or_else(|| panic!("{dev} not scanned: {enc}"));
+    assert_eq!(scan["backing_file"], img.to_str().unwrap());
+    let sig = &scan["signatures"][0];
+    assert_eq!(sig["scheme"], scheme, "{scan}");
+    assert_eq!(sig["coverage"], "volume");
+    assert_eq!(
+        sig["details"]["uuid"],
+        uuid.as_str(),
+        "uuid agrees with cryptsetup luksUUID"
+    );
+    if kind == "luks2" {
+        assert_eq!(sig["details"]["keyslots"], "1");
+        assert_eq!(sig["details"]["cipher"], "aes-xts-plain64");
+    } else {
+        assert_eq!(sig["details"]["active_keyslots"], "1");
+        assert_eq!(sig["details"]["cipher"], "aes-xts-plain64");
+    }
+    assert!(
+        enc["locked_containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l.as_str().unwrap().contains(&dev)),
+        "{enc}"
+    );
+    assert!(
+        !c.run.stderr.contains(BANNER),
+        "no banner for a locked container:\n{}",
+        c.run.stderr
+    );
+    assert!(
+        c.run.stdout.contains(&format!("locked: {scheme} on {dev}")),
+        "{}",
+        c.run.stdout
+    );
+    let f = c
+        .findings()
+        .into_iter()
+        .find(|f| f["kind"] == "encryption.header" && f["path"] == dev.as_str())
+        .expect("a header finding");
+    assert_eq!(f["analyzer"], "live");
+    assert_eq!(f["severity"], "high");
+    assert!(
+        !c.findings()
+            .iter()
+            .any(|f| f["kind"] == "encryption.volume_open")
+    );
+
+    // Opening the container needs device-mapper. Try; say plainly when it cannot be done.
+    let key = t.path().join("key");
+    let name = format!("fieldkit-test-{}", std::process::id());
+    let open = tool(
+        "cryptsetup",
+        "cryptsetup-bin",
+        &[
+            "open",
+            "--readonly",
+            "--key-file",
+            key.to_str().unwrap(),
+            &dev,
+            &name,
+        ],
+    );
+    if !open.status.success() {
+        announce(&format!(
+            "SKIPPED: live test of an OPEN {scheme} mapping on a real device: `cryptsetup open` \
+             failed on this machine ({}). Open-volume detection is tested against a synthetic \
+             sysfs tree instead (synthetic_open_dm_crypt_mapping_*).",
+            String::from_utf8_lossy(&open.stderr)
+                .trim()
+                .replace('\n', " / ")
+        ));
+        return;
+    }
+    struct Close(String);
+    impl Drop for Close {
+        fn drop(&mut self) {
+            let _ = Command::new("cryptsetup").args(["close", &self.0]).status();
+        }
+    }
+    let _opened = Close(name.clone());
+    let t2 = tempfile::tempdir().unwrap();
+    let c = capture(t2.path(), &[]);
+    assert!(c.run.stderr.contains(BANNER), "{}", c.run.stderr);
+    let enc = c.data("encryption");
+    let v = enc["open_volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == format!("/dev/mapper/{name}"))
+        .expect("the open mapping");
+    assert_eq!(v["scheme"], scheme);
+    assert!(v["backing"][0].as_str().unwrap().starts_with(&dev));
+}
+
+#[test]
+fn luks1_header_on_an_attached_loop_device_is_reported_locked() {
+    check_luks_header_on_loop_device("luks1", "LUKS1");
+}
+
+#[test]
+fn luks2_header_on_an_attached_loop_device_is_reported_locked() {
+    check_luks_header_on_loop_device("luks2", "LUKS2");
+}
+
+/// A synthetic kernel view: sysfs with dm-0 on loop5, procfs with a mount table, /dev with
+/// a real LUKS2 header in "loop5".
+fn synthetic_tree(t: &Path, dm_uuid: &str, extra_mount: &str) -> [String; 8] {
+    let sys = t.join("sys");
+    let dev_virtual = sys.join("devices/virtual/block");
+    for (name, dev, size) in [("dm-0", "253:0", "61440"), ("loop5", "7:5", "65536")] {
+        let d = dev_virtual.join(name);
+        std::fs::create_dir_all(d.join("holders")).unwrap();
+        std::fs::create_dir_all(d.join("slaves")).unwrap();
+        std::fs::write(d.join("dev"), format!("{dev}\n")).unwrap();
+        std::fs::write(d.join("size"), format!("{size}\n")).unwrap();
+        std::fs::write(d.join("ro"), "0\n").unwrap();
+        for link in [
+            sys.join("block").join(name),
+            sys.join("class/block").join(name),
+        ] {
+            std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+            std::os::unix::fs::symlink(&d, &link).unwrap();
+        }
+    }
+    let dm = dev_virtual.join("dm-0");
+    std::fs::create_dir_all(dm.join("dm")).unwrap();
+    std::fs::write(dm.join("dm/uuid"), format!("{dm_uuid}\n")).unwrap();
+    std::fs::write(dm.join("dm/name"), "cryptdata\n").unwrap();
+    std::fs::create_dir(dm.join("slaves/loop5")).unwrap();
+    let lp = dev_virtual.join("loop5");
+    std::fs::create_dir(lp.join("holders/dm-0")).unwrap();
+    std::fs::create_dir_all(lp.join("loop")).unwrap();
+    std::fs::write(
+        lp.join("loop/backing_file"),
+        "/srv/evidence/container.img\n",
+    )
+    .unwrap();
+
+    let proc = t.join("proc");
+    std::fs::create_dir_all(proc.join("self")).unwrap();
+    std::fs::write(
+        proc.join("self/mountinfo"),
+        format!(
+            "1 0 254:0 / / rw - ext4 /dev/vda rw\n\
+             50 1 253:0 / /mnt/secret rw,relatime - ext4 /dev/mapper/cryptdata rw\n{extra_mount}"
+        ),
+    )
+    .unwrap();
+    std::fs::write(proc.join("swaps"), "Filename Type Size Used Priority\n").unwrap();
+
+    let dev = t.join("dev");
+    std::fs::create_dir_all(&dev).unwrap();
+    let (img, _) = luks_container(t, "luks2");
+    let header = std::fs::read(&img).unwrap();
+    std::fs::write(dev.join("loop5"), &header[..128 * 1024]).unwrap();
+    std::fs::write(dev.join("dm-0"), vec![0u8; 128 * 1024]).unwrap();
+    let fs = t.join("root");
+    std::fs::create_dir_all(&fs).unwrap();
+    [
+        "--proc-root".to_string(),
+        proc.to_str().unwrap().to_string(),
+        "--sys-root".to_string(),
+        sys.to_str().unwrap().to_string(),
+        "--dev-root".to_string(),
+        dev.to_str().unwrap().to_string(),
+        "--fs-root".to_string(),
+        fs.to_str().unwrap().to_string(),
+    ]
+}
+
+#[test]
+fn synthetic_open_dm_crypt_mapping_prints_the_banner_and_a_critical_finding() {
+    let t = tempfile::tempdir().unwrap();
+    let roots = synthetic_tree(
+        t.path(),
+        "CRYPT-LUKS2-6b1ff9f1d1a94cf9b1a0d0c1e3b7f1aa-cryptdata",
+        "",
+    );
+    let args: Vec<&str> = roots.iter().map(String::as_str).collect();
+    let c = capture(t.path(), &args);
+    assert!(
+        c.run.stderr.contains(BANNER),
+        "banner missing:\n{}",
+        c.run.stderr
+    );
+    assert!(
+        c.run.stderr.contains(
+            "LUKS2 /dev/dm-0 (/dev/mapper/cryptdata) on /dev/loop5 (file /srv/evidence/container.img), mounted at /mnt/secret"
+        ),
+        "{}",
+        c.run.stderr
+    );
+    assert!(
+        c.run
+            .stdout
+            .contains("OPEN ENCRYPTED VOLUME — DO NOT POWER OFF"),
+        "{}",
+        c.run.stdout
+    );
+    let enc = c.data("encryption");
+    assert_eq!(enc["open_volumes"].as_array().unwrap().len(), 1);
+    let v = &enc["open_volumes"][0];
+    assert_eq!(v["device"], "/dev/dm-0");
+    assert_eq!(v["size_bytes"], 61440 * 512);
+    assert_eq!(
+        v["evidence"],
+        "/sys/block/dm-0/dm/uuid = CRYPT-LUKS2-6b1ff9f1d1a94cf9b1a0d0c1e3b7f1aa-cryptdata"
+    );
+    // The header on loop5 belongs to the open mapping: not reported as locked.
+    assert!(
+        enc["locked_containers"].as_array().unwrap().is_empty(),
+        "{enc}"
+    );
+    let loop5 = enc["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["device"] == "loop5")
+        .unwrap();
+    assert_eq!(loop5["signatures"][0]["scheme"], "LUKS2");
+    let open: Vec<Value> = c
+        .findings()
+        .into_iter()
+        .filter(|f| f["kind"] == "encryption.volume_open")
+        .collect();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0]["severity"], "critical");
+    assert_eq!(open[0]["analyzer"], "live");
+    assert_eq!(open[0]["path"], "/dev/dm-0");
+    assert!(
+        open[0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("do not power off")
+    );
+}
+
+#[test]
+fn synthetic_lvm_mapping_is_not_an_open_encrypted_volume() {
+    let t = tempfile::tempdir().unwrap();
+    let roots = synthetic_tree(t.path(), "LVM-Qm3v0aZ3yLxq0l2Hh0yV8kqGk3cYw7fWl0c5Gzq", "");
+    let args: Vec<&str> = roots.iter().map(String::as_str).collect();
+    let c = capture(t.path(), &args);
+    assert!(!c.run.stderr.contains(BANNER), "{}", c.run.stderr);
+    assert!(
+        c.run.stdout.contains("no open encrypted volume found"),
+        "{}",
+        c.run.stdout
+    );
+    let enc = c.data("encryption");
+    assert!(enc["open_volumes"].as_array().unwrap().is_empty());
+    assert_eq!(enc["device_mapper"][0]["target"], "LVM");
+    // Its LUKS2 header has no open mapping on top: locked.
+    assert!(
+        enc["locked_containers"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("LUKS2 on ")
+    );
+    assert!(
+        !c.findings()
+            .iter()
+            .any(|f| f["kind"] == "encryption.volume_open")
+    );
+}
+
+#[test]
+fn synthetic_gocryptfs_mount_is_an_open_volume() {
+    let t = tempfile::tempdir().unwrap();
+    let roots = synthetic_tree(
+        t.path(),
+        "LVM-x",
+        "60 1 0:60 / /home/u/Private rw,nosuid,nodev - fuse.gocryptfs /home/u/.cipher rw,user_id=1000\n",
+    );
+    let args: Vec<&str> = roots.iter().map(String::as_str).collect();
+    let c = capture(t.path(), &args);
+    assert!(c.run.stderr.contains(BANNER), "{}", c.run.stderr);
+    assert!(
+        c.run
+            .stderr
+            .contains("gocryptfs /home/u/.cipher (/home/u/Private)"),
+        "{}",
+        c.run.stderr
+    );
+    let enc = c.data("encryption");
+    assert_eq!(enc["open_volumes"][0]["mechanism"], "fuse");
+}
+
+#[test]
+fn a_capture_that_hangs_times_out_and_the_others_still_run() {
+    let t = tempfile::tempdir().unwrap();
+    let roots = synthetic_tree(t.path(), "LVM-x", "");
+    // A FIFO where the mount table should be: opening it blocks forever.
+    let mountinfo = t.path().join("proc/self/mountinfo");
+    std::fs::remove_file(&mountinfo).unwrap();
+    tool_ok("mkfifo", "coreutils", &[mountinfo.to_str().unwrap()]);
+    let mut args: Vec<&str> = roots.iter().map(String::as_str).collect();
+    args.extend(["--timeout", "1"]);
+    let started = Instant::now();
+    let dir = t.path().join("out");
+    let mut all = vec!["live", "--out", dir.to_str().unwrap()];
+    all.extend(args);
+    let r = fieldkit(&all);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        r.code, 4,
+        "incomplete run exits 4:\n{}\n{}",
+        r.stdout, r.stderr
+    );
+    let actions: Vec<Value> = std::fs::read_to_string(dir.join("actions.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let outcome = |name: &str| {
+        actions
+            .iter()
+            .find(|a| a["action"] == format!("live.{name}"))
+            .unwrap()["outcome"]
+            .clone()
+    };
+    assert_eq!(outcome("mount_table"), "timeout");
+    assert_eq!(outcome("mounts"), "timeout");
+    for ok in [
+        "clock",
+        "network",
+        "processes",
+        "users",
+        "modules",
+        "services",
+        "encryption",
+    ] {
+        assert_eq!(outcome(ok), "ok", "{ok}");
+    }
+    let mounts: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("live/mounts.json")).unwrap()).unwrap();
+    assert_eq!(mounts["outcome"], "timeout");
+    assert!(mounts["data"].is_null());
+    assert!(mounts["error"].as_str().unwrap().contains("abandoned"));
+    assert!(
+        r.stdout.contains("Captures     NOT COMPLETE"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn interfaces_and_neighbours_agree_with_ip() {
+    let t = tempfile::tempdir().unwrap();
+    let ip_addr: Value = serde_json::from_str(&tool_ok("ip", "iproute2", &["-j", "addr"])).unwrap();
+    let c = capture(t.path(), &[]);
+    let ip_neigh: Value = serde_json::from_str(&tool_ok(
+        "ip",
+        "iproute2",
+        &["-j", "neigh", "show", "nud", "all"],
+    ))
+    .unwrap();
+    let net = c.data("network");
+
+    let theirs: BTreeSet<(String, String, u64)> = ip_addr
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| {
+            let name = i["ifname"].as_str().unwrap().to_string();
+            i["addr_info"].as_array().unwrap().iter().map(move |a| {
+                (
+                    name.clone(),
+                    a["local"].as_str().unwrap().to_string(),
+                    a["prefixlen"].as_u64().unwrap(),
+                )
+            })
+        })
+        .collect();
+    let ours: BTreeSet<(String, String, u64)> = net["interfaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| {
+            let name = i["name"].as_str().unwrap().to_string();
+            i["addresses"].as_array().unwrap().iter().map(move |a| {
+                (
+                    name.clone(),
+                    a["address"].as_str().unwrap().to_string(),
+                    a["prefix_len"].as_u64().unwrap(),
+                )
+            })
+        })
+        .collect();
+    assert_eq!(ours, theirs, "addresses agree with `ip -j addr`");
+    for i in ip_addr.as_array().unwrap() {
+        let ours = net["interfaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["name"] == i["ifname"])
+            .unwrap();
+        assert_eq!(ours["mac"], i["address"], "MAC of {}", i["ifname"]);
+        assert_eq!(ours["index"], i["ifindex"]);
+    }
+
+    let theirs: BTreeSet<(String, String, Option<String>)> = ip_neigh
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["dst"].as_str().unwrap().to_string(),
+                n["dev"].as_str().unwrap().to_string(),
+                n["lladdr"].as_str().map(str::to_string),
+            )
+        })
+        .collect();
+    let ours: BTreeSet<(String, String, Option<String>)> = net["neighbours"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["address"].as_str().unwrap().to_string(),
+                n["interface"].as_str().unwrap().to_string(),
+                n["mac"].as_str().map(str::to_string),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ours, theirs,
+        "neighbours agree with `ip neigh show nud all`"
+    );
+}
+
+#[test]
+fn files_on_a_network_filesystem_are_never_read() {
+    let t = tempfile::tempdir().unwrap();
+    let roots = synthetic_tree(
+        t.path(),
+        "LVM-x",
+        "70 1 0:70 / /etc rw - nfs4 server:/etc rw,vers=4.2\n",
+    );
+    let etc = t.path().join("root/etc");
+    std::fs::create_dir_all(etc.join("cron.d")).unwrap();
+    std::fs::write(etc.join("resolv.conf"), "nameserver 10.9.9.9\n").unwrap();
+    std::fs::write(etc.join("crontab"), "* * * * * root /bin/true\n").unwrap();
+    let args: Vec<&str> = roots.iter().map(String::as_str).collect();
+    let c = capture(t.path(), &args);
+    let net = c.data("network");
+    assert!(net["dns"]["files"].as_array().unwrap().is_empty(), "{net}");
+    assert!(net["dns"]["nameservers"].as_array().unwrap().is_empty());
+    let notes: Vec<&str> = net["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(
+        notes.contains(&"/etc/resolv.conf: on a network filesystem (nfs4 /etc): not read"),
+        "{notes:?}"
+    );
+    let services = c.data("services");
+    assert!(
+        services["cron_files"].as_array().unwrap().is_empty(),
+        "{services}"
+    );
+    assert!(
+        services["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == "/etc/crontab: on a network filesystem (nfs4 /etc): not read")
+    );
+    let mounts = c.data("mounts");
+    assert!(
+        mounts["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["mount_point"] == "/etc" && m["network"] == true)
+    );
+}
+
+#[test]
+fn a_zombie_process_is_listed_without_hanging() {
+    let t = tempfile::tempdir().unwrap();
+    // Not waited for: once it exits it stays a zombie until `reap` runs.
+    let zombie = Command::new("/usr/bin/true").spawn().expect("start true");
+    let pid = zombie.id();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .unwrap()
+        .contains(") Z ")
+    {
+        assert!(Instant::now() < deadline, "child did not become a zombie");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let started = Instant::now();
+    let c = capture(t.path(), &[]);
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let procs = c.data("processes");
+    let z = procs["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["pid"] == pid)
+        .expect("the zombie is listed");
+    assert_eq!(z["state"], "Z");
+    assert_eq!(z["ppid"], std::process::id());
+    assert!(z.get("exe_sha256").is_none());
+    assert!(z["exe_error"].as_str().is_some(), "{z}");
+    let mut reap = Kill(zombie);
+    let _ = reap.0.wait();
+}
+
+#[test]
+fn without_root_the_capture_completes_and_records_what_it_could_not_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let dir = t.path().join("out");
+    let out = Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_fieldkit"))
+        .args(["live", "--out", dir.to_str().unwrap()])
+        .output()
+        .expect("setpriv is needed (apt-get install -y util-linux)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("not running as root"), "{stderr}");
+    let c = Captured {
+        run: Run {
+            code: 0,
+            stdout: String::new(),
+            stderr: stderr.into_owned(),
+        },
+        dir,
+    };
+    let procs = c.data("processes");
+    // Process 1 belongs to root: its image cannot be read, and the record says why.
+    let init = procs["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["pid"] == 1)
+        .expect("pid 1 listed");
+    assert!(init.get("exe_sha256").is_none());
+    assert!(
+        init["exe_error"]
+            .as_str()
+            .unwrap()
+            .contains("Permission denied"),
+        "{init}"
+    );
+}
