@@ -93,6 +93,13 @@ pub struct CollectArgs {
     /// Do not re-read and check the finished bundle (verify-after-write is on by default).
     #[arg(long)]
     pub no_verify: bool,
+    /// Do not capture volatile state (processes, network, users, mounts, encryption) first.
+    /// It is captured only when the source is the running system's root.
+    #[arg(long)]
+    pub no_live: bool,
+    /// Time limit of each live capture, in seconds.
+    #[arg(long, value_name = "SECS", default_value = "20")]
+    pub live_timeout: f64,
     /// Print the end-of-run summary as one JSON object on stdout.
     #[arg(long)]
     pub json: bool,

@@ -31,6 +31,9 @@ use crate::source::mounts::MountTable;
 use crate::source::walk::{Avoid, file_id};
 use crate::triage::Analyzer;
 
+/// Called with the live step's summary as soon as it is known.
+pub type LiveNotice = Box<dyn Fn(&crate::live::LiveSummary) + Send + Sync>;
+
 pub struct Request {
     pub source: PathBuf,
     pub profile: Profile,
@@ -42,6 +45,12 @@ pub struct Request {
     pub max_file_size: Option<u64>,
     pub threads: usize,
     pub verify_after_write: bool,
+    /// Capture volatile state first when the source is the running system.
+    pub capture_live: bool,
+    /// Time limit of each live capture.
+    pub live_timeout: std::time::Duration,
+    /// Told what the live step found as soon as it is known (before files are read).
+    pub on_live: Option<LiveNotice>,
     pub command_line: Vec<OsString>,
     pub analyzers: Vec<Box<dyn Analyzer>>,
 }
@@ -74,6 +83,8 @@ pub struct Collected {
     pub elapsed_seconds: f64,
     /// Where the time went, for the paper log and the benchmark.
     pub timings: Timings,
+    /// What the live step found (open encrypted volumes above all), when it ran.
+    pub live: Option<crate::live::LiveSummary>,
 }
 
 /// Seconds spent in each phase of a run.
@@ -264,16 +275,6 @@ fn encode_args(args: &[OsString]) -> (Vec<String>, Vec<String>) {
     (text, b64)
 }
 
-/// Parse the responder's reference time; it must carry a UTC offset.
-pub fn parse_reference_time(text: &str) -> anyhow::Result<jiff::Timestamp> {
-    text.trim().parse::<jiff::Timestamp>().map_err(|e| {
-        anyhow!(
-            "--reference-time {text:?}: {e} (give RFC 3339 with a zone, e.g. 2026-11-23T14:05:00Z \
-             or 2026-11-23T15:05:00+01:00)"
-        )
-    })
-}
-
 /// Drop the bundle's cached pages so verify-after-write reads from the output device.
 fn drop_cache(path: &Path) {
     #[cfg(target_os = "linux")]
@@ -312,10 +313,7 @@ pub fn collect(
     }
     let out_dir = check_output(&source, &req.out_dir).map_err(Failure::Refused)?;
     let reference = match &req.reference_time {
-        Some(t) => Some((
-            t.clone(),
-            parse_reference_time(t).map_err(Failure::Refused)?,
-        )),
+        Some(t) => Some(crate::live::ReferenceTime::parse(t).map_err(Failure::Refused)?),
         None => None,
     };
     std::fs::create_dir_all(&out_dir)
@@ -351,6 +349,43 @@ pub fn collect(
             }
         )),
     }];
+    // Volatile state first (RFC 3227): it is gone when the machine is switched off.
+    let mut writer = writer;
+    let live_capture = if live && req.capture_live {
+        progress
+            .phase
+            .store(crate::acquire::PHASE_LIVE, Ordering::SeqCst);
+        let lc = crate::live::capture(&crate::live::LiveOptions {
+            reference_time: reference.clone(),
+            timeout: req.live_timeout,
+            ..Default::default()
+        });
+        for (name, bytes) in &lc.artifacts {
+            writer
+                .add_metadata(name, bytes)
+                .map_err(|e| output_failure(format!("{e:#}")))?;
+        }
+        actions.extend(lc.actions.iter().cloned());
+        if let Some(notify) = &req.on_live {
+            notify(&lc.summary);
+        }
+        Some(lc)
+    } else {
+        let why = if !live {
+            "the source is not the running system's root"
+        } else {
+            "--no-live was given"
+        };
+        actions.push(Action::event(
+            "live",
+            Outcome::Skipped,
+            Some(format!("volatile state not captured: {why}")),
+        ));
+        None
+    };
+    progress
+        .phase
+        .store(crate::acquire::PHASE_ACQUIRE, Ordering::SeqCst);
     let plan_start = crate::timefmt::now_utc();
     let (plan, homes_result) = Plan::new(&req.profile, &source, req.max_file_size);
     let homes: Vec<String> = plan
@@ -412,6 +447,18 @@ pub fn collect(
             out_dir.display()
         ))
     })?;
+    let (records_spool, mut findings_spool) = spools;
+    let mut counts = crate::bundle::manifest::Counts::default();
+    if let Some(lc) = &live_capture {
+        for f in &lc.findings {
+            let mut f = f.clone();
+            counts.findings += 1;
+            f.id = format!("F{:06}", counts.findings);
+            findings_spool
+                .push(&f)
+                .map_err(|e| output_failure(format!("writing the findings spool: {e}")))?;
+        }
+    }
     let writer = Mutex::new(writer);
     let engine = Engine {
         root: &source,
@@ -427,9 +474,9 @@ pub fn collect(
     let output = engine.run(
         &writer,
         Output {
-            records: spools.0,
-            findings: spools.1,
-            counts: Default::default(),
+            records: records_spool,
+            findings: findings_spool,
+            counts,
             actions: Vec::new(),
         },
     );
@@ -504,10 +551,10 @@ pub fn collect(
             start_local,
             time_zone,
             utc_offset_seconds: utc_offset,
-            reference: reference.map(|(given, ts)| manifest::ReferenceTime {
-                given,
-                given_utc: ts.to_string(),
-                host_clock_offset_seconds: start.duration_since(ts).as_secs_f64(),
+            reference: reference.as_ref().map(|r| manifest::ReferenceTime {
+                given: r.given.clone(),
+                given_utc: r.utc.to_string(),
+                host_clock_offset_seconds: start.duration_since(r.utc).as_secs_f64(),
                 host_clock_at_start_utc: start_utc.clone(),
             }),
             elapsed_seconds: t0.elapsed().as_secs_f64(),
@@ -551,6 +598,10 @@ pub fn collect(
             dedup: "by SHA-256: identical content is stored once; duplicates point at it".into(),
             executed_programs_of_source: false,
             verify_after_write: req.verify_after_write,
+            live_state: match &live_capture {
+                Some(_) => format!("captured before any file was read. {}", crate::live::METHOD),
+                None => "not captured".into(),
+            },
         },
         members: vec![
             member_info(MANIFEST, "this manifest"),
@@ -572,6 +623,13 @@ pub fn collect(
         Some(format!("{} records", output.counts.considered)),
     ));
 
+    let live_members: Vec<String> = live_capture
+        .as_ref()
+        .map(|lc| lc.artifacts.iter().map(|(n, _)| n.clone()).collect())
+        .unwrap_or_default();
+    let live_text = live_capture
+        .as_ref()
+        .map(|lc| crate::live::render_summary(&lc.artifacts));
     let write_meta =
         |writer: &mut BundleWriter, output: Output, actions: &[Action]| -> anyhow::Result<()> {
             use std::io::{BufReader, Seek, SeekFrom};
@@ -585,8 +643,8 @@ pub fn collect(
                 manifest.clone(),
                 BufReader::new(&records),
                 BufReader::new(&findings),
-                Vec::new(),
-                None,
+                live_members.clone(),
+                live_text.clone(),
             );
             records.seek(SeekFrom::Start(0))?;
             findings.seek(SeekFrom::Start(0))?;
@@ -683,6 +741,7 @@ pub fn collect(
         signer_public: public,
         elapsed_seconds: t0.elapsed().as_secs_f64(),
         timings,
+        live: live_capture.map(|lc| lc.summary),
     })
 }
 

@@ -53,6 +53,7 @@ pub struct Progress {
 }
 
 pub const PHASE_ACQUIRE: u8 = 0;
+pub const PHASE_LIVE: u8 = 3;
 pub const PHASE_FINALIZE: u8 = 1;
 pub const PHASE_VERIFY: u8 = 2;
 
@@ -222,12 +223,13 @@ impl Engine<'_> {
     /// Run the walk and the acquisition; returns what to put in the bundle, or the first
     /// output failure (the bundle cannot be finalized then).
     pub fn run(&self, writer: &Mutex<BundleWriter>, out: Output) -> Result<Output, String> {
+        let findings_before = out.counts.findings;
         let shared = Shared {
             writer,
             out: Mutex::new(out),
             fatal: Mutex::new(None),
             stop: AtomicBool::new(false),
-            finding_seq: AtomicU64::new(0),
+            finding_seq: AtomicU64::new(findings_before),
         };
         let (tx, rx) = std::sync::mpsc::sync_channel::<WalkEvent>(4096);
         let pool = rayon::ThreadPoolBuilder::new()

@@ -160,6 +160,9 @@ pub struct Method {
     pub dedup: String,
     pub executed_programs_of_source: bool,
     pub verify_after_write: bool,
+    /// Whether and how volatile state (live/) was captured.
+    #[serde(default)]
+    pub live_state: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -23,6 +23,37 @@ pub const EXIT_VERIFY_FAILED: u8 = 1;
 pub const EXIT_OUTPUT_FAILED: u8 = 3;
 pub const EXIT_INCOMPLETE: u8 = 4;
 
+/// One line on what the live step found, encryption first.
+pub fn live_line(s: &crate::live::LiveSummary) -> String {
+    let enc = if !s.encryption.checked {
+        "encryption status UNKNOWN (capture failed)".to_string()
+    } else if s.encryption.open {
+        format!(
+            "ENCRYPTED VOLUME OPEN: {}",
+            s.encryption
+                .open_volumes
+                .iter()
+                .map(|v| format!(
+                    "{} {} {}",
+                    v.scheme,
+                    v.device,
+                    v.name.clone().unwrap_or_default()
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    } else {
+        format!(
+            "no open encrypted volume found ({} locked)",
+            s.encryption.locked.len()
+        )
+    };
+    format!(
+        "live state captured: {} processes, {} listening / {} established sockets, {} sessions; {enc}",
+        s.counts.processes, s.counts.listening, s.counts.established, s.counts.sessions
+    )
+}
+
 /// Passphrase for an encrypted key: --passphrase-file, FIELDKIT_KEY_PASSPHRASE, or a prompt.
 pub fn passphrase_source(file: Option<&std::path::Path>) -> anyhow::Result<String> {
     if let Some(f) = file {
@@ -106,7 +137,7 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
         .transpose()
         .map_err(|e| anyhow!("--max-file-size: {e}"))?;
     if let Some(t) = &args.reference_time {
-        collect::parse_reference_time(t)?;
+        crate::live::ReferenceTime::parse(t)?;
     }
     let signer = match &args.key {
         Some(path) => Signer::load(path, || passphrase_source(args.passphrase_file.as_deref()))?,
@@ -170,6 +201,15 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
         max_file_size,
         threads,
         verify_after_write: !args.no_verify,
+        capture_live: !args.no_live,
+        on_live: if args.quiet {
+            None
+        } else {
+            Some(Box::new(|s: &crate::live::LiveSummary| {
+                eprintln!("fieldkit: {}", live_line(s))
+            }))
+        },
+        live_timeout: std::time::Duration::from_secs_f64(args.live_timeout.max(0.1)),
         command_line: std::env::args_os().collect(),
         analyzers: crate::triage::default_analyzers(),
     };
@@ -230,6 +270,7 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
                 "verdict": r.verdict, "problems": r.problems, "members": r.members,
             })),
             "sidecars": [c.sidecar_sha256, c.sidecar_sig],
+            "live": c.live,
             "exit_code": code,
         });
         println!("{summary}");

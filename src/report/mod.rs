@@ -187,6 +187,7 @@ pub fn findings_csv(report: &Report) -> String {
 pub fn live_summary_from_bundle<R: std::io::Read + std::io::Seek>(
     zip: &mut zip::ZipArchive<R>,
 ) -> Option<String> {
+    use std::io::Read;
     let names: Vec<String> = zip
         .file_names()
         .filter_map(Result::ok)
@@ -196,9 +197,14 @@ pub fn live_summary_from_bundle<R: std::io::Read + std::io::Seek>(
     if names.is_empty() {
         return None;
     }
-    Some(format!(
-        "{} live-state member(s): {}",
-        names.len(),
-        names.join(", ")
-    ))
+    let mut members = Vec::new();
+    for name in names {
+        let mut bytes = Vec::new();
+        if let Ok(f) = zip.by_name(&name) {
+            // A member that cannot be read shows as a problem line in the summary.
+            let _ = f.take(256 << 20).read_to_end(&mut bytes);
+        }
+        members.push((name, bytes));
+    }
+    Some(crate::live::render_summary(&members))
 }

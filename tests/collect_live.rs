@@ -1,0 +1,159 @@
+//! `collect` on the running system captures volatile state first (live/ members, actions
+//! before any file is read), and not when asked not to or when the source is a folder.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+fn tmpfs(dir: &Path) {
+    let m = sh(&format!(
+        "mount -t tmpfs -o size=256m fieldkit-usb {}",
+        dir.display()
+    ));
+    assert_eq!(m.code, 0, "mount: {}", m.stderr);
+}
+
+fn profile(dir: &Path) -> std::path::PathBuf {
+    let p = dir.join("tiny.toml");
+    std::fs::write(&p, "name = \"tiny\"\nformat_version = 1\n[[rule]]\nname = \"id\"\ncategory = \"system\"\npaths = [\"/etc/hostname\", \"/etc/os-release\"]\n").unwrap();
+    p
+}
+
+#[test]
+fn a_live_collection_captures_volatile_state_before_any_file() {
+    require_root();
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("usb");
+    std::fs::create_dir(&out).unwrap();
+    tmpfs(&out);
+    let p = profile(t.path());
+    let mut cmd = fieldkit();
+    cmd.args(["collect", "--json", "--source", "/", "--out"])
+        .arg(&out)
+        .arg("--profile")
+        .arg(&p);
+    cmd.args(["--reference-time", "2026-01-01T00:00:00Z"]);
+    let r = run_with_timeout(cmd, std::time::Duration::from_secs(180));
+    let bundle = std::path::PathBuf::from(r.json()["bundle"].as_str().unwrap_or_default());
+    let names = if r.code == 0 {
+        sh(&format!("unzip -Z1 {}", bundle.display())).stdout
+    } else {
+        String::new()
+    };
+    let actions = if r.code == 0 {
+        String::from_utf8(member(&bundle, "actions.jsonl")).unwrap()
+    } else {
+        String::new()
+    };
+    let manifest = if r.code == 0 {
+        manifest(&bundle)
+    } else {
+        serde_json::Value::Null
+    };
+    let report = if r.code == 0 {
+        run(&["report", bundle.to_str().unwrap()]).stdout
+    } else {
+        String::new()
+    };
+    let v = if r.code == 0 {
+        verify(&bundle, &[]).code
+    } else {
+        -1
+    };
+    sh(&format!("umount {}", out.display()));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("live state captured:"),
+        "the responder is told at once: {}",
+        r.stderr
+    );
+    let s = r.json();
+    assert!(
+        s["live"]["counts"]["processes"].as_u64().unwrap() > 3,
+        "{s}"
+    );
+    assert_eq!(s["live"]["encryption"]["checked"], true);
+    // live/ members come first in the archive, before any collected file.
+    let order: Vec<&str> = names.lines().collect();
+    let first_file = order.iter().position(|n| n.starts_with("files/")).unwrap();
+    for kind in [
+        "clock",
+        "network",
+        "processes",
+        "users",
+        "mounts",
+        "modules",
+        "services",
+        "encryption",
+    ] {
+        let pos = order
+            .iter()
+            .position(|n| *n == format!("live/{kind}.json"))
+            .unwrap_or_else(|| panic!("live/{kind}.json missing: {names}"));
+        assert!(pos < first_file, "{kind} after files: {names}");
+    }
+    // Every capture is an action with start and end times, before the acquisition.
+    let lines: Vec<serde_json::Value> = actions
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let acquire = lines.iter().position(|a| a["action"] == "acquire").unwrap();
+    let captures: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a["action"].as_str().unwrap().starts_with("live."))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(captures.len(), 8, "{actions}");
+    assert!(
+        captures
+            .iter()
+            .all(|&i| i < acquire && lines[i]["end_utc"].is_string())
+    );
+    assert!(
+        manifest["method"]["live_state"]
+            .as_str()
+            .unwrap()
+            .starts_with("captured before any file was read")
+    );
+    assert_eq!(manifest["method"]["executed_programs_of_source"], false);
+    assert!(report.contains("Live state"), "{report}");
+    assert_eq!(v, 0);
+}
+
+#[test]
+fn no_live_and_folder_sources_skip_the_live_step_and_say_why() {
+    require_root();
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("usb");
+    std::fs::create_dir(&out).unwrap();
+    tmpfs(&out);
+    let p = profile(t.path());
+    let mut cmd = fieldkit();
+    cmd.args(["collect", "--json", "--no-live", "--source", "/", "--out"])
+        .arg(&out)
+        .arg("--profile")
+        .arg(&p);
+    let r = run_with_timeout(cmd, std::time::Duration::from_secs(120));
+    let bundle = std::path::PathBuf::from(r.json()["bundle"].as_str().unwrap_or_default());
+    let names = sh(&format!("unzip -Z1 {}", bundle.display())).stdout;
+    let actions = String::from_utf8(member(&bundle, "actions.jsonl")).unwrap_or_default();
+    sh(&format!("umount {}", out.display()));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!names.contains("live/"), "{names}");
+    assert!(actions.contains("--no-live was given"), "{actions}");
+    // A folder source is not the running system: no live step.
+    let src = t.path().join("folder");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("f"), b"f").unwrap();
+    let (r, bundle) = collect(&src, &t.path().join("o2"), &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.json()["live"].is_null());
+    let actions = String::from_utf8(member(&bundle, "actions.jsonl")).unwrap();
+    assert!(
+        actions.contains("the source is not the running system"),
+        "{actions}"
+    );
+}
