@@ -34,6 +34,10 @@ pub enum Command {
     Profiles(ProfilesArgs),
     /// Hash files (read-only, parallel) and print sha256sum- or hashdeep-style lines.
     Hash(HashArgs),
+    /// Developer tool: stream files through the triage analyzers exactly as collect does
+    /// (read once, in chunks) and print the findings.
+    #[command(name = "triage-file", hide = true)]
+    TriageFile(TriageFileArgs),
 }
 
 #[derive(Debug, Args)]
@@ -100,7 +104,12 @@ pub struct VerifyArgs {
     /// The bundle (.zip) to verify.
     pub bundle: PathBuf,
     /// OpenSSH allowed_signers file; requires --identity.
-    #[arg(long, value_name = "FILE", requires = "identity", conflicts_with = "pubkey")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "identity",
+        conflicts_with = "pubkey"
+    )]
     pub allowed_signers: Option<PathBuf>,
     /// Principal the signature must belong to in --allowed-signers.
     #[arg(long, value_name = "NAME", requires = "allowed_signers")]
@@ -170,4 +179,21 @@ pub struct HashArgs {
     /// Worker threads [default: number of CPUs].
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct TriageFileArgs {
+    /// Files to analyze (read-only; directories are refused).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Match paths relative to this directory, as collect matches paths relative to its
+    /// source root [default: the paths as given].
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Bytes per read (the engine uses 1 MiB); small values prove chunk independence.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    pub chunk_size: usize,
+    /// Print findings as JSON lines (the findings.jsonl shape) instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
