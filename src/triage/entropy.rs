@@ -58,7 +58,9 @@ impl ByteHistogram {
                 let p = c as f64 / total;
                 -p * p.log2()
             })
-            .sum()
+            .sum::<f64>()
+            // A single byte value gives -0.0; entropy is never negative.
+            .abs()
     }
 
     /// Pearson's chi-square statistic against a uniform byte distribution (255 degrees

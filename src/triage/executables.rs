@@ -288,6 +288,18 @@ impl Report {
         );
     }
 
+    fn truncated(&mut self, size: u64, sections: &[&str]) {
+        self.push(
+            "exe.truncated",
+            Severity::Low,
+            format!(
+                "Executable is truncated: {} section(s) extend past the end of the file",
+                sections.len()
+            ),
+            json!({ "file_size": size, "sections_past_end": sections }),
+        );
+    }
+
     fn sections_entropy(&mut self, sections: &[(String, u64, u64, f64, bool)]) {
         let mut listed = Vec::new();
         for (name, offset, size, entropy, executable) in sections {
@@ -344,7 +356,16 @@ fn analyze_pe(bytes: &[u8], complete: bool, tail: Option<PeTail>, report: &mut R
                 let lfanew =
                     u32::from_le_bytes([bytes[0x3c], bytes[0x3d], bytes[0x3e], bytes[0x3f]]);
                 let lfanew = lfanew as usize;
-                if bytes.get(lfanew..lfanew + 4) == Some(b"PE\0\0") || !complete {
+                // A PE's DOS header has its relocation table at 0x40 or the DOS stub text:
+                // then an e_lfanew past the end means a damaged PE, not some "MZ" text.
+                let dos_like = bytes.get(0x18..0x1a) == Some(&[0x40, 0x00])
+                    || memchr::memmem::find(
+                        &bytes[..bytes.len().min(512)],
+                        b"cannot be run in DOS mode",
+                    )
+                    .is_some();
+                let beyond_end = complete && dos_like && lfanew + 4 > bytes.len();
+                if bytes.get(lfanew..lfanew + 4) == Some(b"PE\0\0") || !complete || beyond_end {
                     report.format_label = Some("PE (malformed)".to_string());
                     report.summary = json!({ "format": "pe" });
                     report.parse_error("PE", e.to_string(), complete);
@@ -440,6 +461,30 @@ fn analyze_pe(bytes: &[u8], complete: bool, tail: Option<PeTail>, report: &mut R
                 described.push((name, start, size, hist.shannon(), executable));
             }
             report.sections_entropy(&described);
+            if complete {
+                let len = bytes.len() as u64;
+                let mut cut: Vec<&str> = described
+                    .iter()
+                    .filter(|(_, offset, size, _, _)| *size > 0 && offset + size > len)
+                    .map(|(name, ..)| name.as_str())
+                    .collect();
+                // A COFF symbol table (left in by unstripped mingw builds) ends the file.
+                let symbols = u64::from(coff.pointer_to_symbol_table);
+                if symbols != 0 {
+                    let strings = symbols + 18 * u64::from(coff.number_of_symbol_table);
+                    let string_size = bytes
+                        .get(strings as usize..strings as usize + 4)
+                        .map(|b| u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+                    match string_size {
+                        None => cut.push("COFF symbol table"),
+                        Some(size) if strings + size > len => cut.push("COFF string table"),
+                        Some(_) => {}
+                    }
+                }
+                if !cut.is_empty() {
+                    report.truncated(bytes.len() as u64, &cut);
+                }
+            }
         }
         Err(e) => report.parse_error("PE", format!("section table: {e}"), complete),
     }
@@ -667,8 +712,23 @@ fn analyze_elf(bytes: &[u8], complete: bool, report: &mut Report) {
                 }
             }
             report.sections_entropy(&described);
+            if complete {
+                let cut: Vec<String> = elf
+                    .program_headers
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| {
+                        p.p_filesz > 0 && p.p_offset.saturating_add(p.p_filesz) > bytes.len() as u64
+                    })
+                    .map(|(i, _)| format!("segment{i}"))
+                    .collect();
+                if !cut.is_empty() {
+                    let names: Vec<&str> = cut.iter().map(String::as_str).collect();
+                    report.truncated(bytes.len() as u64, &names);
+                }
+            }
             report.title = Some(format!(
-                "{label}, {linking}ly linked{}{}",
+                "{label}, {linking} linking{}{}",
                 elf.interpreter
                     .map(|i| format!(" (interpreter {i})"))
                     .unwrap_or_default(),
@@ -743,7 +803,8 @@ fn analyze_macho(bytes: &[u8], complete: bool, report: &mut Report) {
 }
 
 fn macho_arch(cputype: u32, cpusubtype: u32) -> String {
-    goblin::mach::constants::cputype::get_arch_name_from_types(cputype, cpusubtype)
+    // The top byte of cpusubtype holds capability flags (e.g. CPU_SUBTYPE_LIB64).
+    goblin::mach::constants::cputype::get_arch_name_from_types(cputype, cpusubtype & 0x00ff_ffff)
         .map(str::to_string)
         .unwrap_or_else(|| format!("cputype {cputype:#x}"))
 }
