@@ -4,14 +4,20 @@
 //! a numbered list are transparent) form a run; windows of 24, 21, 18, 15 or 12 words in a
 //! run are accepted only when their BIP39 checksum is valid (the `bip39` crate, which
 //! embeds the official English word list). Runs longer than [`MAX_FREE_RUN`] words are a
-//! word list or many phrases: they are then checked line by line only, so a dictionary
-//! file does not produce thousands of chance matches (a 12-word window passes the 4-bit
-//! checksum by chance 1 time in 16). Memory is bounded by [`MAX_FREE_RUN`] words.
+//! word list or many phrases: they are then checked line by line only (a phrase must be
+//! alone on its line), so a dictionary file does not produce hundreds of chance matches
+//! (a 12-word window passes the 4-bit checksum by chance 1 time in 16). Memory is bounded
+//! by [`MAX_FREE_RUN`] words.
 
 use std::sync::OnceLock;
 
-/// Longest run searched as a whole (two 24-word phrases back to back).
-pub const MAX_FREE_RUN: usize = 48;
+/// Longest run searched as a whole (four 24-word phrases back to back).
+pub const MAX_FREE_RUN: usize = 96;
+/// Other BIP39 words allowed on a phrase's line, before and after it together (a label
+/// such as "seed phrase:" is made of BIP39 words). Kept below 3 on purpose: phrase
+/// lengths differ by multiples of 3, so a mistyped phrase never yields a shorter chance
+/// window that fits.
+pub const LABEL_SLACK: usize = 2;
 /// Valid phrase lengths, longest first (longer windows are preferred).
 const LENGTHS: [usize; 5] = [24, 21, 18, 15, 12];
 
@@ -181,35 +187,86 @@ impl SeedTracker {
         self.line_overflow = false;
     }
 
-    /// Greedy left-to-right search for checksum-valid windows, longest first.
+    /// Picks checksum-valid windows in a run. Chance windows exist (1 in 16 for 12
+    /// words), so a window must be bounded the way people write phrases: each end at an
+    /// edge of the run, at a blank or separator line, or at a line break when that line
+    /// holds several words (one word per line says nothing about where a phrase starts);
+    /// up to [`LABEL_SLACK`] other BIP39 words may stand beside it on its line ("seed
+    /// phrase: …"). When valid windows overlap, the longest wins, then the one with the
+    /// fewest such words, then the one ending exactly (labels come first), then the
+    /// earliest.
     fn search(&mut self, words: &[Word]) {
-        let mut i = 0;
-        while i + 12 <= words.len() {
-            let mut advanced = false;
+        let n = words.len();
+        let words_on_line = |line: u64| words.iter().filter(|w| w.line == line).count();
+        let boundary = |before: usize, after: usize, side_line: u64| {
+            let gap = words[after].line > words[before].line + 1;
+            let break_with_words =
+                words[after].line != words[before].line && words_on_line(side_line) >= 2;
+            gap || break_with_words
+        };
+        let clean_start: Vec<bool> = (0..n)
+            .map(|i| i == 0 || boundary(i - 1, i, words[i].line))
+            .collect();
+        let clean_end: Vec<bool> = (0..=n)
+            .map(|e| e == 0 || e == n || boundary(e - 1, e, words[e - 1].line))
+            .collect();
+        // Words between a window edge and the nearest clean point on the same line.
+        let start_slack = |i: usize| {
+            (0..=LABEL_SLACK)
+                .take_while(|&k| k <= i && words[i - k].line == words[i].line)
+                .find(|&k| clean_start[i - k])
+        };
+        let end_slack = |e: usize| {
+            (0..=LABEL_SLACK)
+                .take_while(|&k| e + k <= n && words[e + k - 1].line == words[e - 1].line)
+                .find(|&k| clean_end[e + k])
+        };
+        let mut candidates = Vec::new();
+        for start in 0..n {
+            let Some(before) = start_slack(start) else {
+                continue;
+            };
             for len in LENGTHS {
-                if i + len > words.len() {
+                let end = start + len;
+                if end > n {
                     continue;
                 }
-                let window = &words[i..i + len];
-                let indices: Vec<u16> = window.iter().map(|w| w.index).collect();
+                let Some(after) = end_slack(end) else {
+                    continue;
+                };
+                if before + after > LABEL_SLACK {
+                    continue;
+                }
+                let indices: Vec<u16> = words[start..end].iter().map(|w| w.index).collect();
                 if checksum_valid(&indices) {
-                    if self.hits.len() < self.max_hits {
-                        self.hits.push(SeedHit {
-                            words: indices,
-                            offset: window[0].offset,
-                            line: window[0].line,
-                            end_line: window[len - 1].line,
-                        });
-                    } else {
-                        self.dropped_hits += 1;
-                    }
-                    i += len;
-                    advanced = true;
-                    break;
+                    // Fewest stray words first; then labels before rather than after.
+                    let score = 2 * (LABEL_SLACK - (before + after)) + usize::from(after == 0);
+                    candidates.push((len, score, start));
                 }
             }
-            if !advanced {
-                i += 1;
+        }
+        candidates.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+        let mut taken = vec![false; words.len()];
+        let mut chosen = Vec::new();
+        for (len, _, start) in candidates {
+            if taken[start..start + len].iter().any(|&t| t) {
+                continue;
+            }
+            taken[start..start + len].iter_mut().for_each(|t| *t = true);
+            chosen.push((start, len));
+        }
+        chosen.sort_unstable();
+        for (start, len) in chosen {
+            let window = &words[start..start + len];
+            if self.hits.len() < self.max_hits {
+                self.hits.push(SeedHit {
+                    words: window.iter().map(|w| w.index).collect(),
+                    offset: window[0].offset,
+                    line: window[0].line,
+                    end_line: window[len - 1].line,
+                });
+            } else {
+                self.dropped_hits += 1;
             }
         }
     }
@@ -258,6 +315,18 @@ mod tests {
         assert_eq!(t.hits.len(), 1);
         assert_eq!(t.hits[0].words.len(), 12);
         assert_eq!(t.hits[0].offset, 9);
+    }
+
+    #[test]
+    fn a_label_of_bip39_words_before_the_phrase_does_not_shift_it() {
+        // "seed", "phrase" and "next" are BIP39 words; the phrase ends its line.
+        let legal = "legal winner thank year wave sausage worth useful legal winner thank yellow";
+        for prefix in ["seed phrase", "next seed", "phrase", "key word"] {
+            let mut t = SeedTracker::new(10);
+            feed(&mut t, &format!("{prefix} {legal}\nthe end"));
+            assert_eq!(t.hits.len(), 1, "{prefix}");
+            assert_eq!(t.hits[0].phrase(), legal, "{prefix}");
+        }
     }
 
     #[test]
