@@ -23,7 +23,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Collect evidence into a signed bundle (the main job).
-    Collect(CollectArgs),
+    Collect(Box<CollectArgs>),
     /// Verify a bundle: every hash, the member list, the signatures and the sidecars.
     Verify(VerifyArgs),
     /// Extract a bundle's members into a directory, refusing unsafe names.
@@ -196,4 +196,7 @@ pub struct TriageFileArgs {
     /// Print findings as JSON lines (the findings.jsonl shape) instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Read and hash only, running no analyzer (the benchmark's baseline).
+    #[arg(long)]
+    pub no_analyzers: bool,
 }

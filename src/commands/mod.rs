@@ -6,8 +6,6 @@ use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
 
-pub mod triage;
-
 /// Exit codes shared by all subcommands (documented in README.md).
 pub mod exit {
     pub const OK: u8 = 0;
@@ -30,3 +28,5 @@ pub fn run(cli: Cli) -> ExitCode {
         }
     }
 }
+
+pub mod triage;

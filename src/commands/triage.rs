@@ -9,7 +9,11 @@ use crate::commands::exit;
 use crate::triage::{default_analyzers, harness};
 
 pub fn run_triage_file(args: &TriageFileArgs) -> anyhow::Result<u8> {
-    let analyzers = default_analyzers();
+    let analyzers = if args.no_analyzers {
+        Vec::new()
+    } else {
+        default_analyzers()
+    };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut failures = 0usize;

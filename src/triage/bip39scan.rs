@@ -289,9 +289,8 @@ mod tests {
     use super::*;
 
     fn feed(tracker: &mut SeedTracker, text: &str) {
-        let mut line = 1;
         let mut offset = 0u64;
-        for l in text.split('\n') {
+        for (line, l) in (1..).zip(text.split('\n')) {
             for w in l.split(' ') {
                 if let Some(i) = word_index(w.as_bytes()) {
                     tracker.word(i, offset, line);
@@ -300,7 +299,6 @@ mod tests {
                 }
                 offset += w.len() as u64 + 1;
             }
-            line += 1;
         }
         tracker.breaker();
     }

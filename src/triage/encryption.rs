@@ -54,7 +54,7 @@ impl Analyzer for EncryptionAnalyzer {
         if ctx.size < 8 {
             return None;
         }
-        let sampler = (ctx.size >= CONTAINER_MIN_SIZE && ctx.size % 512 == 0)
+        let sampler = (ctx.size >= CONTAINER_MIN_SIZE && ctx.size.is_multiple_of(512))
             .then(|| BlockSampler::new(ctx.size, SAMPLE_BLOCK_LEN, SAMPLE_BLOCKS));
         Some(Box::new(EncScan {
             hint: path_hint(ctx.source_path),
@@ -596,12 +596,10 @@ fn rar4(head: &[u8]) -> Vec<Finding> {
             break;
         }
         match kind {
-            0x73 => {
-                // MHD_PASSWORD: block headers are encrypted.
-                if flags & 0x0080 != 0 {
-                    headers_encrypted = true;
-                    break;
-                }
+            // MHD_PASSWORD in the main header: block headers are encrypted.
+            0x73 if flags & 0x0080 != 0 => {
+                headers_encrypted = true;
+                break;
             }
             0x74 => {
                 files_encrypted = Some(flags & 0x0004 != 0);

@@ -60,7 +60,7 @@ impl Analyzer for VirtualAssetAnalyzer {
             } else {
                 TextState::Off
             },
-            history: history.map(|kind| DomainScan::new(kind)),
+            history: history.map(DomainScan::new),
         }))
     }
 }
