@@ -18,13 +18,14 @@ pub fn run_triage_file(args: &TriageFileArgs) -> anyhow::Result<u8> {
     let mut out = stdout.lock();
     let mut failures = 0usize;
     let mut next_id = 1usize;
+    let mut buffer = vec![0u8; args.chunk_size.max(1)];
     for path in &args.files {
         let relative = match &args.root {
             Some(root) => path.strip_prefix(root).unwrap_or(path),
             None => path.as_path(),
         };
         let source_path = relative.to_string_lossy().replace('\\', "/");
-        match harness::triage_file(&analyzers, path, &source_path, args.chunk_size) {
+        match harness::triage_file(&analyzers, path, &source_path, &mut buffer) {
             Ok(findings) => {
                 for mut finding in findings {
                     finding.id = format!("F{next_id:06}");

@@ -62,19 +62,62 @@ fn english() -> &'static [&'static str; 2048] {
     bip39::Language::English.word_list()
 }
 
-/// The English word list packed as big-endian u64 keys (words are 3–8 ASCII letters), in
-/// list order, which is also sorted order: binary search gives the BIP39 index.
-fn keys() -> &'static [u64] {
-    static KEYS: OnceLock<Vec<u64>> = OnceLock::new();
-    KEYS.get_or_init(|| english().iter().map(|w| pack(w.as_bytes())).collect())
+/// Open-addressing table from packed word (see [`pack`]) to BIP39 index: every token
+/// of 3–8 letters of every text file is looked up, so this must cost a multiply and a
+/// probe or two, not a binary search.
+struct WordTable {
+    slots: Vec<(u64, u16)>,
 }
 
+const TABLE_BITS: u32 = 13;
+
+impl WordTable {
+    fn slot(key: u64) -> usize {
+        (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - TABLE_BITS)) as usize
+    }
+
+    fn build() -> WordTable {
+        let mut slots = vec![(0u64, 0u16); 1 << TABLE_BITS];
+        for (index, word) in english().iter().enumerate() {
+            let key = pack(word.as_bytes());
+            let mut at = Self::slot(key);
+            while slots[at].0 != 0 {
+                at = (at + 1) & ((1 << TABLE_BITS) - 1);
+            }
+            slots[at] = (key, index as u16);
+        }
+        WordTable { slots }
+    }
+
+    fn get(&self, key: u64) -> Option<u16> {
+        let mut at = Self::slot(key);
+        loop {
+            let (k, index) = self.slots[at];
+            if k == key {
+                return Some(index);
+            }
+            if k == 0 {
+                return None;
+            }
+            at = (at + 1) & ((1 << TABLE_BITS) - 1);
+        }
+    }
+}
+
+fn table() -> &'static WordTable {
+    static TABLE: OnceLock<WordTable> = OnceLock::new();
+    TABLE.get_or_init(WordTable::build)
+}
+
+/// Packs a word of at most 8 ASCII letters, lower-cased, into a big-endian u64 (zero
+/// padded, so no word packs to 0).
 fn pack(word: &[u8]) -> u64 {
     let mut key = [0u8; 8];
-    for (k, b) in key.iter_mut().zip(word) {
-        *k = b.to_ascii_lowercase();
-    }
-    u64::from_be_bytes(key)
+    let len = word.len().min(8);
+    key[..len].copy_from_slice(&word[..len]);
+    // Setting bit 5 lower-cases ASCII letters; the padding stays zero.
+    let mask = u64::MAX.checked_shl(8 * (8 - len) as u32).unwrap_or(0) & 0x2020_2020_2020_2020;
+    u64::from_be_bytes(key) | mask
 }
 
 /// The BIP39 index of a token (case-insensitive), if it is an English BIP39 word.
@@ -82,7 +125,7 @@ pub fn word_index(token: &[u8]) -> Option<u16> {
     if !(3..=8).contains(&token.len()) || !token.iter().all(u8::is_ascii_alphabetic) {
         return None;
     }
-    keys().binary_search(&pack(token)).ok().map(|i| i as u16)
+    table().get(pack(token))
 }
 
 /// Checks the BIP39 checksum of a sequence of word indices (12–24 words, multiple of 3).
@@ -176,7 +219,7 @@ impl SeedTracker {
                     words: self.run_total,
                 });
             }
-        } else {
+        } else if self.run.len() >= 12 {
             let words = std::mem::take(&mut self.run);
             self.search(&words);
         }
@@ -197,6 +240,9 @@ impl SeedTracker {
     /// earliest.
     fn search(&mut self, words: &[Word]) {
         let n = words.len();
+        if n < LENGTHS[LENGTHS.len() - 1] {
+            return;
+        }
         let words_on_line = |line: u64| words.iter().filter(|w| w.line == line).count();
         let boundary = |before: usize, after: usize, side_line: u64| {
             let gap = words[after].line > words[before].line + 1;

@@ -683,12 +683,17 @@ fn analyze_elf(bytes: &[u8], complete: bool, report: &mut Report) {
                 let name = elf.shdr_strtab.get_at(s.sh_name).unwrap_or("").to_string();
                 let start = s.sh_offset as usize;
                 let end = start.saturating_add(s.sh_size as usize);
-                let entropy = match bytes.get(start..end) {
-                    Some(data) => shannon(data),
-                    None => continue,
-                };
                 let executable =
                     s.sh_flags & u64::from(goblin::elf::section_header::SHF_EXECINSTR) != 0;
+                // Packing shows in code; measuring every data section of every library
+                // on a system would double the analyzer's cost for nothing. NaN (written
+                // as null) marks a section that was not measured.
+                let measured = executable || PACKER_SECTIONS.iter().any(|(n, _)| *n == name);
+                let entropy = match bytes.get(start..end) {
+                    Some(data) if measured => shannon(data),
+                    Some(_) => f64::NAN,
+                    None => continue,
+                };
                 described.push((name, s.sh_offset, s.sh_size, entropy, executable));
             }
             // Packed ELF files often have no section table at all: look at segments.

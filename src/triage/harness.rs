@@ -31,13 +31,14 @@ pub fn open_read_only(path: &Path) -> std::io::Result<File> {
     File::open(path)
 }
 
-/// Reads `path` once in `chunk_size` pieces through the analyzers; `source_path` is the
-/// path used for matching (relative to the source root).
+/// Reads `path` once in `buffer.len()` pieces through the analyzers; `source_path` is
+/// the path used for matching (relative to the source root). The buffer is the caller's
+/// so one allocation serves every file.
 pub fn triage_file(
     analyzers: &[Box<dyn Analyzer>],
     path: &Path,
     source_path: &str,
-    chunk_size: usize,
+    buffer: &mut [u8],
 ) -> anyhow::Result<Vec<Finding>> {
     use anyhow::Context;
     let mut file =
@@ -61,10 +62,12 @@ pub fn triage_file(
     };
     let mut triage = FileTriage::start(analyzers, &ctx);
     let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; chunk_size.max(1)];
+    if buffer.is_empty() {
+        anyhow::bail!("the read buffer must not be empty");
+    }
     let mut offset = 0u64;
     loop {
-        let n = match file.read(&mut buffer) {
+        let n = match file.read(buffer) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,

@@ -1,5 +1,5 @@
 //! Streaming text handling for the analyzers: deciding from the first bytes whether a file
-//! looks like text, and cutting a byte stream into ASCII alphanumeric tokens with their
+//! looks like text, and cutting a byte stream into tokens (ASCII letters, digits, `_`) with their
 //! byte offset and line number, across chunk boundaries.
 //!
 //! Owns tokenisation only (what a token means is the caller's business). UTF-8 and other
@@ -11,6 +11,13 @@
 pub const MAX_TOKEN: usize = 128;
 /// Bytes inspected to decide whether a file is text.
 pub const SNIFF_LEN: usize = 4096;
+
+/// Letters, digits and `_`: an identifier such as `seed_word` stays one token (in code,
+/// that halves the tokens to look up); addresses and BIP39 words never contain `_`.
+#[inline]
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
@@ -47,6 +54,8 @@ pub struct Tokenizer {
     encoding: Encoding,
     token: Vec<u8>,
     token_start: u64,
+    /// Inside a run of letters and digits (possibly overlong, then `token` is empty).
+    in_token: bool,
     overlong: bool,
     /// Byte offset of the next input byte.
     offset: u64,
@@ -63,6 +72,7 @@ impl Tokenizer {
             encoding,
             token: Vec::with_capacity(MAX_TOKEN),
             token_start: 0,
+            in_token: false,
             overlong: false,
             offset: 0,
             line: 1,
@@ -74,11 +84,7 @@ impl Tokenizer {
     /// Feeds bytes; `emit(token, offset, line)` is called for every complete token.
     pub fn feed(&mut self, chunk: &[u8], emit: &mut impl FnMut(&[u8], u64, u64)) {
         match self.encoding {
-            Encoding::Bytes => {
-                for &b in chunk {
-                    self.push_char(b, 1, emit);
-                }
-            }
+            Encoding::Bytes => self.feed_bytes(chunk, emit),
             Encoding::Utf16Le => {
                 for &b in chunk {
                     match self.pending.take() {
@@ -94,10 +100,50 @@ impl Tokenizer {
         }
     }
 
+    /// The byte path works on spans (a token, a run of separators) rather than bytes:
+    /// most of a text file is copied or counted with slice operations.
+    fn feed_bytes(&mut self, chunk: &[u8], emit: &mut impl FnMut(&[u8], u64, u64)) {
+        let mut i = 0;
+        while i < chunk.len() {
+            if self.in_token {
+                let end = chunk[i..]
+                    .iter()
+                    .position(|b| !is_token_byte(*b))
+                    .map_or(chunk.len(), |p| i + p);
+                let part = &chunk[i..end];
+                if !self.overlong && self.token.len() + part.len() <= MAX_TOKEN {
+                    self.token.extend_from_slice(part);
+                } else {
+                    self.overlong = true;
+                    self.token.clear();
+                }
+                self.offset += part.len() as u64;
+                i = end;
+                if end < chunk.len() {
+                    self.end_token(emit);
+                }
+            } else {
+                let end = chunk[i..]
+                    .iter()
+                    .position(|b| is_token_byte(*b))
+                    .map_or(chunk.len(), |p| i + p);
+                self.line += memchr::memchr_iter(b'\n', &chunk[i..end]).count() as u64;
+                self.offset += (end - i) as u64;
+                i = end;
+                if end < chunk.len() {
+                    self.in_token = true;
+                    self.token_start = self.offset;
+                    self.token_line = self.line;
+                }
+            }
+        }
+    }
+
     #[inline]
     fn push_char(&mut self, c: u8, width: u64, emit: &mut impl FnMut(&[u8], u64, u64)) {
-        if c.is_ascii_alphanumeric() {
-            if self.token.is_empty() && !self.overlong {
+        if is_token_byte(c) {
+            if !self.in_token {
+                self.in_token = true;
                 self.token_start = self.offset;
                 self.token_line = self.line;
             }
@@ -117,14 +163,14 @@ impl Tokenizer {
     }
 
     fn end_token(&mut self, emit: &mut impl FnMut(&[u8], u64, u64)) {
-        if !self.token.is_empty() && !self.overlong {
-            emit(&self.token, self.token_start, self.token_line);
-        } else if self.overlong {
+        if self.in_token {
             // An overlong token is reported as empty so callers can treat it as a break.
-            emit(&[], self.token_start, self.token_line);
+            let token: &[u8] = if self.overlong { &[] } else { &self.token };
+            emit(token, self.token_start, self.token_line);
         }
         self.token.clear();
         self.overlong = false;
+        self.in_token = false;
     }
 
     /// Ends the stream (emits a token that runs to the end of the file).
