@@ -19,35 +19,40 @@ find "$corpus" -type f -print0 | sort -z > "$list"
 files=$(tr -cd '\0' < "$list" | wc -c)
 bytes=$(xargs -0 stat -c %s < "$list" | awk '{s+=$1} END {print s}')
 
-best() { # best wall time (s) of $runs runs of "$@"
-  local best=
+# Best (lowest) wall time and CPU time (user+sys, children included) of $runs runs of
+# "$@", as "WALL CPU". CPU time is the fairer measure on a shared, loaded machine.
+best() {
+  local best_wall= best_cpu=
   for _ in $(seq "$runs"); do
-    local t0 t1
-    t0=$(date +%s.%N); "$@" > /dev/null; t1=$(date +%s.%N)
-    local t; t=$(echo "$t1 - $t0" | bc -l)
-    if [ -z "$best" ] || [ "$(echo "$t < $best" | bc -l)" = 1 ]; then best=$t; fi
+    local out wall user sys cpu
+    out=$( { TIMEFORMAT='%3R %3U %3S'; time "$@" > /dev/null; } 2>&1 | tail -n 1 )
+    read -r wall user sys <<< "$out"
+    cpu=$(echo "$user + $sys" | bc -l)
+    if [ -z "$best_wall" ] || [ "$(echo "$wall < $best_wall" | bc -l)" = 1 ]; then best_wall=$wall; fi
+    if [ -z "$best_cpu" ] || [ "$(echo "$cpu < $best_cpu" | bc -l)" = 1 ]; then best_cpu=$cpu; fi
   done
-  printf '%.3f' "$best"
+  echo "$best_wall $best_cpu"
 }
 sha() { xargs -0 sha256sum < "$list"; }
 hash_only() { xargs -0 "$fk" triage-file --no-analyzers < "$list"; }
 triage() { xargs -0 "$fk" triage-file --json < "$list"; }
 
 sha > /dev/null # warm the page cache
-t_sha=$(best sha)
-t_hash=$(best hash_only)
-t_triage=$(best triage)
+read -r w_sha c_sha <<< "$(best sha)"
+read -r w_hash c_hash <<< "$(best hash_only)"
+read -r w_triage c_triage <<< "$(best triage)"
 findings=$(triage | wc -l)
 gb=$(echo "$bytes / 1000000000" | bc -l)
-echo "### Triage analyzer cost ($(date -u +%Y-%m-%d), $(nproc) cores, $files files, $(printf '%.2f' "$gb") GB, warm cache, best of $runs)"
+echo "### Triage analyzer cost ($(date -u +%Y-%m-%d), $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg), $files files, $(printf '%.2f' "$gb") GB, warm cache, best of $runs)"
 echo
-echo "| command | time (s) | s/GB | ratio to sha256sum | ratio to read+hash |"
-echo "|---|---|---|---|---|"
-for row in "sha256sum (xargs, 1 process)|$t_sha" "fieldkit triage-file --no-analyzers|$t_hash" "fieldkit triage-file --json (all analyzers)|$t_triage"; do
-  name=${row%%|*}; t=${row##*|}
-  printf '| %s | %s | %.3f | %.2f | %.2f |\n' "$name" "$t" "$(echo "$t / $gb" | bc -l)" \
-    "$(echo "$t / $t_sha" | bc -l)" "$(echo "$t / $t_hash" | bc -l)"
+echo "| command | wall (s) | CPU (s) | CPU s/GB | CPU ratio to sha256sum | CPU ratio to read+hash |"
+echo "|---|---|---|---|---|---|"
+for row in "sha256sum (xargs, 1 process)|$w_sha|$c_sha" "fieldkit triage-file --no-analyzers|$w_hash|$c_hash" "fieldkit triage-file --json (all analyzers)|$w_triage|$c_triage"; do
+  IFS='|' read -r name w c <<< "$row"
+  printf '| %s | %s | %s | %.3f | %.2f | %.2f |\n' "$name" "$w" "$c" "$(echo "$c / $gb" | bc -l)" \
+    "$(echo "$c / $c_sha" | bc -l)" "$(echo "$c / $c_hash" | bc -l)"
 done
 echo
-printf 'Analyzer overhead over read+hash: %.1f%% (%d findings). Command: bench/triage.sh %s %s\n' \
-  "$(echo "($t_triage - $t_hash) * 100 / $t_hash" | bc -l)" "$findings" "$corpus" "$runs"
+printf 'Analyzer overhead over read+hash: %.1f%% CPU, %.1f%% wall (%d findings). Command: bench/triage.sh %s %s\n' \
+  "$(echo "($c_triage - $c_hash) * 100 / $c_hash" | bc -l)" \
+  "$(echo "($w_triage - $w_hash) * 100 / $w_hash" | bc -l)" "$findings" "$corpus" "$runs"

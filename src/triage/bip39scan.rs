@@ -27,6 +27,46 @@ struct Word {
     index: u16,
     offset: u64,
     line: u64,
+    case: Case,
+}
+
+/// How a word is capitalised. A written phrase keeps one style ("abandon ability …",
+/// "ABANDON …", "Abandon ability …"); code mixing `red`, `Red` and `RED` does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Case {
+    Lower,
+    Upper,
+    Title,
+    Mixed,
+}
+
+impl Case {
+    pub fn of(token: &[u8]) -> Case {
+        let upper = token.iter().filter(|b| b.is_ascii_uppercase()).count();
+        match upper {
+            0 => Case::Lower,
+            n if n == token.len() => Case::Upper,
+            1 if token[0].is_ascii_uppercase() => Case::Title,
+            _ => Case::Mixed,
+        }
+    }
+}
+
+/// True when a window's words share one capitalisation style (a capitalised first word
+/// followed by lower-case ones counts as one style).
+fn consistent_case(window: &[Word]) -> bool {
+    let Some(first) = window.first() else {
+        return false;
+    };
+    let rest = &window[1..];
+    match first.case {
+        Case::Lower => rest.iter().all(|w| w.case == Case::Lower),
+        Case::Upper => rest.iter().all(|w| w.case == Case::Upper),
+        Case::Title => {
+            rest.iter().all(|w| w.case == Case::Lower) || rest.iter().all(|w| w.case == Case::Title)
+        }
+        Case::Mixed => false,
+    }
 }
 
 /// A checksum-valid phrase.
@@ -165,11 +205,12 @@ impl SeedTracker {
         }
     }
 
-    pub fn word(&mut self, index: u16, offset: u64, line: u64) {
+    pub fn word(&mut self, index: u16, offset: u64, line: u64, case: Case) {
         let word = Word {
             index,
             offset,
             line,
+            case,
         };
         if self.run_start.is_none() {
             self.run_start = Some((offset, line));
@@ -283,6 +324,9 @@ impl SeedTracker {
                 if before + after > LABEL_SLACK {
                     continue;
                 }
+                if !consistent_case(&words[start..end]) {
+                    continue;
+                }
                 let indices: Vec<u16> = words[start..end].iter().map(|w| w.index).collect();
                 if checksum_valid(&indices) {
                     // Fewest stray words first; then labels before rather than after.
@@ -339,7 +383,7 @@ mod tests {
         for (line, l) in (1..).zip(text.split('\n')) {
             for w in l.split(' ') {
                 if let Some(i) = word_index(w.as_bytes()) {
-                    tracker.word(i, offset, line);
+                    tracker.word(i, offset, line, Case::of(w.as_bytes()));
                 } else if !w.is_empty() {
                     tracker.breaker();
                 }
@@ -381,6 +425,32 @@ mod tests {
         assert!(t.hits.is_empty(), "{} chance hits", t.hits.len());
         assert_eq!(t.long_runs.len(), 1);
         assert_eq!(t.long_runs[0].words, 2048);
+    }
+
+    #[test]
+    fn code_that_mixes_capitalisation_is_not_a_phrase() {
+        // llvm's StringSwitch.h documents `.Case("red", Red)`-style lines: BIP39 words,
+        // several per line, in mixed case. The same words in one style are checked.
+        let legal = "legal winner thank year wave sausage worth useful legal winner thank yellow";
+        let mixed: Vec<String> = legal
+            .split(' ')
+            .enumerate()
+            .map(|(i, w)| {
+                if i % 2 == 1 {
+                    w[..1].to_uppercase() + &w[1..]
+                } else {
+                    w.to_string()
+                }
+            })
+            .collect();
+        let mut t = SeedTracker::new(10);
+        feed(&mut t, &mixed.join(" "));
+        assert!(t.hits.is_empty());
+        for styled in [legal.to_uppercase(), format!("L{}", &legal[1..])] {
+            let mut t = SeedTracker::new(10);
+            feed(&mut t, &styled);
+            assert_eq!(t.hits.len(), 1, "{styled}");
+        }
     }
 
     #[test]

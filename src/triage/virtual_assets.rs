@@ -512,7 +512,7 @@ fn on_token(
     more_addresses: &mut u64,
 ) {
     if let Some(index) = bip39scan::word_index(token) {
-        seeds.word(index, offset, line);
+        seeds.word(index, offset, line, bip39scan::Case::of(token));
         return;
     }
     // Numbers of a numbered list ("1. abandon 2. ability") do not break a phrase.
