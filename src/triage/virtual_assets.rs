@@ -140,11 +140,11 @@ fn wallet_by_path(source_path: &str) -> Option<WalletHit> {
                 return None;
             }
             let browser = browser_of(&parts);
-            let profile = if at >= 1 && !dirs[at].starts_with("chrome-extension_") {
-                dirs.get(at.wrapping_sub(2)).cloned()
-            } else {
-                dirs.get(at.wrapping_sub(1)).cloned()
-            };
+            // <profile>/<store>/<ID or IndexedDB dir>/…, names as written on disk.
+            let original: Vec<&str> = super::components(source_path).collect();
+            let named = |i: Option<usize>| i.and_then(|i| original.get(i)).copied().unwrap_or("?");
+            let store_name = named(at.checked_sub(1));
+            let profile = named(at.checked_sub(2));
             return Some(WalletHit {
                 kind: if installed_code {
                     "crypto.wallet_extension_installed"
@@ -153,13 +153,7 @@ fn wallet_by_path(source_path: &str) -> Option<WalletHit> {
                 },
                 app: format!("{wallet} ({browser})"),
                 detail: Some(format!(
-                    "extension {id}, store {}, profile {}",
-                    if installed_code {
-                        "Extensions"
-                    } else {
-                        dirs[at.min(dirs.len() - 1)].as_str()
-                    },
-                    profile.unwrap_or_default()
+                    "extension {id}, store \"{store_name}\", profile \"{profile}\""
                 )),
                 severity: if installed_code {
                     Severity::Medium
