@@ -27,7 +27,7 @@ best() {
     local out wall user sys cpu
     out=$( { TIMEFORMAT='%3R %3U %3S'; time "$@" > /dev/null; } 2>&1 | tail -n 1 )
     read -r wall user sys <<< "$out"
-    cpu=$(echo "$user + $sys" | bc -l)
+    cpu=$(printf '%.3f' "$(echo "$user + $sys" | bc -l)")
     if [ -z "$best_wall" ] || [ "$(echo "$wall < $best_wall" | bc -l)" = 1 ]; then best_wall=$wall; fi
     if [ -z "$best_cpu" ] || [ "$(echo "$cpu < $best_cpu" | bc -l)" = 1 ]; then best_cpu=$cpu; fi
   done
