@@ -5,20 +5,9 @@
 
 mod triage_support;
 
-use std::path::{Path, PathBuf};
-
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use triage_support::*;
-
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let path = dir.join(name);
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).expect("mkdir");
-    }
-    std::fs::write(&path, bytes).expect("write");
-    path
-}
 
 fn vectors() -> Vec<String> {
     let text = include_str!("data/bip39-vectors-english.json");

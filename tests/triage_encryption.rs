@@ -9,15 +9,6 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use triage_support::*;
 
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let path = dir.join(name);
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).expect("mkdir");
-    }
-    std::fs::write(&path, bytes).expect("write");
-    path
-}
-
 fn luks_dump_field(image: &Path, field: &str) -> String {
     let out = run_tool(
         "cryptsetup",

@@ -30,6 +30,30 @@ fn build_injector(dir: &Path, name: &str) -> PathBuf {
     dir.join(name)
 }
 
+/// Makes a self-signed certificate (openssl req -x509) in `dir` and Authenticode-signs
+/// `input` into `output` with osslsigncode.
+fn sign_with_new_certificate(dir: &Path, subject: &str, input: &str, output: &str) {
+    let req = [
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", "cert.pem",
+        "-days", "30", "-subj", subject,
+    ];
+    run_tool_in(dir, "openssl", &req, "openssl");
+    let sign = [
+        "sign",
+        "-certs",
+        "cert.pem",
+        "-key",
+        "key.pem",
+        "-n",
+        "fieldkit test",
+        "-in",
+        input,
+        "-out",
+        output,
+    ];
+    run_tool_in(dir, "osslsigncode", &sign, "osslsigncode");
+}
+
 /// pefile's view of a PE: machine, timestamp, sections, imports, certificate directory.
 fn pefile_view(path: &Path) -> Value {
     let script = r#"
@@ -137,43 +161,11 @@ fn osslsigncode_signature_names_the_signer_and_matches_openssl() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     let exe = build_injector(d, "plain.exe");
-    run_tool_in(
+    sign_with_new_certificate(
         d,
-        "openssl",
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "key.pem",
-            "-out",
-            "cert.pem",
-            "-days",
-            "30",
-            "-subj",
-            "/CN=Fieldkit Test Signer/O=Fieldkit Tests",
-        ],
-        "openssl",
-    );
-    run_tool_in(
-        d,
-        "osslsigncode",
-        &[
-            "sign",
-            "-certs",
-            "cert.pem",
-            "-key",
-            "key.pem",
-            "-n",
-            "fieldkit test",
-            "-in",
-            "plain.exe",
-            "-out",
-            "signed.exe",
-        ],
-        "osslsigncode",
+        "/CN=Fieldkit Test Signer/O=Fieldkit Tests",
+        "plain.exe",
+        "signed.exe",
     );
     let signed = d.join("signed.exe");
     let findings = triage(Some(d), &[exe, signed.clone()], &[]);
@@ -358,34 +350,7 @@ fn large_signed_pe_keeps_its_signature_and_entropy_past_the_parse_prefix() {
     )
     .expect("source");
     run_tool_in(d, MINGW, &["-O0", "-o", "big.exe", "big.c"], MINGW_PKG);
-    run_tool_in(
-        d,
-        "openssl",
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "key.pem",
-            "-out",
-            "cert.pem",
-            "-days",
-            "30",
-            "-subj",
-            "/CN=Big Signer",
-        ],
-        "openssl",
-    );
-    run_tool_in(
-        d,
-        "osslsigncode",
-        &[
-            "sign", "-certs", "cert.pem", "-key", "key.pem", "-in", "big.exe", "-out", "bigs.exe",
-        ],
-        "osslsigncode",
-    );
+    sign_with_new_certificate(d, "/CN=Big Signer", "big.exe", "bigs.exe");
     let exe = d.join("bigs.exe");
     assert!(std::fs::metadata(&exe).map(|m| m.len()).unwrap_or(0) > 17 << 20);
     let findings = triage(Some(d), std::slice::from_ref(&exe), &[]);

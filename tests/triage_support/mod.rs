@@ -14,7 +14,20 @@ pub fn fieldkit() -> &'static str {
 
 /// Runs a tool and insists on success; the message names the Debian package.
 pub fn run_tool(program: &str, args: &[&str], package: &str) -> Output {
-    let out = Command::new(program)
+    run(None, program, args, package)
+}
+
+/// Same, in a working directory.
+pub fn run_tool_in(dir: &Path, program: &str, args: &[&str], package: &str) -> Output {
+    run(Some(dir), program, args, package)
+}
+
+fn run(dir: Option<&Path>, program: &str, args: &[&str], package: &str) -> Output {
+    let mut cmd = Command::new(program);
+    if let Some(dir) = dir {
+        cmd.current_dir(dir);
+    }
+    let out = cmd
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {program} ({e}): apt-get install -y {package}"));
@@ -27,20 +40,14 @@ pub fn run_tool(program: &str, args: &[&str], package: &str) -> Output {
     out
 }
 
-/// Same, in a working directory.
-pub fn run_tool_in(dir: &Path, program: &str, args: &[&str], package: &str) -> Output {
-    let out = Command::new(program)
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program} ({e}): apt-get install -y {package}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+/// Writes `bytes` to `dir/name`, creating parent directories.
+pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("mkdir");
+    }
+    std::fs::write(&path, bytes).expect("write");
+    path
 }
 
 /// `fieldkit triage-file --json [--root ROOT] [extra…] FILES…`: the findings, one JSON
