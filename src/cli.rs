@@ -40,6 +40,10 @@ pub enum Command {
     /// processes, users, mounts, modules, services, encryption) and say whether an
     /// encrypted volume is open.
     Live(LiveArgs),
+    /// Developer tool: stream files through the triage analyzers exactly as collect does
+    /// (read once, in chunks) and print the findings.
+    #[command(name = "triage-file", hide = true)]
+    TriageFile(TriageFileArgs),
 }
 
 #[derive(Debug, Args)]
@@ -246,4 +250,24 @@ pub struct LiveArgs {
     /// Root of the system's own files instead of / (testing).
     #[arg(long, value_name = "DIR", hide = true)]
     pub fs_root: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TriageFileArgs {
+    /// Files to analyze (read-only; directories are refused).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Match paths relative to this directory, as collect matches paths relative to its
+    /// source root [default: the paths as given].
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Bytes per read (the engine uses 1 MiB); small values prove chunk independence.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    pub chunk_size: usize,
+    /// Print findings as JSON lines (the findings.jsonl shape) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Read and hash only, running no analyzer (the benchmark's baseline).
+    #[arg(long)]
+    pub no_analyzers: bool,
 }

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod live;
 pub mod profiles;
 pub mod report;
+pub mod triage;
 pub mod verify;
 
 /// Exit codes shared by all subcommands (documented in README.md).
@@ -33,6 +34,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Hash(a) => hash::run(a),
         Command::Report(a) => report::run(a),
         Command::Live(a) => live::run(a),
+        Command::TriageFile(args) => triage::run_triage_file(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

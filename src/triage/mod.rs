@@ -1,14 +1,34 @@
 //! Triage: analyzers that turn bytes acquisition has already read into findings.
 //!
-//! Owns the analyzer contract. The acquisition engine streams every file it reads through
-//! the analyzers that asked for it, chunk by chunk, in order; an analyzer must never open
-//! or re-read the source itself (evidence is read once), must keep its memory bounded
-//! whatever the file size, and must never panic on malformed input: a file it cannot
-//! parse is a finding of its own, not a crash.
+//! Owns the analyzer contract and the per-file driver ([`FileTriage`]) the acquisition
+//! engine uses to run them. The engine streams every file it reads through the analyzers
+//! that asked for it, chunk by chunk, in order; an analyzer must never open or re-read the
+//! source itself (evidence is read once), must keep its memory bounded whatever the file
+//! size, and must never panic on malformed input: a file it cannot parse is a finding of
+//! its own, not a crash. The driver additionally catches panics, so a bug in one parser
+//! costs that analyzer's findings for that file (recorded as a finding) and nothing else.
+//!
+//! Analyzers (one module each, documented in docs/triage.md): [`executables`],
+//! [`virtual_assets`], [`encryption`]; [`window`] is the recent-activity window used by
+//! `collect --since/--until`.
 
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
-use crate::finding::Finding;
+use crate::finding::{Finding, Severity};
+
+mod authenticode;
+mod bip39scan;
+mod cryptoaddr;
+pub mod encryption;
+pub mod entropy;
+pub mod executables;
+pub mod harness;
+mod patterns;
+mod text;
+pub mod virtual_assets;
+pub mod window;
 
 /// What an analyzer may know about a file before its bytes arrive.
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +64,13 @@ pub trait Analyzer: Send + Sync {
 /// Per-file state of one analyzer: receives the file's bytes in order, then reports.
 pub trait FileScan: Send {
     fn update(&mut self, chunk: &[u8]);
+    /// False once the scanner has seen all it needs (typically after the first bytes
+    /// showed the file is of no interest): the driver then stops calling `update`, which
+    /// keeps analyzers nearly free on files they do not care about. `finish` is still
+    /// called. Must stay false once it became false.
+    fn wants_more(&self) -> bool {
+        true
+    }
     /// Called once after the last chunk. The engine fills `member` and `sha256` of the
     /// returned findings when the analyzer leaves them empty.
     fn finish(self: Box<Self>, ctx: &FileContext<'_>, digests: &FileDigests) -> Vec<Finding>;
@@ -51,5 +78,264 @@ pub trait FileScan: Send {
 
 /// The analyzers `collect` runs by default.
 pub fn default_analyzers() -> Vec<Box<dyn Analyzer>> {
-    Vec::new()
+    vec![
+        Box::new(executables::ExecutableAnalyzer),
+        Box::new(virtual_assets::VirtualAssetAnalyzer),
+        Box::new(encryption::EncryptionAnalyzer),
+    ]
+}
+
+/// Name recorded for findings the driver itself produces (an analyzer that panicked).
+pub const DRIVER_NAME: &str = "triage";
+
+/// Runs a set of analyzers over one file, exactly as the acquisition engine must: `start`
+/// before the first byte, `update` with every chunk in order, `finish` once with the
+/// digests. Every call into an analyzer is guarded by `catch_unwind`: a panicking analyzer
+/// is dropped for this file and a `triage.analyzer_failed` finding says so.
+pub struct FileTriage {
+    scans: Vec<ActiveScan>,
+    failures: Vec<Finding>,
+}
+
+struct ActiveScan {
+    analyzer: &'static str,
+    scan: Box<dyn FileScan>,
+    wants_more: bool,
+}
+
+impl FileTriage {
+    /// Asks every analyzer whether it wants this file.
+    pub fn start(analyzers: &[Box<dyn Analyzer>], ctx: &FileContext<'_>) -> FileTriage {
+        let mut triage = FileTriage {
+            scans: Vec::new(),
+            failures: Vec::new(),
+        };
+        for analyzer in analyzers {
+            let name = analyzer.name();
+            match catch_unwind(AssertUnwindSafe(|| analyzer.start(ctx))) {
+                Ok(Some(scan)) => triage.scans.push(ActiveScan {
+                    analyzer: name,
+                    wants_more: true,
+                    scan,
+                }),
+                Ok(None) => {}
+                Err(panic) => triage
+                    .failures
+                    .push(failure_finding(name, "start", &*panic)),
+            }
+        }
+        triage
+    }
+
+    /// True while at least one analyzer still wants bytes; the engine may skip calling
+    /// [`FileTriage::update`] once this is false (it must still call `finish`).
+    pub fn wants_more(&self) -> bool {
+        self.scans.iter().any(|s| s.wants_more)
+    }
+
+    /// Feeds the next chunk of the file to every analyzer that still wants bytes.
+    pub fn update(&mut self, chunk: &[u8]) {
+        let mut failed = Vec::new();
+        for (index, active) in self.scans.iter_mut().enumerate() {
+            if !active.wants_more {
+                continue;
+            }
+            let scan = &mut active.scan;
+            match catch_unwind(AssertUnwindSafe(|| {
+                scan.update(chunk);
+                scan.wants_more()
+            })) {
+                Ok(more) => active.wants_more = more,
+                Err(panic) => {
+                    self.failures
+                        .push(failure_finding(active.analyzer, "update", &*panic));
+                    failed.push(index);
+                }
+            }
+        }
+        for index in failed.into_iter().rev() {
+            // A scan that panicked may be inconsistent: even its drop is guarded.
+            let broken = self.scans.remove(index);
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(broken)));
+        }
+    }
+
+    /// Collects every analyzer's findings; fills `path` (lossy UTF-8 of the opened path)
+    /// and `sha256` where the analyzer left them empty.
+    pub fn finish(self, ctx: &FileContext<'_>, digests: &FileDigests) -> Vec<Finding> {
+        let mut findings = Vec::new();
+        for active in self.scans {
+            let analyzer = active.analyzer;
+            match catch_unwind(AssertUnwindSafe(|| active.scan.finish(ctx, digests))) {
+                Ok(mut produced) => findings.append(&mut produced),
+                Err(panic) => findings.push(failure_finding(analyzer, "finish", &*panic)),
+            }
+        }
+        findings.extend(self.failures);
+        let sha256 = hex(&digests.sha256);
+        for finding in &mut findings {
+            if finding.path.is_none() {
+                finding.path = Some(ctx.path.to_string_lossy().into_owned());
+            }
+            if finding.sha256.is_none() {
+                finding.sha256 = Some(sha256.clone());
+            }
+        }
+        findings
+    }
+}
+
+fn failure_finding(analyzer: &str, phase: &str, panic: &(dyn Any + Send)) -> Finding {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string());
+    Finding {
+        id: String::new(),
+        analyzer: DRIVER_NAME.to_string(),
+        kind: "triage.analyzer_failed".to_string(),
+        severity: Severity::Low,
+        path: None,
+        member: None,
+        sha256: None,
+        title: format!("The {analyzer} analyzer failed on this file; its results are missing"),
+        evidence: serde_json::json!({ "analyzer": analyzer, "phase": phase, "panic": message }),
+    }
+}
+
+/// A finding with the fields every analyzer fills; `path`/`sha256` come from the driver.
+pub(crate) fn new_finding(
+    analyzer: &str,
+    kind: &str,
+    severity: Severity,
+    title: String,
+    evidence: serde_json::Value,
+) -> Finding {
+    Finding {
+        id: String::new(),
+        analyzer: analyzer.to_string(),
+        kind: kind.to_string(),
+        severity,
+        path: None,
+        member: None,
+        sha256: None,
+        title,
+        evidence,
+    }
+}
+
+/// Lower-case hex of a byte string.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+/// The path components of `source_path` (leading `/` and empty parts dropped).
+pub(crate) fn components(source_path: &str) -> impl Iterator<Item = &str> {
+    source_path.split(['/', '\\']).filter(|c| !c.is_empty())
+}
+
+/// The file name (last component) of `source_path`.
+pub(crate) fn file_name(source_path: &str) -> &str {
+    components(source_path).last().unwrap_or("")
+}
+
+/// The lower-case extension of the file name, without the dot (`""` when none).
+pub(crate) fn extension_lower(source_path: &str) -> String {
+    let name = file_name(source_path);
+    match name.rfind('.') {
+        Some(dot) if dot > 0 && dot + 1 < name.len() => name[dot + 1..].to_ascii_lowercase(),
+        _ => String::new(),
+    }
+}
+
+/// Keeps the first `limit` bytes of a stream; the common "look at the start" buffer.
+#[derive(Debug, Default)]
+pub(crate) struct Prefix {
+    pub bytes: Vec<u8>,
+    pub limit: usize,
+}
+
+impl Prefix {
+    pub fn new(limit: usize) -> Prefix {
+        Prefix {
+            bytes: Vec::new(),
+            limit,
+        }
+    }
+    /// Appends what still fits; returns true when the prefix is full.
+    pub fn push(&mut self, chunk: &[u8]) -> bool {
+        let room = self.limit.saturating_sub(self.bytes.len());
+        let take = room.min(chunk.len());
+        self.bytes.extend_from_slice(&chunk[..take]);
+        self.is_full()
+    }
+    pub fn is_full(&self) -> bool {
+        self.bytes.len() >= self.limit
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Panicky;
+    struct PanickyScan;
+    impl Analyzer for Panicky {
+        fn name(&self) -> &'static str {
+            "panicky"
+        }
+        fn start(&self, _ctx: &FileContext<'_>) -> Option<Box<dyn FileScan>> {
+            Some(Box::new(PanickyScan))
+        }
+    }
+    impl FileScan for PanickyScan {
+        fn update(&mut self, chunk: &[u8]) {
+            if chunk.first() == Some(&b'!') {
+                panic!("boom at byte 0");
+            }
+        }
+        fn finish(self: Box<Self>, _: &FileContext<'_>, _: &FileDigests) -> Vec<Finding> {
+            Vec::new()
+        }
+    }
+
+    #[test]
+    fn a_panicking_analyzer_becomes_a_finding_and_the_others_still_run() {
+        let analyzers: Vec<Box<dyn Analyzer>> =
+            vec![Box::new(Panicky), Box::new(executables::ExecutableAnalyzer)];
+        let path = Path::new("/evidence/x.bin");
+        let ctx = FileContext {
+            path,
+            source_path: "x.bin",
+            size: 3,
+            mtime: None,
+        };
+        let mut triage = FileTriage::start(&analyzers, &ctx);
+        triage.update(b"!ab");
+        let digests = FileDigests {
+            sha256: [0; 32],
+            md5: None,
+            sha1: None,
+        };
+        let findings = triage.finish(&ctx, &digests);
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].kind, "triage.analyzer_failed");
+        assert_eq!(findings[0].evidence["analyzer"], "panicky");
+        assert_eq!(findings[0].evidence["panic"], "boom at byte 0");
+        assert_eq!(findings[0].path.as_deref(), Some("/evidence/x.bin"));
+    }
+
+    #[test]
+    fn extension_and_file_name_follow_the_last_component() {
+        assert_eq!(extension_lower("Users/a/Pic.JPG"), "jpg");
+        assert_eq!(extension_lower("tmp/.bashrc"), "");
+        assert_eq!(extension_lower("tmp/noext"), "");
+        assert_eq!(file_name("/a\\b/c.txt"), "c.txt");
+    }
 }

@@ -1,0 +1,1220 @@
+//! The `encryption` analyzer: encrypted volumes and containers, encrypted archives and
+//! password-manager databases among the collected files.
+//!
+//! Recognised from magic bytes (never from the name alone): LUKS1/2 headers, BitLocker
+//! volumes (`-FVE-FS-` at offset 3), KeePass databases, ZIP archives with encrypted
+//! entries (traditional PKWARE, strong encryption or WinZip AES), 7z archives with the
+//! AES coder (including compressed and encrypted headers), RAR4/RAR5 with encrypted files
+//! or headers, age/OpenPGP/OpenSSL encrypted files. Password-manager files use their
+//! path plus a content check (1Password OPVault/agile keychain/1PIF/1PUX/local database,
+//! Bitwarden JSON and CSV exports). VeraCrypt/TrueCrypt volumes have no magic at all, so
+//! a file is a *candidate* when its size is a multiple of 512, at least
+//! [`CONTAINER_MIN_SIZE`], it starts with no known signature, and evenly sampled blocks
+//! are statistically indistinguishable from random data (see docs/triage.md).
+//!
+//! Owns these per-file checks. Memory is bounded (a 64 KiB head, a 1 MiB tail for ZIP and
+//! 7z directories, a histogram for sampling); it never decrypts anything and never
+//! treats a candidate as proof.
+
+use serde_json::{Value, json};
+
+use super::entropy::BlockSampler;
+use super::{Analyzer, FileContext, FileDigests, FileScan, new_finding};
+use crate::finding::{Finding, Severity};
+
+pub const NAME: &str = "encryption";
+/// Smallest file considered as a VeraCrypt/TrueCrypt container candidate.
+pub const CONTAINER_MIN_SIZE: u64 = 1 << 20;
+/// Blocks sampled, and their size, for the container test.
+pub const SAMPLE_BLOCKS: usize = 64;
+pub const SAMPLE_BLOCK_LEN: u64 = 4096;
+/// Every sampled block must have at least this Shannon entropy (random 4 KiB blocks
+/// average 7.955 with a standard deviation near 0.003).
+pub const MIN_BLOCK_ENTROPY: f64 = 7.9;
+/// The pooled sample's chi-square (255 degrees of freedom) must stay below this: random
+/// data gives 255 ± 23; compressed or structured data gives thousands.
+pub const MAX_CHI_SQUARE: f64 = 400.0;
+/// Bytes of the start of a file kept for header parsing.
+const HEAD_LIMIT: usize = 64 << 10;
+/// Bytes needed to recognise a signature.
+const MAGIC_LEN: usize = 64;
+/// Bytes of the end of a ZIP/7z archive kept for its directory/header.
+const TAIL_LIMIT: usize = 1 << 20;
+/// Largest decompressed 7z header accepted.
+const MAX_7Z_HEADER: u64 = 16 << 20;
+
+pub struct EncryptionAnalyzer;
+
+impl Analyzer for EncryptionAnalyzer {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn start(&self, ctx: &FileContext<'_>) -> Option<Box<dyn FileScan>> {
+        if ctx.size < 8 {
+            return None;
+        }
+        let sampler = (ctx.size >= CONTAINER_MIN_SIZE && ctx.size.is_multiple_of(512))
+            .then(|| BlockSampler::new(ctx.size, SAMPLE_BLOCK_LEN, SAMPLE_BLOCKS));
+        Some(Box::new(EncScan {
+            hint: path_hint(ctx.source_path),
+            head: Vec::new(),
+            head_need: MAGIC_LEN,
+            format: Format::Undecided,
+            sampler,
+            tail: None,
+            delivered: 0,
+        }))
+    }
+}
+
+/// What the path suggests (confirmed from content in `finish`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PathHint {
+    OnePasswordOpvault,
+    OnePasswordAgile,
+    OnePassword1pif,
+    OnePassword1pux,
+    OnePasswordDb,
+    BitwardenJson,
+    BitwardenCsv,
+    BitwardenApp,
+}
+
+fn path_hint(source_path: &str) -> Option<PathHint> {
+    let parts: Vec<String> = super::components(source_path)
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let name = parts.last()?.as_str();
+    let dirs = &parts[..parts.len() - 1];
+    let ext = super::extension_lower(source_path);
+    if dirs.iter().any(|d| d.ends_with(".opvault")) && name == "profile.js" {
+        return Some(PathHint::OnePasswordOpvault);
+    }
+    if dirs.iter().any(|d| d.ends_with(".agilekeychain")) && name == "encryptionkeys.js" {
+        return Some(PathHint::OnePasswordAgile);
+    }
+    if ext == "1pif" {
+        return Some(PathHint::OnePassword1pif);
+    }
+    if ext == "1pux" {
+        return Some(PathHint::OnePassword1pux);
+    }
+    if matches!(
+        name,
+        "1password10.sqlite" | "1password.sqlite" | "b5.sqlite"
+    ) {
+        return Some(PathHint::OnePasswordDb);
+    }
+    if dirs.last().is_some_and(|d| d == "bitwarden") && name == "data.json" {
+        return Some(PathHint::BitwardenApp);
+    }
+    if ext == "json" {
+        return Some(PathHint::BitwardenJson);
+    }
+    if ext == "csv" {
+        return Some(PathHint::BitwardenCsv);
+    }
+    None
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Undecided,
+    Unknown,
+    Luks,
+    BitLocker,
+    KeePass,
+    Zip,
+    SevenZip,
+    Rar4,
+    Rar5,
+    Age,
+    Pgp,
+    OpenSsl,
+    /// Some other known, benign format: nothing to report, not a container candidate.
+    Other,
+}
+
+/// Signatures of common formats that are high-entropy by nature (compressed media and
+/// archives) or otherwise identified: they are never container candidates.
+const BENIGN_MAGICS: &[(usize, &[u8])] = &[
+    (0, b"\x1f\x8b"),
+    (0, b"BZh"),
+    (0, b"\xfd7zXZ\x00"),
+    (0, b"\x28\xb5\x2f\xfd"),
+    (0, b"\x04\x22\x4d\x18"),
+    (0, b"\xff\xd8\xff"),
+    (0, b"\x89PNG"),
+    (0, b"GIF8"),
+    (0, b"%PDF"),
+    (4, b"ftyp"),
+    (0, b"\x1a\x45\xdf\xa3"),
+    (0, b"RIFF"),
+    (0, b"OggS"),
+    (0, b"fLaC"),
+    (0, b"ID3"),
+    (0, b"MZ"),
+    (0, b"\x7fELF"),
+    (0, b"SQLite format 3\0"),
+    (0, b"MSCF"),
+    (0, b"QFI\xfb"),
+    (0, b"vhdxfile"),
+    (0, b"KDMV"),
+    (0, b"conectix"),
+    (0, b"hsqs"),
+    (0, b"\xca\xfe\xba\xbe"),
+    (0, b"wOFF"),
+    (0, b"wOF2"),
+    (0, b"PK"),
+    (0, b"\xed\xab\xee\xdb"),
+    (0, b"!<arch>"),
+];
+
+fn starts_with_at(data: &[u8], at: usize, magic: &[u8]) -> bool {
+    data.get(at..at + magic.len()) == Some(magic)
+}
+
+fn detect(head: &[u8]) -> Format {
+    if head.starts_with(b"LUKS\xba\xbe") {
+        Format::Luks
+    } else if starts_with_at(head, 3, b"-FVE-FS-") {
+        Format::BitLocker
+    } else if head.starts_with(&[0x03, 0xd9, 0xa2, 0x9a]) {
+        Format::KeePass
+    } else if head.starts_with(b"PK\x03\x04") {
+        Format::Zip
+    } else if head.starts_with(b"7z\xbc\xaf\x27\x1c") {
+        Format::SevenZip
+    } else if head.starts_with(b"Rar!\x1a\x07\x00") {
+        Format::Rar4
+    } else if head.starts_with(b"Rar!\x1a\x07\x01\x00") {
+        Format::Rar5
+    } else if head.starts_with(b"age-encryption.org/v1")
+        || head.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----")
+    {
+        Format::Age
+    } else if head.starts_with(b"-----BEGIN PGP MESSAGE-----") {
+        Format::Pgp
+    } else if head.starts_with(b"Salted__") {
+        Format::OpenSsl
+    } else if BENIGN_MAGICS
+        .iter()
+        .any(|(at, magic)| starts_with_at(head, *at, magic))
+    {
+        Format::Other
+    } else {
+        Format::Unknown
+    }
+}
+
+struct EncScan {
+    hint: Option<PathHint>,
+    head: Vec<u8>,
+    head_need: usize,
+    format: Format,
+    sampler: Option<BlockSampler>,
+    tail: Option<Tail>,
+    delivered: u64,
+}
+
+/// The last bytes of a stream.
+struct Tail {
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl Tail {
+    fn push(&mut self, chunk: &[u8]) {
+        if chunk.len() >= self.limit {
+            self.bytes.clear();
+            self.bytes
+                .extend_from_slice(&chunk[chunk.len() - self.limit..]);
+            return;
+        }
+        self.bytes.extend_from_slice(chunk);
+        if self.bytes.len() > self.limit * 2 {
+            let cut = self.bytes.len() - self.limit;
+            self.bytes.drain(..cut);
+        }
+    }
+
+    /// The kept bytes (at most `limit`) and the absolute offset of the first one.
+    fn view(&self, total: u64) -> (&[u8], u64) {
+        let keep = self.bytes.len().min(self.limit);
+        let bytes = &self.bytes[self.bytes.len() - keep..];
+        (bytes, total - keep as u64)
+    }
+}
+
+impl EncScan {
+    fn decide(&mut self) {
+        self.format = detect(&self.head);
+        self.head_need = match (self.format, self.hint) {
+            (Format::Luks | Format::Zip | Format::Rar4 | Format::Rar5, _) => HEAD_LIMIT,
+            (_, Some(_)) => HEAD_LIMIT,
+            _ => MAGIC_LEN,
+        };
+        if matches!(self.format, Format::Zip | Format::SevenZip) {
+            self.tail = Some(Tail {
+                bytes: Vec::new(),
+                limit: TAIL_LIMIT,
+            });
+        }
+        if self.format != Format::Unknown {
+            self.sampler = None;
+        }
+    }
+}
+
+impl FileScan for EncScan {
+    fn update(&mut self, chunk: &[u8]) {
+        self.delivered += chunk.len() as u64;
+        if self.head.len() < self.head_need {
+            let take = (self.head_need - self.head.len()).min(chunk.len());
+            self.head.extend_from_slice(&chunk[..take]);
+            if self.format == Format::Undecided && self.head.len() >= MAGIC_LEN {
+                self.decide();
+                if self.head.len() < self.head_need {
+                    let more = (self.head_need - self.head.len()).min(chunk.len() - take);
+                    self.head.extend_from_slice(&chunk[take..take + more]);
+                }
+            }
+        }
+        if let Some(tail) = &mut self.tail {
+            tail.push(chunk);
+        }
+        if let Some(sampler) = &mut self.sampler {
+            sampler.update(chunk);
+            // The first block decides cheaply for most files.
+            if sampler
+                .block_entropies
+                .first()
+                .is_some_and(|&e| e < MIN_BLOCK_ENTROPY)
+            {
+                self.sampler = None;
+            }
+        }
+    }
+
+    fn wants_more(&self) -> bool {
+        self.head.len() < self.head_need
+            || self.format == Format::Undecided
+            || self.tail.is_some()
+            || self.sampler.as_ref().is_some_and(|s| !s.done())
+    }
+
+    fn finish(self: Box<Self>, ctx: &FileContext<'_>, _digests: &FileDigests) -> Vec<Finding> {
+        let mut scan = *self;
+        if scan.format == Format::Undecided {
+            scan.decide();
+        }
+        let mut findings = Vec::new();
+        let head = &scan.head;
+        match scan.format {
+            Format::Luks => findings.push(luks(head)),
+            Format::BitLocker => findings.push(new_finding(
+                NAME,
+                "encryption.bitlocker",
+                Severity::High,
+                "BitLocker-encrypted volume (-FVE-FS- signature)".to_string(),
+                json!({ "signature": "-FVE-FS-", "offset": 3, "size": scan.delivered }),
+            )),
+            Format::KeePass => findings.push(keepass(head)),
+            Format::Zip => {
+                let tail = scan.tail.as_ref().map(|t| t.view(scan.delivered));
+                findings.extend(zip(head, tail, scan.hint));
+            }
+            Format::SevenZip => {
+                let tail = scan.tail.as_ref().map(|t| t.view(scan.delivered));
+                findings.extend(seven_zip(head, tail));
+            }
+            Format::Rar4 => findings.extend(rar4(head)),
+            Format::Rar5 => findings.extend(rar5(head)),
+            Format::Age => findings.push(encrypted_file("age", head)),
+            Format::Pgp => findings.push(encrypted_file("OpenPGP (ASCII-armored)", head)),
+            Format::OpenSsl => findings.push(encrypted_file("OpenSSL enc (Salted__)", head)),
+            Format::Undecided | Format::Other | Format::Unknown => {}
+        }
+        if let Some(hint) = scan.hint
+            && let Some(f) = password_manager(hint, head)
+        {
+            findings.push(f);
+        }
+        if scan.format == Format::Unknown
+            && let Some(sampler) = &scan.sampler
+            && let Some(f) = container_candidate(sampler, ctx.size, scan.delivered)
+        {
+            findings.push(f);
+        }
+        findings
+    }
+}
+
+fn c_string(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+fn be_u16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+fn be_u32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+fn be_u64(b: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_be_bytes(b.get(at..at + 8)?.try_into().ok()?))
+}
+fn le_u16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+fn le_u32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+fn le_u64(b: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
+}
+
+fn luks(head: &[u8]) -> Finding {
+    let version = be_u16(head, 6).unwrap_or(0);
+    let uuid = head.get(168..208).map(c_string).unwrap_or_default();
+    let mut evidence = json!({ "version": version, "uuid": uuid });
+    match version {
+        1 => {
+            evidence["cipher"] = json!(head.get(8..40).map(c_string));
+            evidence["cipher_mode"] = json!(head.get(40..72).map(c_string));
+            evidence["hash"] = json!(head.get(72..104).map(c_string));
+            evidence["payload_offset_sectors"] = json!(be_u32(head, 104));
+            evidence["key_bytes"] = json!(be_u32(head, 108));
+            let active = (0..8)
+                .filter(|i| be_u32(head, 208 + i * 48) == Some(0x00ac_71f3))
+                .count();
+            evidence["active_keyslots"] = json!(active);
+        }
+        2 => {
+            let hdr_size = be_u64(head, 8).unwrap_or(0);
+            evidence["header_size"] = json!(hdr_size);
+            evidence["label"] = json!(head.get(24..72).map(c_string));
+            evidence["checksum_algorithm"] = json!(head.get(72..104).map(c_string));
+            let json_end = (hdr_size as usize).min(head.len());
+            if json_end > 4096 {
+                let text = c_string(&head[4096..json_end]);
+                match serde_json::from_str::<Value>(&text) {
+                    Ok(meta) => {
+                        let segments: Vec<Value> = meta["segments"]
+                            .as_object()
+                            .map(|m| m.values().map(|s| s["encryption"].clone()).collect())
+                            .unwrap_or_default();
+                        evidence["segment_encryption"] = json!(segments);
+                        evidence["keyslots"] =
+                            json!(meta["keyslots"].as_object().map_or(0, |m| m.len()));
+                        evidence["tokens"] =
+                            json!(meta["tokens"].as_object().map_or(0, |m| m.len()));
+                    }
+                    Err(e) => evidence["json_error"] = json!(e.to_string()),
+                }
+            }
+        }
+        _ => {}
+    }
+    new_finding(
+        NAME,
+        "encryption.luks",
+        Severity::High,
+        format!("LUKS{version} encrypted volume header"),
+        evidence,
+    )
+}
+
+fn keepass(head: &[u8]) -> Finding {
+    let sig2 = le_u32(head, 4).unwrap_or(0);
+    let minor = le_u16(head, 8).unwrap_or(0);
+    let major = le_u16(head, 10).unwrap_or(0);
+    let (format, version) = match sig2 {
+        0xb54b_fb65 => ("KeePass 1.x (.kdb)".to_string(), None),
+        0xb54b_fb66 => (
+            "KeePass 2.x pre-release (.kdbx)".to_string(),
+            Some(format!("{major}.{minor}")),
+        ),
+        0xb54b_fb67 => (
+            format!("KeePass KDBX {major}.{minor}"),
+            Some(format!("{major}.{minor}")),
+        ),
+        _ => ("KeePass (unknown variant)".to_string(), None),
+    };
+    new_finding(
+        NAME,
+        "encryption.password_manager",
+        Severity::High,
+        format!("Password database: {format}"),
+        json!({ "product": "KeePass", "format": format, "version": version,
+                "signature2": format!("{sig2:#010x}") }),
+    )
+}
+
+fn encrypted_file(kind: &str, head: &[u8]) -> Finding {
+    let first_line = head
+        .split(|&b| b == b'\n')
+        .next()
+        .map(|l| String::from_utf8_lossy(&l[..l.len().min(64)]).into_owned());
+    new_finding(
+        NAME,
+        "encryption.encrypted_file",
+        Severity::Medium,
+        format!("Encrypted file ({kind})"),
+        json!({ "format": kind, "header": first_line }),
+    )
+}
+
+/// A ZIP entry's encryption, from its general-purpose flags, method and extra field.
+fn zip_entry_encryption(flags: u16, method: u16, extra: &[u8]) -> Option<String> {
+    if flags & 1 == 0 {
+        return None;
+    }
+    if method == 99 {
+        let mut at = 0;
+        while at + 4 <= extra.len() {
+            let id = le_u16(extra, at).unwrap_or(0);
+            let len = le_u16(extra, at + 2).unwrap_or(0) as usize;
+            if id == 0x9901 && len >= 7 {
+                let strength = match extra.get(at + 8) {
+                    Some(1) => "128",
+                    Some(2) => "192",
+                    Some(3) => "256",
+                    _ => "?",
+                };
+                return Some(format!("WinZip AES-{strength}"));
+            }
+            at += 4 + len;
+        }
+        return Some("WinZip AES".to_string());
+    }
+    if flags & 0x40 != 0 {
+        return Some("PKWARE strong encryption".to_string());
+    }
+    Some("traditional PKWARE (ZipCrypto)".to_string())
+}
+
+fn zip(head: &[u8], tail: Option<(&[u8], u64)>, hint: Option<PathHint>) -> Vec<Finding> {
+    let mut encrypted_names = Vec::new();
+    let mut methods = std::collections::BTreeSet::new();
+    let mut total = None;
+    let mut encrypted = 0u64;
+    // The central directory, when it lies in the kept tail.
+    if let Some((bytes, base)) = tail
+        && let Some(eocd) = memchr::memmem::rfind(bytes, b"PK\x05\x06")
+    {
+        let entries = le_u16(bytes, eocd + 10).unwrap_or(0);
+        let cd_size = le_u32(bytes, eocd + 12).unwrap_or(0) as u64;
+        let cd_offset = le_u32(bytes, eocd + 16).unwrap_or(0) as u64;
+        if cd_offset >= base && cd_offset + cd_size <= base + bytes.len() as u64 {
+            let mut at = (cd_offset - base) as usize;
+            let mut seen = 0u64;
+            while seen < u64::from(entries) && bytes.get(at..at + 4) == Some(b"PK\x01\x02") {
+                let flags = le_u16(bytes, at + 8).unwrap_or(0);
+                let method = le_u16(bytes, at + 10).unwrap_or(0);
+                let name_len = le_u16(bytes, at + 28).unwrap_or(0) as usize;
+                let extra_len = le_u16(bytes, at + 30).unwrap_or(0) as usize;
+                let comment_len = le_u16(bytes, at + 32).unwrap_or(0) as usize;
+                let name = bytes.get(at + 46..at + 46 + name_len).unwrap_or_default();
+                let extra = bytes
+                    .get(at + 46 + name_len..at + 46 + name_len + extra_len)
+                    .unwrap_or_default();
+                if let Some(how) = zip_entry_encryption(flags, method, extra) {
+                    encrypted += 1;
+                    methods.insert(how);
+                    if encrypted_names.len() < 20 {
+                        encrypted_names.push(String::from_utf8_lossy(name).into_owned());
+                    }
+                }
+                seen += 1;
+                at += 46 + name_len + extra_len + comment_len;
+            }
+            total = Some(seen);
+        }
+    }
+    // Otherwise the first local header speaks for the archive.
+    if total.is_none() {
+        let flags = le_u16(head, 6).unwrap_or(0);
+        let method = le_u16(head, 8).unwrap_or(0);
+        let name_len = le_u16(head, 26).unwrap_or(0) as usize;
+        let extra_len = le_u16(head, 28).unwrap_or(0) as usize;
+        let extra = head
+            .get(30 + name_len..30 + name_len + extra_len)
+            .unwrap_or_default();
+        if let Some(how) = zip_entry_encryption(flags, method, extra) {
+            encrypted = 1;
+            methods.insert(how);
+            encrypted_names.push(
+                String::from_utf8_lossy(head.get(30..30 + name_len).unwrap_or_default())
+                    .into_owned(),
+            );
+        }
+    }
+    let mut findings = Vec::new();
+    if encrypted > 0 {
+        let methods: Vec<String> = methods.into_iter().collect();
+        findings.push(new_finding(
+            NAME,
+            "encryption.archive",
+            Severity::Medium,
+            format!("Password-protected ZIP archive ({})", methods.join(", ")),
+            json!({
+                "format": "zip",
+                "encryption": methods,
+                "encrypted_entries": encrypted,
+                "total_entries": total,
+                "basis": if total.is_some() { "central directory" } else { "first local header" },
+                "encrypted_names": encrypted_names,
+            }),
+        ));
+    }
+    if hint == Some(PathHint::OnePassword1pux) {
+        findings.push(new_finding(
+            NAME,
+            "encryption.password_manager",
+            Severity::High,
+            "1Password export (.1pux): vault contents, not encrypted".to_string(),
+            json!({ "product": "1Password", "format": "1PUX export (ZIP)", "encrypted": false }),
+        ));
+    }
+    findings
+}
+
+fn rar4(head: &[u8]) -> Vec<Finding> {
+    let mut at = 7;
+    let mut headers_encrypted = false;
+    let mut files_encrypted = None;
+    for _ in 0..64 {
+        let (Some(kind), Some(flags), Some(size)) =
+            (head.get(at + 2), le_u16(head, at + 3), le_u16(head, at + 5))
+        else {
+            break;
+        };
+        let size = size as usize;
+        if size < 7 {
+            break;
+        }
+        match kind {
+            // MHD_PASSWORD in the main header: block headers are encrypted.
+            0x73 if flags & 0x0080 != 0 => {
+                headers_encrypted = true;
+                break;
+            }
+            0x74 => {
+                files_encrypted = Some(flags & 0x0004 != 0);
+                break;
+            }
+            _ => {}
+        }
+        let add = if flags & 0x8000 != 0 {
+            le_u32(head, at + 7).unwrap_or(0) as usize
+        } else {
+            0
+        };
+        at += size + add;
+    }
+    rar_finding("RAR4", headers_encrypted, files_encrypted)
+}
+
+/// RAR5 variable-length integer: 7 bits per byte, high bit = more.
+fn vint(b: &[u8], at: &mut usize) -> Option<u64> {
+    let mut value = 0u64;
+    for shift in 0..10 {
+        let byte = *b.get(*at)?;
+        *at += 1;
+        value |= u64::from(byte & 0x7f) << (7 * shift);
+        if byte & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+fn rar5(head: &[u8]) -> Vec<Finding> {
+    let mut at = 8;
+    let mut headers_encrypted = false;
+    let mut files_encrypted = None;
+    for _ in 0..64 {
+        let mut p = at + 4;
+        let Some(header_size) = vint(head, &mut p) else {
+            break;
+        };
+        let header_start = p;
+        let header_end = header_start.saturating_add(header_size as usize);
+        let (Some(kind), Some(flags)) = (vint(head, &mut p), vint(head, &mut p)) else {
+            break;
+        };
+        let extra_size = if flags & 1 != 0 {
+            vint(head, &mut p)
+        } else {
+            Some(0)
+        };
+        let data_size = if flags & 2 != 0 {
+            vint(head, &mut p)
+        } else {
+            Some(0)
+        };
+        let (Some(extra_size), Some(data_size)) = (extra_size, data_size) else {
+            break;
+        };
+        match kind {
+            4 => {
+                headers_encrypted = true;
+                break;
+            }
+            2 => {
+                let extra_start = header_end.saturating_sub(extra_size as usize);
+                let mut e = extra_start;
+                let mut encrypted = false;
+                while e < header_end {
+                    let Some(size) = vint(head, &mut e) else {
+                        break;
+                    };
+                    let record_end = e.saturating_add(size as usize);
+                    if vint(head, &mut e) == Some(1) {
+                        encrypted = true;
+                    }
+                    e = record_end;
+                }
+                files_encrypted = Some(encrypted);
+                break;
+            }
+            5 => break,
+            _ => {}
+        }
+        at = header_end.saturating_add(data_size as usize);
+        if header_size == 0 || at >= head.len() {
+            break;
+        }
+    }
+    rar_finding("RAR5", headers_encrypted, files_encrypted)
+}
+
+fn rar_finding(format: &str, headers: bool, files: Option<bool>) -> Vec<Finding> {
+    let what = if headers {
+        "file names and contents encrypted"
+    } else if files == Some(true) {
+        "file contents encrypted"
+    } else {
+        return Vec::new();
+    };
+    vec![new_finding(
+        NAME,
+        "encryption.archive",
+        Severity::Medium,
+        format!("Password-protected {format} archive ({what})"),
+        json!({ "format": format.to_ascii_lowercase(), "headers_encrypted": headers,
+                "first_file_encrypted": files }),
+    )]
+}
+
+/// 7z property IDs used here.
+mod k7z {
+    pub const END: u8 = 0x00;
+    pub const HEADER: u8 = 0x01;
+    pub const ARCHIVE_PROPERTIES: u8 = 0x02;
+    pub const ADDITIONAL_STREAMS_INFO: u8 = 0x03;
+    pub const MAIN_STREAMS_INFO: u8 = 0x04;
+    pub const PACK_INFO: u8 = 0x06;
+    pub const UNPACK_INFO: u8 = 0x07;
+    pub const SIZE: u8 = 0x09;
+    pub const CRC: u8 = 0x0a;
+    pub const FOLDER: u8 = 0x0b;
+    pub const CODERS_UNPACK_SIZE: u8 = 0x0c;
+    pub const ENCODED_HEADER: u8 = 0x17;
+    pub const AES: &[u8] = &[0x06, 0xf1, 0x07, 0x01];
+    pub const LZMA: &[u8] = &[0x03, 0x01, 0x01];
+    pub const LZMA2: &[u8] = &[0x21];
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn byte(&mut self) -> Option<u8> {
+        let v = *self.b.get(self.at)?;
+        self.at += 1;
+        Some(v)
+    }
+    fn bytes(&mut self, n: usize) -> Option<&[u8]> {
+        let v = self.b.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(v)
+    }
+    /// 7z NUMBER: leading one bits of the first byte give the count of extra bytes.
+    fn number(&mut self) -> Option<u64> {
+        let first = self.byte()?;
+        let extra = first.leading_ones() as usize;
+        if extra == 0 {
+            return Some(u64::from(first));
+        }
+        let high = if extra < 8 {
+            u64::from(first & (0xff >> (extra + 1)))
+        } else {
+            0
+        };
+        let mut value = 0u64;
+        for i in 0..extra.min(8) {
+            value |= u64::from(self.byte()?) << (8 * i);
+        }
+        if extra < 8 {
+            value |= high << (8 * extra);
+        }
+        Some(value)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Coder {
+    id: Vec<u8>,
+    props: Vec<u8>,
+}
+
+#[derive(Debug, Default)]
+struct StreamsInfo {
+    pack_pos: u64,
+    pack_sizes: Vec<u64>,
+    folders: Vec<Vec<Coder>>,
+    unpack_sizes: Vec<u64>,
+}
+
+fn read_streams_info(r: &mut Reader<'_>) -> Option<StreamsInfo> {
+    let mut info = StreamsInfo::default();
+    loop {
+        match r.byte()? {
+            k7z::END => return Some(info),
+            k7z::PACK_INFO => {
+                info.pack_pos = r.number()?;
+                let count = r.number()?.min(1 << 16) as usize;
+                loop {
+                    match r.byte()? {
+                        k7z::END => break,
+                        k7z::SIZE => {
+                            for _ in 0..count {
+                                info.pack_sizes.push(r.number()?);
+                            }
+                        }
+                        k7z::CRC => skip_digests(r, count)?,
+                        _ => return None,
+                    }
+                }
+            }
+            k7z::UNPACK_INFO => {
+                if r.byte()? != k7z::FOLDER {
+                    return None;
+                }
+                let folders = r.number()?.min(1 << 16) as usize;
+                if r.byte()? != 0 {
+                    return None; // external folders are not used by 7-Zip
+                }
+                let mut outs_per_folder = Vec::new();
+                for _ in 0..folders {
+                    let coders = r.number()?.min(64) as usize;
+                    let mut list = Vec::new();
+                    let (mut ins, mut outs) = (0u64, 0u64);
+                    for _ in 0..coders {
+                        let flag = r.byte()?;
+                        let id = r.bytes((flag & 0x0f) as usize)?.to_vec();
+                        if flag & 0x10 != 0 {
+                            ins += r.number()?;
+                            outs += r.number()?;
+                        } else {
+                            ins += 1;
+                            outs += 1;
+                        }
+                        let props = if flag & 0x20 != 0 {
+                            let n = r.number()? as usize;
+                            r.bytes(n)?.to_vec()
+                        } else {
+                            Vec::new()
+                        };
+                        list.push(Coder { id, props });
+                    }
+                    let bind_pairs = outs.saturating_sub(1);
+                    for _ in 0..bind_pairs {
+                        r.number()?;
+                        r.number()?;
+                    }
+                    let packed = ins.saturating_sub(bind_pairs);
+                    if packed > 1 {
+                        for _ in 0..packed {
+                            r.number()?;
+                        }
+                    }
+                    outs_per_folder.push(outs.min(64) as usize);
+                    info.folders.push(list);
+                }
+                if r.byte()? != k7z::CODERS_UNPACK_SIZE {
+                    return None;
+                }
+                for outs in outs_per_folder {
+                    for _ in 0..outs {
+                        info.unpack_sizes.push(r.number()?);
+                    }
+                }
+                loop {
+                    match r.byte()? {
+                        k7z::END => break,
+                        k7z::CRC => skip_digests(r, folders)?,
+                        _ => return None,
+                    }
+                }
+            }
+            // Substreams and later parts are not needed: the coders are known.
+            _ => return Some(info),
+        }
+    }
+}
+
+fn skip_digests(r: &mut Reader<'_>, count: usize) -> Option<()> {
+    let all_defined = r.byte()?;
+    let defined = if all_defined != 0 {
+        count
+    } else {
+        let bits = r.bytes(count.div_ceil(8))?;
+        (0..count)
+            .filter(|i| bits[i / 8] & (0x80 >> (i % 8)) != 0)
+            .count()
+    };
+    r.bytes(defined * 4)?;
+    Some(())
+}
+
+fn has_aes(info: &StreamsInfo) -> bool {
+    info.folders.iter().flatten().any(|c| c.id == k7z::AES)
+}
+
+/// Decompresses an LZMA/LZMA2-coded 7z header (bounded), for archives whose header is
+/// compressed but not encrypted.
+fn unpack_7z_header(info: &StreamsInfo, packed: &[u8]) -> Result<Vec<u8>, String> {
+    let coder = info
+        .folders
+        .first()
+        .and_then(|f| f.first())
+        .ok_or("encoded header has no coder")?;
+    let size = *info
+        .unpack_sizes
+        .first()
+        .ok_or("encoded header has no size")?;
+    if size > MAX_7Z_HEADER {
+        return Err(format!(
+            "header of {size} bytes exceeds the {MAX_7Z_HEADER}-byte limit"
+        ));
+    }
+    let mut out = Vec::with_capacity(size as usize);
+    let mut input = std::io::Cursor::new(packed);
+    if coder.id == k7z::LZMA {
+        let mut stream = coder.props.clone();
+        stream.extend_from_slice(packed);
+        let mut input = std::io::Cursor::new(stream);
+        let options = lzma_rs::decompress::Options {
+            unpacked_size: lzma_rs::decompress::UnpackedSize::UseProvided(Some(size)),
+            memlimit: Some(64 << 20),
+            allow_incomplete: false,
+        };
+        lzma_rs::lzma_decompress_with_options(&mut input, &mut out, &options)
+            .map_err(|e| format!("LZMA header: {e}"))?;
+    } else if coder.id == k7z::LZMA2 {
+        lzma_rs::lzma2_decompress(&mut input, &mut out)
+            .map_err(|e| format!("LZMA2 header: {e}"))?;
+    } else {
+        return Err(format!(
+            "header coder {} not supported",
+            super::hex(&coder.id)
+        ));
+    }
+    out.truncate(size as usize);
+    Ok(out)
+}
+
+fn seven_zip(head: &[u8], tail: Option<(&[u8], u64)>) -> Vec<Finding> {
+    let verdict = seven_zip_verdict(head, tail);
+    let (title, evidence) = match verdict {
+        Ok(SevenZip::Plain) => return Vec::new(),
+        Ok(SevenZip::HeaderEncrypted) => (
+            "Password-protected 7z archive (file names and contents encrypted)",
+            json!({ "format": "7z", "headers_encrypted": true, "contents_encrypted": true, "coder": "7zAES" }),
+        ),
+        Ok(SevenZip::ContentEncrypted) => (
+            "Password-protected 7z archive (contents encrypted)",
+            json!({ "format": "7z", "headers_encrypted": false, "contents_encrypted": true, "coder": "7zAES" }),
+        ),
+        Err(reason) => (
+            "7z archive whose header could not be read: encryption unknown",
+            json!({ "format": "7z", "error": reason }),
+        ),
+    };
+    let severity = if evidence.get("error").is_some() {
+        Severity::Info
+    } else {
+        Severity::Medium
+    };
+    let kind = if severity == Severity::Info {
+        "encryption.archive_unreadable"
+    } else {
+        "encryption.archive"
+    };
+    vec![new_finding(
+        NAME,
+        kind,
+        severity,
+        title.to_string(),
+        evidence,
+    )]
+}
+
+enum SevenZip {
+    Plain,
+    ContentEncrypted,
+    HeaderEncrypted,
+}
+
+fn seven_zip_verdict(head: &[u8], tail: Option<(&[u8], u64)>) -> Result<SevenZip, String> {
+    let offset = le_u64(head, 12).ok_or("start header truncated")?;
+    let size = le_u64(head, 20).ok_or("start header truncated")?;
+    let (bytes, base) = tail.ok_or("no tail kept")?;
+    let slice = |start: u64, len: u64| -> Result<&[u8], String> {
+        let end = start.checked_add(len).ok_or("offset overflow")?;
+        if start < base || end > base + bytes.len() as u64 {
+            return Err(format!(
+                "bytes {start}..{end} lie outside the last {} bytes kept",
+                bytes.len()
+            ));
+        }
+        Ok(&bytes[(start - base) as usize..(end - base) as usize])
+    };
+    let header_start = 32u64.checked_add(offset).ok_or("offset overflow")?;
+    let header = slice(header_start, size)?;
+    let mut r = Reader { b: header, at: 0 };
+    match r.byte().ok_or("empty header")? {
+        k7z::HEADER => plain_header_verdict(&mut r),
+        k7z::ENCODED_HEADER => {
+            let info = read_streams_info(&mut r).ok_or("encoded header does not parse")?;
+            if has_aes(&info) {
+                return Ok(SevenZip::HeaderEncrypted);
+            }
+            let packed_len = *info
+                .pack_sizes
+                .first()
+                .ok_or("encoded header has no pack size")?;
+            let packed = slice(32 + info.pack_pos, packed_len)?;
+            let unpacked = unpack_7z_header(&info, packed)?;
+            let mut r = Reader {
+                b: &unpacked,
+                at: 0,
+            };
+            if r.byte() != Some(k7z::HEADER) {
+                return Err("decoded header is not a 7z header".to_string());
+            }
+            plain_header_verdict(&mut r)
+        }
+        other => Err(format!("unexpected header property {other:#04x}")),
+    }
+}
+
+fn plain_header_verdict(r: &mut Reader<'_>) -> Result<SevenZip, String> {
+    loop {
+        match r.byte().ok_or("header truncated")? {
+            k7z::ARCHIVE_PROPERTIES => loop {
+                let kind = r.byte().ok_or("header truncated")?;
+                if kind == 0 {
+                    break;
+                }
+                let n = r.number().ok_or("header truncated")? as usize;
+                r.bytes(n).ok_or("header truncated")?;
+            },
+            k7z::ADDITIONAL_STREAMS_INFO | k7z::MAIN_STREAMS_INFO => {
+                let info = read_streams_info(r).ok_or("streams info does not parse")?;
+                return Ok(if has_aes(&info) {
+                    SevenZip::ContentEncrypted
+                } else {
+                    SevenZip::Plain
+                });
+            }
+            _ => return Ok(SevenZip::Plain),
+        }
+    }
+}
+
+fn password_manager(hint: PathHint, head: &[u8]) -> Option<Finding> {
+    let text = String::from_utf8_lossy(head);
+    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+    let (product, format, encrypted, severity) = match hint {
+        PathHint::OnePasswordOpvault if trimmed.starts_with("var profile") => (
+            "1Password",
+            "OPVault vault (profile.js)",
+            true,
+            Severity::High,
+        ),
+        PathHint::OnePasswordAgile if trimmed.starts_with('{') => (
+            "1Password",
+            "Agile Keychain vault (encryptionKeys.js)",
+            true,
+            Severity::High,
+        ),
+        PathHint::OnePassword1pif
+            if text.contains("***5642bee8-a5ff-11dc-8314-0800200c9a66***")
+                || trimmed.starts_with('{') =>
+        {
+            (
+                "1Password",
+                "1PIF export (plain text)",
+                false,
+                Severity::Critical,
+            )
+        }
+        PathHint::OnePasswordDb if head.starts_with(b"SQLite format 3\0") => (
+            "1Password",
+            "local vault database (SQLite, items encrypted)",
+            true,
+            Severity::High,
+        ),
+        PathHint::BitwardenApp if trimmed.starts_with('{') => (
+            "Bitwarden",
+            "desktop app data (data.json, vault encrypted)",
+            true,
+            Severity::High,
+        ),
+        PathHint::BitwardenJson
+            if trimmed.starts_with('{')
+                && json_key(&text, "encrypted").is_some()
+                && (text.contains("\"items\"")
+                    || text.contains("encKeyValidation_DO_NOT_EDIT")) =>
+        {
+            match json_key(&text, "encrypted") {
+                Some(true) if json_key(&text, "passwordProtected") == Some(true) => (
+                    "Bitwarden",
+                    "JSON export, password-protected",
+                    true,
+                    Severity::High,
+                ),
+                Some(true) => (
+                    "Bitwarden",
+                    "JSON export, encrypted with the account key",
+                    true,
+                    Severity::High,
+                ),
+                _ => (
+                    "Bitwarden",
+                    "JSON export (plain text)",
+                    false,
+                    Severity::Critical,
+                ),
+            }
+        }
+        PathHint::BitwardenCsv
+            if trimmed.starts_with("folder,favorite,type,name,notes,fields,reprompt,login_uri")
+                || trimmed.starts_with("collections,type,name,notes,fields,reprompt,login_uri") =>
+        {
+            (
+                "Bitwarden",
+                "CSV export (plain text)",
+                false,
+                Severity::Critical,
+            )
+        }
+        _ => return None,
+    };
+    let title = if encrypted {
+        format!("Password manager data: {product} {format}")
+    } else {
+        format!("Unencrypted password export: {product} {format}")
+    };
+    Some(new_finding(
+        NAME,
+        "encryption.password_manager",
+        severity,
+        title,
+        json!({ "product": product, "format": format, "encrypted": encrypted }),
+    ))
+}
+
+/// The boolean value of `"key": true|false` in JSON text, tolerant of spacing.
+fn json_key(text: &str, key: &str) -> Option<bool> {
+    let needle = format!("\"{key}\"");
+    let at = text.find(&needle)? + needle.len();
+    let rest = text[at..].trim_start().strip_prefix(':')?.trim_start();
+    if rest.starts_with("true") {
+        Some(true)
+    } else if rest.starts_with("false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+fn container_candidate(sampler: &BlockSampler, size: u64, delivered: u64) -> Option<Finding> {
+    if !sampler.done() || sampler.planned() == 0 || delivered != size {
+        return None;
+    }
+    let min_entropy = sampler.min_block_entropy();
+    let chi = sampler.overall.chi_square();
+    if min_entropy < MIN_BLOCK_ENTROPY || chi >= MAX_CHI_SQUARE {
+        return None;
+    }
+    Some(new_finding(
+        NAME,
+        "encryption.container_candidate",
+        Severity::Medium,
+        "Possible VeraCrypt/TrueCrypt container: no known format, random-looking content"
+            .to_string(),
+        json!({
+            "size": size,
+            "size_multiple_of_512": true,
+            "sampled_blocks": sampler.planned(),
+            "block_size": SAMPLE_BLOCK_LEN,
+            "min_block_entropy": (min_entropy * 10000.0).round() / 10000.0,
+            "overall_entropy": (sampler.overall.shannon() * 10000.0).round() / 10000.0,
+            "chi_square": (chi * 10.0).round() / 10.0,
+            "thresholds": { "min_block_entropy": MIN_BLOCK_ENTROPY, "max_chi_square": MAX_CHI_SQUARE,
+                            "min_size": CONTAINER_MIN_SIZE },
+            "note": "random-looking data can also be a wiped or compressed file without a header",
+        }),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seven_zip_numbers_decode() {
+        let mut r = Reader {
+            b: &[0x05, 0x81, 0x50, 0xc0, 0x34, 0x12],
+            at: 0,
+        };
+        assert_eq!(r.number(), Some(5));
+        assert_eq!(r.number(), Some(0x150));
+        assert_eq!(r.number(), Some(0x1234));
+    }
+
+    #[test]
+    fn json_key_reads_booleans() {
+        assert_eq!(json_key("{\"encrypted\" :  true}", "encrypted"), Some(true));
+        assert_eq!(json_key("{\"encrypted\":false}", "encrypted"), Some(false));
+        assert_eq!(json_key("{\"x\":1}", "encrypted"), None);
+    }
+
+    #[test]
+    fn rar_flags_are_read_from_hand_built_headers() {
+        // RAR4: marker, main header (flags 0), file header with the encrypted flag 0x04.
+        let mut rar = b"Rar!\x1a\x07\x00".to_vec();
+        rar.extend_from_slice(&[0, 0, 0x73, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0]);
+        rar.extend_from_slice(&[0, 0, 0x74, 0x04, 0x80, 32, 0, 0, 0, 0, 0]);
+        rar.resize(rar.len() + 32, 0);
+        let f = rar4(&rar);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].evidence["first_file_encrypted"], true);
+        // RAR4 with MHD_PASSWORD in the main header.
+        let mut hp = b"Rar!\x1a\x07\x00".to_vec();
+        hp.extend_from_slice(&[0, 0, 0x73, 0x80, 0, 13, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(rar4(&hp)[0].evidence["headers_encrypted"], true);
+        // RAR5 archive encryption header (type 4) right after the signature.
+        let mut r5 = b"Rar!\x1a\x07\x01\x00".to_vec();
+        r5.extend_from_slice(&[0, 0, 0, 0, 3, 4, 0, 0]);
+        assert_eq!(rar5(&r5)[0].evidence["headers_encrypted"], true);
+    }
+}

@@ -1,0 +1,459 @@
+//! The encryption analyzer on containers, archives and password databases made by the
+//! real tools (cryptsetup, tcplay, keepassxc-cli, zip, 7z, age, gpg, openssl), with the
+//! fields cross-checked against the tools' own reports.
+
+mod triage_support;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use triage_support::*;
+
+fn luks_dump_field(image: &Path, field: &str) -> String {
+    let out = run_tool(
+        "cryptsetup",
+        &["luksDump", &image.to_string_lossy()],
+        "cryptsetup-bin",
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(field).map(|v| v.trim().to_string()))
+        .unwrap_or_default()
+}
+
+#[test]
+fn luks1_and_luks2_headers_from_cryptsetup() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let key = write(d, "key", b"correct horse battery staple");
+    let mut images = Vec::new();
+    for version in ["luks1", "luks2"] {
+        let image = d.join(format!("{version}.img"));
+        std::fs::File::create(&image)
+            .and_then(|f| f.set_len(16 << 20))
+            .expect("image");
+        let mut args = vec![
+            "luksFormat",
+            "--batch-mode",
+            "--type",
+            version,
+            "--pbkdf-force-iterations",
+            "1000",
+            "--key-file",
+        ];
+        let key_s = key.to_string_lossy().into_owned();
+        let image_s = image.to_string_lossy().into_owned();
+        args.push(&key_s);
+        if version == "luks2" {
+            args.extend(["--pbkdf", "pbkdf2", "--label", "exhibit-7"]);
+        }
+        args.push(&image_s);
+        run_tool("cryptsetup", &args, "cryptsetup-bin");
+        images.push(image);
+    }
+    let findings = triage(Some(d), &images, &[]);
+    let luks = of_kind(&findings, "encryption.luks");
+    assert_eq!(luks.len(), 2);
+    for (finding, image) in luks.iter().zip(&images) {
+        assert_eq!(finding["severity"], "high");
+        let uuid = run_tool(
+            "cryptsetup",
+            &["luksUUID", &image.to_string_lossy()],
+            "cryptsetup-bin",
+        );
+        assert_eq!(
+            finding["evidence"]["uuid"],
+            String::from_utf8_lossy(&uuid.stdout).trim()
+        );
+    }
+    assert_eq!(luks[0]["title"], "LUKS1 encrypted volume header");
+    assert_eq!(
+        luks[0]["evidence"]["cipher"],
+        luks_dump_field(&images[0], "Cipher name:")
+    );
+    assert_eq!(
+        luks[0]["evidence"]["cipher_mode"],
+        luks_dump_field(&images[0], "Cipher mode:")
+    );
+    assert_eq!(luks[0]["evidence"]["active_keyslots"], 1);
+    assert_eq!(luks[1]["title"], "LUKS2 encrypted volume header");
+    assert_eq!(luks[1]["evidence"]["label"], "exhibit-7");
+    assert_eq!(
+        luks[1]["evidence"]["label"],
+        luks_dump_field(&images[1], "Label:")
+    );
+    assert_eq!(
+        luks[1]["evidence"]["segment_encryption"][0],
+        luks_dump_field(&images[1], "cipher:")
+    );
+    assert_eq!(luks[1]["evidence"]["keyslots"], 1);
+    // A LUKS header is never also a "random container" candidate.
+    assert!(of_kind(&findings, "encryption.container_candidate").is_empty());
+}
+
+#[test]
+fn truecrypt_volume_from_tcplay_is_a_container_candidate_and_controls_are_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let volume = d.join("evidence.tc");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/tools/make-tcplay-volume.py"
+    );
+    run_tool(
+        "python3",
+        &[script, &volume.to_string_lossy(), "4", "correct horse"],
+        "tcplay python3",
+    );
+    // Controls: zeros, text, and compressed-looking data without a header (raw deflate of
+    // text) padded to a multiple of 512.
+    let zeros = write(d, "zeros.img", &vec![0u8; 4 << 20]);
+    let text = write(
+        d,
+        "text.img",
+        &b"All work and no play. ".repeat((4 << 20) / 22 + 1)[..4 << 20],
+    );
+    let raw_deflate = {
+        let out = run_tool(
+            "python3",
+            &[
+                "-c",
+                "import sys,zlib,random\nr=random.Random(1)\nwords=[''.join(r.choice('abcdefghij') for _ in range(5)) for _ in range(500)]\ndata=' '.join(r.choice(words) for _ in range(2000000)).encode()\nc=zlib.compressobj(9,zlib.DEFLATED,-15)\nz=c.compress(data)+c.flush()\nz=z[:len(z)//512*512]\nsys.stdout.buffer.write(z)",
+            ],
+            "python3",
+        );
+        write(d, "deflate.bin", &out.stdout)
+    };
+    let not_multiple = write(d, "odd.bin", &pseudo_random((4 << 20) + 100, 9));
+    let files = vec![
+        volume.clone(),
+        zeros,
+        text,
+        raw_deflate.clone(),
+        not_multiple,
+    ];
+    let findings = triage(Some(d), &files, &[]);
+    let candidate = one(&findings, "encryption.container_candidate");
+    assert_eq!(candidate["path"], volume.to_string_lossy().as_ref());
+    assert_eq!(candidate["severity"], "medium");
+    let e = &candidate["evidence"];
+    assert_eq!(e["size"], 4 << 20);
+    assert_eq!(e["sampled_blocks"], 64);
+    assert!(e["min_block_entropy"].as_f64().unwrap_or(0.0) >= 7.9);
+    assert!(e["chi_square"].as_f64().unwrap_or(1e9) < 400.0);
+    assert!(
+        std::fs::metadata(&raw_deflate)
+            .map(|m| m.len())
+            .unwrap_or(0)
+            >= 1 << 20,
+        "control too small"
+    );
+}
+
+#[test]
+fn keepass_database_from_keepassxc_cli() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let db = d.join("Passwords.kdbx");
+    let mut child = std::process::Command::new("keepassxc-cli")
+        .args(["db-create", "-p"])
+        .arg(&db)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("keepassxc-cli: apt-get install -y keepassxc");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"hunter2\nhunter2\n")
+        .expect("password");
+    assert!(
+        child.wait().expect("wait").success(),
+        "keepassxc-cli db-create failed"
+    );
+    let findings = triage(Some(d), &[db], &[]);
+    let kp = one(&findings, "encryption.password_manager");
+    assert_eq!(kp["severity"], "high");
+    assert_eq!(kp["evidence"]["product"], "KeePass");
+    // keepassxc 2.7 writes KDBX 3.1 with the AES KDF (db-info says "KDF: AES").
+    assert_eq!(kp["title"], "Password database: KeePass KDBX 3.1");
+}
+
+#[test]
+fn encrypted_zip_and_7z_archives_from_the_real_tools() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    for i in 0..40 {
+        write(
+            d,
+            &format!("docs/file{i:02}.txt"),
+            format!("secret ledger line {i}\n").as_bytes(),
+        );
+    }
+    let docs: Vec<String> = (0..40).map(|i| format!("docs/file{i:02}.txt")).collect();
+    let docs: Vec<&str> = docs.iter().map(String::as_str).collect();
+    let zip_args = |extra: &[&'static str], out: &'static str| -> Vec<&str> {
+        let mut v: Vec<&str> = extra.to_vec();
+        v.push(out);
+        v.extend(docs.iter().copied());
+        v
+    };
+    run_tool_in(
+        d,
+        "zip",
+        &zip_args(&["-q", "-e", "-P", "secret"], "zipcrypto.zip"),
+        "zip",
+    );
+    run_tool_in(d, "zip", &zip_args(&["-q"], "plain.zip"), "zip");
+    run_tool_in(
+        d,
+        "7z",
+        &zip_args(&["a", "-tzip", "-mem=AES256", "-psecret"], "aes.zip"),
+        "p7zip-full",
+    );
+    run_tool_in(
+        d,
+        "7z",
+        &["a", "-psecret", "small.7z", "docs/file00.txt"],
+        "p7zip-full",
+    );
+    run_tool_in(
+        d,
+        "7z",
+        &zip_args(&["a", "-psecret"], "many.7z"),
+        "p7zip-full",
+    );
+    run_tool_in(
+        d,
+        "7z",
+        &zip_args(&["a", "-psecret", "-mhe=on"], "hidden.7z"),
+        "p7zip-full",
+    );
+    run_tool_in(d, "7z", &zip_args(&["a"], "plain.7z"), "p7zip-full");
+    let names = [
+        "zipcrypto.zip",
+        "plain.zip",
+        "aes.zip",
+        "small.7z",
+        "many.7z",
+        "hidden.7z",
+        "plain.7z",
+    ];
+    let files: Vec<PathBuf> = names.iter().map(|n| d.join(n)).collect();
+    let findings = triage(Some(d), &files, &[]);
+    let titles: Vec<(String, String)> = of_kind(&findings, "encryption.archive")
+        .iter()
+        .map(|f| {
+            let path = f["path"].as_str().unwrap_or("");
+            (
+                path.rsplit('/').next().unwrap_or("").to_string(),
+                f["title"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let expect = |n: &str, t: &str| (n.to_string(), t.to_string());
+    assert_eq!(
+        titles,
+        vec![
+            expect(
+                "zipcrypto.zip",
+                "Password-protected ZIP archive (traditional PKWARE (ZipCrypto))"
+            ),
+            expect("aes.zip", "Password-protected ZIP archive (WinZip AES-256)"),
+            expect(
+                "small.7z",
+                "Password-protected 7z archive (contents encrypted)"
+            ),
+            expect(
+                "many.7z",
+                "Password-protected 7z archive (contents encrypted)"
+            ),
+            expect(
+                "hidden.7z",
+                "Password-protected 7z archive (file names and contents encrypted)"
+            ),
+        ]
+    );
+    // Entry counts come from the central directory and match unzip's listing.
+    let zipcrypto = &of_kind(&findings, "encryption.archive")[0]["evidence"];
+    let listed = run_tool_in(d, "unzip", &["-Z1", "zipcrypto.zip"], "unzip");
+    let count = String::from_utf8_lossy(&listed.stdout).lines().count() as u64;
+    assert_eq!(zipcrypto["total_entries"], count);
+    assert_eq!(zipcrypto["encrypted_entries"], count);
+    assert_eq!(zipcrypto["basis"], "central directory");
+    // many.7z has an LZMA-compressed header: 7z itself confirms it is encrypted.
+    let slt = run_tool_in(d, "7z", &["l", "-slt", "-psecret", "many.7z"], "p7zip-full");
+    assert!(String::from_utf8_lossy(&slt.stdout).contains("7zAES"));
+}
+
+#[test]
+fn age_openpgp_and_openssl_encrypted_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    write(d, "note.txt", b"meet at the usual place\n");
+    run_tool_in(d, "age-keygen", &["-o", "age.key"], "age");
+    let key = std::fs::read_to_string(d.join("age.key")).expect("key");
+    let recipient = key
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .expect("public key line")
+        .to_string();
+    run_tool_in(
+        d,
+        "age",
+        &["-r", &recipient, "-o", "note.age", "note.txt"],
+        "age",
+    );
+    let home = d.join("gnupg");
+    std::fs::create_dir_all(&home).expect("gnupg home");
+    run_tool_in(
+        d,
+        "gpg",
+        &[
+            "--homedir",
+            &home.to_string_lossy(),
+            "--batch",
+            "--yes",
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            "x",
+            "--armor",
+            "-c",
+            "-o",
+            "note.asc",
+            "note.txt",
+        ],
+        "gnupg",
+    );
+    run_tool_in(
+        d,
+        "openssl",
+        &[
+            "enc",
+            "-aes-256-cbc",
+            "-pbkdf2",
+            "-salt",
+            "-pass",
+            "pass:x",
+            "-in",
+            "note.txt",
+            "-out",
+            "note.enc",
+        ],
+        "openssl",
+    );
+    let files: Vec<PathBuf> = ["note.age", "note.asc", "note.enc", "note.txt"]
+        .iter()
+        .map(|n| d.join(n))
+        .collect();
+    let findings = triage(Some(d), &files, &[]);
+    let titles: Vec<&str> = of_kind(&findings, "encryption.encrypted_file")
+        .iter()
+        .filter_map(|f| f["title"].as_str())
+        .collect();
+    assert_eq!(
+        titles,
+        vec![
+            "Encrypted file (age)",
+            "Encrypted file (OpenPGP (ASCII-armored))",
+            "Encrypted file (OpenSSL enc (Salted__))",
+        ]
+    );
+}
+
+#[test]
+fn password_manager_exports_and_bitlocker_signature() {
+    // No Debian tool writes these: the fixtures follow the published formats (Bitwarden
+    // export JSON/CSV, 1Password 1PIF, the BitLocker volume boot record signature).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let protected = write(
+        d,
+        "bitwarden_encrypted_export_20261101.json",
+        br#"{"encrypted": true, "passwordProtected": true, "salt": "c2FsdA==", "kdfType": 0, "kdfIterations": 600000, "encKeyValidation_DO_NOT_EDIT": "2.abc|def|ghi", "data": "2.xyz|uvw|rst"}"#,
+    );
+    let plain = write(
+        d,
+        "bitwarden_export_20261101.json",
+        br#"{"encrypted": false, "folders": [], "items": [{"type": 1, "name": "bank", "login": {"username": "u", "password": "p"}}]}"#,
+    );
+    let csv = write(
+        d,
+        "export.csv",
+        b"folder,favorite,type,name,notes,fields,reprompt,login_uri,login_username,login_password,login_totp\n,,login,bank,,,0,https://bank.example,u,p,\n",
+    );
+    let pif = write(
+        d,
+        "1PasswordExport/data.1pif",
+        b"{\"uuid\":\"A1\",\"title\":\"bank\"}\n***5642bee8-a5ff-11dc-8314-0800200c9a66***\n",
+    );
+    let opvault = write(
+        d,
+        "Dropbox/1Password.opvault/default/profile.js",
+        b"var profile={\"lastUpdatedBy\":\"Dropbox\",\"salt\":\"x\",\"masterKey\":\"b3BkYXRh\"};",
+    );
+    let unrelated = write(
+        d,
+        "package.json",
+        br#"{"name": "left-pad", "encrypted": false}"#,
+    );
+    let mut vbr = vec![0u8; 1 << 20];
+    vbr[..11].copy_from_slice(b"\xeb\x58\x90-FVE-FS-");
+    vbr[510] = 0x55;
+    vbr[511] = 0xaa;
+    let bitlocker = write(d, "usb.img", &vbr);
+    let files = vec![
+        protected,
+        plain,
+        csv,
+        pif,
+        opvault,
+        unrelated.clone(),
+        bitlocker,
+    ];
+    let findings = triage(Some(d), &files, &[]);
+    let got: Vec<(String, String)> = of_kind(&findings, "encryption.password_manager")
+        .iter()
+        .map(|f| {
+            (
+                f["severity"].as_str().unwrap_or("").to_string(),
+                f["title"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let e = |s: &str, t: &str| (s.to_string(), t.to_string());
+    assert_eq!(
+        got,
+        vec![
+            e(
+                "high",
+                "Password manager data: Bitwarden JSON export, password-protected"
+            ),
+            e(
+                "critical",
+                "Unencrypted password export: Bitwarden JSON export (plain text)"
+            ),
+            e(
+                "critical",
+                "Unencrypted password export: Bitwarden CSV export (plain text)"
+            ),
+            e(
+                "critical",
+                "Unencrypted password export: 1Password 1PIF export (plain text)"
+            ),
+            e(
+                "high",
+                "Password manager data: 1Password OPVault vault (profile.js)"
+            ),
+        ]
+    );
+    assert!(for_path(&findings, &unrelated).is_empty());
+    let bl = one(&findings, "encryption.bitlocker");
+    assert_eq!(bl["severity"], "high");
+    assert_eq!(bl["evidence"]["offset"], 3);
+    let _: &Value = bl;
+}
