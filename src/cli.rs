@@ -94,6 +94,17 @@ pub struct CollectArgs {
     /// Worker threads [default: number of CPUs].
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Start of the recent-activity window (RFC 3339): files modified, changed or created
+    /// inside it are marked in files.jsonl.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// End of the recent-activity window (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Collect only files inside --since/--until (the others are recorded, not read;
+    /// files with no known time are collected).
+    #[arg(long)]
+    pub window_only: bool,
     /// Do not re-read and check the finished bundle (verify-after-write is on by default).
     #[arg(long)]
     pub no_verify: bool,

@@ -47,6 +47,9 @@ pub struct Request {
     pub verify_after_write: bool,
     /// Capture volatile state first when the source is the running system.
     pub capture_live: bool,
+    /// `--since/--until`, and whether to collect only files inside it.
+    pub window: Option<crate::triage::window::ActivityWindow>,
+    pub window_only: bool,
     /// Time limit of each live capture.
     pub live_timeout: std::time::Duration,
     /// Told what the live step found as soon as it is known (before files are read).
@@ -468,6 +471,8 @@ pub fn collect(
         algs: req.algs,
         analyzers: &req.analyzers,
         threads: req.threads,
+        window: req.window,
+        window_only: req.window_only,
         interrupt,
         progress,
     };
@@ -569,6 +574,11 @@ pub fn collect(
             rules: req.profile.rules.len(),
             max_file_size_override: req.max_file_size,
         },
+        window: req.window.map(|w| manifest::WindowInfo {
+            since: w.since.map(|t| t.to_string()),
+            until: w.until.map(|t| t.to_string()),
+            collect_only_inside: req.window_only,
+        }),
         hash_algorithms: req
             .algs
             .algorithms()

@@ -13,7 +13,6 @@ pub mod spool;
 
 use std::ffi::OsStr;
 use std::io::Read;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -25,13 +24,13 @@ use crate::action::{Action, Outcome};
 use crate::bundle::manifest::Counts;
 use crate::bundle::record::{FileRecord, PathField, Status};
 use crate::bundle::writer::{BundleWriter, Stored};
-use crate::finding::{Finding, Severity};
+use crate::finding::Finding;
 use crate::hashing::{AlgSet, Digests, MultiHasher, hex};
 use crate::plan::Plan;
 use crate::source::mounts::{FsClass, MountTable};
 use crate::source::read::{self, change_between, facts, file_type_name};
 use crate::source::walk::{Avoid, Candidate, WalkEvent, Walker, io_reason, relative_components};
-use crate::triage::{Analyzer, FileContext, FileDigests, FileScan};
+use crate::triage::{Analyzer, FileContext, FileDigests, FileTriage};
 use spool::Spool;
 
 /// Files up to this size are read into memory before the bundle lock is taken.
@@ -73,6 +72,10 @@ pub struct Engine<'a> {
     pub algs: AlgSet,
     pub analyzers: &'a [Box<dyn Analyzer>],
     pub threads: usize,
+    /// `--since/--until`: files are marked; with `window_only`, files whose known times
+    /// all fall outside are recorded and not read (files with no known time are read).
+    pub window: Option<crate::triage::window::ActivityWindow>,
+    pub window_only: bool,
     /// Set by SIGINT/SIGTERM: stop walking, record what is left as interrupted.
     pub interrupt: &'a AtomicBool,
     pub progress: &'a Progress,
@@ -143,80 +146,6 @@ fn errored(mut rec: FileRecord, reason: &str, detail: impl Into<String>) -> File
     rec.reason = Some(reason.to_string());
     rec.detail = Some(detail.into());
     rec
-}
-
-/// Feed analyzers without letting a bug in one of them take the run down.
-struct Scans {
-    scans: Vec<(&'static str, Option<Box<dyn FileScan>>)>,
-    crashed: Vec<(&'static str, String)>,
-}
-
-impl Scans {
-    fn start(analyzers: &[Box<dyn Analyzer>], ctx: &FileContext<'_>) -> Self {
-        let mut scans = Vec::new();
-        let mut crashed = Vec::new();
-        for a in analyzers {
-            match catch_unwind(AssertUnwindSafe(|| a.start(ctx))) {
-                Ok(Some(s)) => scans.push((a.name(), Some(s))),
-                Ok(None) => {}
-                Err(p) => crashed.push((a.name(), panic_text(&p))),
-            }
-        }
-        Scans { scans, crashed }
-    }
-
-    fn update(&mut self, chunk: &[u8]) {
-        for (name, slot) in &mut self.scans {
-            if let Some(scan) = slot.as_mut()
-                && let Err(p) = catch_unwind(AssertUnwindSafe(|| scan.update(chunk)))
-            {
-                self.crashed.push((name, panic_text(&p)));
-                *slot = None;
-            }
-        }
-    }
-
-    fn finish(self, ctx: &FileContext<'_>, digests: &FileDigests) -> Vec<Finding> {
-        let mut out = Vec::new();
-        for (name, slot) in self.scans {
-            let Some(scan) = slot else { continue };
-            match catch_unwind(AssertUnwindSafe(|| scan.finish(ctx, digests))) {
-                Ok(f) => out.extend(f),
-                Err(p) => out.push(crash_finding(name, &p_text(p), ctx)),
-            }
-        }
-        for (name, msg) in self.crashed {
-            out.push(crash_finding(name, &msg, ctx));
-        }
-        out
-    }
-}
-
-fn p_text(p: Box<dyn std::any::Any + Send>) -> String {
-    panic_text(&p)
-}
-
-fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "panic".into())
-}
-
-fn crash_finding(analyzer: &str, msg: &str, ctx: &FileContext<'_>) -> Finding {
-    Finding {
-        id: String::new(),
-        analyzer: analyzer.to_string(),
-        kind: "analyzer.crashed".into(),
-        severity: Severity::Low,
-        path: Some(ctx.path.display().to_string()),
-        member: None,
-        sha256: None,
-        title: format!(
-            "the {analyzer} analyzer failed on this file; its bytes were still collected"
-        ),
-        evidence: serde_json::json!({ "error": msg }),
-    }
 }
 
 impl Engine<'_> {
@@ -399,6 +328,20 @@ impl Engine<'_> {
                 );
             }
         }
+        if let Some(w) = &self.window {
+            let verdict = w.classify(&crate::triage::window::ActivityWindow::times_of(&meta));
+            rec.window = Some(verdict);
+            if self.window_only && verdict == crate::triage::window::WindowVerdict::Outside {
+                return (
+                    skipped(
+                        rec,
+                        "outside_time_window",
+                        "every known time of the file lies outside --since/--until",
+                    ),
+                    Vec::new(),
+                );
+            }
+        }
         let limits = self.plan.limits(&c.rules);
         let pseudo = c.fs_class == FsClass::Pseudo;
         if pseudo && !limits.read_pseudo {
@@ -498,7 +441,7 @@ impl Engine<'_> {
         let size = before.len();
         let mtime = ctx.mtime;
         let mut hasher = MultiHasher::new(self.algs);
-        let mut scans = Scans::start(self.analyzers, ctx);
+        let mut scans = FileTriage::start(self.analyzers, ctx);
         let mut memory: Vec<u8> = Vec::new();
         let mut guard = None;
         let mut problem: Option<(&'static str, String)> = None;
@@ -543,6 +486,9 @@ impl Engine<'_> {
             first_checked = true;
             hasher.update(&memory);
             for part in memory.chunks(CHUNK) {
+                if !scans.wants_more() {
+                    break;
+                }
                 scans.update(part);
             }
             self.progress

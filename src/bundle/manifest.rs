@@ -24,6 +24,9 @@ pub struct Manifest {
     pub source: Source,
     pub times: Times,
     pub profile: ProfileInfo,
+    /// `--since/--until`, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<WindowInfo>,
     pub hash_algorithms: Vec<String>,
     pub counts: Counts,
     pub signer: SignerInfo,
@@ -109,6 +112,14 @@ pub struct ReferenceTime {
     /// Host clock minus reference, in seconds (positive: host clock is ahead).
     pub host_clock_offset_seconds: f64,
     pub host_clock_at_start_utc: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct WindowInfo {
+    pub since: Option<String>,
+    pub until: Option<String>,
+    /// True when files outside the window were recorded but not collected.
+    pub collect_only_inside: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

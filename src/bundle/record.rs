@@ -135,6 +135,9 @@ pub struct FileRecord {
     /// Filesystem type the file lives on, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fs_type: Option<String>,
+    /// Where the file's times fall against `--since/--until`, when a window was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<crate::triage::window::WindowVerdict>,
     /// Profile rules that selected this path.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<String>,

@@ -139,6 +139,16 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
     if let Some(t) = &args.reference_time {
         crate::live::ReferenceTime::parse(t)?;
     }
+    let window = if args.since.is_some() || args.until.is_some() {
+        Some(crate::triage::window::ActivityWindow::parse(
+            args.since.as_deref(),
+            args.until.as_deref(),
+        )?)
+    } else if args.window_only {
+        anyhow::bail!("--window-only needs --since and/or --until");
+    } else {
+        None
+    };
     let signer = match &args.key {
         Some(path) => Signer::load(path, || passphrase_source(args.passphrase_file.as_deref()))?,
         None => Signer::one_time(&format!(
@@ -202,6 +212,8 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
         threads,
         verify_after_write: !args.no_verify,
         capture_live: !args.no_live,
+        window,
+        window_only: args.window_only,
         on_live: if args.quiet {
             None
         } else {

@@ -6,7 +6,7 @@
 //! the window must keep (and record) unknowns rather than lose them.
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A closed time interval; either end may be open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -24,14 +24,14 @@ pub struct FileTimes {
 }
 
 /// Which times put the file in the window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct InWindow {
     pub modified: bool,
     pub changed: bool,
     pub born: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "verdict")]
 pub enum WindowVerdict {
     /// At least one known time lies in the window.
@@ -77,6 +77,27 @@ impl ActivityWindow {
         let (secs, nanos) = time?;
         let ts = Timestamp::new(secs, nanos).ok()?;
         Some(self.since.is_none_or(|s| ts >= s) && self.until.is_none_or(|u| ts <= u))
+    }
+
+    /// The times of a file's metadata (birth time where the filesystem records it).
+    pub fn times_of(m: &std::fs::Metadata) -> FileTimes {
+        let split = |t: std::time::SystemTime| {
+            Timestamp::try_from(t)
+                .ok()
+                .map(|ts| (ts.as_second(), ts.subsec_nanosecond()))
+        };
+        #[cfg(unix)]
+        let ctime = {
+            use std::os::unix::fs::MetadataExt;
+            Some((m.ctime(), m.ctime_nsec() as i32))
+        };
+        #[cfg(not(unix))]
+        let ctime = None;
+        FileTimes {
+            mtime: m.modified().ok().and_then(split),
+            ctime,
+            btime: m.created().ok().and_then(split),
+        }
     }
 
     pub fn classify(&self, times: &FileTimes) -> WindowVerdict {

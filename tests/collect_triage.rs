@@ -1,0 +1,143 @@
+//! Triage inside `collect`: analyzers see the bytes as they are read (no second read),
+//! findings land in findings.jsonl with their evidence, counts and the reports; seed
+//! words never reach the terminal; `--since/--until` marks and can restrict collection.
+
+mod common;
+
+use common::*;
+
+const MNEMONIC: &str =
+    "legal winner thank year wave sausage worth useful legal winner thank yellow";
+
+#[test]
+fn findings_are_recorded_counted_reported_and_seed_words_stay_off_the_terminal() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir_all(src.join("tmp")).unwrap();
+    std::fs::create_dir_all(src.join("home/anna/Documents")).unwrap();
+    std::fs::copy("/usr/bin/true", src.join("tmp/dropper")).unwrap();
+    std::fs::copy("/usr/bin/true", src.join("home/anna/Documents/holiday.jpg")).unwrap();
+    std::fs::write(
+        src.join("home/anna/Documents/backup.txt"),
+        format!("my wallet words:\n{MNEMONIC}\n"),
+    )
+    .unwrap();
+    std::fs::write(src.join("home/anna/Documents/plain.txt"), b"nothing to see").unwrap();
+    let (r, bundle) = collect(&src, &t.path().join("out"), &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for word in ["sausage", "useful", "yellow"] {
+        assert!(
+            !r.stdout.contains(word) && !r.stderr.contains(word),
+            "seed word {word} on the terminal"
+        );
+    }
+    let findings: Vec<serde_json::Value> = String::from_utf8(member(&bundle, "findings.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = findings
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    for want in [
+        "exe.unusual_location",
+        "exe.extension_mismatch",
+        "crypto.seed_phrase",
+    ] {
+        assert!(kinds.contains(&want), "{want} missing from {kinds:?}");
+    }
+    let seed = findings
+        .iter()
+        .find(|f| f["kind"] == "crypto.seed_phrase")
+        .unwrap();
+    assert!(
+        !seed["title"].as_str().unwrap().contains("sausage"),
+        "{seed}"
+    );
+    assert_eq!(seed["member"], "files/home/anna/Documents/backup.txt");
+    let recs = records(&bundle);
+    assert_eq!(seed["sha256"], record_for(&recs, "backup.txt")["sha256"]);
+    // IDs are unique and sequential; the manifest counts them.
+    let ids: Vec<&str> = findings.iter().map(|f| f["id"].as_str().unwrap()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), ids.len());
+    assert_eq!(manifest(&bundle)["counts"]["findings"], findings.len());
+    assert_eq!(r.json()["counts"]["findings"], findings.len());
+    // The sealed report and `fieldkit report` show them, titles only on the terminal.
+    let html = String::from_utf8(member(&bundle, "report.html")).unwrap();
+    assert!(html.contains("exe.extension_mismatch"));
+    let text = run(&["report", bundle.to_str().unwrap()]);
+    assert!(
+        text.stdout
+            .contains(&format!("Findings ({})", findings.len())),
+        "{}",
+        text.stdout
+    );
+    assert!(!text.stdout.contains("sausage"), "{}", text.stdout);
+    let csv = run(&["report", bundle.to_str().unwrap(), "--format", "csv"]);
+    assert_eq!(csv.stdout.lines().count(), findings.len() + 1);
+    assert_eq!(verify(&bundle, &[]).code, 0);
+}
+
+#[test]
+fn an_activity_window_marks_files_and_can_restrict_collection_to_it() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    for (name, when) in [
+        ("old.txt", "2020-01-01T00:00:00Z"),
+        ("recent.txt", "2026-06-15T12:00:00Z"),
+    ] {
+        std::fs::write(src.join(name), name.as_bytes()).unwrap();
+        assert_eq!(
+            sh(&format!("touch -m -d {when} {}", src.join(name).display())).code,
+            0
+        );
+    }
+    let window = [
+        "--since",
+        "2026-06-01T00:00:00Z",
+        "--until",
+        "2026-07-01T00:00:00+00:00",
+    ];
+    let (r, bundle) = collect(&src, &t.path().join("o1"), &window);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let recs = records(&bundle);
+    assert_eq!(
+        record_for(&recs, "recent.txt")["window"]["verdict"],
+        "inside"
+    );
+    assert_eq!(record_for(&recs, "recent.txt")["window"]["modified"], true);
+    // old.txt was written just now, so its ctime is inside no 2026-06 window: outside.
+    assert_eq!(record_for(&recs, "old.txt")["window"]["verdict"], "outside");
+    assert_eq!(record_for(&recs, "old.txt")["status"], "collected");
+    assert_eq!(manifest(&bundle)["window"]["since"], "2026-06-01T00:00:00Z");
+    let mut only = window.to_vec();
+    only.push("--window-only");
+    let (r, bundle) = collect(&src, &t.path().join("o2"), &only);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let recs = records(&bundle);
+    assert_eq!(record_for(&recs, "old.txt")["status"], "skipped");
+    assert_eq!(
+        record_for(&recs, "old.txt")["reason"],
+        "outside_time_window"
+    );
+    assert_eq!(record_for(&recs, "recent.txt")["status"], "collected");
+    let bad = run(&[
+        "collect",
+        "--source",
+        src.to_str().unwrap(),
+        "--out",
+        t.path().join("o3").to_str().unwrap(),
+        "--window-only",
+    ]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("--window-only needs --since"),
+        "{}",
+        bad.stderr
+    );
+}
