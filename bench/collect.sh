@@ -58,6 +58,8 @@ measure "openssl sha256, xargs -P2"   sh -c "find '$CORPUS' -type f -print0 | xa
 measure "fieldkit hash"               "$FK" hash "$CORPUS"
 measure "fieldkit collect --no-verify" "$FK" collect --quiet --no-verify --source "$CORPUS" --out "$OUT"
 measure "fieldkit collect"            "$FK" collect --quiet --source "$CORPUS" --out "$OUT"
+measure "fieldkit collect --no-triage --no-verify" "$FK" collect --quiet --no-triage --no-verify --source "$CORPUS" --out "$OUT"
+measure "fieldkit live (volatile state only)" "$FK" live --json
 
 # One large file, one core: raw SHA-256 throughput (SHA-NI when the CPU has it).
 BIGF=$CORPUS/images/disk0.raw
@@ -71,12 +73,16 @@ floor=${SECS["openssl sha256, xargs -P2"]}
 echo
 echo "| what | median s | ratio | peak RSS MiB |"
 echo "|---|---|---|---|"
-for n in "tar cf" "tar cf + sync" "zip -0 -r" "hashdeep -c sha256 -r" "fieldkit collect --no-verify" "fieldkit collect"; do
+for n in "tar cf" "tar cf + sync" "zip -0 -r" "hashdeep -c sha256 -r" "fieldkit collect --no-triage --no-verify" "fieldkit collect --no-verify" "fieldkit collect"; do
   printf '| %s | %.2f | %.2f× tar cf | %.1f |\n' "$n" "${SECS[$n]}" "$(echo "${SECS[$n]} / $tar" | bc -l)" "$(echo "${RSS[$n]}/1024" | bc -l)"
 done
 for n in "openssl sha256, xargs -P2" "fieldkit hash"; do
   printf '| %s | %.2f | %.2f× openssl floor | %.1f |\n' "$n" "${SECS[$n]}" "$(echo "${SECS[$n]} / $floor" | bc -l)" "$(echo "${RSS[$n]}/1024" | bc -l)"
 done
+tri=${SECS["fieldkit collect --no-verify"]}
+notri=${SECS["fieldkit collect --no-triage --no-verify"]}
+printf '| analyzers on vs off (collect --no-verify) | %.2f vs %.2f | %+.1f%% | |\n' "$tri" "$notri" "$(echo "($tri / $notri - 1) * 100" | bc -l)"
+printf '| fieldkit live (volatile state only, this machine) | %.2f | | %.1f |\n' "${SECS["fieldkit live (volatile state only)"]}" "$(echo "${RSS["fieldkit live (volatile state only)"]}/1024" | bc -l)"
 for n in "fieldkit hash 1 file 1 thread" "openssl dgst -sha256 1 file" "sha256sum 1 file"; do
   printf '| %s | %.3f | %.2f GB/s | %.1f |\n' "$n" "${SECS[$n]}" "$(echo "$SIZE / ${SECS[$n]} / 1000000000" | bc -l)" "$(echo "${RSS[$n]}/1024" | bc -l)"
 done

@@ -105,6 +105,9 @@ pub struct CollectArgs {
     /// files with no known time are collected).
     #[arg(long)]
     pub window_only: bool,
+    /// Run no triage analyzer (files are still read, hashed and stored).
+    #[arg(long)]
+    pub no_triage: bool,
     /// Do not re-read and check the finished bundle (verify-after-write is on by default).
     #[arg(long)]
     pub no_verify: bool,

@@ -607,6 +607,15 @@ pub fn collect(
             threads: req.threads,
             dedup: "by SHA-256: identical content is stored once; duplicates point at it".into(),
             executed_programs_of_source: false,
+            triage: if req.analyzers.is_empty() {
+                "off".into()
+            } else {
+                req.analyzers
+                    .iter()
+                    .map(|a| a.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
             verify_after_write: req.verify_after_write,
             live_state: match &live_capture {
                 Some(_) => format!("captured before any file was read. {}", crate::live::METHOD),

@@ -170,6 +170,9 @@ pub struct Method {
     pub threads: usize,
     pub dedup: String,
     pub executed_programs_of_source: bool,
+    /// Analyzers run on the bytes as they were read (`off` when disabled).
+    #[serde(default)]
+    pub triage: String,
     pub verify_after_write: bool,
     /// Whether and how volatile state (live/) was captured.
     #[serde(default)]

@@ -223,7 +223,11 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
         },
         live_timeout: std::time::Duration::from_secs_f64(args.live_timeout.max(0.1)),
         command_line: std::env::args_os().collect(),
-        analyzers: crate::triage::default_analyzers(),
+        analyzers: if args.no_triage {
+            Vec::new()
+        } else {
+            crate::triage::default_analyzers()
+        },
     };
     let result = collect::collect(request, &interrupt, &progress);
     done.store(true, Ordering::SeqCst);
