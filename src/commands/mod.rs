@@ -9,6 +9,7 @@ use crate::cli::{Cli, Command};
 pub mod collect;
 pub mod hash;
 pub mod keys;
+pub mod kit;
 pub mod profiles;
 pub mod verify;
 
@@ -29,6 +30,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Keygen(a) => keys::run(a),
         Command::Profiles(a) => profiles::run(a),
         Command::Hash(a) => hash::run(a),
+        Command::Kit(a) => kit::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
