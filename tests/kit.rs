@@ -180,6 +180,13 @@ fn the_linux_binary_is_fully_static_small_and_names_its_commit() {
     let file = cmd_out(Command::new("file").arg(&bin));
     assert!(file.stdout.contains("statically linked"), "{}", file.stdout);
     assert!(file.stdout.contains("x86-64"), "{}", file.stdout);
+    let ldd = cmd_out(Command::new("ldd").arg(&bin));
+    assert!(
+        format!("{}{}", ldd.stdout, ldd.stderr).contains("not a dynamic executable"),
+        "{}{}",
+        ldd.stdout,
+        ldd.stderr
+    );
     let size = std::fs::metadata(&bin).unwrap().len();
     assert!(size <= MAX_BINARY_BYTES, "{size} bytes");
     eprintln!("kit test: {LINUX_BIN} is {size} bytes");
