@@ -44,6 +44,8 @@ pub enum Command {
     /// (read once, in chunks) and print the findings.
     #[command(name = "triage-file", hide = true)]
     TriageFile(TriageFileArgs),
+    /// Check (or seal) a USB field kit: its SHA256SUMS and signature.
+    Kit(KitArgs),
 }
 
 #[derive(Debug, Args)]
@@ -284,4 +286,50 @@ pub struct TriageFileArgs {
     /// Read and hash only, running no analyzer (the benchmark's baseline).
     #[arg(long)]
     pub no_analyzers: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KitArgs {
+    #[command(subcommand)]
+    pub action: KitAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KitAction {
+    /// Check a kit before trusting it: every file against SHA256SUMS (nothing missing,
+    /// changed or added) and SHA256SUMS.sig against the allowed signers.
+    /// Exit codes: 0 valid, 1 invalid (tampered, unsigned, untrusted signer), 2 unusable
+    /// (no such folder, no SHA256SUMS, bad arguments).
+    Verify(KitVerifyArgs),
+    /// Seal a kit folder: write SHA256SUMS over every file and SHA256SUMS.sig
+    /// (namespace fieldkit-kit). Used by packaging/build-kit.
+    Sign(KitSignArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KitVerifyArgs {
+    /// The kit folder [default: the folder holding this fieldkit binary].
+    pub dir: Option<PathBuf>,
+    /// The lab's allowed_signers file [default: the kit's own, which only shows the kit
+    /// is self-consistent: compare the printed fingerprint with the published one].
+    #[arg(long, value_name = "FILE")]
+    pub allowed_signers: Option<PathBuf>,
+    /// The key fingerprint (SHA256:…) the kit must be signed with.
+    #[arg(long, value_name = "SHA256:…")]
+    pub fingerprint: Option<String>,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KitSignArgs {
+    /// The kit folder to seal (must not hold SHA256SUMS yet).
+    pub dir: PathBuf,
+    /// OpenSSH Ed25519 private key (e.g. made with `fieldkit keygen`).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// File holding the key's passphrase (otherwise FIELDKIT_KEY_PASSPHRASE or a prompt).
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
 }

@@ -182,13 +182,27 @@ pub fn check_output(source: &Path, out_dir: &Path) -> anyhow::Result<PathBuf> {
         .ok()
         .and_then(|e| e.canonicalize().ok())
         .and_then(|e| e.parent().map(Path::to_path_buf))
-        && out == exe_dir
     {
-        anyhow::bail!(
-            "{}: refusing to write next to the fieldkit binary (the kit may be read-only and \
-             must stay unchanged); use a subdirectory or another device",
-            out.display()
-        );
+        if out == exe_dir {
+            anyhow::bail!(
+                "{}: refusing to write next to the fieldkit binary (the kit may be read-only \
+                 and must stay unchanged); use a folder beside the kit or another device",
+                out.display()
+            );
+        }
+        // Inside a sealed kit, new files would make `kit verify` fail on the next machine.
+        if out.starts_with(&exe_dir) && crate::kit::is_sealed_kit(&exe_dir) {
+            anyhow::bail!(
+                "{}: refusing to write inside the fieldkit kit {} (it must stay unchanged and \
+                 verifiable); write to a folder beside the kit, e.g. {}",
+                out.display(),
+                exe_dir.display(),
+                exe_dir
+                    .parent()
+                    .map(|p| p.join("evidence").display().to_string())
+                    .unwrap_or_else(|| "another device".into())
+            );
+        }
     }
     if out.starts_with(source) {
         // Inside the source: only acceptable on a different device (a USB stick mounted

@@ -1,7 +1,8 @@
 //! Identity of the machine fieldkit runs on and of fieldkit itself, for the manifest.
 //!
 //! Owns reading host name, OS, kernel, machine and boot ids, the current user, the
-//! system time zone, and hashing our own executable. Uses OS APIs and kernel files only
+//! system time zone, hashing our own executable and checking it against the kit it runs
+//! from. Uses OS APIs and kernel files only
 //! (sysinfo, /etc/machine-id, /proc); never executes a program of the examined system.
 
 use crate::bundle::manifest::{Host, Tool};
@@ -15,6 +16,16 @@ fn read_trimmed(path: &str) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// A Linux identity file. Elsewhere these paths mean nothing, and on Windows "/etc/…"
+/// would resolve against the current drive — possibly the evidence — so they are not read.
+fn linux_file(path: &str) -> Option<String> {
+    if cfg!(target_os = "linux") {
+        read_trimmed(path)
+    } else {
+        None
+    }
+}
+
 pub fn host_identity() -> Host {
     Host {
         hostname: sysinfo::System::host_name().ok(),
@@ -24,9 +35,9 @@ pub fn host_identity() -> Host {
         os_version: sysinfo::System::os_version().ok(),
         kernel: sysinfo::System::kernel_version().ok(),
         arch: std::env::consts::ARCH.to_string(),
-        machine_id: read_trimmed("/etc/machine-id")
-            .or_else(|| read_trimmed("/var/lib/dbus/machine-id")),
-        boot_id: read_trimmed("/proc/sys/kernel/random/boot_id"),
+        machine_id: linux_file("/etc/machine-id")
+            .or_else(|| linux_file("/var/lib/dbus/machine-id")),
+        boot_id: linux_file("/proc/sys/kernel/random/boot_id"),
         run_as: current_user(),
         pid: std::process::id(),
     }
@@ -63,6 +74,7 @@ pub fn tool_identity() -> Tool {
         Some(Err(e)) => (None, Some(e.to_string())),
         None => (None, Some("executable path unknown".to_string())),
     };
+    let kit = crate::kit::running_binary(exe.as_deref(), sha.as_deref());
     Tool {
         name: version::NAME.into(),
         version: version::VERSION.into(),
@@ -71,6 +83,7 @@ pub fn tool_identity() -> Tool {
         executable_path: exe.map(|p| p.display().to_string()).unwrap_or_default(),
         executable_sha256: sha,
         executable_error: err,
+        kit: Some(kit),
     }
 }
 

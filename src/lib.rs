@@ -17,6 +17,7 @@ pub mod commands;
 pub mod finding;
 pub mod hashing;
 pub mod host;
+pub mod kit;
 pub mod live;
 pub mod plan;
 pub mod profile;

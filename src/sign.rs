@@ -2,7 +2,9 @@
 //! checks every signature fieldkit makes.
 //!
 //! Owns key handling (one-time keys, OpenSSH private key files with optional passphrase,
-//! `allowed_signers` parsing) and the fixed namespace. Design notes: SHA256SUMS.sig signs
+//! `allowed_signers` parsing) and the namespaces: `fieldkit-evidence` for bundles, and any
+//! other namespace a caller names (the kit seal uses `fieldkit-kit`, see `kit`), so a
+//! signature made for one purpose is never accepted for another. Design notes: SHA256SUMS.sig signs
 //! the SHA256SUMS bytes with SHA-512 inside SSHSIG (what `ssh-keygen -Y sign` does); the
 //! whole-bundle sidecar `.zip.sig` signs the bundle's SHA-256 (SSHSIG's "sha256" hash
 //! algorithm), so the digest taken in the verify-after-write pass is reused instead of a
@@ -15,7 +17,7 @@ use anyhow::{Context, anyhow, bail};
 use signature::{Signer as _, Verifier as _};
 use ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey, PublicKey, SshSig};
 
-/// The SSHSIG namespace of every fieldkit signature (`ssh-keygen -Y verify -n`).
+/// The SSHSIG namespace of every evidence signature (`ssh-keygen -Y verify -n`).
 pub const NAMESPACE: &str = "fieldkit-evidence";
 
 pub struct Signer {
@@ -85,11 +87,17 @@ impl Signer {
         self.key.fingerprint(HashAlg::Sha256).to_string()
     }
 
-    /// SSHSIG (PEM) over `msg`, hashed with SHA-512.
+    /// SSHSIG (PEM) over `msg` in the evidence namespace, hashed with SHA-512.
     pub fn sign(&self, msg: &[u8]) -> anyhow::Result<String> {
+        self.sign_in(NAMESPACE, msg)
+    }
+
+    /// SSHSIG (PEM) over `msg` in `namespace`, hashed with SHA-512 (what
+    /// `ssh-keygen -Y sign -n NAMESPACE` makes).
+    pub fn sign_in(&self, namespace: &str, msg: &[u8]) -> anyhow::Result<String> {
         let sig = self
             .key
-            .sign(NAMESPACE, HashAlg::Sha512, msg)
+            .sign(namespace, HashAlg::Sha512, msg)
             .map_err(|e| anyhow!("signing failed: {e}"))?;
         sig.to_pem(LineEnding::LF)
             .map_err(|e| anyhow!("cannot encode signature: {e}"))
@@ -97,7 +105,7 @@ impl Signer {
 
     /// SSHSIG (PEM, hash algorithm "sha256") over a message whose SHA-256 is `digest`.
     pub fn sign_sha256_digest(&self, digest: &[u8; 32]) -> anyhow::Result<String> {
-        let data = signed_data(HashAlg::Sha256, digest);
+        let data = signed_data(NAMESPACE, HashAlg::Sha256, digest);
         let signature = self
             .key
             .try_sign(&data)
@@ -164,13 +172,13 @@ fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
 }
 
 /// The SSHSIG "signed data" blob for a message with the given digest.
-fn signed_data(hash_alg: HashAlg, digest: &[u8]) -> Vec<u8> {
+fn signed_data(namespace: &str, hash_alg: HashAlg, digest: &[u8]) -> Vec<u8> {
     fn string(out: &mut Vec<u8>, s: &[u8]) {
         out.extend_from_slice(&(s.len() as u32).to_be_bytes());
         out.extend_from_slice(s);
     }
     let mut out = b"SSHSIG".to_vec();
-    string(&mut out, NAMESPACE.as_bytes());
+    string(&mut out, namespace.as_bytes());
     string(&mut out, b"");
     string(&mut out, hash_alg.as_str().as_bytes());
     string(&mut out, digest);
@@ -187,7 +195,7 @@ pub enum Message<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SigProblem {
     Unreadable(String),
-    WrongNamespace(String),
+    WrongNamespace { found: String, expected: String },
     BadSignature,
     UnexpectedKey { signed_by: String },
 }
@@ -196,8 +204,8 @@ impl std::fmt::Display for SigProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SigProblem::Unreadable(e) => write!(f, "not a readable SSH signature: {e}"),
-            SigProblem::WrongNamespace(ns) => {
-                write!(f, "signature namespace is {ns:?}, expected {NAMESPACE:?}")
+            SigProblem::WrongNamespace { found, expected } => {
+                write!(f, "signature namespace is {found:?}, expected {expected:?}")
             }
             SigProblem::BadSignature => f.write_str("signature does not match the signed data"),
             SigProblem::UnexpectedKey { signed_by } => {
@@ -210,16 +218,30 @@ impl std::fmt::Display for SigProblem {
     }
 }
 
-/// Check an SSHSIG PEM over `msg`; on success return the signer's public key.
-/// `accepted`: the keys allowed to have signed (empty: any key, self-attested).
+/// Check an SSHSIG PEM over `msg` in the evidence namespace; on success return the
+/// signer's public key. `accepted`: the keys allowed to have signed (empty: any key,
+/// self-attested).
 pub fn verify(
     pem: &[u8],
     msg: Message<'_>,
     accepted: &[PublicKey],
 ) -> Result<PublicKey, SigProblem> {
+    verify_in(NAMESPACE, pem, msg, accepted)
+}
+
+/// `verify` for a signature that must be in `namespace`.
+pub fn verify_in(
+    namespace: &str,
+    pem: &[u8],
+    msg: Message<'_>,
+    accepted: &[PublicKey],
+) -> Result<PublicKey, SigProblem> {
     let sig = SshSig::from_pem(pem).map_err(|e| SigProblem::Unreadable(e.to_string()))?;
-    if sig.namespace() != NAMESPACE {
-        return Err(SigProblem::WrongNamespace(sig.namespace().to_string()));
+    if sig.namespace() != namespace {
+        return Err(SigProblem::WrongNamespace {
+            found: sig.namespace().to_string(),
+            expected: namespace.to_string(),
+        });
     }
     let signer = PublicKey::new(sig.public_key().clone(), "");
     if !accepted.is_empty() && !accepted.iter().any(|k| k.key_data() == sig.public_key()) {
@@ -228,7 +250,7 @@ pub fn verify(
         });
     }
     let data = match msg {
-        Message::Bytes(b) => signed_data(sig.hash_alg(), &sig.hash_alg().digest(b)),
+        Message::Bytes(b) => signed_data(namespace, sig.hash_alg(), &sig.hash_alg().digest(b)),
         Message::Sha256Digest(d) => {
             if sig.hash_alg() != HashAlg::Sha256 {
                 return Err(SigProblem::Unreadable(format!(
@@ -236,7 +258,7 @@ pub fn verify(
                     sig.hash_alg()
                 )));
             }
-            signed_data(HashAlg::Sha256, d)
+            signed_data(namespace, HashAlg::Sha256, d)
         }
     };
     sig.public_key()
@@ -251,12 +273,63 @@ pub fn fingerprint_of(key: &PublicKey) -> String {
 
 /// The `allowed_signers` line for an identity (see ssh-keygen(1) ALLOWED SIGNERS).
 pub fn allowed_signers_line(identity: &str, public_openssh: &str) -> String {
-    let key: Vec<&str> = public_openssh.split_whitespace().take(2).collect();
-    format!("{identity} namespaces=\"{NAMESPACE}\" {}", key.join(" "))
+    allowed_signers_line_in(&[NAMESPACE], identity, public_openssh)
 }
 
-/// Keys an `allowed_signers` file accepts for `identity` in our namespace.
+/// The `allowed_signers` line for an identity, limited to `namespaces`.
+pub fn allowed_signers_line_in(
+    namespaces: &[&str],
+    identity: &str,
+    public_openssh: &str,
+) -> String {
+    let key: Vec<&str> = public_openssh.split_whitespace().take(2).collect();
+    format!(
+        "{identity} namespaces=\"{}\" {}",
+        namespaces.join(","),
+        key.join(" ")
+    )
+}
+
+/// Keys an `allowed_signers` file accepts for `identity` in the evidence namespace.
 pub fn allowed_keys(text: &str, identity: &str, file: &str) -> anyhow::Result<Vec<PublicKey>> {
+    Ok(allowed_signers_in(text, NAMESPACE, file)?
+        .into_iter()
+        .filter(|(principals, _)| {
+            principals
+                .split(',')
+                .any(|p| glob_match(p.trim_matches('"'), identity))
+        })
+        .map(|(_, key)| key)
+        .collect())
+}
+
+/// Principal patterns an `allowed_signers` file lists for `key` in `namespace` (what
+/// `ssh-keygen -Y find-principals` answers); empty when the key is not accepted there.
+pub fn principals_for_key(
+    text: &str,
+    key: &PublicKey,
+    namespace: &str,
+    file: &str,
+) -> anyhow::Result<Vec<String>> {
+    Ok(allowed_signers_in(text, namespace, file)?
+        .into_iter()
+        .filter(|(_, k)| k.key_data() == key.key_data())
+        .flat_map(|(principals, _)| {
+            principals
+                .split(',')
+                .map(|p| p.trim_matches('"').to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect())
+}
+
+/// The (principals, key) entries of an `allowed_signers` file valid in `namespace`
+/// (certificate authorities are not supported and are left out).
+fn allowed_signers_in(
+    text: &str,
+    namespace: &str,
+    file: &str,
+) -> anyhow::Result<Vec<(String, PublicKey)>> {
     let mut keys = Vec::new();
     for (n, raw) in text.lines().enumerate() {
         let line = raw.trim();
@@ -275,7 +348,7 @@ pub fn allowed_keys(text: &str, identity: &str, file: &str) -> anyhow::Result<Ve
                 let lower = opt.to_ascii_lowercase();
                 if let Some(v) = lower.strip_prefix("namespaces=") {
                     let v = v.trim_matches('"');
-                    namespaces_ok = v.split(',').any(|ns| glob_match(ns.trim(), NAMESPACE));
+                    namespaces_ok = v.split(',').any(|ns| glob_match(ns.trim(), namespace));
                 } else if lower == "cert-authority" {
                     cert_authority = true;
                 }
@@ -284,15 +357,12 @@ pub fn allowed_keys(text: &str, identity: &str, file: &str) -> anyhow::Result<Ve
         if cert_authority {
             continue;
         }
-        let principal_ok = principals
-            .split(',')
-            .any(|p| glob_match(p.trim_matches('"'), identity));
-        if !principal_ok || !namespaces_ok {
+        if !namespaces_ok {
             continue;
         }
         let key = PublicKey::from_openssh(rest.trim())
             .map_err(|e| anyhow!("{file}:{}: bad public key: {e}", n + 1))?;
-        keys.push(key);
+        keys.push((principals.to_string(), key));
     }
     Ok(keys)
 }

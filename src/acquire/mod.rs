@@ -384,6 +384,11 @@ impl Engine<'_> {
                 } else {
                     reason
                 };
+                let detail = if reason == "locked" {
+                    locked_detail(&e)
+                } else {
+                    detail
+                };
                 return (errored(rec, reason, detail), Vec::new());
             }
         };
@@ -409,7 +414,7 @@ impl Engine<'_> {
         } else if cfg!(unix) {
             "read(O_RDONLY) (O_NOATIME refused)".into()
         } else {
-            "read(GENERIC_READ, share read/write/delete)".into()
+            "ReadFile(GENERIC_READ, share read|write|delete, reparse points not followed)".into()
         });
         let rel = relative_components(self.root, &c.path);
         let source_path = rel
@@ -547,6 +552,18 @@ impl Engine<'_> {
                     Ok(0) => break,
                     Ok(n) => n,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) if io_reason(&e) == "locked" => {
+                        // A byte-range lock (LockFileEx) by another process.
+                        problem = Some((
+                            "locked",
+                            format!(
+                                "read stopped at offset {}: {}",
+                                hasher.bytes(),
+                                locked_detail(&e)
+                            ),
+                        ));
+                        break;
+                    }
                     Err(e) => {
                         problem = Some((
                             "read_error",
@@ -728,6 +745,15 @@ impl Drop for ChunkBuf {
         let buf = std::mem::take(&mut self.0);
         CHUNK_BUFFER.with(|b| *b.borrow_mut() = buf);
     }
+}
+
+/// The record detail for a file another process holds locked (Windows sharing or lock
+/// violation): says what happened and that raw NTFS reading is not implemented yet.
+fn locked_detail(e: &std::io::Error) -> String {
+    format!(
+        "locked by another process ({e}), e.g. a live registry hive or an open event log; \
+         not read: reading locked files from the raw NTFS volume is a later fieldkit feature"
+    )
 }
 
 /// Take the bundle lock and start streaming a member, writing `prefix` first.

@@ -52,6 +52,32 @@ pub struct Tool {
     pub executable_sha256: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub executable_error: Option<String>,
+    /// Whether the running binary belongs to the sealed kit it was started from (absent
+    /// in bundles made before this field existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kit: Option<KitInfo>,
+}
+
+/// The running binary against the kit's `SHA256SUMS` beside it (see `kit::running_binary`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KitInfo {
+    /// The folder holding the executable.
+    pub dir: String,
+    /// A `SHA256SUMS` was found beside the executable.
+    pub sums_found: bool,
+    /// The executable's file name is listed in it.
+    pub binary_listed: bool,
+    /// The running executable's SHA-256 equals the listed one.
+    pub binary_matches: bool,
+    /// `SHA256SUMS.sig` holds (namespace `fieldkit-kit`) and its key is in the kit's own
+    /// `allowed_signers` (self-consistency; the lab compares `signer_fingerprint`).
+    pub signature_valid: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer_fingerprint: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signer_principals: Vec<String>,
+    /// What was found, in words.
+    pub detail: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -142,3 +142,45 @@ pub struct FileRecord {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf8_paths_are_kept_as_text_and_others_as_exact_bytes() {
+        let f = PathField::from_bytes("C:\\Users\\Zoë\\x.txt".as_bytes());
+        assert_eq!(f.path.as_deref(), Some("C:\\Users\\Zoë\\x.txt"));
+        assert!(f.path_b64.is_none());
+        let raw = b"/data/caf\xe9";
+        let f = PathField::from_bytes(raw);
+        assert!(f.path.is_none());
+        assert_eq!(f.bytes().as_deref(), Some(&raw[..]));
+        assert_eq!(f.display(), "/data/caf\u{fffd}");
+    }
+
+    /// NTFS names are UTF-16 code units that need not be valid UTF-16; std keeps them as
+    /// WTF-8, and the record keeps those bytes exactly (run under Wine: docs/packaging.md).
+    #[cfg(windows)]
+    #[test]
+    fn windows_names_that_are_not_valid_utf16_round_trip_through_path_b64() {
+        use std::ffi::{OsStr, OsString};
+        use std::os::windows::ffi::{OsStrExt, OsStringExt};
+        let wide: Vec<u16> = "C:\\x\\lone-"
+            .encode_utf16()
+            .chain([0xD800])
+            .chain(".txt".encode_utf16())
+            .collect();
+        let name = OsString::from_wide(&wide);
+        let f = PathField::from_path(Path::new(&name));
+        assert!(f.path.is_none(), "{f:?}");
+        let bytes = f.bytes().unwrap();
+        assert!(
+            bytes.windows(3).any(|w| w == [0xED, 0xA0, 0x80]),
+            "{bytes:?}"
+        );
+        // SAFETY: the bytes came from `as_encoded_bytes` on this platform.
+        let back = unsafe { OsStr::from_encoded_bytes_unchecked(&bytes) };
+        assert_eq!(back.encode_wide().collect::<Vec<u16>>(), wide);
+    }
+}

@@ -256,10 +256,13 @@ impl BundleWriter {
         self.add_metadata(SUMS_SIG, sig.as_bytes())?;
         let members = self.zip.member_count();
         let part = self.part_path.clone();
-        let (_file, len): (File, u64) = self
+        let (file, len): (File, u64) = self
             .zip
             .finish()
             .with_context(|| format!("{}: writing the central directory", part.display()))?;
+        // Closed before the rename: Windows refuses to rename a file that is still open
+        // without FILE_SHARE_DELETE.
+        drop(file);
         if self.final_path.exists() {
             anyhow::bail!(
                 "{}: appeared while collecting; the finished bundle stays at {}",

@@ -256,6 +256,15 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
         }
     };
     let m = &c.manifest;
+    if let Some(k) = m.tool.kit.as_ref().filter(|k| k.sums_found)
+        && !(k.binary_matches && k.signature_valid)
+    {
+        eprintln!(
+            "fieldkit: WARNING: this fieldkit binary does NOT match the signed kit it runs from \
+             ({}); the manifest records this. Check the kit with `fieldkit kit verify`.",
+            k.detail
+        );
+    }
     let verdict = c.verify.as_ref().map(|r| r.verdict);
     let verify_ok = matches!(
         verdict,
@@ -286,6 +295,7 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
                 "verdict": r.verdict, "problems": r.problems, "members": r.members,
             })),
             "sidecars": [c.sidecar_sha256, c.sidecar_sig],
+            "kit": m.tool.kit,
             "live": c.live,
             "exit_code": code,
         });
@@ -319,6 +329,15 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
         );
     } else {
         println!("  Signed by     {}", c.signer_fingerprint);
+    }
+    match &m.tool.kit {
+        Some(k) if k.sums_found && k.binary_matches && k.signature_valid => println!(
+            "  Kit           binary matches the signed kit {} ({})",
+            k.dir,
+            k.signer_fingerprint.as_deref().unwrap_or("?")
+        ),
+        Some(k) if k.sums_found => println!("  Kit           DOES NOT MATCH: {}", k.detail),
+        _ => println!("  Kit           not run from a sealed kit"),
     }
     println!(
         "  Files         {} collected, {} duplicate, {} changed while read, {} skipped, {} errors ({} considered)",

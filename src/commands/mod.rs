@@ -9,6 +9,7 @@ use crate::cli::{Cli, Command};
 pub mod collect;
 pub mod hash;
 pub mod keys;
+pub mod kit;
 pub mod live;
 pub mod profiles;
 pub mod report;
@@ -35,6 +36,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Report(a) => report::run(a),
         Command::Live(a) => live::run(a),
         Command::TriageFile(args) => triage::run_triage_file(&args),
+        Command::Kit(a) => kit::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

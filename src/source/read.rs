@@ -5,6 +5,9 @@
 //! swapped for a symlink after the walk is not followed), `O_NONBLOCK` (a file swapped for
 //! a FIFO cannot block the open), then `fstat` to confirm it is still a regular file. Also
 //! owns turning metadata into the facts files.jsonl records (times, mode, owner, inode).
+//! On Windows the same guarantees come from opening the reparse point itself (a file
+//! swapped for a link is not followed) with read/write/delete sharing; there is no
+//! counterpart of O_NOATIME (docs/packaging.md, "Windows").
 //! Never opens for writing, never uses mmap on evidence (a file truncated under a mapping
 //! would kill the process with SIGBUS).
 
@@ -56,7 +59,41 @@ pub fn open_evidence(path: &Path) -> io::Result<Opened> {
             metadata,
         })
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
+    {
+        // The Windows counterpart of O_NOFOLLOW: open the reparse point itself, so a file
+        // swapped for a symlink or junction after the walk shows up as one (the caller
+        // then records `replaced`) instead of being followed. std's share mode is
+        // read|write|delete, so a file another process has open is still readable unless
+        // that process denied sharing (ERROR_SHARING_VIOLATION → `locked`).
+        use std::os::windows::fs::{MetadataExt, OpenOptionsExt};
+        const FILE_FLAG_OPEN_REPARSE_POINT: u32 = 0x0020_0000;
+        const FILE_ATTRIBUTE_REPARSE_POINT: u32 = 0x0000_0400;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(FILE_FLAG_OPEN_REPARSE_POINT)
+            .open(path)?;
+        let metadata = file.metadata()?;
+        if metadata.file_attributes() & FILE_ATTRIBUTE_REPARSE_POINT != 0
+            && !metadata.file_type().is_symlink()
+        {
+            // A reparse point that is not a link (deduplicated, WOF-compressed, cloud
+            // placeholder): its content is only served through an ordinary open.
+            let file = File::open(path)?;
+            let metadata = file.metadata()?;
+            return Ok(Opened {
+                file,
+                noatime: false,
+                metadata,
+            });
+        }
+        Ok(Opened {
+            file,
+            noatime: false,
+            metadata,
+        })
+    }
+    #[cfg(not(any(unix, windows)))]
     {
         let file = File::open(path)?;
         let metadata = file.metadata()?;
