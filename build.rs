@@ -13,8 +13,13 @@ fn main() {
         .ok()
         .filter(|c| !c.is_empty())
         .or_else(|| {
-            let out = Command::new("git").args(["rev-parse", "HEAD"]).output().ok()?;
-            out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+            let out = Command::new("git")
+                .args(["rev-parse", "HEAD"])
+                .output()
+                .ok()?;
+            out.status
+                .success()
+                .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
         })
         .unwrap_or_else(|| "unknown".to_string());
     println!("cargo:rustc-env=FIELDKIT_COMMIT={commit}");

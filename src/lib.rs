@@ -8,10 +8,11 @@
 //! What the library must never do: write to the source being collected, write next to
 //! its own executable, or panic on input from the evidence.
 
-pub mod finding;
-pub mod triage;
+pub mod action;
 pub mod cli;
 pub mod commands;
-pub mod version;
-pub mod action;
+pub mod finding;
+pub mod hashset;
 pub mod timefmt;
+pub mod triage;
+pub mod version;

@@ -17,5 +17,7 @@ pub fn system_time_utc(t: SystemTime) -> Option<String> {
 /// Seconds and nanoseconds since the epoch (may be negative) as RFC 3339 UTC.
 pub fn unix_utc(secs: i64, nanos: i64) -> Option<String> {
     let nanos = i32::try_from(nanos).ok()?;
-    jiff::Timestamp::new(secs, nanos).ok().map(|ts| ts.to_string())
+    jiff::Timestamp::new(secs, nanos)
+        .ok()
+        .map(|ts| ts.to_string())
 }

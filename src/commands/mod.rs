@@ -4,7 +4,9 @@
 
 use std::process::ExitCode;
 
-use crate::cli::Cli;
+use crate::cli::{Cli, Command};
+
+pub mod hashset;
 
 /// Exit codes shared by all subcommands (documented in README.md).
 pub mod exit {
@@ -17,6 +19,7 @@ pub mod exit {
 
 pub fn run(cli: Cli) -> ExitCode {
     let result: anyhow::Result<u8> = match cli.command {
+        Command::Hashset(args) => hashset::run(args),
         _ => Err(anyhow::anyhow!("not implemented yet")),
     };
     match result {
