@@ -4,7 +4,7 @@
 //! Exit codes: `build` 0 done / 2 error; `info` 0 intact / 1 damaged / 2 cannot read;
 //! `lookup` 0 some digest matched / 1 none matched / 2 error (bad set or bad query).
 
-use std::io::{BufRead, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -16,7 +16,7 @@ use crate::cli::{
     HashsetKindArg, HashsetLookupArgs,
 };
 use crate::hashset::format::flags;
-use crate::hashset::input::sums;
+use crate::hashset::input::{read_line_bounded, sums};
 use crate::hashset::{
     Algorithm, BuildOptions, BuildReport, DamagedSet, InputFormat, KnownSet, LookupHit, SetKind,
     Verification, build, to_hex, to_hex_into,
@@ -274,15 +274,15 @@ fn run_lookup(args: HashsetLookupArgs) -> Result<u8> {
         let mut input = stdin.lock();
         let mut line = Vec::with_capacity(256);
         let mut number = 0u64;
-        loop {
-            line.clear();
-            let n = input
-                .read_until(b'\n', &mut line)
-                .context("reading stdin")?;
-            if n == 0 {
-                break;
-            }
+        while let Some(too_long) =
+            read_line_bounded(&mut input, &mut line).context("reading stdin")?
+        {
             number += 1;
+            if too_long {
+                tally.invalid += 1;
+                eprintln!("fieldkit: hashset: stdin:{number}: line longer than 1 MiB");
+                continue;
+            }
             batch.add(&line, "stdin", number, &mut tally);
             if batch.queries.len() >= Batch::SIZE {
                 batch.answer(&set, &args, &mut out, &mut tally)?;

@@ -217,7 +217,12 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
     let read_time = started.elapsed();
 
     let write_started = Instant::now();
-    let partial_prefix = format!(".{name}.");
+    let out_name = opts
+        .out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let partial_prefix = format!(".{out_name}.");
     let mut partial_builder = tempfile::Builder::new();
     partial_builder
         .prefix(&partial_prefix)
@@ -887,7 +892,7 @@ fn write_spool<const K: usize>(
         e.encode(&mut bytes);
         writer.write(&bytes)
     })?;
-    spool.buf = Vec::new();
+    spool.buf.clear();
     spool.runs.clear();
     for i in 1..table.len() {
         table[i] += table[i - 1];

@@ -226,3 +226,118 @@ impl HashMatch<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use md5::Md5;
+    use sha1::Sha1;
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+    use crate::hashset::{BuildOptions, build};
+
+    fn write_set(dir: &Path, name: &str, kind: SetKind, lines: &[String]) -> PathBuf {
+        let list = dir.join(format!("{name}.txt"));
+        std::fs::write(&list, lines.join("\n")).unwrap();
+        let out = dir.join(format!("{name}.fkhs"));
+        let mut opts = BuildOptions::new(out.clone(), kind, vec![(list, None)]);
+        opts.default_category = Some(format!("{name} files"));
+        build(&opts).unwrap();
+        out
+    }
+
+    #[test]
+    fn lookup_reports_each_knowing_set_with_its_strongest_algorithm() {
+        fn assert_sync<T: Sync + Send>() {}
+        assert_sync::<KnownSets>();
+
+        let t = tempfile::tempdir().unwrap();
+        let bad_file = b"malware sample";
+        let good_file = b"system library";
+        let bad = write_set(
+            t.path(),
+            "bad",
+            SetKind::KnownBad,
+            &[
+                to_hex(&Md5::digest(bad_file)),
+                to_hex(&Sha1::digest(bad_file)),
+            ],
+        );
+        let good = write_set(
+            t.path(),
+            "good",
+            SetKind::KnownGood,
+            &[to_hex(&Sha256::digest(good_file))],
+        );
+        let sets = KnownSets::open(&[good, bad]).unwrap();
+        assert!(sets.needs_md5() && sets.needs_sha1());
+
+        let digests = |data: &[u8]| -> ([u8; 32], [u8; 16], [u8; 20]) {
+            (
+                Sha256::digest(data).into(),
+                Md5::digest(data).into(),
+                Sha1::digest(data).into(),
+            )
+        };
+        let (s, m, h) = digests(b"something else");
+        let miss = sets.lookup(&s, Some(&m), Some(&h)).unwrap();
+        assert!(miss.is_empty());
+        assert_eq!(miss.capacity(), 0, "a miss must not allocate");
+
+        let (s, m, h) = digests(good_file);
+        let hits = sets.lookup(&s, Some(&m), Some(&h)).unwrap();
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].kind(), SetKind::KnownGood);
+        assert_eq!(hits[0].algorithm, Algorithm::Sha256);
+        assert_eq!(hits[0].category_label(), "good files");
+        assert_eq!(hits[0].to_finding(None).severity, Severity::Info);
+
+        let (s, m, h) = digests(bad_file);
+        let hits = sets.lookup(&s, Some(&m), Some(&h)).unwrap();
+        assert_eq!(hits.len(), 1);
+        let hit = &hits[0];
+        assert_eq!(hit.algorithm, Algorithm::Sha1);
+        assert_eq!(hit.matched, [true, true, false]);
+        assert!(!hit.weak());
+        let finding = hit.to_finding(Some("/home/x/sample.exe"));
+        assert_eq!(finding.analyzer, "hashset");
+        assert_eq!(finding.kind, "hashset.known_bad");
+        assert_eq!(finding.severity, Severity::Critical);
+        assert_eq!(finding.path.as_deref(), Some("/home/x/sample.exe"));
+        let e = &finding.evidence;
+        assert_eq!(e["set"], "bad");
+        assert_eq!(e["set_kind"], "known-bad");
+        assert_eq!(e["category"], "bad files");
+        assert_eq!(e["algorithm"], "sha1");
+        assert_eq!(e["digest"], to_hex(&h));
+        assert_eq!(e["matched_algorithms"], serde_json::json!(["md5", "sha1"]));
+        assert_eq!(e["set_digest"], to_hex(&hit.set.digest()));
+        assert_eq!(e["source"], "bad.txt");
+        // Small sets are fully verified at open, so the file's SHA-256 is known.
+        let file_sha = to_hex(&Sha256::digest(std::fs::read(hit.set.path()).unwrap()));
+        assert_eq!(e["set_file_sha256"], file_sha);
+
+        // MD5 matches but the SHA-1 of the same file is not in the set: weaker evidence.
+        let (_, _, other_h) = digests(b"a different file with a colliding md5");
+        let hits = sets.lookup(&s, Some(&m), Some(&other_h)).unwrap();
+        assert_eq!(hits[0].algorithm, Algorithm::Md5);
+        assert!(hits[0].weak());
+        let finding = hits[0].to_finding(None);
+        assert_eq!(finding.severity, Severity::High);
+        assert_eq!(
+            finding.evidence["unmatched_algorithms"],
+            serde_json::json!(["sha1"])
+        );
+        assert!(
+            finding.evidence["note"]
+                .as_str()
+                .unwrap()
+                .contains("MD5 collision")
+        );
+
+        // Digests the caller did not compute are never matched.
+        assert!(sets.lookup(&s, None, None).unwrap().is_empty());
+    }
+}

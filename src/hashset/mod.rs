@@ -113,13 +113,6 @@ impl std::fmt::Display for SetKind {
     }
 }
 
-/// Parse a hex digest of any supported algorithm (case-insensitive).
-pub fn parse_hex_digest(text: &str) -> Option<(Algorithm, Vec<u8>)> {
-    let algorithm = Algorithm::from_hex_len(text.len())?;
-    let mut out = vec![0u8; algorithm.key_len()];
-    hex::decode_into(text.as_bytes(), &mut out).then_some((algorithm, out))
-}
-
 /// Lowercase hex of a digest.
 pub fn to_hex(bytes: &[u8]) -> String {
     hex::encode(bytes)

@@ -308,48 +308,15 @@ impl LineReader {
     }
 
     pub fn next_line(&mut self) -> Result<Option<Line<'_>>> {
-        self.buf.clear();
-        let mut too_long = false;
-        let mut saw_any = false;
-        loop {
-            let chunk = match self.inner.fill_buf() {
-                Ok(c) => c,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(e).with_context(|| {
-                        format!("{}:{}: read error", self.display, self.number + 1)
-                    });
-                }
-            };
-            if chunk.is_empty() {
-                break;
-            }
-            saw_any = true;
-            let (take, done) = match memchr::memchr(b'\n', chunk) {
-                Some(i) => (i, true),
-                None => (chunk.len(), false),
-            };
-            let room = MAX_LINE_LEN.saturating_sub(self.buf.len());
-            if take > room {
-                too_long = true;
-            }
-            self.buf.extend_from_slice(&chunk[..take.min(room)]);
-            self.inner.consume(if done { take + 1 } else { take });
-            if done {
-                break;
-            }
-        }
-        if !saw_any {
+        let read = read_line_bounded(&mut self.inner, &mut self.buf)
+            .with_context(|| format!("{}:{}: read error", self.display, self.number + 1))?;
+        let Some(too_long) = read else {
             return Ok(None);
-        }
+        };
         self.number += 1;
-        let mut text = &self.buf[..];
-        if let Some(stripped) = text.strip_suffix(b"\r") {
-            text = stripped;
-        }
         Ok(Some(Line {
             number: self.number,
-            text,
+            text: &self.buf,
             too_long,
         }))
     }
@@ -361,4 +328,45 @@ impl LineReader {
             .finish()
             .with_context(|| format!("{display}: read error"))
     }
+}
+
+/// Read one line into `buf` without its `\n` or `\r\n`, keeping at most
+/// [`MAX_LINE_LEN`] bytes of it (the rest of an overlong line is consumed and dropped).
+/// `None` at end of input, else whether the line was too long.
+pub fn read_line_bounded(
+    reader: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Option<bool>> {
+    buf.clear();
+    let mut too_long = false;
+    let mut saw_any = false;
+    loop {
+        let chunk = match reader.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            break;
+        }
+        saw_any = true;
+        let (take, done) = match memchr::memchr(b'\n', chunk) {
+            Some(i) => (i, true),
+            None => (chunk.len(), false),
+        };
+        let room = MAX_LINE_LEN.saturating_sub(buf.len());
+        too_long |= take > room;
+        buf.extend_from_slice(&chunk[..take.min(room)]);
+        reader.consume(if done { take + 1 } else { take });
+        if done {
+            break;
+        }
+    }
+    if !saw_any {
+        return Ok(None);
+    }
+    if buf.last() == Some(&b'\r') {
+        buf.pop();
+    }
+    Ok(Some(too_long))
 }

@@ -6,7 +6,10 @@
 //! time. The database file is hashed on a second thread while SQLite reads it, and its
 //! size and modification time must be unchanged at the end.
 
+use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, bail};
 use rusqlite::types::ValueRef;
@@ -22,9 +25,18 @@ pub fn read(path: &Path, ctx: &mut SourceCtx, sink: &mut dyn RecordSink) -> Resu
     let check = file
         .try_clone()
         .with_context(|| format!("{}: cannot reopen", ctx.display))?;
-    let hashing = std::thread::spawn(move || HashingReader::new(file).finish());
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = Stoppable {
+        file,
+        stop: Arc::clone(&stop),
+    };
+    let hashing = std::thread::spawn(move || HashingReader::new(reader).finish());
 
     let result = read_rows(path, ctx, sink);
+    if result.is_err() {
+        // The digest is useless now: do not wait for the rest of a many-GB file.
+        stop.store(true, Ordering::Relaxed);
+    }
     let digest = hashing
         .join()
         .map_err(|_| anyhow::anyhow!("{}: hashing thread failed", ctx.display))?
@@ -38,6 +50,21 @@ pub fn read(path: &Path, ctx: &mut SourceCtx, sink: &mut dyn RecordSink) -> Resu
         );
     }
     Ok(digest)
+}
+
+/// The database file as read by the hashing thread, which can be told to stop early.
+struct Stoppable {
+    file: std::fs::File,
+    stop: Arc<AtomicBool>,
+}
+
+impl Read for Stoppable {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.stop.load(Ordering::Relaxed) {
+            return Ok(0);
+        }
+        self.file.read(buf)
+    }
 }
 
 fn read_rows(path: &Path, ctx: &mut SourceCtx, sink: &mut dyn RecordSink) -> Result<()> {
