@@ -911,8 +911,15 @@ fn lookup_exit_status_and_stdin_answers() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let overlong = format!("{}\n{}\n", "f".repeat(2 << 20), sha256(b"x"));
     let r2 = fk_stdin(&["hashset", "lookup", "--stdin", s], overlong.as_bytes());
-    assert_eq!(r2.code, 2, "an invalid line makes the status 2 even with a match");
-    assert!(r2.stderr.contains("stdin:1: line longer than 1 MiB"), "{}", r2.stderr);
+    assert_eq!(
+        r2.code, 2,
+        "an invalid line makes the status 2 even with a match"
+    );
+    assert!(
+        r2.stderr.contains("stdin:1: line longer than 1 MiB"),
+        "{}",
+        r2.stderr
+    );
     assert!(r2.stdout.starts_with("match\tsha256\t"), "{}", r2.stdout);
     assert_eq!(
         r.stdout,

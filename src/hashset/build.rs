@@ -167,49 +167,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
         None => [true; 3],
     };
     let mut spools = Spools::new(opts.sort_memory, tmp.path().to_path_buf());
-    let mut sources = Vec::new();
-    for (index, (path, forced)) in opts.inputs.iter().enumerate() {
-        let format = match forced {
-            Some(f) => *f,
-            None => input::detect(path)?,
-        };
-        if opts.verbose {
-            eprintln!("fieldkit: hashset: reading {} as {format}", path.display());
-        }
-        let mut ctx = SourceCtx::new(path, opts.skip_malformed);
-        let mut collector = Collector {
-            spools: &mut spools,
-            categories: &mut categories,
-            source: index as u16,
-            format,
-            selected,
-            hashes: HashCounts::default(),
-            not_selected: 0,
-            excluded: 0,
-        };
-        let digest = input::read(format, path, &mut ctx, &mut collector)?;
-        let (hashes, not_selected, excluded) =
-            (collector.hashes, collector.not_selected, collector.excluded);
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| path.display().to_string());
-        sources.push(SourceInfo {
-            index: index as u16,
-            name: file_name,
-            format: format.name().to_string(),
-            size: digest.size,
-            sha256: hex::encode(&digest.sha256),
-            description: ctx.description,
-            records: ctx.records,
-            hashes,
-            hashes_not_selected: not_selected,
-            records_without_hash: ctx.records_without_hash,
-            records_excluded: excluded,
-            malformed_skipped: ctx.malformed_skipped,
-            malformed_examples: ctx.malformed_examples,
-        });
-    }
+    let sources = read_sources(opts, selected, &mut categories, &mut spools)?;
     let input_hashes = spools.input_counts().iter().sum::<u64>();
     if input_hashes == 0 {
         bail!("no hashes to store: the inputs hold no digest of a selected algorithm");
@@ -224,9 +182,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
         .unwrap_or_default();
     let partial_prefix = format!(".{out_name}.");
     let mut partial_builder = tempfile::Builder::new();
-    partial_builder
-        .prefix(&partial_prefix)
-        .suffix(".fkhs.partial");
+    partial_builder.prefix(&partial_prefix).suffix(".partial");
     // Like any file a tool writes: 0666 less the umask (tempfile's default is 0600).
     #[cfg(unix)]
     partial_builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
@@ -336,6 +292,57 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
         read_time,
         write_time: write_started.elapsed(),
     })
+}
+
+/// Read every input in order into the spools; one `SourceInfo` per input.
+fn read_sources(
+    opts: &BuildOptions,
+    selected: [bool; 3],
+    categories: &mut Categories,
+    spools: &mut Spools,
+) -> Result<Vec<SourceInfo>> {
+    let mut sources = Vec::with_capacity(opts.inputs.len());
+    for (index, (path, forced)) in opts.inputs.iter().enumerate() {
+        let format = match forced {
+            Some(f) => *f,
+            None => input::detect(path)?,
+        };
+        if opts.verbose {
+            eprintln!("fieldkit: hashset: reading {} as {format}", path.display());
+        }
+        let mut ctx = SourceCtx::new(path, opts.skip_malformed);
+        let mut collector = Collector {
+            spools,
+            categories,
+            source: index as u16,
+            format,
+            selected,
+            hashes: HashCounts::default(),
+            not_selected: 0,
+            excluded: 0,
+        };
+        let digest = input::read(format, path, &mut ctx, &mut collector)?;
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        sources.push(SourceInfo {
+            index: index as u16,
+            name: file_name,
+            format: format.name().to_string(),
+            size: digest.size,
+            sha256: hex::encode(&digest.sha256),
+            description: ctx.description,
+            records: ctx.records,
+            hashes: collector.hashes,
+            hashes_not_selected: collector.not_selected,
+            records_without_hash: ctx.records_without_hash,
+            records_excluded: collector.excluded,
+            malformed_skipped: ctx.malformed_skipped,
+            malformed_examples: ctx.malformed_examples,
+        });
+    }
+    Ok(sources)
 }
 
 /// Make the rename durable (best effort: not every platform can open a directory).
