@@ -62,6 +62,7 @@ sys.stdout.buffer.write(b"\n".join(qs) + b"\n")
 EOF
 fi
 CPU=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 log "fieldkit: $("$FK" --version)"
 
 # ---------- build ----------
@@ -189,7 +190,8 @@ gb() { python3 -c "print(f'{$1 / 1e9:.2f}')"; }
 cat <<EOF
 ## Known-file hash sets (\`bench/hashset.sh\`)
 
-Machine: $CPU, $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GB RAM. \`$("$FK" --version)\`.
+Machine: $CPU, $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GB RAM, shared (load average
+$LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end). \`$("$FK" --version)\`.
 Command: \`N=$N HD_N=$HD_N SQL_N=$SQL_N bench/hashset.sh\` (release build). Data: $N random
 SHA-256 digests, one per line ($(gb "$(stat -c %s "$LIST")") GB); $Q queries, half of them in the set.
 
