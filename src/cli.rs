@@ -174,8 +174,10 @@ pub enum HashsetAction {
     /// Compile hash lists (NSRL, hashdeep, *sum files, VICS JSON) into a .fkhs set.
     Build(Box<HashsetBuildArgs>),
     /// Check a set completely and print what it is and what it was built from.
+    /// Exit status: 0 intact, 1 damaged or modified, 2 cannot be read.
     Info(HashsetInfoArgs),
-    /// Look digests up in a set. Exit status: 0 if any matched, 1 if none did, 2 on error.
+    /// Look digests up in a set; one tab-separated line per digest: match|miss, algorithm,
+    /// digest, category, name. Exit status: 0 if any matched, 1 if none did, 2 on error.
     Lookup(HashsetLookupArgs),
 }
 
