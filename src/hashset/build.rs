@@ -620,20 +620,8 @@ impl<const K: usize> Spool<K> {
             return Ok(());
         }
         sort_dedup(&mut self.buf);
-        let mut run = tempfile::Builder::new()
-            .prefix("run-")
-            .tempfile_in(dir)
-            .with_context(|| format!("{}: cannot create a sort run", dir.display()))?;
-        {
-            let mut w = BufWriter::with_capacity(RUN_BUFFER, run.as_file_mut());
-            let mut bytes = vec![0u8; Entry::<K>::DISK_LEN];
-            for e in &self.buf {
-                e.encode(&mut bytes);
-                w.write_all(&bytes)?;
-            }
-            w.flush()
-                .with_context(|| format!("{}: cannot write a sort run", dir.display()))?;
-        }
+        let buf = &self.buf;
+        let run = write_run::<K>(dir, &mut |put| buf.iter().try_for_each(|e| put(e)))?;
         self.runs.push(run);
         self.buf.clear();
         Ok(())
@@ -654,24 +642,34 @@ impl<const K: usize> Spool<K> {
         sort_dedup(&mut self.buf);
         while self.runs.len() + 1 > MAX_FANIN {
             let batch: Vec<NamedTempFile> = self.runs.drain(..MAX_FANIN).collect();
-            let mut run = tempfile::Builder::new()
-                .prefix("run-")
-                .tempfile_in(dir)
-                .with_context(|| format!("{}: cannot create a sort run", dir.display()))?;
-            {
-                let mut w = BufWriter::with_capacity(RUN_BUFFER, run.as_file_mut());
-                let mut bytes = vec![0u8; Entry::<K>::DISK_LEN];
-                merge_sources::<K>(&batch, &[], &mut |e| {
-                    e.encode(&mut bytes);
-                    w.write_all(&bytes)?;
-                    Ok(())
-                })?;
-                w.flush()?;
-            }
+            let run = write_run::<K>(dir, &mut |put| merge_sources::<K>(&batch, &[], put))?;
             self.runs.push(run);
         }
         merge_sources(&self.runs, &self.buf, emit)
     }
+}
+
+/// Write a sorted run to a new temporary file in `dir`: `fill` hands every entry, in
+/// order, to the writer it is given.
+fn write_run<const K: usize>(
+    dir: &Path,
+    fill: &mut dyn FnMut(&mut dyn FnMut(&Entry<K>) -> Result<()>) -> Result<()>,
+) -> Result<NamedTempFile> {
+    let failed = || format!("{}: cannot write a sort run", dir.display());
+    let mut run = tempfile::Builder::new()
+        .prefix("run-")
+        .tempfile_in(dir)
+        .with_context(|| format!("{}: cannot create a sort run", dir.display()))?;
+    {
+        let mut w = BufWriter::with_capacity(RUN_BUFFER, run.as_file_mut());
+        let mut bytes = vec![0u8; Entry::<K>::DISK_LEN];
+        fill(&mut |e| {
+            e.encode(&mut bytes);
+            w.write_all(&bytes).with_context(failed)
+        })?;
+        w.flush().with_context(failed)?;
+    }
+    Ok(run)
 }
 
 /// K-way merge of sorted, de-duplicated runs and one sorted in-memory slice.
