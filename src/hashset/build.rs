@@ -621,7 +621,7 @@ impl<const K: usize> Spool<K> {
         }
         sort_dedup(&mut self.buf);
         let buf = &self.buf;
-        let run = write_run::<K>(dir, &mut |put| buf.iter().try_for_each(|e| put(e)))?;
+        let run = write_run::<K>(dir, &mut |put| buf.iter().try_for_each(put))?;
         self.runs.push(run);
         self.buf.clear();
         Ok(())
@@ -638,7 +638,7 @@ impl<const K: usize> Spool<K> {
     }
 
     /// Merge everything (runs and the in-memory buffer), calling `emit` once per key.
-    fn merge(&mut self, dir: &Path, emit: &mut dyn FnMut(&Entry<K>) -> Result<()>) -> Result<()> {
+    fn merge(&mut self, dir: &Path, emit: &mut Emit<'_, K>) -> Result<()> {
         sort_dedup(&mut self.buf);
         while self.runs.len() + 1 > MAX_FANIN {
             let batch: Vec<NamedTempFile> = self.runs.drain(..MAX_FANIN).collect();
@@ -649,11 +649,14 @@ impl<const K: usize> Spool<K> {
     }
 }
 
+/// Receives merged entries one by one, in key order.
+type Emit<'a, const K: usize> = dyn FnMut(&Entry<K>) -> Result<()> + 'a;
+
 /// Write a sorted run to a new temporary file in `dir`: `fill` hands every entry, in
 /// order, to the writer it is given.
 fn write_run<const K: usize>(
     dir: &Path,
-    fill: &mut dyn FnMut(&mut dyn FnMut(&Entry<K>) -> Result<()>) -> Result<()>,
+    fill: &mut dyn FnMut(&mut Emit<'_, K>) -> Result<()>,
 ) -> Result<NamedTempFile> {
     let failed = || format!("{}: cannot write a sort run", dir.display());
     let mut run = tempfile::Builder::new()
@@ -676,7 +679,7 @@ fn write_run<const K: usize>(
 fn merge_sources<const K: usize>(
     runs: &[NamedTempFile],
     memory: &[Entry<K>],
-    emit: &mut dyn FnMut(&Entry<K>) -> Result<()>,
+    emit: &mut Emit<'_, K>,
 ) -> Result<()> {
     enum Source<'m, const K: usize> {
         Disk(BufReader<File>, PathBuf),
