@@ -10,7 +10,8 @@
 # Environment: N (entries, default 50000000), HD_N (hashdeep set size, default 5000000),
 #   SQL_N (SQLite rows, default 10000000), DATA (scratch dir, default
 #   /work/bench-data/hashset), FIELDKIT (binary), KEEP=1 to keep the multi-GB files.
-# Needs: python3, hashdeep, util-linux look, GNU coreutils, /usr/bin/time.
+# Needs: python3, hashdeep, look (util-linux; Debian package bsdextrautils), GNU coreutils,
+# /usr/bin/time (package time).
 set -euo pipefail
 
 N=${N:-50000000}
