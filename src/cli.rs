@@ -30,6 +30,8 @@ pub enum Command {
     Extract(ExtractArgs),
     /// Create an Ed25519 signing key pair in OpenSSH format.
     Keygen(KeygenArgs),
+    /// Build, inspect and query known-file hash sets (.fkhs).
+    Hashset(HashsetArgs),
     /// List, show and check collection profiles.
     Profiles(ProfilesArgs),
     /// Hash files (read-only, parallel) and print sha256sum- or hashdeep-style lines.
@@ -192,6 +194,133 @@ pub enum ProfilesAction {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct HashsetArgs {
+    #[command(subcommand)]
+    pub action: HashsetAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HashsetAction {
+    /// Compile hash lists (NSRL, hashdeep, *sum files, VICS JSON) into a .fkhs set.
+    Build(Box<HashsetBuildArgs>),
+    /// Check a set completely and print what it is and what it was built from.
+    /// Exit status: 0 intact, 1 damaged or modified, 2 cannot be read.
+    Info(HashsetInfoArgs),
+    /// Look digests up in a set; one tab-separated line per digest: match|miss, algorithm,
+    /// digest, category, name. Exit status: 0 if any matched, 1 if none did, 2 on error.
+    Lookup(HashsetLookupArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HashsetKindArg {
+    KnownGood,
+    KnownBad,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HashsetFormatArg {
+    Auto,
+    /// NSRL RDS v3 SQLite database (table FILE).
+    NsrlSqlite,
+    /// NSRL RDS 2.x NSRLFile.txt.
+    NsrlTxt,
+    /// hashdeep output (%%%% HASHDEEP-1.0 header).
+    Hashdeep,
+    /// md5sum/sha1sum/sha256sum output (GNU or --tag) or one digest per line.
+    Sums,
+    /// Project VIC / CAID VICS JSON (OData).
+    Vics,
+}
+
+#[derive(Debug, Args)]
+pub struct HashsetBuildArgs {
+    /// Input hash lists, read in this order (the order decides which source and
+    /// category an entry found in several inputs keeps).
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// The set file to write (written under a temporary name, renamed when complete).
+    #[arg(long, value_name = "FILE.fkhs")]
+    pub out: PathBuf,
+    /// What a match means.
+    #[arg(long, value_enum)]
+    pub kind: HashsetKindArg,
+    /// Set name shown in findings and reports [default: the output file's stem].
+    #[arg(long, value_name = "TEXT")]
+    pub name: Option<String>,
+    /// Label for entries whose input gives no category [default: the kind].
+    #[arg(long, value_name = "TEXT")]
+    pub category: Option<String>,
+    /// Free text stored in the set: where the sources came from, release, date.
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
+    /// Input format for every input [default: detected per input].
+    #[arg(long, value_enum, default_value = "auto")]
+    pub format: HashsetFormatArg,
+    /// Algorithms to store, comma-separated [default: every one the inputs have].
+    #[arg(long, value_name = "ALGS")]
+    pub algorithms: Option<String>,
+    /// Count and skip malformed lines instead of stopping at the first one.
+    #[arg(long)]
+    pub skip_malformed: bool,
+    /// TOML file mapping category codes to labels, e.g. `1 = "CSAM"`.
+    #[arg(long, value_name = "FILE")]
+    pub category_map: Option<PathBuf>,
+    /// Label one category code (repeatable; overrides --category-map).
+    #[arg(long = "category-label", value_name = "CODE=LABEL")]
+    pub category_labels: Vec<String>,
+    /// Leave out records with this category code (repeatable).
+    #[arg(long = "exclude-category", value_name = "CODE")]
+    pub exclude_categories: Vec<String>,
+    /// Directory for temporary sorted runs [default: the output's directory].
+    #[arg(long = "tmp", value_name = "DIR")]
+    pub tmp_dir: Option<PathBuf>,
+    /// Memory for the sort buffer, e.g. 512MiB, 4G [default: 1GiB].
+    #[arg(long, value_name = "SIZE")]
+    pub sort_memory: Option<String>,
+    /// Replace an existing output file.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the build report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress lines on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HashsetInfoArgs {
+    /// The set (.fkhs).
+    pub set: PathBuf,
+    /// Print as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HashsetLookupArgs {
+    /// The set (.fkhs).
+    pub set: PathBuf,
+    /// Hex digests (MD5, SHA-1 or SHA-256, told apart by length).
+    #[arg(value_name = "HASH")]
+    pub hashes: Vec<String>,
+    /// Also read digests from stdin, one per line (sha256sum/md5sum output works: the
+    /// rest of the line is echoed as the name).
+    #[arg(long)]
+    pub stdin: bool,
+    /// One JSON object per digest on stdout instead of tab-separated lines.
+    #[arg(long)]
+    pub json: bool,
+    /// Check every block of the set before looking up (default: blocks are checked
+    /// when first used; small sets are always checked completely).
+    #[arg(long)]
+    pub verify_all: bool,
+    /// Print counts, throughput and memory use on stderr at the end.
+    #[arg(long)]
+    pub stats: bool,
 }
 
 #[derive(Debug, Args)]

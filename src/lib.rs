@@ -16,6 +16,7 @@ pub mod collect;
 pub mod commands;
 pub mod finding;
 pub mod hashing;
+pub mod hashset;
 pub mod host;
 pub mod kit;
 pub mod live;

@@ -8,6 +8,7 @@ use crate::cli::{Cli, Command};
 
 pub mod collect;
 pub mod hash;
+pub mod hashset;
 pub mod keys;
 pub mod kit;
 pub mod live;
@@ -37,6 +38,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Live(a) => live::run(a),
         Command::TriageFile(args) => triage::run_triage_file(&args),
         Command::Kit(a) => kit::run(a),
+        Command::Hashset(args) => hashset::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
