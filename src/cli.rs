@@ -109,6 +109,17 @@ pub struct CollectArgs {
     /// files with no known time are collected).
     #[arg(long)]
     pub window_only: bool,
+    /// Known-good hash set (.fkhs, repeatable): matching files are recorded with their
+    /// hashes and not stored.
+    #[arg(long, value_name = "SET")]
+    pub known_good: Vec<PathBuf>,
+    /// Known-bad hash set (.fkhs, repeatable): matching files are always stored (even past
+    /// size limits), raise a finding and an alert on the terminal.
+    #[arg(long, value_name = "SET")]
+    pub known_bad: Vec<PathBuf>,
+    /// Store known-good files too.
+    #[arg(long)]
+    pub keep_known: bool,
     /// Run no triage analyzer (files are still read, hashed and stored).
     #[arg(long)]
     pub no_triage: bool,

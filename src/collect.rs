@@ -47,6 +47,9 @@ pub struct Request {
     pub verify_after_write: bool,
     /// Capture volatile state first when the source is the running system.
     pub capture_live: bool,
+    /// Known-good / known-bad hash sets, and whether to store known-good files anyway.
+    pub known: Option<crate::hashset::KnownSets>,
+    pub keep_known: bool,
     /// `--since/--until`, and whether to collect only files inside it.
     pub window: Option<crate::triage::window::ActivityWindow>,
     pub window_only: bool,
@@ -487,6 +490,8 @@ pub fn collect(
         threads: req.threads,
         window: req.window,
         window_only: req.window_only,
+        known: req.known.as_ref(),
+        keep_known: req.keep_known,
         interrupt,
         progress,
     };
@@ -588,6 +593,25 @@ pub fn collect(
             rules: req.profile.rules.len(),
             max_file_size_override: req.max_file_size,
         },
+        known_sets: req
+            .known
+            .as_ref()
+            .map(|k| {
+                k.sets()
+                    .iter()
+                    .map(|set| manifest::KnownSetInfo {
+                        name: set.name().to_string(),
+                        kind: match set.kind() {
+                            crate::hashset::SetKind::KnownBad => "known_bad".into(),
+                            crate::hashset::SetKind::KnownGood => "known_good".into(),
+                        },
+                        path: set.path().display().to_string(),
+                        digest: hex(&set.digest()),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        keep_known: req.keep_known,
         window: req.window.map(|w| manifest::WindowInfo {
             since: w.since.map(|t| t.to_string()),
             until: w.until.map(|t| t.to_string()),

@@ -49,6 +49,31 @@ pub struct Progress {
     pub walk_done: AtomicBool,
     /// What the run is doing now (`PHASE_*`), for the display.
     pub phase: std::sync::atomic::AtomicU8,
+    /// Set by a display that shows alerts itself; otherwise alerts go to stderr at once.
+    pub display_active: AtomicBool,
+    alerts: Mutex<Vec<String>>,
+}
+
+impl Progress {
+    /// A line the responder must see now (a known-bad file): queued for the progress
+    /// display, or printed on stderr when there is none.
+    pub fn alert(&self, line: String) {
+        if self.display_active.load(Ordering::SeqCst) {
+            if let Ok(mut q) = self.alerts.lock() {
+                q.push(line);
+                return;
+            }
+        }
+        eprintln!("{line}");
+    }
+
+    /// Alerts waiting for the display.
+    pub fn take_alerts(&self) -> Vec<String> {
+        self.alerts
+            .lock()
+            .map(|mut q| std::mem::take(&mut *q))
+            .unwrap_or_default()
+    }
 }
 
 pub const PHASE_ACQUIRE: u8 = 0;
@@ -76,6 +101,11 @@ pub struct Engine<'a> {
     /// all fall outside are recorded and not read (files with no known time are read).
     pub window: Option<crate::triage::window::ActivityWindow>,
     pub window_only: bool,
+    /// Known-good and known-bad sets: known-good files are recorded with their hashes and
+    /// not stored (unless `keep_known`); known-bad files are always stored, even past size
+    /// limits, and raise a finding and an alert.
+    pub known: Option<&'a crate::hashset::KnownSets>,
+    pub keep_known: bool,
     /// Set by SIGINT/SIGTERM: stop walking, record what is left as interrupted.
     pub interrupt: &'a AtomicBool,
     pub progress: &'a Progress,
@@ -108,6 +138,9 @@ impl Shared<'_> {
         let c = &mut out.counts;
         c.considered += 1;
         c.bytes_read += rec.bytes_read.unwrap_or(0);
+        if rec.known.iter().any(|k| k.kind == "known_bad") {
+            c.known_bad += 1;
+        }
         match rec.status.unwrap_or(Status::Error) {
             Status::Collected => c.collected += 1,
             Status::Duplicate => c.duplicate += 1,
@@ -357,9 +390,15 @@ impl Engine<'_> {
                 Vec::new(),
             );
         }
-        if !pseudo
+        let has_bad_sets = self.known.is_some_and(|k| {
+            k.sets()
+                .iter()
+                .any(|s| s.kind() == crate::hashset::SetKind::KnownBad)
+        });
+        let over_limit = !pseudo && limits.max_file_size.is_some_and(|max| meta.len() > max);
+        if over_limit
+            && !has_bad_sets
             && let Some(max) = limits.max_file_size
-            && meta.len() > max
         {
             return (
                 skipped(
@@ -428,7 +467,17 @@ impl Engine<'_> {
             size: before.len(),
             mtime: read::mtime_secs(&before),
         };
-        self.read_and_store(rec, opened.file, before, limits, pseudo, &rel, &ctx, shared)
+        self.read_and_store(
+            rec,
+            opened.file,
+            before,
+            limits,
+            pseudo,
+            over_limit,
+            &rel,
+            &ctx,
+            shared,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -439,6 +488,7 @@ impl Engine<'_> {
         before: std::fs::Metadata,
         limits: crate::plan::Limits,
         pseudo: bool,
+        over_limit: bool,
         rel: &[&OsStr],
         ctx: &FileContext<'_>,
         shared: &Shared<'_>,
@@ -635,6 +685,80 @@ impl Engine<'_> {
         rec.sha1 = digests.sha1.map(|h| hex(&h));
         rec.md5 = digests.md5.map(|h| hex(&h));
         rec.acquired_utc = Some(crate::timefmt::now_utc());
+        // Known-file sets decide whether the content is kept.
+        let mut known_findings = Vec::new();
+        let mut known_good = false;
+        if let Some(known) = self.known {
+            match known.lookup(&digests.sha256, digests.md5.as_ref(), digests.sha1.as_ref()) {
+                Ok(matches) => {
+                    let bad: Vec<_> = matches
+                        .iter()
+                        .filter(|m| m.kind() == crate::hashset::SetKind::KnownBad)
+                        .collect();
+                    for m in &matches {
+                        rec.known.push(crate::bundle::record::KnownMatch {
+                            set: m.set.name().to_string(),
+                            kind: if m.kind() == crate::hashset::SetKind::KnownBad {
+                                "known_bad"
+                            } else {
+                                "known_good"
+                            }
+                            .into(),
+                            category: m.category_label().into_owned(),
+                            algorithm: m.algorithm.name().to_string(),
+                        });
+                    }
+                    for m in &bad {
+                        let display = rec.path.display();
+                        known_findings.push(m.to_finding(Some(&display)));
+                        self.progress.alert(format!(
+                            "fieldkit: KNOWN-BAD FILE: {display} matches set {:?} ({}) — stored and recorded; collection continues",
+                            m.set.name(),
+                            m.category_label()
+                        ));
+                    }
+                    known_good = bad.is_empty() && !matches.is_empty();
+                }
+                Err(e) => {
+                    rec.detail = Some(format!("known-file check failed: {e:#}"));
+                }
+            }
+        }
+        let is_bad = !known_findings.is_empty();
+        let discard =
+            (known_good && !self.keep_known && problem.is_none()) || (over_limit && !is_bad);
+        if discard {
+            if let Some(mut w) = guard.take()
+                && let Err(e) = w.abort()
+            {
+                shared.fail(format!("{}: {e}", w.part_path().display()));
+                return output_failed(rec);
+            }
+            if over_limit && !known_good {
+                let max = limits.max_file_size.unwrap_or(0);
+                let mut rec = skipped(
+                    rec,
+                    "too_large",
+                    format!(
+                        "{size} bytes exceeds the size limit of {max} bytes; read and hashed for the \
+                         known-bad check (no match), not stored"
+                    ),
+                );
+                rec.member = None;
+                return (rec, Vec::new());
+            }
+            rec.status = Some(Status::KnownGood);
+            rec.reason = Some("known_good".into());
+            rec.detail = Some(format!(
+                "matches a known-good set ({}); hashes recorded, content not stored (--keep-known stores it)",
+                rec.known
+                    .iter()
+                    .map(|k| k.set.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            return (rec, Vec::new());
+        }
         let stored = match guard.as_mut() {
             Some(w) => w
                 .end(digests.sha256, bytes)
@@ -706,6 +830,16 @@ impl Engine<'_> {
             sha1: digests.sha1,
         };
         let mut findings = scans.finish(ctx, &fd);
+        findings.extend(known_findings);
+        if is_bad && over_limit {
+            rec.detail = Some(format!(
+                "known-bad: stored although {size} bytes exceeds the size limit{}",
+                rec.detail
+                    .as_ref()
+                    .map(|d| format!("; {d}"))
+                    .unwrap_or_default()
+            ));
+        }
         let member = rec.member.clone().or_else(|| rec.duplicate_of.clone());
         for f in &mut findings {
             if f.member.is_none() {

@@ -24,6 +24,12 @@ pub struct Manifest {
     pub source: Source,
     pub times: Times,
     pub profile: ProfileInfo,
+    /// Known-file hash sets the run checked every file against.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub known_sets: Vec<KnownSetInfo>,
+    /// Known-good files were stored anyway (`--keep-known`).
+    #[serde(default)]
+    pub keep_known: bool,
     /// `--since/--until`, when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<WindowInfo>,
@@ -141,6 +147,16 @@ pub struct ReferenceTime {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct KnownSetInfo {
+    pub name: String,
+    /// `known_good` or `known_bad`.
+    pub kind: String,
+    pub path: String,
+    /// The set's digest (`fieldkit hashset info` prints it): identifies its exact content.
+    pub digest: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct WindowInfo {
     pub since: Option<String>,
     pub until: Option<String>,
@@ -175,6 +191,9 @@ pub struct Counts {
     pub bytes_stored: u64,
     /// Lines in findings.jsonl.
     pub findings: u64,
+    /// Files that matched a known-bad set (stored whatever their status says).
+    #[serde(default)]
+    pub known_bad: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

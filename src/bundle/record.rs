@@ -138,6 +138,9 @@ pub struct FileRecord {
     /// Where the file's times fall against `--since/--until`, when a window was given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window: Option<crate::triage::window::WindowVerdict>,
+    /// Known-file sets that know this content.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub known: Vec<KnownMatch>,
     /// Profile rules that selected this path.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<String>,
@@ -183,4 +186,15 @@ mod tests {
         let back = unsafe { OsStr::from_encoded_bytes_unchecked(&bytes) };
         assert_eq!(back.encode_wide().collect::<Vec<u16>>(), wide);
     }
+}
+
+/// One known-file set's match on a file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KnownMatch {
+    pub set: String,
+    /// `known_good` or `known_bad`.
+    pub kind: String,
+    pub category: String,
+    /// The strongest algorithm that matched.
+    pub algorithm: String,
 }

@@ -1013,6 +1013,9 @@ fn check_records(
             }
         };
         counts.considered += 1;
+        if rec.known.iter().any(|k| k.kind == "known_bad") {
+            counts.known_bad += 1;
+        }
         let status = rec.status.unwrap_or(Status::Error);
         match status {
             Status::Collected => counts.collected += 1,

@@ -23,6 +23,37 @@ pub const EXIT_VERIFY_FAILED: u8 = 1;
 pub const EXIT_OUTPUT_FAILED: u8 = 3;
 pub const EXIT_INCOMPLETE: u8 = 4;
 
+/// Open the known-good and known-bad sets, refusing a set given under the wrong flag.
+fn open_known_sets(
+    good: &[std::path::PathBuf],
+    bad: &[std::path::PathBuf],
+) -> anyhow::Result<Option<crate::hashset::KnownSets>> {
+    use crate::hashset::{KnownSet, KnownSets, SetKind, Verification};
+    if good.is_empty() && bad.is_empty() {
+        return Ok(None);
+    }
+    let mut sets = Vec::new();
+    for (paths, want, flag) in [
+        (good, SetKind::KnownGood, "--known-good"),
+        (bad, SetKind::KnownBad, "--known-bad"),
+    ] {
+        for p in paths {
+            let set = KnownSet::open(p, Verification::Auto)
+                .map_err(|e| anyhow!("{}: cannot use as {flag}: {e:#}", p.display()))?;
+            if set.kind() != want {
+                anyhow::bail!(
+                    "{}: set {:?} is {:?}, but was given as {flag}",
+                    p.display(),
+                    set.name(),
+                    set.kind()
+                );
+            }
+            sets.push(set);
+        }
+    }
+    Ok(Some(KnownSets::from_sets(sets)))
+}
+
 /// One line on what the live step found, encryption first.
 pub fn live_line(s: &crate::live::LiveSummary) -> String {
     let enc = if !s.encryption.checked {
@@ -88,7 +119,11 @@ fn spawn_progress(
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
         bar.set_style(style);
+        progress.display_active.store(true, Ordering::SeqCst);
         while !done.load(Ordering::SeqCst) {
+            for line in progress.take_alerts() {
+                bar.println(line);
+            }
             let files = progress.files_done.load(Ordering::Relaxed);
             let planned = progress.files_planned.load(Ordering::Relaxed);
             let walking = if progress.walk_done.load(Ordering::Relaxed) {
@@ -111,11 +146,23 @@ fn spawn_progress(
             std::thread::sleep(Duration::from_millis(200));
         }
         bar.finish_and_clear();
+        progress.display_active.store(false, Ordering::SeqCst);
+        for line in progress.take_alerts() {
+            eprintln!("{line}");
+        }
     }))
 }
 
 pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
-    let algs = AlgSet::parse(&args.hash).map_err(|e| anyhow!("--hash: {e}"))?;
+    let mut algs = AlgSet::parse(&args.hash).map_err(|e| anyhow!("--hash: {e}"))?;
+    let known = open_known_sets(&args.known_good, &args.known_bad)?;
+    if let Some(k) = &known {
+        // Match with whichever algorithms the sets hold.
+        algs = algs.union(AlgSet {
+            md5: k.needs_md5(),
+            sha1: k.needs_sha1(),
+        });
+    }
     let source = args.source.clone().unwrap_or_else(collect::default_source);
     let live = source
         .canonicalize()
@@ -214,6 +261,8 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
         capture_live: !args.no_live,
         window,
         window_only: args.window_only,
+        known,
+        keep_known: args.keep_known,
         on_live: if args.quiet {
             None
         } else {
@@ -343,6 +392,18 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
         "  Files         {} collected, {} duplicate, {} changed while read, {} skipped, {} errors ({} considered)",
         n.collected, n.duplicate, n.changed, n.skipped, n.error, n.considered
     );
+    if n.known_good > 0 || !m.known_sets.is_empty() {
+        println!(
+            "  Known files   {} known-good (not stored{}), {} known-bad (stored, see findings)",
+            n.known_good,
+            if m.keep_known {
+                ": --keep-known stored them"
+            } else {
+                ""
+            },
+            n.known_bad
+        );
+    }
     if n.findings > 0 {
         println!(
             "  Findings      {} (see findings.jsonl / fieldkit report)",
