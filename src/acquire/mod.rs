@@ -58,11 +58,11 @@ impl Progress {
     /// A line the responder must see now (a known-bad file): queued for the progress
     /// display, or printed on stderr when there is none.
     pub fn alert(&self, line: String) {
-        if self.display_active.load(Ordering::SeqCst) {
-            if let Ok(mut q) = self.alerts.lock() {
-                q.push(line);
-                return;
-            }
+        if self.display_active.load(Ordering::SeqCst)
+            && let Ok(mut q) = self.alerts.lock()
+        {
+            q.push(line);
+            return;
         }
         eprintln!("{line}");
     }
