@@ -767,11 +767,11 @@ pub fn collect(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let sidecars = (|| -> anyhow::Result<()> {
-        write_new(
+        crate::bundle::write_new(
             &sha_path,
             format!("{}  {bundle_name}\n", hex(&whole)).as_bytes(),
         )?;
-        write_new(&sig_path, req.signer.sign_sha256_digest(&whole)?.as_bytes())?;
+        crate::bundle::write_new(&sig_path, req.signer.sign_sha256_digest(&whole)?.as_bytes())?;
         sync_dir(&out_dir);
         Ok(())
     })();
@@ -807,16 +807,4 @@ fn member_info(name: &str, description: &str) -> manifest::MemberInfo {
         name: name.into(),
         description: description.into(),
     }
-}
-
-fn write_new(path: &Path, data: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .with_context(|| format!("{}: cannot create", path.display()))?;
-    f.write_all(data)
-        .and_then(|_| f.sync_all())
-        .with_context(|| format!("{}: cannot write", path.display()))
 }

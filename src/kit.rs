@@ -118,6 +118,22 @@ pub struct KitReport {
 }
 
 impl KitReport {
+    /// A report for `dir` with nothing checked yet: checks downgrade the verdict.
+    fn valid(dir: String) -> Self {
+        KitReport {
+            verdict: KitVerdict::Valid,
+            dir,
+            files_listed: 0,
+            files_matched: 0,
+            signer_fingerprint: None,
+            signer_principals: Vec::new(),
+            trust: String::new(),
+            ignored: Vec::new(),
+            problems: Vec::new(),
+            exit_code: 0,
+        }
+    }
+
     fn problem(&mut self, code: &'static str, path: Option<&str>, message: String) {
         self.problems.push(KitProblem {
             code,
@@ -296,18 +312,7 @@ pub struct VerifyOptions {
 /// Check a kit folder: SHA256SUMS both ways and its signature. Never stops at the first
 /// problem: every file is checked and every problem reported.
 pub fn verify(dir: &Path, opts: &VerifyOptions) -> KitReport {
-    let mut r = KitReport {
-        verdict: KitVerdict::Valid,
-        dir: dir.display().to_string(),
-        files_listed: 0,
-        files_matched: 0,
-        signer_fingerprint: None,
-        signer_principals: Vec::new(),
-        trust: String::new(),
-        ignored: Vec::new(),
-        problems: Vec::new(),
-        exit_code: 0,
-    };
+    let mut r = KitReport::valid(dir.display().to_string());
     let unusable = |mut r: KitReport, code, msg: String| {
         r.problem(code, None, msg);
         r.verdict = KitVerdict::Unusable;
@@ -586,25 +591,13 @@ pub fn seal(dir: &Path, signer: &Signer) -> anyhow::Result<Sealed> {
         sums.push('\n');
     }
     let sig = signer.sign_in(NAMESPACE, sums.as_bytes())?;
-    write_new(&dir.join(SUMS), sums.as_bytes())?;
-    write_new(&dir.join(SUMS_SIG), sig.as_bytes())?;
+    crate::bundle::write_new(&dir.join(SUMS), sums.as_bytes())?;
+    crate::bundle::write_new(&dir.join(SUMS_SIG), sig.as_bytes())?;
     Ok(Sealed {
         files: listing.files.len(),
         sums_sha256: hex(&crate::hashing::sha256(sums.as_bytes())),
         signer_fingerprint: signer.fingerprint(),
     })
-}
-
-fn write_new(path: &Path, data: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .with_context(|| format!("{}: cannot create", path.display()))?;
-    f.write_all(data)
-        .and_then(|_| f.sync_all())
-        .with_context(|| format!("{}: cannot write", path.display()))
 }
 
 /// The folder holding the running executable (the default kit for `kit verify`).
@@ -675,18 +668,7 @@ pub fn running_binary(exe: Option<&Path>, exe_sha256: Option<&str>) -> KitInfo {
             }
         }
     }
-    let mut report = KitReport {
-        verdict: KitVerdict::Valid,
-        dir: info.dir.clone(),
-        files_listed: 0,
-        files_matched: 0,
-        signer_fingerprint: None,
-        signer_principals: Vec::new(),
-        trust: String::new(),
-        ignored: Vec::new(),
-        problems: Vec::new(),
-        exit_code: 0,
-    };
+    let mut report = KitReport::valid(info.dir.clone());
     check_signature(dir, &sums, &VerifyOptions::default(), &mut report);
     info.signature_valid = report.problems.is_empty();
     info.signer_fingerprint = report.signer_fingerprint;

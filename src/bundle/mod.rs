@@ -21,3 +21,18 @@ pub const FINDINGS_JSONL: &str = "findings.jsonl";
 pub const SIGNER_PUB: &str = "signer.pub";
 pub const REPORT_HTML: &str = "report.html";
 pub use writer::{SUMS, SUMS_SIG};
+
+/// Creates `path` (never overwriting: a sidecar or kit seal that already exists is an
+/// error, not something to replace), writes `data` and syncs it to the device.
+pub fn write_new(path: &std::path::Path, data: &[u8]) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .with_context(|| format!("{}: cannot create", path.display()))?;
+    f.write_all(data)
+        .and_then(|_| f.sync_all())
+        .with_context(|| format!("{}: cannot write", path.display()))
+}

@@ -168,6 +168,18 @@ struct MemberDigest {
     crc: u32,
 }
 
+impl MemberDigest {
+    fn finish(hasher: MultiHasher, crc: crc32fast::Hasher) -> Self {
+        let d = hasher.finish();
+        MemberDigest {
+            sha256: d.sha256,
+            sha1: d.sha1,
+            md5: d.md5,
+            crc: crc.finalize(),
+        }
+    }
+}
+
 const EOCD_SIG: [u8; 4] = [0x50, 0x4b, 0x05, 0x06];
 const LOCAL_SIG: u32 = 0x0403_4b50;
 const METADATA_LIMIT: u64 = 1 << 30;
@@ -461,13 +473,7 @@ fn member_pass(
                 && let PassState::Data { hasher, crc, .. } =
                     std::mem::replace(&mut state, PassState::Seeking)
             {
-                let d = hasher.finish();
-                out[idx].digest = MemberDigest {
-                    sha256: d.sha256,
-                    sha1: d.sha1,
-                    md5: d.md5,
-                    crc: crc.finalize(),
-                };
+                out[idx].digest = MemberDigest::finish(*hasher, crc);
                 idx += 1;
             }
         }
@@ -481,13 +487,7 @@ fn member_pass(
     } = state
         && idx < entries.len()
     {
-        let d = hasher.finish();
-        out[idx].digest = MemberDigest {
-            sha256: d.sha256,
-            sha1: d.sha1,
-            md5: d.md5,
-            crc: crc.finalize(),
-        };
+        out[idx].digest = MemberDigest::finish(*hasher, crc);
     }
     for m in &mut out {
         if m.local.is_none() {
