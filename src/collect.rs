@@ -724,7 +724,7 @@ pub fn collect(
         return Err(output_failure(format!("{e:#}")));
     }
     let finished = writer
-        .finish(&req.signer)
+        .finish(&req.signer, !req.verify_after_write)
         .map_err(|e| output_failure(format!("{e:#}")))?;
 
     // Verify-after-write: read the finalized bundle back from the output device.
@@ -748,7 +748,11 @@ pub fn collect(
     };
     timings.verify = t_verify.elapsed().as_secs_f64();
     let t_sidecars = Instant::now();
-    let whole = match report.as_ref().and_then(|r| r.whole_sha256) {
+    let whole = match report
+        .as_ref()
+        .and_then(|r| r.whole_sha256)
+        .or(finished.whole_sha256)
+    {
         Some(d) => d,
         None => crate::acquire::hash_file(&finished.path, AlgSet::default())
             .map(|(d, _)| d.sha256)

@@ -21,6 +21,44 @@ fn sample_tree(dir: &Path) -> std::path::PathBuf {
     src
 }
 
+/// Without verify-after-write the whole-bundle hash is taken while the fsync runs; the
+/// sidecars it feeds must still match the finished file byte for byte.
+#[test]
+fn sidecars_of_a_run_without_verify_check_with_sha256sum_and_ssh_keygen() {
+    require_tool("ssh-keygen", "openssh-client");
+    let t = tempfile::tempdir().unwrap();
+    let src = sample_tree(t.path());
+    let key = t.path().join("examiner");
+    let k = run(&[
+        "keygen",
+        "--out",
+        key.to_str().unwrap(),
+        "--identity",
+        "ben@lab.example",
+    ]);
+    assert_eq!(k.code, 0, "{}", k.stderr);
+    let allowed = t.path().join("allowed_signers");
+    std::fs::write(&allowed, &k.stdout).unwrap();
+    let (r, bundle) = collect(
+        &src,
+        &t.path().join("out"),
+        &["--no-verify", "--key", key.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let name = bundle.file_name().unwrap().to_str().unwrap();
+    let s = sh(&format!(
+        "set -e; cd {out}; sha256sum -c {name}.sha256; \
+         ssh-keygen -Y verify -f {allowed} -I ben@lab.example -n fieldkit-evidence -s {name}.sig < {name}",
+        out = bundle.parent().unwrap().display(),
+        allowed = allowed.display()
+    ));
+    assert_eq!(s.code, 0, "{}\n{}", s.stdout, s.stderr);
+    assert!(s.stdout.contains(&format!("{name}: OK")), "{}", s.stdout);
+    let json: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let listed = std::fs::read_to_string(bundle.with_extension("zip.sha256")).unwrap();
+    assert_eq!(json["sha256"].as_str().unwrap(), &listed[..64]);
+}
+
 #[test]
 fn a_lab_verifies_the_bundle_with_unzip_sha256sum_and_ssh_keygen_alone() {
     require_tool("unzip", "unzip");

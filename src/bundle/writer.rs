@@ -53,6 +53,8 @@ pub struct Finished {
     pub path: PathBuf,
     pub len: u64,
     pub members: usize,
+    /// SHA-256 of the whole archive as written (page cache), when `finish` was asked.
+    pub whole_sha256: Option<[u8; 32]>,
 }
 
 impl BundleWriter {
@@ -241,8 +243,10 @@ impl BundleWriter {
     }
 
     /// Write SHA256SUMS and its signature, the central directory; fsync; rename the
-    /// `.part` to its final name.
-    pub fn finish(mut self, signer: &Signer) -> anyhow::Result<Finished> {
+    /// `.part` to its final name. With `hash_whole`, the whole archive is hashed on a
+    /// second thread while the fsync waits for the device: the two overlap instead of
+    /// adding up (a run without verify-after-write needs the hash for its sidecar).
+    pub fn finish(mut self, signer: &Signer, hash_whole: bool) -> anyhow::Result<Finished> {
         self.check()?;
         let mut sums = String::new();
         for (name, sha) in &self.sums {
@@ -260,6 +264,22 @@ impl BundleWriter {
             .zip
             .finish()
             .with_context(|| format!("{}: writing the central directory", part.display()))?;
+        let whole_sha256 = std::thread::scope(|scope| -> anyhow::Result<Option<[u8; 32]>> {
+            let hashing = hash_whole.then(|| {
+                scope.spawn(|| crate::acquire::hash_file(&part, crate::hashing::AlgSet::default()))
+            });
+            let synced = file.sync_all();
+            let whole = match hashing.map(|h| h.join()) {
+                None => None,
+                Some(Ok(Ok((digests, _)))) => Some(digests.sha256),
+                Some(Ok(Err((_, e)))) => {
+                    anyhow::bail!("{}: cannot read back the archive: {e}", part.display())
+                }
+                Some(Err(_)) => anyhow::bail!("{}: hashing the archive failed", part.display()),
+            };
+            synced.with_context(|| format!("{}: fsync", part.display()))?;
+            Ok(whole)
+        })?;
         // Closed before the rename: Windows refuses to rename a file that is still open
         // without FILE_SHARE_DELETE.
         drop(file);
@@ -284,6 +304,7 @@ impl BundleWriter {
             path: self.final_path,
             len,
             members,
+            whole_sha256,
         })
     }
 }

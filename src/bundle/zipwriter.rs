@@ -280,7 +280,8 @@ impl ZipWriter {
         Ok(())
     }
 
-    /// Write the central directory and end records, truncate, flush and fsync.
+    /// Write the central directory and end records, truncate and flush. The caller fsyncs
+    /// (so it can hash the file from the page cache while the device catches up).
     /// Returns the file and the archive's final length.
     pub fn finish(mut self) -> io::Result<(File, u64)> {
         if self.open.is_some() {
@@ -380,7 +381,6 @@ impl ZipWriter {
         let len = self.pos;
         let file = self.out.into_inner().map_err(|e| e.into_error())?;
         file.set_len(len)?;
-        file.sync_all()?;
         Ok((file, len))
     }
 
