@@ -141,3 +141,52 @@ fn an_activity_window_marks_files_and_can_restrict_collection_to_it() {
         bad.stderr
     );
 }
+
+/// Files larger than the in-memory limit stream into the bundle under its lock while a
+/// helper thread hashes and triages them: every analyzer must still see every byte in
+/// order (the container test samples blocks across the whole file), and the digest must
+/// be the one sha256sum computes.
+#[test]
+fn large_streamed_files_are_hashed_and_triaged_in_full() {
+    require_tool("sha256sum", "coreutils");
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir_all(src.join("tmp")).unwrap();
+    write_random(&src.join("vault.hc"), 16 << 20, 7);
+    let mut elf = std::fs::read("/usr/bin/true").unwrap();
+    elf.resize(12 << 20, 0);
+    std::fs::write(src.join("tmp/big_dropper"), &elf).unwrap();
+    let (r, bundle) = collect(&src, &t.path().join("out"), &["--threads", "2"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let findings: Vec<serde_json::Value> = String::from_utf8(member(&bundle, "findings.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let find = |kind: &str| {
+        findings
+            .iter()
+            .find(|f| f["kind"] == kind)
+            .unwrap_or_else(|| panic!("{kind} missing from {findings:?}"))
+    };
+    assert_eq!(
+        find("encryption.container_candidate")["member"],
+        "files/vault.hc"
+    );
+    assert_eq!(
+        find("exe.unusual_location")["member"],
+        "files/tmp/big_dropper"
+    );
+    let recs = records(&bundle);
+    for (name, path) in [
+        ("vault.hc", src.join("vault.hc")),
+        ("big_dropper", src.join("tmp/big_dropper")),
+    ] {
+        let s = sh(&format!("sha256sum {}", path.display()));
+        assert_eq!(
+            record_for(&recs, name)["sha256"].as_str().unwrap(),
+            &s.stdout[..64],
+            "{name}"
+        );
+    }
+}

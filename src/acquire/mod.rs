@@ -9,6 +9,7 @@
 //! bounded by threads × 8 MiB whatever the file sizes. Never aborts the run for one
 //! file: every failure is a record. An output failure (disk full) stops everything.
 
+mod pipe;
 pub mod spool;
 
 use std::ffi::OsStr;
@@ -566,6 +567,20 @@ impl Engine<'_> {
         }
         let started = Instant::now();
         let mut chunk = ChunkBuf::take();
+        // A large file streamed under the bundle lock is hashed beside the reader (see
+        // pipe.rs); if no helper thread can be started, inline as before.
+        let mut pipe = None;
+        if chunked && guard.is_some() {
+            match pipe::HashPipe::start(hasher, scans, CHUNK) {
+                Ok(p) => {
+                    pipe = Some(p);
+                    hasher = MultiHasher::new(self.algs);
+                    scans = FileTriage::start(&[], ctx);
+                }
+                Err(back) => (hasher, scans) = *back,
+            }
+        }
+        let mut read_total = hasher.bytes();
         if chunked {
             loop {
                 let mut want = CHUNK;
@@ -581,7 +596,7 @@ impl Engine<'_> {
                     want = want.min(room.min(CHUNK as u64) as usize);
                 }
                 if pseudo {
-                    let left = limits.pseudo_max_bytes.saturating_sub(hasher.bytes());
+                    let left = limits.pseudo_max_bytes.saturating_sub(read_total);
                     if left == 0 {
                         truncated_note = Some(format!(
                             "pseudo file read up to the rule's limit of {} bytes",
@@ -598,7 +613,21 @@ impl Engine<'_> {
                         break;
                     }
                 }
-                let n = match file.read(&mut chunk.0[..want]) {
+                let mut piped = match pipe.as_mut() {
+                    Some(p) => match p.buffer() {
+                        Some(b) => Some(b),
+                        None => {
+                            shared.fail("the hashing helper thread failed".into());
+                            return output_failed(rec);
+                        }
+                    },
+                    None => None,
+                };
+                let buf = match piped.as_mut() {
+                    Some(b) => &mut b[..],
+                    None => &mut chunk.0[..],
+                };
+                let n = match file.read(&mut buf[..want]) {
                     Ok(0) => break,
                     Ok(n) => n,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -608,7 +637,7 @@ impl Engine<'_> {
                             "locked",
                             format!(
                                 "read stopped at offset {}: {}",
-                                hasher.bytes(),
+                                read_total,
                                 locked_detail(&e)
                             ),
                         ));
@@ -617,12 +646,13 @@ impl Engine<'_> {
                     Err(e) => {
                         problem = Some((
                             "read_error",
-                            format!("read failed at offset {}: {e}", hasher.bytes()),
+                            format!("read failed at offset {read_total}: {e}"),
                         ));
                         break;
                     }
                 };
-                let data = &chunk.0[..n];
+                let data = &buf[..n];
+                read_total += n as u64;
                 if !first_checked {
                     first_checked = true;
                     if limits.executables_only
@@ -637,8 +667,10 @@ impl Engine<'_> {
                         return not_executable(rec);
                     }
                 }
-                hasher.update(data);
-                scans.update(data);
+                if pipe.is_none() {
+                    hasher.update(data);
+                    scans.update(data);
+                }
                 self.progress
                     .bytes_done
                     .fetch_add(n as u64, Ordering::Relaxed);
@@ -654,16 +686,33 @@ impl Engine<'_> {
                     }
                     None => memory.extend_from_slice(data),
                 }
+                if let (Some(p), Some(b)) = (pipe.as_mut(), piped.take())
+                    && !p.send(b, n)
+                {
+                    shared.fail("the hashing helper thread failed".into());
+                    drop(guard.take());
+                    return output_failed(rec);
+                }
                 if self.interrupt.load(Ordering::Relaxed) || shared.stop.load(Ordering::Relaxed) {
                     problem = Some((
                         "interrupted",
-                        format!("collection was interrupted after {} bytes", hasher.bytes()),
+                        format!("collection was interrupted after {read_total} bytes"),
                     ));
                     break;
                 }
             }
         }
         drop(chunk);
+        if let Some(p) = pipe.take() {
+            match p.finish() {
+                Some((h, s)) => (hasher, scans) = (h, s),
+                None => {
+                    shared.fail("the hashing helper thread failed".into());
+                    drop(guard.take());
+                    return output_failed(rec);
+                }
+            }
+        }
         if !first_checked
             && problem.is_none()
             && limits.executables_only
