@@ -21,6 +21,23 @@ fn sample_tree(dir: &Path) -> std::path::PathBuf {
     src
 }
 
+/// An examiner key made by `fieldkit keygen` in `dir`, and the allowed_signers file
+/// built from the line keygen prints for the lab.
+fn examiner_key(dir: &Path, identity: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let key = dir.join("examiner");
+    let k = run(&[
+        "keygen",
+        "--out",
+        key.to_str().unwrap(),
+        "--identity",
+        identity,
+    ]);
+    assert_eq!(k.code, 0, "{}", k.stderr);
+    let allowed = dir.join("allowed_signers");
+    std::fs::write(&allowed, &k.stdout).unwrap();
+    (key, allowed)
+}
+
 /// Without verify-after-write the whole-bundle hash is taken while the fsync runs; the
 /// sidecars it feeds must still match the finished file byte for byte.
 #[test]
@@ -28,17 +45,7 @@ fn sidecars_of_a_run_without_verify_check_with_sha256sum_and_ssh_keygen() {
     require_tool("ssh-keygen", "openssh-client");
     let t = tempfile::tempdir().unwrap();
     let src = sample_tree(t.path());
-    let key = t.path().join("examiner");
-    let k = run(&[
-        "keygen",
-        "--out",
-        key.to_str().unwrap(),
-        "--identity",
-        "ben@lab.example",
-    ]);
-    assert_eq!(k.code, 0, "{}", k.stderr);
-    let allowed = t.path().join("allowed_signers");
-    std::fs::write(&allowed, &k.stdout).unwrap();
+    let (key, allowed) = examiner_key(t.path(), "ben@lab.example");
     let (r, bundle) = collect(
         &src,
         &t.path().join("out"),
@@ -65,17 +72,7 @@ fn a_lab_verifies_the_bundle_with_unzip_sha256sum_and_ssh_keygen_alone() {
     require_tool("ssh-keygen", "openssh-client");
     let t = tempfile::tempdir().unwrap();
     let src = sample_tree(t.path());
-    let key = t.path().join("examiner");
-    let k = run(&[
-        "keygen",
-        "--out",
-        key.to_str().unwrap(),
-        "--identity",
-        "anna@lab.example",
-    ]);
-    assert_eq!(k.code, 0, "{}", k.stderr);
-    let allowed = t.path().join("allowed_signers");
-    std::fs::write(&allowed, &k.stdout).unwrap();
+    let (key, allowed) = examiner_key(t.path(), "anna@lab.example");
     let (r, bundle) = collect(
         &src,
         &t.path().join("out"),
