@@ -630,7 +630,12 @@ impl Engine<'_> {
                 let n = match file.read(&mut buf[..want]) {
                     Ok(0) => break,
                     Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                        if let (Some(p), Some(b)) = (pipe.as_mut(), piped.take()) {
+                            p.give_back(b);
+                        }
+                        continue;
+                    }
                     Err(e) if io_reason(&e) == "locked" => {
                         // A byte-range lock (LockFileEx) by another process.
                         problem = Some((

@@ -26,6 +26,8 @@ pub struct HashPipe {
     free: Receiver<Vec<u8>>,
     handle: Option<JoinHandle<Option<(MultiHasher, FileTriage)>>>,
     allocated: usize,
+    /// Buffers handed back unused (a read interrupted by a signal), reused first.
+    spare: Vec<Vec<u8>>,
     chunk: usize,
 }
 
@@ -70,6 +72,7 @@ impl HashPipe {
             free: free_rx,
             handle: Some(handle),
             allocated: 0,
+            spare: Vec::new(),
             chunk,
         })
     }
@@ -77,11 +80,20 @@ impl HashPipe {
     /// A buffer to read the next chunk into (recycled once the helper is done with it).
     /// None when the helper has failed.
     pub fn buffer(&mut self) -> Option<Vec<u8>> {
+        if let Some(b) = self.spare.pop() {
+            return Some(b);
+        }
         if self.allocated < DEPTH {
             self.allocated += 1;
             return Some(vec![0u8; self.chunk]);
         }
         self.free.recv().ok()
+    }
+
+    /// Returns a buffer that was not sent, so the pool never shrinks (with every buffer
+    /// lost, `buffer` would wait for one forever).
+    pub fn give_back(&mut self, buf: Vec<u8>) {
+        self.spare.push(buf);
     }
 
     /// Hands `buf[..n]` to the helper, in order. False when the helper has failed.
@@ -97,5 +109,46 @@ impl HashPipe {
     pub fn finish(mut self) -> Option<(MultiHasher, FileTriage)> {
         drop(self.work.take());
         self.handle.take()?.join().ok().flatten()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hashing::AlgSet;
+    use crate::triage::FileContext;
+
+    #[test]
+    fn the_pipe_digests_every_chunk_in_order_even_with_buffers_given_back() {
+        let ctx = FileContext {
+            path: std::path::Path::new("/x"),
+            source_path: "x",
+            size: 0,
+            mtime: None,
+        };
+        let data: Vec<u8> = (0..10_000u32).flat_map(|i| i.to_le_bytes()).collect();
+        let mut direct = MultiHasher::new(AlgSet::default());
+        direct.update(&data);
+        let mut pipe = match HashPipe::start(
+            MultiHasher::new(AlgSet::default()),
+            FileTriage::start(&[], &ctx),
+            1000,
+        ) {
+            Ok(p) => p,
+            Err(_) => panic!("no helper thread"),
+        };
+        for (i, part) in data.chunks(999).enumerate() {
+            if i % 4 == 0 {
+                // As after a read interrupted by a signal: the buffer comes back unused.
+                let unused = pipe.buffer().unwrap();
+                pipe.give_back(unused);
+            }
+            let mut b = pipe.buffer().unwrap();
+            b[..part.len()].copy_from_slice(part);
+            assert!(pipe.send(b, part.len()));
+        }
+        let (hasher, _) = pipe.finish().unwrap();
+        assert_eq!(hasher.bytes(), data.len() as u64);
+        assert_eq!(hasher.finish().sha256, direct.finish().sha256);
     }
 }
