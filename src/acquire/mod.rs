@@ -617,7 +617,7 @@ impl Engine<'_> {
                     Some(p) => match p.buffer() {
                         Some(b) => Some(b),
                         None => {
-                            shared.fail("the hashing helper thread failed".into());
+                            shared.fail(helper_failed(&rec));
                             return output_failed(rec);
                         }
                     },
@@ -694,7 +694,7 @@ impl Engine<'_> {
                 if let (Some(p), Some(b)) = (pipe.as_mut(), piped.take())
                     && !p.send(b, n)
                 {
-                    shared.fail("the hashing helper thread failed".into());
+                    shared.fail(helper_failed(&rec));
                     drop(guard.take());
                     return output_failed(rec);
                 }
@@ -712,7 +712,7 @@ impl Engine<'_> {
             match p.finish() {
                 Some((h, s)) => (hasher, scans) = (h, s),
                 None => {
-                    shared.fail("the hashing helper thread failed".into());
+                    shared.fail(helper_failed(&rec));
                     drop(guard.take());
                     return output_failed(rec);
                 }
@@ -933,6 +933,15 @@ impl Drop for ChunkBuf {
         let buf = std::mem::take(&mut self.0);
         CHUNK_BUFFER.with(|b| *b.borrow_mut() = buf);
     }
+}
+
+/// The run-stopping error when the helper thread hashing a streamed file has died: the
+/// digest of that file can no longer be trusted to cover every byte.
+fn helper_failed(rec: &FileRecord) -> String {
+    format!(
+        "{}: the thread hashing this file while it streamed into the bundle failed",
+        rec.path.display()
+    )
 }
 
 /// The record detail for a file another process holds locked (Windows sharing or lock
