@@ -13,7 +13,10 @@ fn bundle_with_variety(dir: &Path) -> PathBuf {
     let src = dir.join("src");
     std::fs::create_dir_all(src.join("docs")).unwrap();
     std::fs::write(src.join("docs/a.txt"), b"a").unwrap();
+    // Same bytes as a.txt: one of the two is stored, the other a duplicate, and which
+    // one depends on which worker thread gets there first.
     std::fs::write(src.join("docs/b.txt"), b"a").unwrap();
+    std::fs::write(src.join("docs/unique.txt"), b"only here").unwrap();
     // A hostile name on a special file: it shows in the report's reasons table.
     sh(&format!(
         "mkfifo '{}/docs/<img src=x onerror=alert(1)>.txt'",
@@ -69,11 +72,18 @@ fn text_json_and_csv_reports_carry_the_case_counts_and_reasons() {
         csv.stdout
             .starts_with("id,severity,analyzer,kind,title,path,member,sha256,evidence\n")
     );
-    // A tampered bundle's report says so and exits non-zero.
+    // A tampered bundle's report says so and exits non-zero. The flipped member is one
+    // whose content no other file shares, so it is stored under its own name in every run.
     let tampered = t.path().join("tampered.zip");
     std::fs::copy(&bundle, &tampered).unwrap();
     assert_eq!(
-        zipedit(&["flip", tampered.to_str().unwrap(), "files/docs/a.txt", "0"]).code,
+        zipedit(&[
+            "flip",
+            tampered.to_str().unwrap(),
+            "files/docs/unique.txt",
+            "0"
+        ])
+        .code,
         0
     );
     let bad = run(&["report", tampered.to_str().unwrap()]);
