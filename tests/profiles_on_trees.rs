@@ -88,12 +88,21 @@ fn linux_triage_takes_logs_accounts_histories_persistence_ssh_browsers_and_temp_
             ("home/alice/.zsh_history", b": 1700000000:0;ls\n"),
             ("home/alice/.bashrc", b"alias ls='ls --color'\n"),
             ("home/alice/.ssh/authorized_keys", b"ssh-ed25519 AAAA x\n"),
-            ("home/alice/.ssh/id_ed25519", b"-----BEGIN OPENSSH PRIVATE KEY-----\n"),
+            (
+                "home/alice/.ssh/id_ed25519",
+                b"-----BEGIN OPENSSH PRIVATE KEY-----\n",
+            ),
             // A home found only through etc/passwd, outside /home.
             ("srv/svc/.bash_history", b"curl http://c2/\n"),
             ("etc/cron.d/backdoor", b"* * * * * root /tmp/.x\n"),
-            ("var/spool/cron/crontabs/alice", b"@reboot /home/alice/run\n"),
-            ("etc/systemd/system/evil.service", b"[Service]\nExecStart=/tmp/.x\n"),
+            (
+                "var/spool/cron/crontabs/alice",
+                b"@reboot /home/alice/run\n",
+            ),
+            (
+                "etc/systemd/system/evil.service",
+                b"[Service]\nExecStart=/tmp/.x\n",
+            ),
             (
                 "home/alice/.config/systemd/user/miner.service",
                 b"[Service]\nExecStart=xmrig\n",
@@ -149,8 +158,14 @@ fn linux_triage_takes_logs_accounts_histories_persistence_ssh_browsers_and_temp_
         ("etc/systemd/system/evil.service", "collected"),
         ("home/alice/.config/systemd/user/miner.service", "collected"),
         ("etc/ld.so.preload", "collected"),
-        ("home/alice/.config/google-chrome/Default/History", "collected"),
-        ("home/alice/.mozilla/firefox/abcd.default/places.sqlite", "collected"),
+        (
+            "home/alice/.config/google-chrome/Default/History",
+            "collected",
+        ),
+        (
+            "home/alice/.mozilla/firefox/abcd.default/places.sqlite",
+            "collected",
+        ),
         // Executables by content in temporary directories; other files there are
         // recorded as considered and not taken.
         ("tmp/.x", "collected"),
@@ -181,7 +196,7 @@ fn windows_triage_takes_hives_event_logs_execution_persistence_and_browser_artif
             format!("{bob}/AppData/Local/Microsoft/Windows/UsrClass.dat"),
             b"regf",
         ),
-        (format!("Users/alice/NTUSER.DAT"), b"regf"),
+        ("Users/alice/NTUSER.DAT".into(), b"regf"),
         (
             "Windows/System32/winevt/Logs/Security.evtx".into(),
             b"ElfFile\0",
@@ -247,7 +262,10 @@ fn windows_triage_takes_hives_event_logs_execution_persistence_and_browser_artif
             "$Recycle.Bin/S-1-5-21-1-1-1-1001/$RW1X2Y3.docx".into(),
             b"PK\x03\x04",
         ),
-        ("Windows/System32/drivers/etc/hosts".into(), b"127.0.0.1 x\r\n"),
+        (
+            "Windows/System32/drivers/etc/hosts".into(),
+            b"127.0.0.1 x\r\n",
+        ),
         // Not named by any rule.
         ("Windows/System32/notepad.exe".into(), PE),
         (format!("{bob}/Documents/plan.docx"), b"PK\x03\x04"),
@@ -286,7 +304,10 @@ fn windows_triage_takes_hives_event_logs_execution_persistence_and_browser_artif
         ("WINDOWS/Prefetch/notepad.exe-D8414F97.pf", "collected"),
         ("Windows/AppCompat/Programs/Amcache.hve", "collected"),
         ("Windows/System32/sru/SRUDB.dat", "collected"),
-        ("Windows/System32/Tasks/Microsoft/Windows/Updater", "collected"),
+        (
+            "Windows/System32/Tasks/Microsoft/Windows/Updater",
+            "collected",
+        ),
         (
             "ProgramData/Microsoft/Windows/Start Menu/Programs/Startup/run.lnk",
             "collected",
@@ -356,7 +377,10 @@ fn macos_triage_takes_unified_logs_launch_agents_histories_keychains_and_tcc() {
             format!("{al}/Library/Application Support/com.apple.TCC/TCC.db"),
             b"SQLite format 3\0",
         ),
-        (format!("{al}/Library/Safari/History.db"), b"SQLite format 3\0"),
+        (
+            format!("{al}/Library/Safari/History.db"),
+            b"SQLite format 3\0",
+        ),
         (
             format!("{al}/Library/Application Support/Google/Chrome/Default/History"),
             b"SQLite format 3\0",
@@ -373,7 +397,10 @@ fn macos_triage_takes_unified_logs_launch_agents_histories_keychains_and_tcc() {
         ("private/tmp/readme.txt".into(), b"hello\n"),
         // Not named by any rule.
         (format!("{al}/Pictures/cat.jpg"), b"\xff\xd8\xff"),
-        ("Applications/Calculator.app/Contents/MacOS/Calculator".into(), ELF),
+        (
+            "Applications/Calculator.app/Contents/MacOS/Calculator".into(),
+            ELF,
+        ),
     ];
     let files: Vec<(&str, &[u8])> = paths.iter().map(|(p, c)| (p.as_str(), *c)).collect();
     tree(&src, &files);
