@@ -334,7 +334,9 @@ impl Engine<'_> {
                     skipped(
                         rec,
                         "symlink",
-                        "symbolic link: recorded with its target, not followed",
+                        "symbolic link: recorded with its target, not followed (reading \
+                         the target updates the link's access time on a read-write mount \
+                         without noatime; the times recorded here were taken before)",
                     ),
                     Vec::new(),
                 );

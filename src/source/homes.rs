@@ -94,9 +94,9 @@ fn children(root: &Path, dir: &[&str], case_insensitive: bool) -> Vec<Vec<OsStri
     let mut cur = root.to_path_buf();
     for want in dir {
         let found = if case_insensitive {
-            fs::read_dir(&cur).ok().and_then(|rd| {
-                rd.flatten()
-                    .map(|e| e.file_name())
+            super::dirlist::names(&cur, false).ok().and_then(|names| {
+                names
+                    .into_iter()
                     .find(|n| n.to_string_lossy().eq_ignore_ascii_case(want))
             })
         } else {
@@ -108,14 +108,20 @@ fn children(root: &Path, dir: &[&str], case_insensitive: bool) -> Vec<Vec<OsStri
         cur.push(&found);
         base.push(found);
     }
-    let Ok(rd) = fs::read_dir(&cur) else {
+    // Listed without changing the directory's access time (dirlist), like the walk.
+    let Ok(names) = super::dirlist::names(&cur, false) else {
         return Vec::new();
     };
-    rd.flatten()
-        .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
-        .map(|e| {
+    names
+        .into_iter()
+        .filter(|n| {
+            fs::symlink_metadata(cur.join(n))
+                .map(|m| m.is_dir())
+                .unwrap_or(false)
+        })
+        .map(|n| {
             let mut c = base.clone();
-            c.push(e.file_name());
+            c.push(n);
             c
         })
         .collect()

@@ -19,19 +19,6 @@ pub struct Short {
     pub path: PathBuf,
 }
 
-/// True if the error means "path too long for one system call".
-pub fn is_too_long(e: &io::Error) -> bool {
-    #[cfg(unix)]
-    {
-        e.raw_os_error() == Some(libc::ENAMETOOLONG)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = e;
-        false
-    }
-}
-
 /// A short stand-in for `path` (the path itself when it is short enough).
 pub fn short(path: &Path) -> io::Result<Short> {
     if path.as_os_str().len() <= SHORT_ENOUGH {

@@ -3,6 +3,7 @@
 //! shape (candidates in, hashed bytes out), so the pipeline does not care.
 //! Nothing in this module ever writes to a source.
 
+pub mod dirlist;
 pub mod homes;
 pub mod longpath;
 pub mod mounts;

@@ -12,10 +12,8 @@ use std::fs::Metadata;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use walkdir::WalkDir;
-
-use super::longpath;
 use super::mounts::{FsClass, MountTable};
+use super::{dirlist, longpath};
 use crate::plan::Plan;
 
 /// A path some rule wants, with what the walk already knows about it.
@@ -182,152 +180,147 @@ impl Walker<'_> {
     }
 
     /// Walk, calling `emit` for every event; stops early when `emit` returns false or
-    /// the interrupt flag is set.
+    /// the interrupt flag is set. Depth first, each directory's entries in byte order of
+    /// their names (a directory's contents come right after it), so the walk is
+    /// repeatable. Directories are listed through `dirlist` (O_NOATIME: listing does not
+    /// change their access time) and every entry is `lstat`ed (or `stat`ed when the
+    /// profile follows symlinks), at any path length.
     pub fn walk(&self, mut emit: impl FnMut(WalkEvent) -> bool) {
-        let pending: std::cell::RefCell<Vec<WalkEvent>> = std::cell::RefCell::new(Vec::new());
-        let root = self.root;
-        // Sorted by name: the walk (and files.jsonl with one thread) is repeatable.
-        let mut iter = WalkDir::new(root)
-            .follow_links(self.plan.follow_symlinks)
-            .sort_by_file_name()
-            .into_iter()
-            .filter_entry(|entry| {
-                if entry.depth() == 0 || !entry.file_type().is_dir() {
-                    return true;
-                }
-                let comps = relative_components(root, entry.path());
-                let meta = entry.metadata().ok();
-                match self.dir_verdict(entry.path(), &comps, meta.as_ref()) {
-                    DirVerdict::Descend => true,
-                    DirVerdict::Prune => false,
-                    DirVerdict::NotWalked(ev) => {
-                        pending.borrow_mut().push(*ev);
-                        false
-                    }
-                }
-            });
-        loop {
+        let follow = self.plan.follow_symlinks;
+        let root_id = stat_of(self.root, true).ok().as_ref().and_then(file_id);
+        let root_names = match dirlist::names(self.root, true) {
+            Ok(n) => n,
+            Err(e) => {
+                emit(self.listing_error(self.root, &e));
+                return;
+            }
+        };
+        // One frame per directory being listed: its path, its sorted entry names, the
+        // next one to look at, and (when following links) the identity of it and of every
+        // directory above it, to recognise a link that leads back up.
+        struct Frame {
+            dir: PathBuf,
+            names: Vec<std::ffi::OsString>,
+            next: usize,
+            ancestors: Vec<((u64, u64), PathBuf)>,
+        }
+        let mut stack = vec![Frame {
+            dir: self.root.to_path_buf(),
+            names: root_names,
+            next: 0,
+            ancestors: root_id
+                .map(|id| vec![(id, self.root.to_path_buf())])
+                .unwrap_or_default(),
+        }];
+        while let Some(frame) = stack.last_mut() {
             if self.interrupt.load(Ordering::Relaxed) {
                 return;
             }
-            let next = iter.next();
-            let drained: Vec<WalkEvent> = pending.borrow_mut().drain(..).collect();
-            for ev in drained {
-                if !emit(ev) {
+            let Some(name) = frame.names.get(frame.next) else {
+                stack.pop();
+                continue;
+            };
+            frame.next += 1;
+            let path = frame.dir.join(name);
+            let link_meta = stat_of(&path, false).ok();
+            let is_link = link_meta
+                .as_ref()
+                .is_some_and(|m| m.file_type().is_symlink());
+            // Following: a link is seen as what it points to; a dangling link stays a link.
+            let meta = if follow && is_link {
+                stat_of(&path, true).ok().or(link_meta)
+            } else {
+                link_meta
+            };
+            if !meta.as_ref().is_some_and(|m| m.is_dir()) {
+                if let Some(ev) = self.candidate(path, meta)
+                    && !emit(ev)
+                {
                     return;
                 }
+                continue;
             }
-            let Some(item) = next else { break };
-            let event = match item {
-                Ok(entry) => {
-                    if entry.depth() == 0 || entry.file_type().is_dir() {
-                        continue;
+            let comps = relative_components(self.root, &path);
+            match self.dir_verdict(&path, &comps, meta.as_ref()) {
+                DirVerdict::Prune => continue,
+                DirVerdict::NotWalked(ev) => {
+                    if !emit(*ev) {
+                        return;
                     }
-                    let metadata = entry.metadata().ok();
-                    match self.candidate(entry.into_path(), metadata) {
-                        Some(ev) => ev,
-                        None => continue,
-                    }
+                    continue;
                 }
-                Err(err) => {
-                    let path = err.path().unwrap_or(root).to_path_buf();
-                    if err.io_error().is_some_and(longpath::is_too_long) {
-                        // Deeper than one system call can name: continue below it
-                        // through directory descriptors.
-                        if !self.walk_long(&path, &mut emit) {
-                            return;
-                        }
-                        continue;
-                    }
-                    if let Some(ancestor) = err.loop_ancestor() {
-                        WalkEvent::Error {
-                            path,
-                            reason: "symlink_loop",
-                            detail: format!(
-                                "symbolic link loop: leads back to {}",
-                                ancestor.display()
-                            ),
-                        }
-                    } else {
-                        let (reason, detail) = match err.io_error() {
-                            Some(io) => (io_reason(io), io.to_string()),
-                            None => ("io_error", err.to_string()),
-                        };
-                        WalkEvent::Error {
-                            path,
-                            reason,
-                            detail,
-                        }
-                    }
-                }
-            };
-            if !emit(event) {
-                return;
+                DirVerdict::Descend => {}
             }
-        }
-        let drained: Vec<WalkEvent> = pending.borrow_mut().drain(..).collect();
-        for ev in drained {
-            if !emit(ev) {
-                return;
-            }
-        }
-    }
-
-    /// Walk a subtree whose paths exceed PATH_MAX, with the same decisions as `walk`
-    /// (symlinks are never followed here). Returns false when `emit` asked to stop.
-    fn walk_long(&self, top: &Path, emit: &mut impl FnMut(WalkEvent) -> bool) -> bool {
-        let mut stack = vec![top.to_path_buf()];
-        while let Some(dir) = stack.pop() {
-            if self.interrupt.load(Ordering::Relaxed) {
-                return false;
-            }
-            let listing = longpath::short(&dir).and_then(|s| {
-                let mut entries: Vec<std::fs::DirEntry> =
-                    std::fs::read_dir(&s.path)?.collect::<Result<_, _>>()?;
-                entries.sort_by_key(|e| e.file_name());
-                // DirEntry::metadata uses fstatat on the open directory: no long path.
-                Ok(entries
-                    .into_iter()
-                    .map(|e| (e.file_name(), e.metadata().ok()))
-                    .collect::<Vec<_>>())
-            });
-            let entries = match listing {
-                Ok(e) => e,
-                Err(e) => {
+            let id = meta.as_ref().and_then(file_id);
+            if is_link {
+                let back = id.and_then(|id| frame.ancestors.iter().find(|(a, _)| *a == id));
+                let loop_event = match (back, id) {
+                    (Some((_, ancestor)), _) => Some(format!(
+                        "symbolic link loop: leads back to {}",
+                        ancestor.display()
+                    )),
+                    // Without an identity a cycle cannot be recognised: not followed.
+                    (None, None) => Some(
+                        "symbolic link to a directory whose identity this system does not \
+                         report: not followed, so a loop cannot run forever"
+                            .to_string(),
+                    ),
+                    (None, Some(_)) => None,
+                };
+                if let Some(detail) = loop_event {
                     if !emit(WalkEvent::Error {
-                        path: dir.clone(),
-                        reason: io_reason(&e),
-                        detail: format!("{e} (path of {} bytes)", dir.as_os_str().len()),
+                        path,
+                        reason: "symlink_loop",
+                        detail,
                     }) {
-                        return false;
+                        return;
+                    }
+                    continue;
+                }
+            }
+            let names = match dirlist::names(&path, is_link) {
+                Ok(n) => n,
+                Err(e) => {
+                    if !emit(self.listing_error(&path, &e)) {
+                        return;
                     }
                     continue;
                 }
             };
-            let mut subdirs = Vec::new();
-            for (name, meta) in entries {
-                let path = dir.join(&name);
-                if meta.as_ref().is_some_and(|m| m.is_dir()) {
-                    let comps = relative_components(self.root, &path);
-                    match self.dir_verdict(&path, &comps, meta.as_ref()) {
-                        DirVerdict::Descend => subdirs.push(path),
-                        DirVerdict::Prune => {}
-                        DirVerdict::NotWalked(ev) => {
-                            if !emit(*ev) {
-                                return false;
-                            }
-                        }
-                    }
-                } else if let Some(ev) = self.candidate(path, meta)
-                    && !emit(ev)
-                {
-                    return false;
-                }
+            let mut ancestors = frame.ancestors.clone();
+            if let Some(id) = id {
+                ancestors.push((id, path.clone()));
             }
-            // Depth-first in name order, like the main walk.
-            stack.extend(subdirs.into_iter().rev());
+            stack.push(Frame {
+                dir: path,
+                names,
+                next: 0,
+                ancestors,
+            });
         }
-        true
+    }
+
+    fn listing_error(&self, dir: &Path, e: &std::io::Error) -> WalkEvent {
+        let len = dir.as_os_str().len();
+        WalkEvent::Error {
+            path: dir.to_path_buf(),
+            reason: io_reason(e),
+            detail: if len > longpath::SHORT_ENOUGH {
+                format!("{e} (path of {len} bytes)")
+            } else {
+                e.to_string()
+            },
+        }
+    }
+}
+
+/// `lstat` (or `stat` with `follow`) at any path length; neither changes a time.
+fn stat_of(path: &Path, follow: bool) -> std::io::Result<Metadata> {
+    let short = longpath::short(path)?;
+    if follow {
+        std::fs::metadata(&short.path)
+    } else {
+        std::fs::symlink_metadata(&short.path)
     }
 }
 
