@@ -67,7 +67,7 @@ fn snapshot(paths: &[PathBuf]) -> BTreeMap<PathBuf, String> {
 }
 
 #[test]
-fn collecting_a_strictatime_ext4_mount_changes_no_time_size_or_inode_on_it() {
+fn collecting_or_hashing_a_strictatime_ext4_mount_changes_no_time_size_or_inode_on_it() {
     require_root();
     require_tool("mkfs.ext4", "e2fsprogs");
     let t = tempfile::tempdir().unwrap();
@@ -135,6 +135,11 @@ fn collecting_a_strictatime_ext4_mount_changes_no_time_size_or_inode_on_it() {
         "collect changed the source:\n{}",
         changed.join("\n")
     );
+    // `fieldkit hash` over the same mount changes nothing either (not even the link).
+    let hashed = sh(&format!("{} hash '{}'", bin(), mnt.display()));
+    assert_eq!(hashed.code, 0, "{}", hashed.stderr);
+    assert_eq!(hashed.stdout.lines().count(), 6, "{}", hashed.stdout);
+    assert_eq!(snapshot(&paths), after, "fieldkit hash changed the source");
     // And it did read every file: the check above is not vacuous.
     let recs = records(&bundle);
     let link_rec = record_for(&recs, "home/alice/link");

@@ -1,27 +1,84 @@
 //! `fieldkit hash`: read-only parallel hashing of files and trees, printed as
-//! sha256sum/md5sum lines (checkable with `sha256sum -c`) or hashdeep's format.
+//! sha256sum/md5sum lines (checkable with `sha256sum -c`) or hashdeep's format, one line
+//! per regular file in walk order (depth first, names in byte order), so two runs over
+//! the same tree print the same output.
+//!
+//! Never writes to or changes what it hashes: files are opened like evidence
+//! (`source::read`, O_NOATIME), directories are listed with `source::dirlist` (O_NOATIME),
+//! symlinks are never followed; names are printed as their exact bytes.
 
+use std::ffi::OsStr;
 use std::io::Write;
-use std::path::PathBuf;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 use rayon::prelude::*;
 
 use crate::cli::HashArgs;
 use crate::hashing::{Alg, AlgSet, Digests, hex};
+use crate::source::dirlist;
 
-fn sum_line(path: &std::path::Path, digest: &str) -> String {
-    let name = path.to_string_lossy();
-    if name.contains('\\') || name.contains('\n') || name.contains('\r') {
-        // GNU coreutils escaping: a leading backslash marks an escaped name.
-        let esc = name
-            .replace('\\', "\\\\")
-            .replace('\n', "\\n")
-            .replace('\r', "\\r");
-        format!("\\{digest}  {esc}")
+#[cfg(unix)]
+fn name_bytes(name: &OsStr) -> std::borrow::Cow<'_, [u8]> {
+    use std::os::unix::ffi::OsStrExt;
+    std::borrow::Cow::Borrowed(name.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn name_bytes(name: &OsStr) -> std::borrow::Cow<'_, [u8]> {
+    std::borrow::Cow::Owned(name.to_string_lossy().into_owned().into_bytes())
+}
+
+/// A `sha256sum` line: the name's exact bytes; GNU coreutils' escaping (a leading
+/// backslash, `\\`, `\n`, `\r`) when the name holds a backslash or a line break.
+fn sum_line(path: &Path, digest: &str) -> Vec<u8> {
+    let name = name_bytes(path.as_os_str());
+    let mut line = Vec::with_capacity(name.len() + digest.len() + 4);
+    if name.iter().any(|b| matches!(b, b'\\' | b'\n' | b'\r')) {
+        line.push(b'\\');
+        line.extend_from_slice(digest.as_bytes());
+        line.extend_from_slice(b"  ");
+        for &b in name.iter() {
+            match b {
+                b'\\' => line.extend_from_slice(b"\\\\"),
+                b'\n' => line.extend_from_slice(b"\\n"),
+                b'\r' => line.extend_from_slice(b"\\r"),
+                _ => line.push(b),
+            }
+        }
     } else {
-        format!("{digest}  {name}")
+        line.extend_from_slice(digest.as_bytes());
+        line.extend_from_slice(b"  ");
+        line.extend_from_slice(&name);
+    }
+    line
+}
+
+/// Every regular file under `top` (or `top` itself), depth first in name order, without
+/// following symlinks; what cannot be listed is reported and counted.
+fn regular_files(top: &Path, files: &mut Vec<PathBuf>, errors: &mut u64) {
+    let mut stack = vec![top.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let meta = match std::fs::symlink_metadata(&p) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("fieldkit: {}: {e}", p.display());
+                *errors += 1;
+                continue;
+            }
+        };
+        if meta.is_file() {
+            files.push(p);
+        } else if meta.is_dir() {
+            match dirlist::names(&p, false) {
+                // Reversed onto the stack so the first name comes off first.
+                Ok(names) => stack.extend(names.iter().rev().map(|n| p.join(n))),
+                Err(e) => {
+                    eprintln!("fieldkit: {}: cannot list: {e}", p.display());
+                    *errors += 1;
+                }
+            }
+        }
     }
 }
 
@@ -48,21 +105,7 @@ pub fn run(args: HashArgs) -> anyhow::Result<u8> {
     let mut files: Vec<PathBuf> = Vec::new();
     let mut errors = 0u64;
     for p in &args.paths {
-        for entry in walkdir::WalkDir::new(p).follow_links(false) {
-            match entry {
-                Ok(e) if e.file_type().is_file() => files.push(e.into_path()),
-                Ok(_) => {}
-                Err(e) => {
-                    eprintln!(
-                        "fieldkit: {}: {e}",
-                        e.path()
-                            .map(|p| p.display().to_string())
-                            .unwrap_or_default()
-                    );
-                    errors += 1;
-                }
-            }
-        }
+        regular_files(Path::new(p), &mut files, &mut errors);
     }
     let threads = args.threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -72,8 +115,7 @@ pub fn run(args: HashArgs) -> anyhow::Result<u8> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
         .build()?;
-    let stdout = Mutex::new(std::io::BufWriter::new(std::io::stdout()));
-    let failed = std::sync::atomic::AtomicU64::new(0);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.hashdeep {
         let mut cols = vec!["size"];
         for (alg, name) in [
@@ -85,7 +127,6 @@ pub fn run(args: HashArgs) -> anyhow::Result<u8> {
                 cols.push(name);
             }
         }
-        let mut out = stdout.lock().map_err(|_| anyhow!("stdout lock poisoned"))?;
         writeln!(out, "%%%% HASHDEEP-1.0")?;
         writeln!(out, "%%%% {},filename", cols.join(","))?;
         writeln!(
@@ -102,37 +143,40 @@ pub fn run(args: HashArgs) -> anyhow::Result<u8> {
         )?;
         writeln!(out, "##")?;
     }
-    pool.install(|| {
+    // Hashed in parallel, printed in walk order: the output does not depend on which
+    // thread finished first.
+    let results: Vec<Result<(Digests, u64), (String, String)>> = pool.install(|| {
         files
             .par_iter()
-            .for_each(|path| match crate::acquire::hash_file(path, algs) {
-                Ok((d, size)) => {
-                    let line = if args.hashdeep {
-                        let mut parts = vec![size.to_string()];
-                        for alg in [Alg::Md5, Alg::Sha1, Alg::Sha256] {
-                            if requested.contains(&alg) {
-                                parts.push(pick(&d, alg).unwrap_or_default());
-                            }
-                        }
-                        parts.push(path.to_string_lossy().into_owned());
-                        parts.join(",")
-                    } else {
-                        sum_line(path, &pick(&d, first).unwrap_or_default())
-                    };
-                    if let Ok(mut out) = stdout.lock() {
-                        let _ = writeln!(out, "{line}");
-                    }
-                }
-                Err((reason, detail)) => {
-                    eprintln!("fieldkit: {}: {reason}: {detail}", path.display());
-                    failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                }
-            })
+            .map(|path| crate::acquire::hash_file(path, algs))
+            .collect()
     });
-    stdout
-        .lock()
-        .map_err(|_| anyhow!("stdout lock poisoned"))?
-        .flush()?;
-    errors += failed.into_inner();
+    for (path, result) in files.iter().zip(results) {
+        match result {
+            Ok((d, size)) => {
+                let line = if args.hashdeep {
+                    let mut line = size.to_string().into_bytes();
+                    for alg in [Alg::Md5, Alg::Sha1, Alg::Sha256] {
+                        if requested.contains(&alg) {
+                            line.push(b',');
+                            line.extend_from_slice(pick(&d, alg).unwrap_or_default().as_bytes());
+                        }
+                    }
+                    line.push(b',');
+                    line.extend_from_slice(&name_bytes(path.as_os_str()));
+                    line
+                } else {
+                    sum_line(path, &pick(&d, first).unwrap_or_default())
+                };
+                out.write_all(&line)?;
+                out.write_all(b"\n")?;
+            }
+            Err((reason, detail)) => {
+                eprintln!("fieldkit: {}: {reason}: {detail}", path.display());
+                errors += 1;
+            }
+        }
+    }
+    out.flush()?;
     Ok(if errors > 0 { 1 } else { 0 })
 }
