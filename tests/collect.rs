@@ -816,3 +816,84 @@ fn paths_longer_than_path_max_are_walked_read_and_recorded_exactly() {
     assert_eq!(record_for(&recs, "/pipe")["reason"], "fifo");
     assert_eq!(verify(&bundle, &[]).code, 0);
 }
+
+/// Every path below `dir`, sorted (what `find` lists), to show nothing was created.
+fn listing(dir: &Path) -> String {
+    sh(&format!("find {} | sort", dir.display())).stdout
+}
+
+#[test]
+fn output_inside_the_source_reached_through_dot_dot_is_refused_and_nothing_is_created() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir_all(src.join("evidence")).unwrap();
+    std::fs::write(src.join("evidence/f"), b"f").unwrap();
+    let before = listing(t.path());
+    // `nothere` does not exist: a lexical `..` after it must not hide that the output
+    // lands inside the source (creating the path would also create `nothere`).
+    for out in [
+        t.path().join("nothere/../src/evidence"),
+        t.path().join("nothere/deeper/../../src/new"),
+        src.join("evidence/../../src/./x"),
+    ] {
+        let r = run(&[
+            "collect",
+            "--source",
+            src.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(r.code, 2, "{}: {}", out.display(), r.stderr);
+        assert!(
+            r.stderr.contains("refusing to write inside the source"),
+            "{}: {}",
+            out.display(),
+            r.stderr
+        );
+        assert_eq!(
+            listing(t.path()),
+            before,
+            "nothing was created for {}",
+            out.display()
+        );
+    }
+}
+
+#[test]
+fn output_next_to_the_binary_reached_through_dot_dot_is_refused_and_nothing_is_created() {
+    let t = tempfile::tempdir().unwrap();
+    let kit = t.path().join("kit");
+    std::fs::create_dir(&kit).unwrap();
+    let exe = kit.join("fieldkit");
+    std::fs::copy(bin(), &exe).unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("f"), b"f").unwrap();
+    let before = listing(t.path());
+    for out in [
+        kit.join("nothere/.."),
+        t.path().join("nothere/../kit"),
+        t.path().join("a/b/../../kit/c/.."),
+    ] {
+        let mut cmd = std::process::Command::new(&exe);
+        cmd.args(["collect", "--source"])
+            .arg(&src)
+            .arg("--out")
+            .arg(&out);
+        let r = run_with_timeout(cmd, Duration::from_secs(60));
+        assert_eq!(r.code, 2, "{}: {}", out.display(), r.stderr);
+        assert!(
+            r.stderr
+                .contains("refusing to write next to the fieldkit binary"),
+            "{}: {}",
+            out.display(),
+            r.stderr
+        );
+        assert_eq!(
+            listing(t.path()),
+            before,
+            "nothing was created for {}",
+            out.display()
+        );
+    }
+}
