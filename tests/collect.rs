@@ -615,35 +615,33 @@ fn pseudo_files_are_skipped_unless_a_rule_reads_them_with_a_limit_and_the_usb_mo
 
 #[test]
 fn output_on_the_collected_filesystem_of_a_live_root_is_refused() {
-    let t = tempfile::tempdir().unwrap();
-    // /tmp is on the root filesystem here (not tmpfs) in CI; if it is a separate
-    // mount the refusal does not apply, which the previous test covers.
-    let same_dev = sh(&format!(
-        "[ $(stat -c %d /) = $(stat -c %d {}) ]",
-        t.path().display()
-    ))
-    .code
-        == 0;
+    // A directory that does not exist yet, directly below `/`: its deepest existing
+    // ancestor is `/` itself, so it is on the root filesystem by construction (a temp dir
+    // could be on a separate /tmp mount, where the refusal rightly does not apply).
+    let unique = format!(
+        "/fieldkit-refusal-test-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let top = Path::new(&unique);
+    assert!(!top.exists(), "{unique} must not exist before the test");
     let r = run(&[
         "collect",
         "--source",
         "/",
         "--out",
-        t.path().join("o").to_str().unwrap(),
+        top.join("o").to_str().unwrap(),
     ]);
-    if same_dev {
-        assert_eq!(r.code, 2, "{}", r.stderr);
-        assert!(
-            r.stderr.contains("refusing to write inside the source /"),
-            "{}",
-            r.stderr
-        );
-    } else {
-        eprintln!(
-            "note: {} is a separate filesystem here; refusal not applicable",
-            t.path().display()
-        );
-    }
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("refusing to write inside the source /"),
+        "{}",
+        r.stderr
+    );
+    assert!(!top.exists(), "nothing was created: {unique} exists");
 }
 
 #[test]
