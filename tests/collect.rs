@@ -895,3 +895,82 @@ fn output_next_to_the_binary_reached_through_dot_dot_is_refused_and_nothing_is_c
         );
     }
 }
+
+#[test]
+fn a_run_killed_right_after_storing_a_zip_file_is_not_finalized_rather_than_tampered() {
+    require_tool("zip", "zip");
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    let out = t.path().join("out");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::create_dir(&out).unwrap();
+    // Walk order with one thread: a_orig.bin, m_inner.zip (streamed: > 8 MiB, so its last
+    // chunk and the patched header reach the disk), then hard links of a_orig.bin, which
+    // are read and hashed but stored as duplicates: for a few seconds nothing is written
+    // and the .part ends exactly with the inner ZIP's end-of-central-directory record.
+    write_random(&src.join("a_orig.bin"), 1 << 20, 11);
+    let zdir = t.path().join("zsrc");
+    std::fs::create_dir(&zdir).unwrap();
+    write_random(&zdir.join("blob"), 12 << 20, 12);
+    let z = sh(&format!(
+        "cd {} && zip -q -0 {} blob",
+        zdir.display(),
+        src.join("m_inner.zip").display()
+    ));
+    assert_eq!(z.code, 0, "{}", z.stderr);
+    for i in 0..2000 {
+        std::fs::hard_link(src.join("a_orig.bin"), src.join(format!("n_dup_{i:04}"))).unwrap();
+    }
+    let zip_bytes = std::fs::read(src.join("m_inner.zip")).unwrap();
+    let mut child = fieldkit()
+        .args(["collect", "--quiet", "--threads", "1", "--source"])
+        .arg(&src)
+        .arg("--out")
+        .arg(&out)
+        .spawn()
+        .unwrap();
+    let part = wait_for_part(&out, Duration::from_secs(60));
+    wait_for_size(
+        &part,
+        (1 << 20) + zip_bytes.len() as u64,
+        Duration::from_secs(120),
+    );
+    // Give the patched local header a moment, then kill hard.
+    std::thread::sleep(Duration::from_millis(200));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let tail = std::fs::read(&part).unwrap();
+    assert!(
+        tail.ends_with(&zip_bytes[zip_bytes.len() - 22..]),
+        "the killed .part ends with the inner ZIP's end record (the case under test)"
+    );
+    let v = verify(&part, &[]);
+    assert_eq!(v.code, 3, "{}", v.stdout);
+    assert!(v.stdout.starts_with("NOT FINALIZED"), "{}", v.stdout);
+    assert!(!v.stdout.contains("prepended_data"), "{}", v.stdout);
+    // Renamed, it is still not finalized: the end record at its end is not its own.
+    let renamed = out.join("renamed.zip");
+    std::fs::rename(&part, &renamed).unwrap();
+    let v = verify(&renamed, &[]);
+    assert_eq!(v.code, 3, "{}", v.stdout);
+    assert!(
+        v.stdout.contains("[not_finalized]") && !v.stdout.contains("prepended_data"),
+        "{}",
+        v.stdout
+    );
+}
+
+#[test]
+fn a_run_killed_before_its_first_write_leaves_an_empty_part_that_is_not_finalized() {
+    let t = tempfile::tempdir().unwrap();
+    // What a kill before the writer's first buffer flush leaves behind.
+    let part = t.path().join("K-1_host_20260101T000000Z_0badcafe.zip.part");
+    std::fs::write(&part, b"").unwrap();
+    let v = verify(&part, &[]);
+    assert_eq!(v.code, 3, "{}", v.stdout);
+    assert!(v.stdout.starts_with("NOT FINALIZED"), "{}", v.stdout);
+    assert!(v.stdout.contains("[not_finalized]"), "{}", v.stdout);
+    // A few bytes of a local header are no better.
+    std::fs::write(&part, b"PK\x03").unwrap();
+    assert_eq!(verify(&part, &[]).code, 3);
+}

@@ -483,3 +483,149 @@ fn t23_not_a_zip_and_missing_files_are_unusable() {
     assert_eq!(v.code, 2);
     assert!(v.stdout.contains("[unreadable]"), "{}", v.stdout);
 }
+
+/// `fieldkit verify` (and `report`, which verifies first) on a damaged bundle, with a
+/// deadline: a hang fails the test instead of blocking it.
+fn verify_within(b: &Path, limit_secs: u64) -> Run {
+    let mut cmd = fieldkit();
+    cmd.arg("verify").arg(b);
+    run_with_timeout(cmd, std::time::Duration::from_secs(limit_secs))
+}
+
+#[test]
+fn t24_compressed_size_beyond_the_file_in_the_central_directory_ends_with_a_verdict() {
+    let (d, b) = copy_bundle();
+    // The high byte of findings.jsonl's compressed size: the member now claims ~4 GB.
+    ed(&[
+        "cd-set",
+        b.to_str().unwrap(),
+        "findings.jsonl",
+        "23",
+        "0xff",
+    ]);
+    let v = verify_within(&b, 20);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    assert!(
+        v.stdout
+            .contains("[impossible_size] member findings.jsonl: the central directory gives it"),
+        "{}",
+        v.stdout
+    );
+    assert!(
+        v.stdout
+            .contains("[unreadable_member] findings.jsonl: cannot read"),
+        "{}",
+        v.stdout
+    );
+    // `report` verifies first: it must end too, and say the bundle is not valid.
+    let html = d.path().join("r.html");
+    let mut cmd = fieldkit();
+    cmd.arg("report")
+        .arg(&b)
+        .args(["--format", "text", "--out"])
+        .arg(&html);
+    let r = run_with_timeout(cmd, std::time::Duration::from_secs(20));
+    assert_ne!(r.code, 101, "{}", r.stderr);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+}
+
+#[test]
+fn t25_zip64_size_that_overflows_an_offset_is_rejected_without_a_panic() {
+    // Local header and central directory agree on a size near 2^64: adding it to the
+    // member's offset overflows.
+    for op in ["zip64-size", "cd-zip64-size"] {
+        let (_d, b) = copy_bundle();
+        ed(&[
+            op,
+            b.to_str().unwrap(),
+            "files/docs/c.txt",
+            "0xfffffffffffffff0",
+        ]);
+        let v = verify_within(&b, 20);
+        assert!(!v.stderr.contains("panicked"), "{op}: {}", v.stderr);
+        assert_eq!(v.code, 1, "{op}: {}{}", v.stdout, v.stderr);
+        assert!(
+            v.stdout.contains(
+                "[impossible_size] member files/docs/c.txt: the central directory gives it"
+            ),
+            "{op}: {}",
+            v.stdout
+        );
+    }
+}
+
+/// A small bundle (three short files) without sidecars: every byte of it must be
+/// protected by the bundle's own checks.
+fn small_bundle() -> (tempfile::TempDir, PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("src");
+    std::fs::create_dir_all(src.join("d")).unwrap();
+    std::fs::write(src.join("d/one.txt"), b"first small file\n").unwrap();
+    std::fs::write(src.join("d/two.txt"), b"second small file\n").unwrap();
+    std::fs::write(src.join("three.bin"), [0u8, 1, 2, 3, 250, 251, 252]).unwrap();
+    let (r, b) = collect(&src, &d.path().join("out"), &["--case", "M-1"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lone = d.path().join("lone.zip");
+    std::fs::copy(&b, &lone).unwrap();
+    (d, lone)
+}
+
+#[test]
+fn no_single_byte_change_anywhere_verifies_hangs_or_panics() {
+    let (d, b) = small_bundle();
+    let original = std::fs::read(&b).unwrap();
+    let v = verify_within(&b, 20);
+    assert_eq!(v.code, 0, "the untouched copy verifies: {}", v.stdout);
+    // Structural bytes (local headers, central directory, end records) are a small part
+    // of the file: half of the offsets are drawn from them, half from the whole file.
+    let offsets: serde_json::Value =
+        serde_json::from_str(&zipedit(&["offsets", b.to_str().unwrap()]).stdout).unwrap();
+    let mut regions: Vec<(u64, u64)> = Vec::new();
+    let mut data_end = 0;
+    for v in offsets.as_object().unwrap().values() {
+        let (h, ds, size) = (
+            v[0].as_u64().unwrap(),
+            v[1].as_u64().unwrap(),
+            v[2].as_u64().unwrap(),
+        );
+        regions.push((h, ds));
+        data_end = data_end.max(ds + size);
+    }
+    regions.push((data_end, original.len() as u64));
+    let structural: Vec<u64> = regions.iter().flat_map(|&(a, b)| a..b).collect();
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let m = d.path().join("mutated.zip");
+    for i in 0..200 {
+        let off = if i % 2 == 0 {
+            structural[(next() % structural.len() as u64) as usize]
+        } else {
+            next() % original.len() as u64
+        } as usize;
+        let mut bytes = original.clone();
+        // Alternate a one-bit flip and an overwrite with another value.
+        bytes[off] = if i % 4 < 2 {
+            bytes[off] ^ (1 << (next() % 8))
+        } else {
+            let v = (next() % 255) as u8;
+            if v >= bytes[off] { v + 1 } else { v }
+        };
+        std::fs::write(&m, &bytes).unwrap();
+        let r = verify_within(&m, 20);
+        let what = format!(
+            "mutation {i}: byte {off} {:#04x} -> {:#04x}\n{}{}",
+            original[off], bytes[off], r.stdout, r.stderr
+        );
+        assert!(!r.stderr.contains("panicked"), "{what}");
+        assert!(
+            matches!(r.code, 1..=3),
+            "a changed bundle must be invalid, unusable or not finalized: {what}"
+        );
+        assert!(!r.stdout.starts_with("VALID"), "{what}");
+    }
+}
