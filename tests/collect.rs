@@ -974,3 +974,103 @@ fn a_run_killed_before_its_first_write_leaves_an_empty_part_that_is_not_finalize
     std::fs::write(&part, b"PK\x03").unwrap();
     assert_eq!(verify(&part, &[]).code, 3);
 }
+
+#[test]
+fn a_profile_that_follows_symlinks_reads_links_inside_the_source_and_records_links_out_of_it() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir_all(src.join("data/sub")).unwrap();
+    std::fs::create_dir(t.path().join("out")).unwrap();
+    std::fs::write(src.join("data/real.txt"), b"the real content").unwrap();
+    std::fs::write(src.join("data/sub/deep.txt"), b"deep content").unwrap();
+    // Outside the source: what an absolute link on a mounted image would reach on the
+    // examiner's own machine.
+    std::fs::create_dir(t.path().join("examiner")).unwrap();
+    std::fs::write(t.path().join("examiner/secret.txt"), b"examiner's own file").unwrap();
+    let ln =
+        |target: &Path, link: &str| std::os::unix::fs::symlink(target, src.join(link)).unwrap();
+    ln(Path::new("data/real.txt"), "rel_in");
+    ln(&src.join("data/sub/deep.txt"), "abs_in");
+    ln(Path::new("sub"), "data/sublink");
+    ln(Path::new("../examiner/secret.txt"), "rel_out");
+    ln(&t.path().join("examiner/secret.txt"), "abs_out");
+    ln(&t.path().join("examiner"), "dir_out");
+    ln(Path::new("nowhere"), "dangling");
+    let profile = t.path().join("follow.toml");
+    std::fs::write(
+        &profile,
+        "name = \"follow\"\nformat_version = 1\nfollow_symlinks = true\n[[rule]]\nname = \"all\"\ncategory = \"all\"\npaths = [\"/**\"]\n",
+    )
+    .unwrap();
+    let (r, bundle) = collect(
+        &src,
+        &t.path().join("out"),
+        &["--profile", profile.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let recs = records(&bundle);
+    let sha = |b: &[u8]| {
+        use sha2::Digest;
+        let d = sha2::Sha256::digest(b);
+        d.iter().map(|x| format!("{x:02x}")).collect::<String>()
+    };
+    // Inside the source: read through the link, both paths recorded.
+    for (link, target, content) in [
+        (
+            "/rel_in",
+            "data/real.txt".to_string(),
+            &b"the real content"[..],
+        ),
+        (
+            "/abs_in",
+            src.join("data/sub/deep.txt").display().to_string(),
+            b"deep content",
+        ),
+    ] {
+        let rec = record_for(&recs, link);
+        assert!(
+            matches!(rec["status"].as_str(), Some("collected" | "duplicate")),
+            "{rec}"
+        );
+        assert_eq!(rec["link_target"]["path"], target.as_str(), "{rec}");
+        let resolved = rec["resolved_target"]["path"].as_str().unwrap();
+        assert!(resolved.starts_with(src.to_str().unwrap()), "{rec}");
+        assert_eq!(rec["sha256"], sha(content), "{rec}");
+    }
+    assert_eq!(
+        record_for(&recs, "/rel_in")["resolved_target"]["path"],
+        src.join("data/real.txt").to_str().unwrap()
+    );
+    // A directory link inside the source is walked.
+    let via = record_for(&recs, "/data/sublink/deep.txt");
+    assert!(
+        matches!(via["status"].as_str(), Some("collected" | "duplicate")),
+        "{via}"
+    );
+    // Out of the source: recorded with both paths, never read.
+    for link in ["/rel_out", "/abs_out", "/dir_out"] {
+        let rec = record_for(&recs, link);
+        assert_eq!(rec["status"], "skipped", "{rec}");
+        assert_eq!(rec["reason"], "symlink_outside_source", "{rec}");
+        assert!(rec["link_target"]["path"].is_string(), "{rec}");
+        assert!(
+            rec["resolved_target"]["path"]
+                .as_str()
+                .unwrap()
+                .starts_with(t.path().join("examiner").to_str().unwrap()),
+            "{rec}"
+        );
+        assert!(rec["member"].is_null() && rec["sha256"].is_null(), "{rec}");
+    }
+    assert!(
+        !recs
+            .iter()
+            .any(|r| r["sha256"] == sha(b"examiner's own file")),
+        "nothing of the examiner's machine is read"
+    );
+    let dangling = record_for(&recs, "/dangling");
+    assert_eq!(dangling["status"], "skipped", "{dangling}");
+    assert_eq!(dangling["reason"], "symlink", "{dangling}");
+    assert_eq!(dangling["link_target"]["path"], "nowhere", "{dangling}");
+    assert_eq!(verify(&bundle, &[]).code, 0);
+}

@@ -293,6 +293,15 @@ impl Engine<'_> {
                 };
                 if let Ok(m) = read::lstat(&path) {
                     rec.facts = facts(&m);
+                    if m.file_type().is_symlink() {
+                        rec.file_type = Some("symlink".into());
+                        rec.link_target = read::read_link(&path)
+                            .ok()
+                            .map(|t| PathField::from_path(&t));
+                        rec.resolved_target = std::fs::canonicalize(&path)
+                            .ok()
+                            .map(|t| PathField::from_path(&t));
+                    }
                 }
                 skipped(rec, reason, detail)
             }
@@ -314,7 +323,7 @@ impl Engine<'_> {
     /// Everything about one candidate file.
     fn acquire(&self, c: Candidate, shared: &Shared<'_>) -> (FileRecord, Vec<Finding>) {
         let mut rec = base_record(&c, self.plan);
-        let meta = match c.metadata {
+        let mut meta = match c.metadata {
             Some(m) => m,
             None => match read::lstat(&c.path) {
                 Ok(m) => m,
@@ -324,8 +333,44 @@ impl Engine<'_> {
         rec.file_type = Some(file_type_name(&meta).into());
         rec.facts = facts(&meta);
         rec.size = Some(meta.len());
+        // With a profile that follows links, a link is read through its target when that
+        // lies inside the source; both paths are recorded.
+        let mut open_path = std::borrow::Cow::Borrowed(c.path.as_path());
+        if self.plan.follow_symlinks
+            && let Ok(link) = read::lstat(&c.path)
+            && link.file_type().is_symlink()
+        {
+            match self.follow(&c.path, &link, &mut rec) {
+                Ok(real) => {
+                    if meta.file_type().is_symlink()
+                        && let Ok(m) = std::fs::metadata(&real)
+                    {
+                        // The walk gave the link's own lstat: classify by the target.
+                        meta = m;
+                        rec.file_type = Some(file_type_name(&meta).into());
+                        rec.facts = facts(&meta);
+                        rec.size = Some(meta.len());
+                    }
+                    open_path = std::borrow::Cow::Owned(real);
+                }
+                Err(done) => return (*done, Vec::new()),
+            }
+        }
         match file_type_name(&meta) {
             "file" => {}
+            "symlink" if self.plan.follow_symlinks => {
+                rec.link_target = read::read_link(&c.path)
+                    .ok()
+                    .map(|t| PathField::from_path(&t));
+                return (
+                    skipped(
+                        rec,
+                        "symlink",
+                        "symbolic link whose target does not exist: recorded, nothing to read",
+                    ),
+                    Vec::new(),
+                );
+            }
             "symlink" => {
                 rec.link_target = read::read_link(&c.path)
                     .ok()
@@ -410,7 +455,17 @@ impl Engine<'_> {
                 Vec::new(),
             );
         }
-        let opened = match read::open_evidence(&c.path) {
+        let opened = match read::open_evidence(&open_path) {
+            Ok(o) if !self.still_inside(&o, &open_path) => {
+                return (
+                    errored(
+                        rec,
+                        "replaced",
+                        "the link's target moved out of the source between resolving and opening it",
+                    ),
+                    Vec::new(),
+                );
+            }
             Ok(o) => o,
             Err(e) => {
                 let reason = io_reason(&e);
@@ -479,6 +534,82 @@ impl Engine<'_> {
             &ctx,
             shared,
         )
+    }
+
+    /// Resolve a symlink the profile follows: its canonical target when that lies inside
+    /// the source, else the finished record (outside: skipped, never opened).
+    fn follow(
+        &self,
+        path: &Path,
+        link: &std::fs::Metadata,
+        rec: &mut FileRecord,
+    ) -> Result<std::path::PathBuf, Box<FileRecord>> {
+        rec.link_target = read::read_link(path).ok().map(|t| PathField::from_path(&t));
+        match std::fs::canonicalize(path) {
+            Ok(real) if real.starts_with(self.root) => {
+                rec.resolved_target = Some(PathField::from_path(&real));
+                Ok(real)
+            }
+            Ok(real) => {
+                rec.resolved_target = Some(PathField::from_path(&real));
+                // The link's own facts: nothing about the place outside is recorded.
+                rec.file_type = Some("symlink".into());
+                rec.facts = facts(link);
+                rec.size = Some(link.len());
+                Err(Box::new(skipped(
+                    std::mem::take(rec),
+                    "symlink_outside_source",
+                    format!(
+                        "symbolic link to {}, outside the source: recorded, not followed (on a \
+                         mounted image it would lead into the examiner's own system)",
+                        real.display()
+                    ),
+                )))
+            }
+            Err(e) => {
+                rec.file_type = Some("symlink".into());
+                rec.facts = facts(link);
+                rec.size = Some(link.len());
+                let rec = std::mem::take(rec);
+                Err(Box::new(if e.kind() == std::io::ErrorKind::NotFound {
+                    skipped(
+                        rec,
+                        "symlink",
+                        "symbolic link whose target does not exist: recorded, nothing to read",
+                    )
+                } else {
+                    errored(
+                        rec,
+                        io_reason(&e),
+                        format!("symbolic link that cannot be resolved: {e}"),
+                    )
+                }))
+            }
+        }
+    }
+
+    /// After opening a followed link's target: the file opened still lies inside the
+    /// source (Linux: the kernel's name for the open descriptor). Elsewhere, and for paths
+    /// that are not links, true.
+    fn still_inside(&self, opened: &read::Opened, path: &Path) -> bool {
+        if !self.plan.follow_symlinks || !path.is_absolute() {
+            return true;
+        }
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::io::AsRawFd;
+            let fd = opened.file.as_raw_fd();
+            match std::fs::read_link(format!("/proc/self/fd/{fd}")) {
+                Ok(real) => real.starts_with(self.root),
+                // No /proc: the canonical path was checked just before the open.
+                Err(_) => true,
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = opened;
+            true
+        }
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -5,7 +5,8 @@
 //! deliberately not walked (pseudo and network filesystems, the output directory, the
 //! kit's own directory) — each of those is reported, never silently dropped. Never opens
 //! a file for reading and never follows a symlink unless the profile asks (then loops are
-//! detected and reported instead of followed).
+//! detected and reported instead of followed, and a link to a directory outside the source
+//! is recorded and not entered).
 
 use std::ffi::OsStr;
 use std::fs::Metadata;
@@ -163,6 +164,28 @@ impl Walker<'_> {
         }
     }
 
+    /// `NotWalked` for a symlink (followed by the profile) that resolves outside the
+    /// source, or that cannot be resolved at all.
+    fn link_out_of_source(&self, path: &Path) -> Option<WalkEvent> {
+        match std::fs::canonicalize(path) {
+            Ok(real) if real.starts_with(self.root) => None,
+            Ok(real) => Some(WalkEvent::NotWalked {
+                path: path.to_path_buf(),
+                reason: "symlink_outside_source",
+                detail: format!(
+                    "symbolic link to the directory {}, outside the source: recorded, not \
+                     followed (on a mounted image it would lead into the examiner's own system)",
+                    real.display()
+                ),
+            }),
+            Err(e) => Some(WalkEvent::Error {
+                path: path.to_path_buf(),
+                reason: io_reason(&e),
+                detail: format!("symbolic link to a directory that cannot be resolved: {e}"),
+            }),
+        }
+    }
+
     /// The candidate for a non-directory entry, if any rule wants it.
     fn candidate(&self, path: PathBuf, metadata: Option<Metadata>) -> Option<WalkEvent> {
         let rules = self
@@ -194,6 +217,14 @@ impl Walker<'_> {
             .filter_entry(|entry| {
                 if entry.depth() == 0 || !entry.file_type().is_dir() {
                     return true;
+                }
+                // A followed link to a directory outside the source (an absolute link on a
+                // mounted image points into the examiner's own system) is not entered.
+                if entry.path_is_symlink()
+                    && let Some(ev) = self.link_out_of_source(entry.path())
+                {
+                    pending.borrow_mut().push(ev);
+                    return false;
                 }
                 let comps = relative_components(root, entry.path());
                 let meta = entry.metadata().ok();
@@ -231,6 +262,22 @@ impl Walker<'_> {
                 }
                 Err(err) => {
                     let path = err.path().unwrap_or(root).to_path_buf();
+                    // Following links, a dangling one fails the walk's stat: it is still
+                    // a path considered, recorded as the link it is.
+                    if self.plan.follow_symlinks
+                        && err
+                            .io_error()
+                            .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+                        && let Ok(m) = std::fs::symlink_metadata(&path)
+                        && m.file_type().is_symlink()
+                    {
+                        if let Some(ev) = self.candidate(path, Some(m))
+                            && !emit(ev)
+                        {
+                            return;
+                        }
+                        continue;
+                    }
                     if err.io_error().is_some_and(longpath::is_too_long) {
                         // Deeper than one system call can name: continue below it
                         // through directory descriptors.
