@@ -516,7 +516,7 @@ pub fn collect(
     }
 
     let spools = (|| -> std::io::Result<(Spool, Spool)> {
-        Ok((Spool::new_in(&out_dir)?, Spool::new_in(&out_dir)?))
+        Ok((Spool::new_ordered_in(&out_dir)?, Spool::new_in(&out_dir)?))
     })()
     .map_err(|e| {
         output_failure(format!(
@@ -746,30 +746,29 @@ pub fn collect(
         .map(|lc| crate::live::render_summary(&lc.artifacts));
     let write_meta =
         |writer: &mut BundleWriter, output: Output, actions: &[Action]| -> anyhow::Result<()> {
-            use std::io::{BufReader, Seek, SeekFrom};
+            use std::io::BufReader;
             let manifest_json = serde_json::to_vec_pretty(&manifest)?;
             writer.add_metadata(MANIFEST, &manifest_json)?;
-            let (mut records, records_len) = output.records.into_reader()?;
-            let (mut findings, findings_len) = output.findings.into_reader()?;
+            // files.jsonl in walk order (the spool keeps where each record lies).
+            let records = output.records.into_contents()?;
+            let findings = output.findings.into_contents()?;
             // The report travels inside the bundle; it is built from the same spooled
             // records, read again from the output device's temp files.
             let report = crate::report::build(
                 manifest.clone(),
-                BufReader::new(&records),
-                BufReader::new(&findings),
+                BufReader::new(records.reader()),
+                BufReader::new(findings.reader()),
                 live_members.clone(),
                 live_text.clone(),
             );
-            records.seek(SeekFrom::Start(0))?;
-            findings.seek(SeekFrom::Start(0))?;
-            writer.add_metadata_stream(FILES_JSONL, records, records_len)?;
+            writer.add_metadata_stream(FILES_JSONL, records.reader(), records.len())?;
             let mut act = Vec::new();
             for a in actions {
                 serde_json::to_writer(&mut act, a)?;
                 act.push(b'\n');
             }
             writer.add_metadata(ACTIONS_JSONL, &act)?;
-            writer.add_metadata_stream(FINDINGS_JSONL, findings, findings_len)?;
+            writer.add_metadata_stream(FINDINGS_JSONL, findings.reader(), findings.len())?;
             writer.add_metadata(
                 bundle::REPORT_HTML,
                 crate::report::html::render(&report).as_bytes(),

@@ -1074,3 +1074,61 @@ fn a_profile_that_follows_symlinks_reads_links_inside_the_source_and_records_lin
     assert_eq!(dangling["link_target"]["path"], "nowhere", "{dangling}");
     assert_eq!(verify(&bundle, &[]).code, 0);
 }
+
+#[test]
+fn files_jsonl_lists_paths_in_walk_order_whatever_the_thread_timing() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    // ~300 files of mixed sizes (two streamed ones, some identical contents) in nested
+    // directories, plus entries that are recorded without being read.
+    for d in 0..10 {
+        let dir = src
+            .join(format!("d{d}"))
+            .join(if d % 3 == 0 { "inner" } else { "" });
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..29 {
+            let name = dir.join(format!("f{i:02}.{}", ["txt", "bin", "log"][i % 3]));
+            if i % 7 == 0 {
+                std::fs::write(&name, format!("shared content {}", i % 2)).unwrap();
+            } else {
+                write_random(&name, (i * 997 + d * 131) % 40_000, (d * 100 + i) as u64);
+            }
+        }
+    }
+    write_random(&src.join("d1/a_big.bin"), 9 << 20, 77);
+    write_random(&src.join("d6/z_big.bin"), 10 << 20, 78);
+    std::os::unix::fs::symlink("f01.bin", src.join("d2/link")).unwrap();
+    let paths = |bundle: &Path| -> Vec<String> {
+        records(bundle)
+            .iter()
+            .map(|r| r["path"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut runs = Vec::new();
+    for n in 0..2 {
+        let (r, bundle) = collect(
+            &src,
+            &t.path().join(format!("out{n}")),
+            &["--threads", "2", "--no-verify"],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        runs.push(paths(&bundle));
+    }
+    let first_difference = |a: &[String], b: &[String]| {
+        a.iter()
+            .zip(b)
+            .position(|(x, y)| x != y)
+            .map(|i| format!("position {i}: {} vs {}", a[i], b[i]))
+    };
+    assert_eq!(runs[0].len(), 10 * 29 + 3);
+    assert_eq!(runs[0].len(), runs[1].len());
+    assert_eq!(
+        first_difference(&runs[0], &runs[1]),
+        None,
+        "the same tree gives the same files.jsonl order"
+    );
+    // Walk order: depth first, names sorted byte-wise — the order of the paths' components.
+    let mut sorted = runs[0].clone();
+    sorted.sort_by(|a, b| Path::new(a).cmp(Path::new(b)));
+    assert_eq!(first_difference(&runs[0], &sorted), None, "walk order");
+}

@@ -6,8 +6,10 @@
 //! outcome into a files.jsonl record. Concurrency: one walker thread feeds a bounded
 //! channel; a rayon pool processes candidates; small files (≤ 8 MiB) are read into memory
 //! before taking the bundle lock, large ones stream under the lock, so memory stays
-//! bounded by threads × 8 MiB whatever the file sizes. Never aborts the run for one
-//! file: every failure is a record. An output failure (disk full) stops everything.
+//! bounded by threads × 8 MiB whatever the file sizes. Records carry the walk index of
+//! their path, so files.jsonl comes out in walk order with any number of threads. Never
+//! aborts the run for one file: every failure is a record. An output failure (disk full)
+//! stops everything.
 
 mod pipe;
 pub mod spool;
@@ -131,7 +133,9 @@ impl Shared<'_> {
         self.stop.store(true, Ordering::SeqCst);
     }
 
-    fn record(&self, rec: FileRecord, findings: Vec<Finding>) {
+    /// Record the outcome for the walk's `seq`-th event (files.jsonl is written in walk
+    /// order, whatever order the workers finish in).
+    fn record(&self, seq: u64, rec: FileRecord, findings: Vec<Finding>) {
         let Ok(mut out) = self.out.lock() else {
             self.fail("internal error: record sink poisoned".into());
             return;
@@ -150,7 +154,7 @@ impl Shared<'_> {
             Status::Skipped => c.skipped += 1,
             Status::Error => c.error += 1,
         }
-        if let Err(e) = out.records.push(&rec) {
+        if let Err(e) = out.records.push_seq(seq, &rec) {
             drop(out);
             self.fail(format!("writing the files.jsonl spool: {e}"));
             return;
@@ -194,7 +198,7 @@ impl Engine<'_> {
             stop: AtomicBool::new(false),
             finding_seq: AtomicU64::new(findings_before),
         };
-        let (tx, rx) = std::sync::mpsc::sync_channel::<WalkEvent>(4096);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(u64, WalkEvent)>(4096);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(self.threads.max(1))
             .thread_name(|i| format!("fieldkit-acquire-{i}"))
@@ -211,6 +215,8 @@ impl Engine<'_> {
             let stop = &shared.stop;
             let progress = self.progress;
             scope.spawn(move || {
+                // Each event's place in the walk, which is sorted: files.jsonl order.
+                let mut seq = 0u64;
                 walker.walk(|ev| {
                     if stop.load(Ordering::Relaxed) {
                         return false;
@@ -220,11 +226,12 @@ impl Engine<'_> {
                         let size = c.metadata.as_ref().map(|m| m.len()).unwrap_or(0);
                         progress.bytes_planned.fetch_add(size, Ordering::Relaxed);
                     }
-                    tx.send(ev).is_ok()
+                    seq += 1;
+                    tx.send((seq - 1, ev)).is_ok()
                 });
                 progress.walk_done.store(true, Ordering::SeqCst);
             });
-            let work = |ev: WalkEvent| self.handle(ev, &shared);
+            let work = |(seq, ev): (u64, WalkEvent)| self.handle(seq, ev, &shared);
             match &pool {
                 Ok(pool) => pool.install(|| rx.into_iter().par_bridge().for_each(work)),
                 Err(_) => rx.into_iter().for_each(work),
@@ -260,7 +267,7 @@ impl Engine<'_> {
         }
     }
 
-    fn handle(&self, ev: WalkEvent, shared: &Shared<'_>) {
+    fn handle(&self, seq: u64, ev: WalkEvent, shared: &Shared<'_>) {
         let rec = match ev {
             WalkEvent::Candidate(c) => {
                 if shared.stop.load(Ordering::Relaxed) {
@@ -273,12 +280,12 @@ impl Engine<'_> {
                         "interrupted",
                         "collection was interrupted before this file was read",
                     );
-                    shared.record(rec, Vec::new());
+                    shared.record(seq, rec, Vec::new());
                     return;
                 }
                 let (rec, findings) = self.acquire(c, shared);
                 self.progress.files_done.fetch_add(1, Ordering::Relaxed);
-                shared.record(rec, findings);
+                shared.record(seq, rec, findings);
                 return;
             }
             WalkEvent::NotWalked {
@@ -317,7 +324,7 @@ impl Engine<'_> {
                 errored(rec, reason, detail)
             }
         };
-        shared.record(rec, Vec::new());
+        shared.record(seq, rec, Vec::new());
     }
 
     /// Everything about one candidate file.
