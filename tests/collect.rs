@@ -1132,3 +1132,85 @@ fn files_jsonl_lists_paths_in_walk_order_whatever_the_thread_timing() {
     sorted.sort_by(|a, b| Path::new(a).cmp(Path::new(b)));
     assert_eq!(first_difference(&runs[0], &sorted), None, "walk order");
 }
+
+/// Run fieldkit with its stdout a pipe whose reading end is already closed (what
+/// `| head -1` becomes once head has exited): every write fails with EPIPE.
+fn run_with_closed_stdout(args: &[&std::ffi::OsStr]) -> (std::process::ExitStatus, String) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut child = fieldkit()
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(start.elapsed() < Duration::from_secs(120), "hung: {args:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_closed_stdout_ends_the_output_quietly_with_the_commands_own_exit_status() {
+    use std::os::unix::process::ExitStatusExt;
+    let t = tree();
+    let src = t.path().join("src");
+    let out = t.path().join("out");
+    // collect: the bundle is finished and verified; only the summary had nowhere to go.
+    let (status, stderr) = run_with_closed_stdout(&[
+        OsStr::new("collect"),
+        OsStr::new("--source"),
+        src.as_os_str(),
+        OsStr::new("--out"),
+        out.as_os_str(),
+    ]);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let bundle = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "zip"))
+        .expect("finalized bundle");
+    let b = bundle.as_os_str();
+    for args in [
+        vec![OsStr::new("verify"), b],
+        vec![OsStr::new("verify"), b, OsStr::new("--json")],
+    ] {
+        let (status, stderr) = run_with_closed_stdout(&args);
+        assert_eq!(status.code(), Some(0), "{args:?}: {stderr}");
+        assert_eq!(stderr, "", "{args:?}: nothing on stderr");
+    }
+    // The verdict is still the exit status when it is not "valid".
+    let bad = t.path().join("bad.zip");
+    std::fs::copy(&bundle, &bad).unwrap();
+    let len = std::fs::metadata(&bad).unwrap().len();
+    zipedit(&["truncate", bad.to_str().unwrap(), &(len - 1).to_string()]);
+    let (status, stderr) = run_with_closed_stdout(&[OsStr::new("verify"), bad.as_os_str()]);
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert_eq!(stderr, "");
+    let x = t.path().join("x");
+    let (status, stderr) = run_with_closed_stdout(&[OsStr::new("extract"), b, x.as_os_str()]);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr, "");
+    assert!(x.join("manifest.json").is_file());
+    // Listing commands end like standard Unix filters: SIGPIPE (141 in the shell).
+    let (status, stderr) = run_with_closed_stdout(&[OsStr::new("profiles"), OsStr::new("list")]);
+    assert_eq!(status.signal(), Some(13), "{status:?}: {stderr}");
+    assert_eq!(stderr, "");
+    // And in a real pipeline.
+    let r = bash(&format!(
+        "set -o pipefail; {} verify {} | head -1",
+        bin(),
+        bundle.display()
+    ));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("VALID"), "{}", r.stdout);
+    assert_eq!(r.stderr, "");
+}

@@ -15,7 +15,7 @@ mod pipe;
 pub mod spool;
 
 use std::ffi::OsStr;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -67,7 +67,8 @@ impl Progress {
             q.push(line);
             return;
         }
-        eprintln!("{line}");
+        // Never a panic on a closed stderr: that would abort the worker and the run.
+        let _ = writeln!(std::io::stderr(), "{line}");
     }
 
     /// Alerts waiting for the display.
