@@ -629,3 +629,98 @@ fn no_single_byte_change_anywhere_verifies_hangs_or_panics() {
         assert!(!r.stdout.starts_with("VALID"), "{what}");
     }
 }
+
+fn extract(b: &Path, dir: &Path) -> Run {
+    let mut cmd = fieldkit();
+    cmd.arg("extract").arg(b).arg(dir);
+    run_with_timeout(cmd, std::time::Duration::from_secs(60))
+}
+
+/// Everything below `dir` (relative, sorted), to show what an extraction left.
+fn tree_of(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = walk(dir)
+        .iter()
+        .map(|p| p.strip_prefix(dir).unwrap().display().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            out.push(e.path());
+            if e.file_type().unwrap().is_dir() {
+                out.extend(walk(&e.path()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn extract_exit_codes_follow_the_readme_and_a_failure_leaves_nothing_that_looks_extracted() {
+    let (d, b) = copy_bundle();
+    // Bad arguments (2): no such bundle, not a ZIP, a target that is a file.
+    let r = extract(&d.path().join("missing.zip"), &d.path().join("x1"));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let junk = d.path().join("junk.zip");
+    std::fs::write(&junk, b"not a zip").unwrap();
+    assert_eq!(extract(&junk, &d.path().join("x2")).code, 2);
+    let file = d.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let r = extract(&b, &file);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("not a directory"), "{}", r.stderr);
+    assert!(!d.path().join("x1").exists() && !d.path().join("x2").exists());
+    // Refused (1): a target that is not empty.
+    let full = d.path().join("full");
+    std::fs::create_dir(&full).unwrap();
+    std::fs::write(full.join("keep"), b"k").unwrap();
+    let r = extract(&b, &full);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(tree_of(&full), vec!["keep"]);
+    // Refused (1) before writing anything: an unsafe name, and a name that is both a
+    // file and the directory of another member.
+    for (op, why) in [
+        (
+            "rename=files/docs/a.txt:files/../../evil.txt",
+            "'..' component",
+        ),
+        (
+            "add=files/docs/a.txt/inner:/dev/null",
+            "both a file and a directory",
+        ),
+    ] {
+        let (d2, b2) = copy_bundle();
+        rewrite(&b2, &[op]);
+        let x = d2.path().join("x");
+        let r = extract(&b2, &x);
+        assert_eq!(r.code, 1, "{op}: {}", r.stderr);
+        assert!(r.stderr.contains(why), "{op}: {}", r.stderr);
+        assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+        assert!(!x.exists(), "{op}: nothing created: {:?}", tree_of(&x));
+        assert!(!d2.path().join("evil.txt").exists());
+    }
+    // Failed part-way (1): a damaged member. Members extracted before it must not be
+    // left looking like an extraction.
+    let (d3, b3) = copy_bundle();
+    ed(&["flip", b3.to_str().unwrap(), "manifest.json", "10"]);
+    let x = d3.path().join("x");
+    std::fs::create_dir(&x).unwrap();
+    let r = extract(&b3, &x);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("manifest.json"), "{}", r.stderr);
+    assert_eq!(
+        tree_of(&x),
+        Vec::<String>::new(),
+        "the target is left empty"
+    );
+    // And the untouched bundle extracts (0).
+    let x = d.path().join("good");
+    let r = extract(&b, &x);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(x.join("files/docs/a.txt").is_file() && x.join("SHA256SUMS").is_file());
+    assert!(!tree_of(&x).iter().any(|p| p.contains(".fieldkit-extract")));
+}

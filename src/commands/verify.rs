@@ -1,6 +1,7 @@
 //! `fieldkit verify` and `fieldkit extract`: print the verdict (human or `--json`) and
 //! exit with the verdict's code (0 valid, 1 invalid, 2 unusable, 3 not finalized,
-//! 4 valid but incomplete).
+//! 4 valid but incomplete); extract exits 0 extracted, 1 refused or failed (target left
+//! as it was), 2 bad arguments.
 
 use std::io::Write;
 
@@ -137,8 +138,12 @@ pub fn extract(args: ExtractArgs) -> anyhow::Result<u8> {
             writeln!(out, "extracted {n} members into {}", args.dir.display())
         })),
         Err(e) => {
-            say!("fieldkit: error: {e:#}");
-            Ok(super::exit::INVALID)
+            use crate::bundle::extract::Error;
+            say!("fieldkit: error: {e}");
+            Ok(match e {
+                Error::Refused(_) | Error::Failed(_) => super::exit::INVALID,
+                Error::Usage(_) => super::exit::USAGE,
+            })
         }
     }
 }
