@@ -1214,3 +1214,154 @@ fn a_closed_stdout_ends_the_output_quietly_with_the_commands_own_exit_status() {
     assert!(r.stdout.starts_with("VALID"), "{}", r.stdout);
     assert_eq!(r.stderr, "");
 }
+
+/// An LD_PRELOAD shim that flips one bit of whatever is read from a `*.zip` file at the
+/// offset given in FIELDKIT_TEST_FLIP_AT: the finished bundle exists under that name only
+/// after sealing, so the writer is untouched and only the read-back disagrees — a device
+/// that returns other bytes than it was given. (The debug fieldkit binary is dynamically
+/// linked against glibc, so its open/read/pread64 calls go through the shim.)
+const FLIP_SHIM: &str = r#"
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define MAXFD 65536
+static unsigned char watched[MAXFD];
+
+static void watch(int fd, const char *path) {
+    if (fd < 0 || fd >= MAXFD) return;
+    size_t n = strlen(path);
+    watched[fd] = n > 4 && strcmp(path + n - 4, ".zip") == 0;
+}
+
+static void flip(int fd, void *buf, ssize_t n, off_t start) {
+    if (n <= 0 || fd < 0 || fd >= MAXFD || !watched[fd]) return;
+    const char *at_s = getenv("FIELDKIT_TEST_FLIP_AT");
+    if (!at_s) return;
+    long long at = atoll(at_s);
+    if (at >= start && at < start + n) ((unsigned char *)buf)[at - start] ^= 0x01;
+}
+
+#define OPEN_LIKE(name, ...) \
+    int name(const char *path, int flags, ...) { \
+        static int (*real)(const char *, int, ...); \
+        if (!real) real = dlsym(RTLD_NEXT, #name); \
+        mode_t mode = 0; \
+        if (flags & (O_CREAT | O_TMPFILE)) { va_list ap; va_start(ap, flags); mode = va_arg(ap, int); va_end(ap); } \
+        int fd = real(path, flags, mode); \
+        watch(fd, path); \
+        return fd; \
+    }
+OPEN_LIKE(open)
+OPEN_LIKE(open64)
+
+#define OPENAT_LIKE(name) \
+    int name(int dirfd, const char *path, int flags, ...) { \
+        static int (*real)(int, const char *, int, ...); \
+        if (!real) real = dlsym(RTLD_NEXT, #name); \
+        mode_t mode = 0; \
+        if (flags & (O_CREAT | O_TMPFILE)) { va_list ap; va_start(ap, flags); mode = va_arg(ap, int); va_end(ap); } \
+        int fd = real(dirfd, path, flags, mode); \
+        watch(fd, path); \
+        return fd; \
+    }
+OPENAT_LIKE(openat)
+OPENAT_LIKE(openat64)
+
+int close(int fd) {
+    static int (*real)(int);
+    if (!real) real = dlsym(RTLD_NEXT, "close");
+    if (fd >= 0 && fd < MAXFD) watched[fd] = 0;
+    return real(fd);
+}
+
+ssize_t read(int fd, void *buf, size_t count) {
+    static ssize_t (*real)(int, void *, size_t);
+    if (!real) real = dlsym(RTLD_NEXT, "read");
+    off_t start = (fd >= 0 && fd < MAXFD && watched[fd]) ? lseek(fd, 0, SEEK_CUR) : 0;
+    ssize_t n = real(fd, buf, count);
+    flip(fd, buf, n, start);
+    return n;
+}
+
+ssize_t pread64(int fd, void *buf, size_t count, off_t offset) {
+    static ssize_t (*real)(int, void *, size_t, off_t);
+    if (!real) real = dlsym(RTLD_NEXT, "pread64");
+    ssize_t n = real(fd, buf, count, offset);
+    flip(fd, buf, n, offset);
+    return n;
+}
+"#;
+
+#[test]
+fn a_bundle_that_reads_back_differently_fails_verify_after_write_with_exit_1() {
+    require_tool("gcc", "gcc");
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    // One member first in the archive: files/a.txt, data from offset 30 + 11 + 9 = 50.
+    std::fs::write(src.join("a.txt"), vec![b'e'; 4000]).unwrap();
+    let c = t.path().join("flip.c");
+    std::fs::write(&c, FLIP_SHIM).unwrap();
+    let so = t.path().join("flip.so");
+    let g = sh(&format!(
+        "gcc -shared -fPIC -O1 -o {} {} -ldl",
+        so.display(),
+        c.display()
+    ));
+    assert_eq!(g.code, 0, "{}", g.stderr);
+    let out = t.path().join("out");
+    let mut cmd = fieldkit();
+    cmd.args(["collect", "--source"])
+        .arg(&src)
+        .arg("--out")
+        .arg(&out)
+        .env("LD_PRELOAD", &so)
+        .env("FIELDKIT_TEST_FLIP_AT", "1000");
+    let r = run_with_timeout(cmd, Duration::from_secs(120));
+    assert_eq!(
+        r.code, 1,
+        "exit 1 = verify-after-write failed\n{}\n{}",
+        r.stdout, r.stderr
+    );
+    assert!(
+        r.stdout.contains("Verified      FAILED (Invalid):"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stderr.contains("VERIFY-AFTER-WRITE FAILED") && r.stderr.contains("collect again"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stdout.contains("- member files/a.txt: SHA-256 ")
+            && r.stdout.contains("does not match SHA256SUMS"),
+        "{}",
+        r.stdout
+    );
+    // The same with --json for scripts.
+    let mut cmd = fieldkit();
+    cmd.args(["collect", "--json", "--source"])
+        .arg(&src)
+        .arg("--out")
+        .arg(t.path().join("out2"))
+        .env("LD_PRELOAD", &so)
+        .env("FIELDKIT_TEST_FLIP_AT", "1000");
+    let r = run_with_timeout(cmd, Duration::from_secs(120));
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let s = r.json();
+    assert_eq!(s["verify_after_write"]["verdict"], "invalid");
+    assert_eq!(s["exit_code"], 1);
+    // What is on the disk is intact: read without the shim, the bundle itself verifies
+    // apart from the sidecar, which records the hash of the bytes read back.
+    let bundle = std::path::PathBuf::from(s["bundle"].as_str().unwrap());
+    let lone = t.path().join("lone.zip");
+    std::fs::copy(&bundle, &lone).unwrap();
+    assert_eq!(verify(&lone, &[]).code, 0);
+}

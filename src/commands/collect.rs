@@ -319,6 +319,14 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
         verdict,
         None | Some(Verdict::Valid) | Some(Verdict::ValidIncomplete)
     );
+    if !verify_ok && let Some(r) = &c.verify {
+        say!(
+            "fieldkit: error: VERIFY-AFTER-WRITE FAILED: {} does not read back as it was \
+             written ({} problem(s)); keep it, but collect again to another device",
+            c.bundle.display(),
+            r.problems.len()
+        );
+    }
     let code = if !verify_ok {
         EXIT_VERIFY_FAILED
     } else if m.status != "complete" {
