@@ -1365,3 +1365,86 @@ fn a_bundle_that_reads_back_differently_fails_verify_after_write_with_exit_1() {
     std::fs::copy(&bundle, &lone).unwrap();
     assert_eq!(verify(&lone, &[]).code, 0);
 }
+
+#[test]
+fn on_a_terminal_collect_shows_progress_on_stderr_and_prints_the_paper_log_summary() {
+    require_tool("script", "util-linux");
+    require_tool("ssh-keygen", "openssh-client");
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    write_random(&src.join("big.bin"), 64 << 20, 21);
+    std::fs::write(src.join("a.txt"), b"small").unwrap();
+    std::fs::write(src.join("b.txt"), b"small").unwrap();
+    let out = t.path().join("out");
+    let summary = t.path().join("summary.txt");
+    // script(1) gives fieldkit a pseudo-terminal as stderr; stdout goes to a file, so
+    // what script captures is exactly what fieldkit wrote to stderr.
+    let cmd = format!(
+        "{} collect --source {} --out {} > {}",
+        bin(),
+        src.display(),
+        out.display(),
+        summary.display()
+    );
+    let mut sc = std::process::Command::new("script");
+    sc.args(["-qec", &cmd, "/dev/null"]);
+    let r = run_with_timeout(sc, Duration::from_secs(120));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let tty = &r.stdout;
+    assert!(
+        tty.contains(&format!(
+            "fieldkit: collecting {} with profile all-files",
+            src.display()
+        )),
+        "{tty}"
+    );
+    // The progress bar: files, bytes, rate, ETA — drawn and cleared again (ESC[2K).
+    assert!(tty.contains(" files"), "{tty}");
+    assert!(tty.contains("B/s ETA "), "{tty}");
+    assert!(tty.contains("MiB/64.00 MiB"), "{tty}");
+    assert!(tty.contains("\x1b[2K"), "{tty}");
+    let text = std::fs::read_to_string(&summary).unwrap();
+    let field = |label: &str| -> String {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("  {label:<14}")))
+            .unwrap_or_else(|| panic!("no {label} line in:\n{text}"))
+            .to_string()
+    };
+    assert!(text.contains("fieldkit collect: COMPLETE"), "{text}");
+    let bundle = std::path::PathBuf::from(field("Bundle"));
+    assert!(bundle.is_file() && bundle.starts_with(&out), "{text}");
+    let sha = sh(&format!("sha256sum {}", bundle.display()));
+    assert_eq!(
+        field("SHA-256"),
+        sha.stdout.split_whitespace().next().unwrap(),
+        "{text}"
+    );
+    let signed = field("Signed by");
+    let (fingerprint, note) = signed.split_once("  ").unwrap();
+    assert_eq!(note, "ONE-TIME KEY: write this fingerprint in your notes");
+    let pubkey = t.path().join("signer.pub");
+    std::fs::write(&pubkey, member(&bundle, "signer.pub")).unwrap();
+    let lf = sh(&format!("ssh-keygen -lf {}", pubkey.display()));
+    assert_eq!(lf.code, 0, "{}", lf.stderr);
+    assert_eq!(
+        lf.stdout.split_whitespace().nth(1),
+        Some(fingerprint),
+        "{}",
+        lf.stdout
+    );
+    assert_eq!(
+        field("Files"),
+        "2 collected, 1 duplicate, 0 changed while read, 0 skipped, 0 errors (3 considered)"
+    );
+    let read = field("Read");
+    let secs: f64 = read
+        .strip_prefix("64.0 MiB in ")
+        .and_then(|r| r.strip_suffix(" s"))
+        .unwrap_or_else(|| panic!("{read}"))
+        .parse()
+        .unwrap();
+    assert!(secs > 0.0 && secs < 120.0, "{read}");
+    assert!(field("Verified").starts_with("OK: "), "{text}");
+    assert_eq!(r.stderr, "");
+}
