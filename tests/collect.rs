@@ -1448,3 +1448,144 @@ fn on_a_terminal_collect_shows_progress_on_stderr_and_prints_the_paper_log_summa
     assert!(field("Verified").starts_with("OK: "), "{text}");
     assert_eq!(r.stderr, "");
 }
+
+/// Start `collect --threads 1` on `src`, wait until the bundle has grown past 4 MiB (the
+/// first large file is being streamed), run `act`, and return the finished run.
+fn collect_and_act_mid_read(src: &Path, out: &Path, act: impl FnOnce()) -> Run {
+    let mut cmd = fieldkit();
+    cmd.args(["collect", "--json", "--threads", "1", "--source"])
+        .arg(src)
+        .arg("--out")
+        .arg(out);
+    let child = std::thread::spawn(move || run_with_timeout(cmd, Duration::from_secs(300)));
+    let part = wait_for_part(out, Duration::from_secs(60));
+    wait_for_size(&part, 4 << 20, Duration::from_secs(60));
+    act();
+    child.join().unwrap()
+}
+
+#[test]
+fn a_file_whose_mtime_changes_while_read_keeps_its_size_and_is_marked_changed() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    let out = t.path().join("out");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::create_dir(&out).unwrap();
+    let f = src.join("touched.db");
+    write_random(&f, 400 << 20, 31);
+    let r = collect_and_act_mid_read(&src, &out, || {
+        // A writer that only updates the time (same size, same bytes).
+        let file = std::fs::OpenOptions::new().write(true).open(&f).unwrap();
+        file.set_modified(std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000))
+            .unwrap();
+    });
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bundle = std::path::PathBuf::from(r.json()["bundle"].as_str().unwrap());
+    let g = record_for(&records(&bundle), "touched.db").clone();
+    assert_eq!(g["status"], "changed", "{g}");
+    assert_eq!(g["reason"], "changed_during_read", "{g}");
+    let detail = g["detail"].as_str().unwrap();
+    assert!(detail.starts_with("mtime changed while being read"), "{g}");
+    assert!(!detail.contains("size"), "the size did not change: {g}");
+    assert_eq!(g["bytes_read"], 400u64 << 20, "{g}");
+    assert_eq!(g["size"], 400u64 << 20, "{g}");
+    // The mtime recorded is the one before the read.
+    assert!(!g["mtime"].as_str().unwrap().starts_with("2001-"), "{g}");
+    assert_eq!(verify(&bundle, &[]).code, 0);
+}
+
+#[test]
+fn a_file_truncated_while_read_is_stored_as_read_and_marked_truncated() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    let out = t.path().join("out");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::create_dir(&out).unwrap();
+    let f = src.join("rotated.log");
+    write_random(&f, 400 << 20, 32);
+    let r = collect_and_act_mid_read(&src, &out, || {
+        // Log rotation: cut to 1 MiB, below what has been read already.
+        let file = std::fs::OpenOptions::new().write(true).open(&f).unwrap();
+        file.set_len(1 << 20).unwrap();
+    });
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bundle = std::path::PathBuf::from(r.json()["bundle"].as_str().unwrap());
+    let g = record_for(&records(&bundle), "rotated.log").clone();
+    assert_eq!(g["status"], "changed", "{g}");
+    assert_eq!(g["reason"], "changed_during_read", "{g}");
+    let detail = g["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!("truncated (size {} -> {})", 400u64 << 20, 1 << 20)),
+        "{g}"
+    );
+    let read = g["bytes_read"].as_u64().unwrap();
+    assert!((4 << 20..400 << 20).contains(&read), "{g}");
+    assert!(
+        detail.contains(&format!("the {read} bytes read are stored")),
+        "{g}"
+    );
+    assert_eq!(g["size"], 400u64 << 20, "size when opened: {g}");
+    // What was read is what is stored, and its hash is recorded.
+    assert_eq!(verify(&bundle, &[]).code, 0);
+    assert_eq!(r.json()["counts"]["changed"], 1);
+}
+
+#[test]
+fn sigterm_mid_run_finalizes_a_signed_bundle_marked_incomplete() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    let out = t.path().join("out");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::create_dir(&out).unwrap();
+    write_random(&src.join("a_big.bin"), 600 << 20, 33);
+    for i in 0..20 {
+        std::fs::write(src.join(format!("z_later_{i}.txt")), format!("later {i}")).unwrap();
+    }
+    let mut child = fieldkit()
+        .args(["collect", "--json", "--threads", "1", "--source"])
+        .arg(&src)
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let part = wait_for_part(&out, Duration::from_secs(60));
+    wait_for_size(&part, 4 << 20, Duration::from_secs(60));
+    sh(&format!("kill -TERM {}", child.id()));
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "collect did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let r = finish(child.wait_with_output().unwrap());
+    assert_eq!(r.code, 4, "exit 4 = incomplete\n{}\n{}", r.stdout, r.stderr);
+    let s = r.json();
+    assert_eq!(s["status"], "incomplete");
+    assert_eq!(s["verify_after_write"]["verdict"], "valid_incomplete");
+    let bundle = std::path::PathBuf::from(s["bundle"].as_str().unwrap());
+    assert!(bundle.extension().unwrap() == "zip");
+    let m = manifest(&bundle);
+    assert_eq!(m["status"], "incomplete");
+    assert!(
+        m["incomplete_reason"]
+            .as_str()
+            .unwrap()
+            .contains("interrupted by signal")
+    );
+    let v = verify(&bundle, &[]);
+    assert_eq!(v.code, 4, "{}", v.stdout);
+    assert!(v.stdout.starts_with("VALID BUT INCOMPLETE"), "{}", v.stdout);
+    let recs = records(&bundle);
+    assert_eq!(record_for(&recs, "a_big.bin")["reason"], "interrupted");
+    assert_eq!(
+        record_for(&recs, "z_later_19.txt")["reason"],
+        "interrupted",
+        "files not yet read are recorded as interrupted"
+    );
+    let actions = String::from_utf8(member(&bundle, "actions.jsonl")).unwrap();
+    assert!(actions.contains("collect.interrupted"));
+}
