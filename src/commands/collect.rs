@@ -1,5 +1,9 @@
 //! `fieldkit collect`: flags → `collect::collect`, a progress display on stderr, the
 //! end-of-run summary for the paper log (or `--json`), and the exit code.
+//!
+//! Must never touch the evidence or the bundle itself (all of that is `collect::collect`'s),
+//! never report success when verify-after-write failed, and never let the terminal kill a
+//! run: a closed stdout or stderr ends the printing, not the collection.
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;

@@ -1,5 +1,9 @@
 //! `fieldkit hash`: read-only parallel hashing of files and trees, printed as
 //! sha256sum/md5sum lines (checkable with `sha256sum -c`) or hashdeep's format.
+//!
+//! Must never open a file other than through `source::read` (read-only, O_NOATIME, no
+//! following of swapped-in links), never write anything but its output, and never drop a
+//! file silently: one that cannot be read is named on stderr and turns the exit code to 1.
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -2,6 +2,9 @@
 //! exit with the verdict's code (0 valid, 1 invalid, 2 unusable, 3 not finalized,
 //! 4 valid but incomplete); extract exits 0 extracted, 1 refused or failed (target left
 //! as it was), 2 bad arguments.
+//!
+//! Must never change the bundle or soften a verdict: the exit code is the library's
+//! verdict even when the output cannot be written (a closed pipe ends the printing only).
 
 use std::io::Write;
 
