@@ -136,32 +136,53 @@ pub fn default_source() -> PathBuf {
     }
 }
 
-/// Resolve a path that may not exist yet: canonicalize the deepest existing ancestor and
-/// append the rest.
-fn resolve_maybe_missing(path: &Path) -> std::io::Result<PathBuf> {
+/// An output path resolved without creating anything: the canonical path of the deepest
+/// existing ancestor (symlinks resolved) followed by the components that do not exist yet.
+#[derive(Debug, Clone)]
+pub struct ResolvedOut {
+    pub path: PathBuf,
+    /// How many trailing components of `path` do not exist yet (create_dir_all makes them).
+    pub missing: usize,
+}
+
+/// Resolve `path` as the kernel would once the missing directories exist: each existing
+/// prefix is canonicalized (so a symlink into the source is seen through), `.` is dropped
+/// and `..` pops the previous component — after canonicalizing, so `..` leaves the real
+/// parent of a symlinked directory, and lexically only within the part that does not exist
+/// yet (`x/nothere/../S` is `x/S`, as it would be after `mkdir -p`).
+fn resolve_maybe_missing(path: &Path) -> std::io::Result<ResolvedOut> {
+    use std::path::Component;
     let abs = if path.is_absolute() {
         path.to_path_buf()
     } else {
         std::env::current_dir()?.join(path)
     };
-    let mut existing = abs.as_path();
-    let mut rest = Vec::new();
-    loop {
-        if existing.exists() {
-            let mut out = existing.canonicalize()?;
-            for c in rest.iter().rev() {
-                out.push(c);
+    let mut out = PathBuf::new();
+    let mut missing = 0usize;
+    for comp in abs.components() {
+        match comp {
+            Component::Prefix(_) | Component::RootDir => out.push(comp.as_os_str()),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                // Either a missing component (lexical) or the parent of a canonical path.
+                out.pop();
+                missing = missing.saturating_sub(1);
             }
-            return Ok(out);
-        }
-        match (existing.file_name(), existing.parent()) {
-            (Some(name), Some(parent)) => {
-                rest.push(name.to_os_string());
-                existing = parent;
+            Component::Normal(name) => {
+                out.push(name);
+                if missing > 0 {
+                    missing += 1;
+                    continue;
+                }
+                match std::fs::symlink_metadata(&out) {
+                    Ok(_) => out = out.canonicalize()?,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => missing = 1,
+                    Err(e) => return Err(e),
+                }
             }
-            _ => return Ok(abs),
         }
     }
+    Ok(ResolvedOut { path: out, missing })
 }
 
 fn device_of(path: &Path) -> Option<u64> {
@@ -178,9 +199,15 @@ fn device_of(path: &Path) -> Option<u64> {
 }
 
 /// Check the output location against the source; returns the resolved output directory.
+/// Creates nothing: every refusal happens before the first directory is made.
 pub fn check_output(source: &Path, out_dir: &Path) -> anyhow::Result<PathBuf> {
     let out = resolve_maybe_missing(out_dir)
         .with_context(|| format!("{}: cannot resolve output directory", out_dir.display()))?;
+    check_resolved(source, &out.path)?;
+    Ok(out.path)
+}
+
+fn check_resolved(source: &Path, out: &Path) -> anyhow::Result<()> {
     if let Some(exe_dir) = std::env::current_exe()
         .ok()
         .and_then(|e| e.canonicalize().ok())
@@ -210,7 +237,7 @@ pub fn check_output(source: &Path, out_dir: &Path) -> anyhow::Result<PathBuf> {
     if out.starts_with(source) {
         // Inside the source: only acceptable on a different device (a USB stick mounted
         // under the live root), which the walk then avoids.
-        let mut probe = out.clone();
+        let mut probe = out.to_path_buf();
         while !probe.exists() {
             if !probe.pop() {
                 break;
@@ -229,7 +256,39 @@ pub fn check_output(source: &Path, out_dir: &Path) -> anyhow::Result<PathBuf> {
             );
         }
     }
-    Ok(out)
+    Ok(())
+}
+
+/// Create the checked output directory, then check again what it really is: a directory
+/// swapped for a symlink between the check and the creation must not redirect the output
+/// into the source. On a failed re-check the directories made here (empty) are removed.
+fn create_output(source: &Path, out_dir: &Path) -> anyhow::Result<PathBuf> {
+    let planned = resolve_maybe_missing(out_dir)
+        .with_context(|| format!("{}: cannot resolve output directory", out_dir.display()))?;
+    std::fs::create_dir_all(&planned.path)
+        .with_context(|| format!("{}: cannot create output directory", planned.path.display()))?;
+    let recheck = planned
+        .path
+        .canonicalize()
+        .with_context(|| {
+            format!(
+                "{}: cannot resolve output directory",
+                planned.path.display()
+            )
+        })
+        .and_then(|real| check_resolved(source, &real).map(|()| real));
+    match recheck {
+        Ok(real) => Ok(real),
+        Err(e) => {
+            let mut made = planned.path.clone();
+            for _ in 0..planned.missing {
+                // remove_dir only removes an empty directory: nothing else is touched.
+                let _ = std::fs::remove_dir(&made);
+                made.pop();
+            }
+            Err(e)
+        }
+    }
 }
 
 fn sanitize(part: &str) -> String {
@@ -336,9 +395,7 @@ pub fn collect(
         Some(t) => Some(crate::live::ReferenceTime::parse(t).map_err(Failure::Refused)?),
         None => None,
     };
-    std::fs::create_dir_all(&out_dir)
-        .with_context(|| format!("{}: cannot create output directory", out_dir.display()))
-        .map_err(Failure::Refused)?;
+    let out_dir = create_output(&source, &out_dir).map_err(Failure::Refused)?;
 
     let live = is_live_root(&source);
     let host = crate::host::host_identity();
@@ -459,7 +516,7 @@ pub fn collect(
     }
 
     let spools = (|| -> std::io::Result<(Spool, Spool)> {
-        Ok((Spool::new_in(&out_dir)?, Spool::new_in(&out_dir)?))
+        Ok((Spool::new_ordered_in(&out_dir)?, Spool::new_in(&out_dir)?))
     })()
     .map_err(|e| {
         output_failure(format!(
@@ -689,30 +746,29 @@ pub fn collect(
         .map(|lc| crate::live::render_summary(&lc.artifacts));
     let write_meta =
         |writer: &mut BundleWriter, output: Output, actions: &[Action]| -> anyhow::Result<()> {
-            use std::io::{BufReader, Seek, SeekFrom};
+            use std::io::BufReader;
             let manifest_json = serde_json::to_vec_pretty(&manifest)?;
             writer.add_metadata(MANIFEST, &manifest_json)?;
-            let (mut records, records_len) = output.records.into_reader()?;
-            let (mut findings, findings_len) = output.findings.into_reader()?;
+            // files.jsonl in walk order (the spool keeps where each record lies).
+            let records = output.records.into_contents()?;
+            let findings = output.findings.into_contents()?;
             // The report travels inside the bundle; it is built from the same spooled
             // records, read again from the output device's temp files.
             let report = crate::report::build(
                 manifest.clone(),
-                BufReader::new(&records),
-                BufReader::new(&findings),
+                BufReader::new(records.reader()),
+                BufReader::new(findings.reader()),
                 live_members.clone(),
                 live_text.clone(),
             );
-            records.seek(SeekFrom::Start(0))?;
-            findings.seek(SeekFrom::Start(0))?;
-            writer.add_metadata_stream(FILES_JSONL, records, records_len)?;
+            writer.add_metadata_stream(FILES_JSONL, records.reader(), records.len())?;
             let mut act = Vec::new();
             for a in actions {
                 serde_json::to_writer(&mut act, a)?;
                 act.push(b'\n');
             }
             writer.add_metadata(ACTIONS_JSONL, &act)?;
-            writer.add_metadata_stream(FINDINGS_JSONL, findings, findings_len)?;
+            writer.add_metadata_stream(FINDINGS_JSONL, findings.reader(), findings.len())?;
             writer.add_metadata(
                 bundle::REPORT_HTML,
                 crate::report::html::render(&report).as_bytes(),
@@ -810,5 +866,37 @@ fn member_info(name: &str, description: &str) -> manifest::MemberInfo {
     manifest::MemberInfo {
         name: name.into(),
         description: description.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_dot_after_a_missing_component_is_resolved_not_left_in_the_path() {
+        let t = tempfile::tempdir().unwrap();
+        let base = t.path().canonicalize().unwrap();
+        std::fs::create_dir(base.join("src")).unwrap();
+        let r = resolve_maybe_missing(&base.join("nothere/../src/evidence")).unwrap();
+        assert_eq!(r.path, base.join("src/evidence"));
+        assert_eq!(r.missing, 1);
+        let r = resolve_maybe_missing(&base.join("a/./b/../../src")).unwrap();
+        assert_eq!(r.path, base.join("src"));
+        assert_eq!(r.missing, 0);
+        assert!(!base.join("nothere").exists() && !base.join("a").exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn dot_dot_after_a_symlink_leaves_the_real_parent() {
+        let t = tempfile::tempdir().unwrap();
+        let base = t.path().canonicalize().unwrap();
+        std::fs::create_dir_all(base.join("deep/src")).unwrap();
+        std::os::unix::fs::symlink(base.join("deep/src"), base.join("alias")).unwrap();
+        // The kernel resolves alias/.. to deep, not to base.
+        let r = resolve_maybe_missing(&base.join("alias/../src/x")).unwrap();
+        assert_eq!(r.path, base.join("deep/src/x"));
+        assert_eq!(r.missing, 1);
     }
 }

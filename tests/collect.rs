@@ -615,35 +615,33 @@ fn pseudo_files_are_skipped_unless_a_rule_reads_them_with_a_limit_and_the_usb_mo
 
 #[test]
 fn output_on_the_collected_filesystem_of_a_live_root_is_refused() {
-    let t = tempfile::tempdir().unwrap();
-    // /tmp is on the root filesystem here (not tmpfs) in CI; if it is a separate
-    // mount the refusal does not apply, which the previous test covers.
-    let same_dev = sh(&format!(
-        "[ $(stat -c %d /) = $(stat -c %d {}) ]",
-        t.path().display()
-    ))
-    .code
-        == 0;
+    // A directory that does not exist yet, directly below `/`: its deepest existing
+    // ancestor is `/` itself, so it is on the root filesystem by construction (a temp dir
+    // could be on a separate /tmp mount, where the refusal rightly does not apply).
+    let unique = format!(
+        "/fieldkit-refusal-test-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let top = Path::new(&unique);
+    assert!(!top.exists(), "{unique} must not exist before the test");
     let r = run(&[
         "collect",
         "--source",
         "/",
         "--out",
-        t.path().join("o").to_str().unwrap(),
+        top.join("o").to_str().unwrap(),
     ]);
-    if same_dev {
-        assert_eq!(r.code, 2, "{}", r.stderr);
-        assert!(
-            r.stderr.contains("refusing to write inside the source /"),
-            "{}",
-            r.stderr
-        );
-    } else {
-        eprintln!(
-            "note: {} is a separate filesystem here; refusal not applicable",
-            t.path().display()
-        );
-    }
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("refusing to write inside the source /"),
+        "{}",
+        r.stderr
+    );
+    assert!(!top.exists(), "nothing was created: {unique} exists");
 }
 
 #[test]
@@ -815,4 +813,779 @@ fn paths_longer_than_path_max_are_walked_read_and_recorded_exactly() {
     assert_eq!(member(&bundle, m), b"hidden deep");
     assert_eq!(record_for(&recs, "/pipe")["reason"], "fifo");
     assert_eq!(verify(&bundle, &[]).code, 0);
+}
+
+/// Every path below `dir`, sorted (what `find` lists), to show nothing was created.
+fn listing(dir: &Path) -> String {
+    sh(&format!("find {} | sort", dir.display())).stdout
+}
+
+#[test]
+fn output_inside_the_source_reached_through_dot_dot_is_refused_and_nothing_is_created() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir_all(src.join("evidence")).unwrap();
+    std::fs::write(src.join("evidence/f"), b"f").unwrap();
+    let before = listing(t.path());
+    // `nothere` does not exist: a lexical `..` after it must not hide that the output
+    // lands inside the source (creating the path would also create `nothere`).
+    for out in [
+        t.path().join("nothere/../src/evidence"),
+        t.path().join("nothere/deeper/../../src/new"),
+        src.join("evidence/../../src/./x"),
+    ] {
+        let r = run(&[
+            "collect",
+            "--source",
+            src.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(r.code, 2, "{}: {}", out.display(), r.stderr);
+        assert!(
+            r.stderr.contains("refusing to write inside the source"),
+            "{}: {}",
+            out.display(),
+            r.stderr
+        );
+        assert_eq!(
+            listing(t.path()),
+            before,
+            "nothing was created for {}",
+            out.display()
+        );
+    }
+}
+
+#[test]
+fn output_next_to_the_binary_reached_through_dot_dot_is_refused_and_nothing_is_created() {
+    let t = tempfile::tempdir().unwrap();
+    let kit = t.path().join("kit");
+    std::fs::create_dir(&kit).unwrap();
+    let exe = kit.join("fieldkit");
+    std::fs::copy(bin(), &exe).unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("f"), b"f").unwrap();
+    let before = listing(t.path());
+    for out in [
+        kit.join("nothere/.."),
+        t.path().join("nothere/../kit"),
+        t.path().join("a/b/../../kit/c/.."),
+    ] {
+        let mut cmd = std::process::Command::new(&exe);
+        cmd.args(["collect", "--source"])
+            .arg(&src)
+            .arg("--out")
+            .arg(&out);
+        let r = run_with_timeout(cmd, Duration::from_secs(60));
+        assert_eq!(r.code, 2, "{}: {}", out.display(), r.stderr);
+        assert!(
+            r.stderr
+                .contains("refusing to write next to the fieldkit binary"),
+            "{}: {}",
+            out.display(),
+            r.stderr
+        );
+        assert_eq!(
+            listing(t.path()),
+            before,
+            "nothing was created for {}",
+            out.display()
+        );
+    }
+}
+
+#[test]
+fn a_run_killed_right_after_storing_a_zip_file_is_not_finalized_rather_than_tampered() {
+    require_tool("zip", "zip");
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    let out = t.path().join("out");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::create_dir(&out).unwrap();
+    // Walk order with one thread: a_orig.bin, m_inner.zip (streamed: > 8 MiB, so its last
+    // chunk and the patched header reach the disk), then hard links of a_orig.bin, which
+    // are read and hashed but stored as duplicates: for a few seconds nothing is written
+    // and the .part ends exactly with the inner ZIP's end-of-central-directory record.
+    write_random(&src.join("a_orig.bin"), 1 << 20, 11);
+    let zdir = t.path().join("zsrc");
+    std::fs::create_dir(&zdir).unwrap();
+    write_random(&zdir.join("blob"), 12 << 20, 12);
+    let z = sh(&format!(
+        "cd {} && zip -q -0 {} blob",
+        zdir.display(),
+        src.join("m_inner.zip").display()
+    ));
+    assert_eq!(z.code, 0, "{}", z.stderr);
+    for i in 0..2000 {
+        std::fs::hard_link(src.join("a_orig.bin"), src.join(format!("n_dup_{i:04}"))).unwrap();
+    }
+    let zip_bytes = std::fs::read(src.join("m_inner.zip")).unwrap();
+    let mut child = fieldkit()
+        .args(["collect", "--quiet", "--threads", "1", "--source"])
+        .arg(&src)
+        .arg("--out")
+        .arg(&out)
+        .spawn()
+        .unwrap();
+    let part = wait_for_part(&out, Duration::from_secs(60));
+    wait_for_size(
+        &part,
+        (1 << 20) + zip_bytes.len() as u64,
+        Duration::from_secs(120),
+    );
+    // Give the patched local header a moment, then kill hard.
+    std::thread::sleep(Duration::from_millis(200));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let tail = std::fs::read(&part).unwrap();
+    assert!(
+        tail.ends_with(&zip_bytes[zip_bytes.len() - 22..]),
+        "the killed .part ends with the inner ZIP's end record (the case under test)"
+    );
+    let v = verify(&part, &[]);
+    assert_eq!(v.code, 3, "{}", v.stdout);
+    assert!(v.stdout.starts_with("NOT FINALIZED"), "{}", v.stdout);
+    assert!(!v.stdout.contains("prepended_data"), "{}", v.stdout);
+    // Renamed, it is still not finalized: the end record at its end is not its own.
+    let renamed = out.join("renamed.zip");
+    std::fs::rename(&part, &renamed).unwrap();
+    let v = verify(&renamed, &[]);
+    assert_eq!(v.code, 3, "{}", v.stdout);
+    assert!(
+        v.stdout.contains("[not_finalized]") && !v.stdout.contains("prepended_data"),
+        "{}",
+        v.stdout
+    );
+}
+
+#[test]
+fn a_run_killed_before_its_first_write_leaves_an_empty_part_that_is_not_finalized() {
+    let t = tempfile::tempdir().unwrap();
+    // What a kill before the writer's first buffer flush leaves behind.
+    let part = t.path().join("K-1_host_20260101T000000Z_0badcafe.zip.part");
+    std::fs::write(&part, b"").unwrap();
+    let v = verify(&part, &[]);
+    assert_eq!(v.code, 3, "{}", v.stdout);
+    assert!(v.stdout.starts_with("NOT FINALIZED"), "{}", v.stdout);
+    assert!(v.stdout.contains("[not_finalized]"), "{}", v.stdout);
+    // A few bytes of a local header are no better.
+    std::fs::write(&part, b"PK\x03").unwrap();
+    assert_eq!(verify(&part, &[]).code, 3);
+}
+
+#[test]
+fn a_profile_that_follows_symlinks_reads_links_inside_the_source_and_records_links_out_of_it() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir_all(src.join("data/sub")).unwrap();
+    std::fs::create_dir(t.path().join("out")).unwrap();
+    std::fs::write(src.join("data/real.txt"), b"the real content").unwrap();
+    std::fs::write(src.join("data/sub/deep.txt"), b"deep content").unwrap();
+    // Outside the source: what an absolute link on a mounted image would reach on the
+    // examiner's own machine.
+    std::fs::create_dir(t.path().join("examiner")).unwrap();
+    std::fs::write(t.path().join("examiner/secret.txt"), b"examiner's own file").unwrap();
+    let ln =
+        |target: &Path, link: &str| std::os::unix::fs::symlink(target, src.join(link)).unwrap();
+    ln(Path::new("data/real.txt"), "rel_in");
+    ln(&src.join("data/sub/deep.txt"), "abs_in");
+    ln(Path::new("sub"), "data/sublink");
+    ln(Path::new("../examiner/secret.txt"), "rel_out");
+    ln(&t.path().join("examiner/secret.txt"), "abs_out");
+    ln(&t.path().join("examiner"), "dir_out");
+    ln(Path::new("nowhere"), "dangling");
+    let profile = t.path().join("follow.toml");
+    std::fs::write(
+        &profile,
+        "name = \"follow\"\nformat_version = 1\nfollow_symlinks = true\n[[rule]]\nname = \"all\"\ncategory = \"all\"\npaths = [\"/**\"]\n",
+    )
+    .unwrap();
+    let (r, bundle) = collect(
+        &src,
+        &t.path().join("out"),
+        &["--profile", profile.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let recs = records(&bundle);
+    let sha = |b: &[u8]| {
+        use sha2::Digest;
+        let d = sha2::Sha256::digest(b);
+        d.iter().map(|x| format!("{x:02x}")).collect::<String>()
+    };
+    // Inside the source: read through the link, both paths recorded.
+    for (link, target, content) in [
+        (
+            "/rel_in",
+            "data/real.txt".to_string(),
+            &b"the real content"[..],
+        ),
+        (
+            "/abs_in",
+            src.join("data/sub/deep.txt").display().to_string(),
+            b"deep content",
+        ),
+    ] {
+        let rec = record_for(&recs, link);
+        assert!(
+            matches!(rec["status"].as_str(), Some("collected" | "duplicate")),
+            "{rec}"
+        );
+        assert_eq!(rec["link_target"]["path"], target.as_str(), "{rec}");
+        let resolved = rec["resolved_target"]["path"].as_str().unwrap();
+        assert!(resolved.starts_with(src.to_str().unwrap()), "{rec}");
+        assert_eq!(rec["sha256"], sha(content), "{rec}");
+    }
+    assert_eq!(
+        record_for(&recs, "/rel_in")["resolved_target"]["path"],
+        src.join("data/real.txt").to_str().unwrap()
+    );
+    // A directory link inside the source is walked.
+    let via = record_for(&recs, "/data/sublink/deep.txt");
+    assert!(
+        matches!(via["status"].as_str(), Some("collected" | "duplicate")),
+        "{via}"
+    );
+    // Out of the source: recorded with both paths, never read.
+    for link in ["/rel_out", "/abs_out", "/dir_out"] {
+        let rec = record_for(&recs, link);
+        assert_eq!(rec["status"], "skipped", "{rec}");
+        assert_eq!(rec["reason"], "symlink_outside_source", "{rec}");
+        assert!(rec["link_target"]["path"].is_string(), "{rec}");
+        assert!(
+            rec["resolved_target"]["path"]
+                .as_str()
+                .unwrap()
+                .starts_with(t.path().join("examiner").to_str().unwrap()),
+            "{rec}"
+        );
+        assert!(rec["member"].is_null() && rec["sha256"].is_null(), "{rec}");
+    }
+    assert!(
+        !recs
+            .iter()
+            .any(|r| r["sha256"] == sha(b"examiner's own file")),
+        "nothing of the examiner's machine is read"
+    );
+    let dangling = record_for(&recs, "/dangling");
+    assert_eq!(dangling["status"], "skipped", "{dangling}");
+    assert_eq!(dangling["reason"], "symlink", "{dangling}");
+    assert_eq!(dangling["link_target"]["path"], "nowhere", "{dangling}");
+    assert_eq!(verify(&bundle, &[]).code, 0);
+}
+
+#[test]
+fn files_jsonl_lists_paths_in_walk_order_whatever_the_thread_timing() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    // ~300 files of mixed sizes (two streamed ones, some identical contents) in nested
+    // directories, plus entries that are recorded without being read.
+    for d in 0..10 {
+        let dir = src
+            .join(format!("d{d}"))
+            .join(if d % 3 == 0 { "inner" } else { "" });
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 0..29 {
+            let name = dir.join(format!("f{i:02}.{}", ["txt", "bin", "log"][i % 3]));
+            if i % 7 == 0 {
+                std::fs::write(&name, format!("shared content {}", i % 2)).unwrap();
+            } else {
+                write_random(&name, (i * 997 + d * 131) % 40_000, (d * 100 + i) as u64);
+            }
+        }
+    }
+    write_random(&src.join("d1/a_big.bin"), 9 << 20, 77);
+    write_random(&src.join("d6/z_big.bin"), 10 << 20, 78);
+    std::os::unix::fs::symlink("f01.bin", src.join("d2/link")).unwrap();
+    let paths = |bundle: &Path| -> Vec<String> {
+        records(bundle)
+            .iter()
+            .map(|r| r["path"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut runs = Vec::new();
+    for n in 0..2 {
+        let (r, bundle) = collect(
+            &src,
+            &t.path().join(format!("out{n}")),
+            &["--threads", "2", "--no-verify"],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        runs.push(paths(&bundle));
+    }
+    let first_difference = |a: &[String], b: &[String]| {
+        a.iter()
+            .zip(b)
+            .position(|(x, y)| x != y)
+            .map(|i| format!("position {i}: {} vs {}", a[i], b[i]))
+    };
+    assert_eq!(runs[0].len(), 10 * 29 + 3);
+    assert_eq!(runs[0].len(), runs[1].len());
+    assert_eq!(
+        first_difference(&runs[0], &runs[1]),
+        None,
+        "the same tree gives the same files.jsonl order"
+    );
+    // Walk order: depth first, names sorted byte-wise — the order of the paths' components.
+    let mut sorted = runs[0].clone();
+    sorted.sort_by(|a, b| Path::new(a).cmp(Path::new(b)));
+    assert_eq!(first_difference(&runs[0], &sorted), None, "walk order");
+}
+
+/// Run fieldkit with its stdout a pipe whose reading end is already closed (what
+/// `| head -1` becomes once head has exited): every write fails with EPIPE.
+fn run_with_closed_stdout(args: &[&std::ffi::OsStr]) -> (std::process::ExitStatus, String) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut child = fieldkit()
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(start.elapsed() < Duration::from_secs(120), "hung: {args:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_closed_stdout_ends_the_output_quietly_with_the_commands_own_exit_status() {
+    use std::os::unix::process::ExitStatusExt;
+    let t = tree();
+    let src = t.path().join("src");
+    let out = t.path().join("out");
+    // collect: the bundle is finished and verified; only the summary had nowhere to go.
+    let (status, stderr) = run_with_closed_stdout(&[
+        OsStr::new("collect"),
+        OsStr::new("--source"),
+        src.as_os_str(),
+        OsStr::new("--out"),
+        out.as_os_str(),
+    ]);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let bundle = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "zip"))
+        .expect("finalized bundle");
+    let b = bundle.as_os_str();
+    for args in [
+        vec![OsStr::new("verify"), b],
+        vec![OsStr::new("verify"), b, OsStr::new("--json")],
+    ] {
+        let (status, stderr) = run_with_closed_stdout(&args);
+        assert_eq!(status.code(), Some(0), "{args:?}: {stderr}");
+        assert_eq!(stderr, "", "{args:?}: nothing on stderr");
+    }
+    // The verdict is still the exit status when it is not "valid".
+    let bad = t.path().join("bad.zip");
+    std::fs::copy(&bundle, &bad).unwrap();
+    let len = std::fs::metadata(&bad).unwrap().len();
+    zipedit(&["truncate", bad.to_str().unwrap(), &(len - 1).to_string()]);
+    let (status, stderr) = run_with_closed_stdout(&[OsStr::new("verify"), bad.as_os_str()]);
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert_eq!(stderr, "");
+    let x = t.path().join("x");
+    let (status, stderr) = run_with_closed_stdout(&[OsStr::new("extract"), b, x.as_os_str()]);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr, "");
+    assert!(x.join("manifest.json").is_file());
+    // Listing commands end like standard Unix filters: SIGPIPE (141 in the shell).
+    let (status, stderr) = run_with_closed_stdout(&[OsStr::new("profiles"), OsStr::new("list")]);
+    assert_eq!(status.signal(), Some(13), "{status:?}: {stderr}");
+    assert_eq!(stderr, "");
+    // And in a real pipeline.
+    let r = bash(&format!(
+        "set -o pipefail; {} verify {} | head -1",
+        bin(),
+        bundle.display()
+    ));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("VALID"), "{}", r.stdout);
+    assert_eq!(r.stderr, "");
+}
+
+/// An LD_PRELOAD shim that flips one bit of whatever is read from a `*.zip` file at the
+/// offset given in FIELDKIT_TEST_FLIP_AT: the finished bundle exists under that name only
+/// after sealing, so the writer is untouched and only the read-back disagrees — a device
+/// that returns other bytes than it was given. (The debug fieldkit binary is dynamically
+/// linked against glibc, so its open/read/pread64 calls go through the shim.)
+const FLIP_SHIM: &str = r#"
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define MAXFD 65536
+static unsigned char watched[MAXFD];
+
+static void watch(int fd, const char *path) {
+    if (fd < 0 || fd >= MAXFD) return;
+    size_t n = strlen(path);
+    watched[fd] = n > 4 && strcmp(path + n - 4, ".zip") == 0;
+}
+
+static void flip(int fd, void *buf, ssize_t n, off_t start) {
+    if (n <= 0 || fd < 0 || fd >= MAXFD || !watched[fd]) return;
+    const char *at_s = getenv("FIELDKIT_TEST_FLIP_AT");
+    if (!at_s) return;
+    long long at = atoll(at_s);
+    if (at >= start && at < start + n) ((unsigned char *)buf)[at - start] ^= 0x01;
+}
+
+#define OPEN_LIKE(name, ...) \
+    int name(const char *path, int flags, ...) { \
+        static int (*real)(const char *, int, ...); \
+        if (!real) real = dlsym(RTLD_NEXT, #name); \
+        mode_t mode = 0; \
+        if (flags & (O_CREAT | O_TMPFILE)) { va_list ap; va_start(ap, flags); mode = va_arg(ap, int); va_end(ap); } \
+        int fd = real(path, flags, mode); \
+        watch(fd, path); \
+        return fd; \
+    }
+OPEN_LIKE(open)
+OPEN_LIKE(open64)
+
+#define OPENAT_LIKE(name) \
+    int name(int dirfd, const char *path, int flags, ...) { \
+        static int (*real)(int, const char *, int, ...); \
+        if (!real) real = dlsym(RTLD_NEXT, #name); \
+        mode_t mode = 0; \
+        if (flags & (O_CREAT | O_TMPFILE)) { va_list ap; va_start(ap, flags); mode = va_arg(ap, int); va_end(ap); } \
+        int fd = real(dirfd, path, flags, mode); \
+        watch(fd, path); \
+        return fd; \
+    }
+OPENAT_LIKE(openat)
+OPENAT_LIKE(openat64)
+
+int close(int fd) {
+    static int (*real)(int);
+    if (!real) real = dlsym(RTLD_NEXT, "close");
+    if (fd >= 0 && fd < MAXFD) watched[fd] = 0;
+    return real(fd);
+}
+
+ssize_t read(int fd, void *buf, size_t count) {
+    static ssize_t (*real)(int, void *, size_t);
+    if (!real) real = dlsym(RTLD_NEXT, "read");
+    off_t start = (fd >= 0 && fd < MAXFD && watched[fd]) ? lseek(fd, 0, SEEK_CUR) : 0;
+    ssize_t n = real(fd, buf, count);
+    flip(fd, buf, n, start);
+    return n;
+}
+
+ssize_t pread64(int fd, void *buf, size_t count, off_t offset) {
+    static ssize_t (*real)(int, void *, size_t, off_t);
+    if (!real) real = dlsym(RTLD_NEXT, "pread64");
+    ssize_t n = real(fd, buf, count, offset);
+    flip(fd, buf, n, offset);
+    return n;
+}
+"#;
+
+#[test]
+fn a_bundle_that_reads_back_differently_fails_verify_after_write_with_exit_1() {
+    require_tool("gcc", "gcc");
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    // One member first in the archive: files/a.txt, data from offset 30 + 11 + 9 = 50.
+    std::fs::write(src.join("a.txt"), vec![b'e'; 4000]).unwrap();
+    let c = t.path().join("flip.c");
+    std::fs::write(&c, FLIP_SHIM).unwrap();
+    let so = t.path().join("flip.so");
+    let g = sh(&format!(
+        "gcc -shared -fPIC -O1 -o {} {} -ldl",
+        so.display(),
+        c.display()
+    ));
+    assert_eq!(g.code, 0, "{}", g.stderr);
+    let out = t.path().join("out");
+    let mut cmd = fieldkit();
+    cmd.args(["collect", "--source"])
+        .arg(&src)
+        .arg("--out")
+        .arg(&out)
+        .env("LD_PRELOAD", &so)
+        .env("FIELDKIT_TEST_FLIP_AT", "1000");
+    let r = run_with_timeout(cmd, Duration::from_secs(120));
+    assert_eq!(
+        r.code, 1,
+        "exit 1 = verify-after-write failed\n{}\n{}",
+        r.stdout, r.stderr
+    );
+    assert!(
+        r.stdout.contains("Verified      FAILED (Invalid):"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stderr.contains("VERIFY-AFTER-WRITE FAILED") && r.stderr.contains("collect again"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stdout.contains("- member files/a.txt: SHA-256 ")
+            && r.stdout.contains("does not match SHA256SUMS"),
+        "{}",
+        r.stdout
+    );
+    // The same with --json for scripts.
+    let mut cmd = fieldkit();
+    cmd.args(["collect", "--json", "--source"])
+        .arg(&src)
+        .arg("--out")
+        .arg(t.path().join("out2"))
+        .env("LD_PRELOAD", &so)
+        .env("FIELDKIT_TEST_FLIP_AT", "1000");
+    let r = run_with_timeout(cmd, Duration::from_secs(120));
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let s = r.json();
+    assert_eq!(s["verify_after_write"]["verdict"], "invalid");
+    assert_eq!(s["exit_code"], 1);
+    // What is on the disk is intact: read without the shim, the bundle itself verifies
+    // apart from the sidecar, which records the hash of the bytes read back.
+    let bundle = std::path::PathBuf::from(s["bundle"].as_str().unwrap());
+    let lone = t.path().join("lone.zip");
+    std::fs::copy(&bundle, &lone).unwrap();
+    assert_eq!(verify(&lone, &[]).code, 0);
+}
+
+#[test]
+fn on_a_terminal_collect_shows_progress_on_stderr_and_prints_the_paper_log_summary() {
+    require_tool("script", "util-linux");
+    require_tool("ssh-keygen", "openssh-client");
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    write_random(&src.join("big.bin"), 64 << 20, 21);
+    std::fs::write(src.join("a.txt"), b"small").unwrap();
+    std::fs::write(src.join("b.txt"), b"small").unwrap();
+    let out = t.path().join("out");
+    let summary = t.path().join("summary.txt");
+    // script(1) gives fieldkit a pseudo-terminal as stderr; stdout goes to a file, so
+    // what script captures is exactly what fieldkit wrote to stderr.
+    let cmd = format!(
+        "{} collect --source {} --out {} > {}",
+        bin(),
+        src.display(),
+        out.display(),
+        summary.display()
+    );
+    let mut sc = std::process::Command::new("script");
+    sc.args(["-qec", &cmd, "/dev/null"]);
+    let r = run_with_timeout(sc, Duration::from_secs(120));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let tty = &r.stdout;
+    assert!(
+        tty.contains(&format!(
+            "fieldkit: collecting {} with profile all-files",
+            src.display()
+        )),
+        "{tty}"
+    );
+    // The progress bar: files, bytes, rate, ETA — drawn and cleared again (ESC[2K).
+    assert!(tty.contains(" files"), "{tty}");
+    assert!(tty.contains("B/s ETA "), "{tty}");
+    assert!(tty.contains("MiB/64.00 MiB"), "{tty}");
+    assert!(tty.contains("\x1b[2K"), "{tty}");
+    let text = std::fs::read_to_string(&summary).unwrap();
+    let field = |label: &str| -> String {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("  {label:<14}")))
+            .unwrap_or_else(|| panic!("no {label} line in:\n{text}"))
+            .to_string()
+    };
+    assert!(text.contains("fieldkit collect: COMPLETE"), "{text}");
+    let bundle = std::path::PathBuf::from(field("Bundle"));
+    assert!(bundle.is_file() && bundle.starts_with(&out), "{text}");
+    let sha = sh(&format!("sha256sum {}", bundle.display()));
+    assert_eq!(
+        field("SHA-256"),
+        sha.stdout.split_whitespace().next().unwrap(),
+        "{text}"
+    );
+    let signed = field("Signed by");
+    let (fingerprint, note) = signed.split_once("  ").unwrap();
+    assert_eq!(note, "ONE-TIME KEY: write this fingerprint in your notes");
+    let pubkey = t.path().join("signer.pub");
+    std::fs::write(&pubkey, member(&bundle, "signer.pub")).unwrap();
+    let lf = sh(&format!("ssh-keygen -lf {}", pubkey.display()));
+    assert_eq!(lf.code, 0, "{}", lf.stderr);
+    assert_eq!(
+        lf.stdout.split_whitespace().nth(1),
+        Some(fingerprint),
+        "{}",
+        lf.stdout
+    );
+    assert_eq!(
+        field("Files"),
+        "2 collected, 1 duplicate, 0 changed while read, 0 skipped, 0 errors (3 considered)"
+    );
+    let read = field("Read");
+    let secs: f64 = read
+        .strip_prefix("64.0 MiB in ")
+        .and_then(|r| r.strip_suffix(" s"))
+        .unwrap_or_else(|| panic!("{read}"))
+        .parse()
+        .unwrap();
+    assert!(secs > 0.0 && secs < 120.0, "{read}");
+    assert!(field("Verified").starts_with("OK: "), "{text}");
+    assert_eq!(r.stderr, "");
+}
+
+/// Start `collect --threads 1` on `src`, wait until the bundle has grown past 4 MiB (the
+/// first large file is being streamed), run `act`, and return the finished run.
+fn collect_and_act_mid_read(src: &Path, out: &Path, act: impl FnOnce()) -> Run {
+    let mut cmd = fieldkit();
+    cmd.args(["collect", "--json", "--threads", "1", "--source"])
+        .arg(src)
+        .arg("--out")
+        .arg(out);
+    let child = std::thread::spawn(move || run_with_timeout(cmd, Duration::from_secs(300)));
+    let part = wait_for_part(out, Duration::from_secs(60));
+    wait_for_size(&part, 4 << 20, Duration::from_secs(60));
+    act();
+    child.join().unwrap()
+}
+
+#[test]
+fn a_file_whose_mtime_changes_while_read_keeps_its_size_and_is_marked_changed() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    let out = t.path().join("out");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::create_dir(&out).unwrap();
+    let f = src.join("touched.db");
+    write_random(&f, 400 << 20, 31);
+    let r = collect_and_act_mid_read(&src, &out, || {
+        // A writer that only updates the time (same size, same bytes).
+        let file = std::fs::OpenOptions::new().write(true).open(&f).unwrap();
+        file.set_modified(std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000))
+            .unwrap();
+    });
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bundle = std::path::PathBuf::from(r.json()["bundle"].as_str().unwrap());
+    let g = record_for(&records(&bundle), "touched.db").clone();
+    assert_eq!(g["status"], "changed", "{g}");
+    assert_eq!(g["reason"], "changed_during_read", "{g}");
+    let detail = g["detail"].as_str().unwrap();
+    assert!(detail.starts_with("mtime changed while being read"), "{g}");
+    assert!(!detail.contains("size"), "the size did not change: {g}");
+    assert_eq!(g["bytes_read"], 400u64 << 20, "{g}");
+    assert_eq!(g["size"], 400u64 << 20, "{g}");
+    // The mtime recorded is the one before the read.
+    assert!(!g["mtime"].as_str().unwrap().starts_with("2001-"), "{g}");
+    assert_eq!(verify(&bundle, &[]).code, 0);
+}
+
+#[test]
+fn a_file_truncated_while_read_is_stored_as_read_and_marked_truncated() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    let out = t.path().join("out");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::create_dir(&out).unwrap();
+    let f = src.join("rotated.log");
+    write_random(&f, 400 << 20, 32);
+    let r = collect_and_act_mid_read(&src, &out, || {
+        // Log rotation: cut to 1 MiB, below what has been read already.
+        let file = std::fs::OpenOptions::new().write(true).open(&f).unwrap();
+        file.set_len(1 << 20).unwrap();
+    });
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bundle = std::path::PathBuf::from(r.json()["bundle"].as_str().unwrap());
+    let g = record_for(&records(&bundle), "rotated.log").clone();
+    assert_eq!(g["status"], "changed", "{g}");
+    assert_eq!(g["reason"], "changed_during_read", "{g}");
+    let detail = g["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!("truncated (size {} -> {})", 400u64 << 20, 1 << 20)),
+        "{g}"
+    );
+    let read = g["bytes_read"].as_u64().unwrap();
+    assert!((4 << 20..400 << 20).contains(&read), "{g}");
+    assert!(
+        detail.contains(&format!("the {read} bytes read are stored")),
+        "{g}"
+    );
+    assert_eq!(g["size"], 400u64 << 20, "size when opened: {g}");
+    // What was read is what is stored, and its hash is recorded.
+    assert_eq!(verify(&bundle, &[]).code, 0);
+    assert_eq!(r.json()["counts"]["changed"], 1);
+}
+
+#[test]
+fn sigterm_mid_run_finalizes_a_signed_bundle_marked_incomplete() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    let out = t.path().join("out");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::create_dir(&out).unwrap();
+    write_random(&src.join("a_big.bin"), 600 << 20, 33);
+    for i in 0..20 {
+        std::fs::write(src.join(format!("z_later_{i}.txt")), format!("later {i}")).unwrap();
+    }
+    let mut child = fieldkit()
+        .args(["collect", "--json", "--threads", "1", "--source"])
+        .arg(&src)
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let part = wait_for_part(&out, Duration::from_secs(60));
+    wait_for_size(&part, 4 << 20, Duration::from_secs(60));
+    sh(&format!("kill -TERM {}", child.id()));
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "collect did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let r = finish(child.wait_with_output().unwrap());
+    assert_eq!(r.code, 4, "exit 4 = incomplete\n{}\n{}", r.stdout, r.stderr);
+    let s = r.json();
+    assert_eq!(s["status"], "incomplete");
+    assert_eq!(s["verify_after_write"]["verdict"], "valid_incomplete");
+    let bundle = std::path::PathBuf::from(s["bundle"].as_str().unwrap());
+    assert!(bundle.extension().unwrap() == "zip");
+    let m = manifest(&bundle);
+    assert_eq!(m["status"], "incomplete");
+    assert!(
+        m["incomplete_reason"]
+            .as_str()
+            .unwrap()
+            .contains("interrupted by signal")
+    );
+    let v = verify(&bundle, &[]);
+    assert_eq!(v.code, 4, "{}", v.stdout);
+    assert!(v.stdout.starts_with("VALID BUT INCOMPLETE"), "{}", v.stdout);
+    let recs = records(&bundle);
+    assert_eq!(record_for(&recs, "a_big.bin")["reason"], "interrupted");
+    assert_eq!(
+        record_for(&recs, "z_later_19.txt")["reason"],
+        "interrupted",
+        "files not yet read are recorded as interrupted"
+    );
+    let actions = String::from_utf8(member(&bundle, "actions.jsonl")).unwrap();
+    assert!(actions.contains("collect.interrupted"));
 }

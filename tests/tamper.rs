@@ -483,3 +483,244 @@ fn t23_not_a_zip_and_missing_files_are_unusable() {
     assert_eq!(v.code, 2);
     assert!(v.stdout.contains("[unreadable]"), "{}", v.stdout);
 }
+
+/// `fieldkit verify` (and `report`, which verifies first) on a damaged bundle, with a
+/// deadline: a hang fails the test instead of blocking it.
+fn verify_within(b: &Path, limit_secs: u64) -> Run {
+    let mut cmd = fieldkit();
+    cmd.arg("verify").arg(b);
+    run_with_timeout(cmd, std::time::Duration::from_secs(limit_secs))
+}
+
+#[test]
+fn t24_compressed_size_beyond_the_file_in_the_central_directory_ends_with_a_verdict() {
+    let (d, b) = copy_bundle();
+    // The high byte of findings.jsonl's compressed size: the member now claims ~4 GB.
+    ed(&[
+        "cd-set",
+        b.to_str().unwrap(),
+        "findings.jsonl",
+        "23",
+        "0xff",
+    ]);
+    let v = verify_within(&b, 20);
+    assert_eq!(v.code, 1, "{}{}", v.stdout, v.stderr);
+    assert!(
+        v.stdout
+            .contains("[impossible_size] member findings.jsonl: the central directory gives it"),
+        "{}",
+        v.stdout
+    );
+    assert!(
+        v.stdout
+            .contains("[unreadable_member] findings.jsonl: cannot read"),
+        "{}",
+        v.stdout
+    );
+    // `report` verifies first: it must end too, and say the bundle is not valid.
+    let html = d.path().join("r.html");
+    let mut cmd = fieldkit();
+    cmd.arg("report")
+        .arg(&b)
+        .args(["--format", "text", "--out"])
+        .arg(&html);
+    let r = run_with_timeout(cmd, std::time::Duration::from_secs(20));
+    assert_ne!(r.code, 101, "{}", r.stderr);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+}
+
+#[test]
+fn t25_zip64_size_that_overflows_an_offset_is_rejected_without_a_panic() {
+    // Local header and central directory agree on a size near 2^64: adding it to the
+    // member's offset overflows.
+    for op in ["zip64-size", "cd-zip64-size"] {
+        let (_d, b) = copy_bundle();
+        ed(&[
+            op,
+            b.to_str().unwrap(),
+            "files/docs/c.txt",
+            "0xfffffffffffffff0",
+        ]);
+        let v = verify_within(&b, 20);
+        assert!(!v.stderr.contains("panicked"), "{op}: {}", v.stderr);
+        assert_eq!(v.code, 1, "{op}: {}{}", v.stdout, v.stderr);
+        assert!(
+            v.stdout.contains(
+                "[impossible_size] member files/docs/c.txt: the central directory gives it"
+            ),
+            "{op}: {}",
+            v.stdout
+        );
+    }
+}
+
+/// A small bundle (three short files) without sidecars: every byte of it must be
+/// protected by the bundle's own checks.
+fn small_bundle() -> (tempfile::TempDir, PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("src");
+    std::fs::create_dir_all(src.join("d")).unwrap();
+    std::fs::write(src.join("d/one.txt"), b"first small file\n").unwrap();
+    std::fs::write(src.join("d/two.txt"), b"second small file\n").unwrap();
+    std::fs::write(src.join("three.bin"), [0u8, 1, 2, 3, 250, 251, 252]).unwrap();
+    let (r, b) = collect(&src, &d.path().join("out"), &["--case", "M-1"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lone = d.path().join("lone.zip");
+    std::fs::copy(&b, &lone).unwrap();
+    (d, lone)
+}
+
+#[test]
+fn no_single_byte_change_anywhere_verifies_hangs_or_panics() {
+    let (d, b) = small_bundle();
+    let original = std::fs::read(&b).unwrap();
+    let v = verify_within(&b, 20);
+    assert_eq!(v.code, 0, "the untouched copy verifies: {}", v.stdout);
+    // Structural bytes (local headers, central directory, end records) are a small part
+    // of the file: half of the offsets are drawn from them, half from the whole file.
+    let offsets: serde_json::Value =
+        serde_json::from_str(&zipedit(&["offsets", b.to_str().unwrap()]).stdout).unwrap();
+    let mut regions: Vec<(u64, u64)> = Vec::new();
+    let mut data_end = 0;
+    for v in offsets.as_object().unwrap().values() {
+        let (h, ds, size) = (
+            v[0].as_u64().unwrap(),
+            v[1].as_u64().unwrap(),
+            v[2].as_u64().unwrap(),
+        );
+        regions.push((h, ds));
+        data_end = data_end.max(ds + size);
+    }
+    regions.push((data_end, original.len() as u64));
+    let structural: Vec<u64> = regions.iter().flat_map(|&(a, b)| a..b).collect();
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let m = d.path().join("mutated.zip");
+    for i in 0..200 {
+        let off = if i % 2 == 0 {
+            structural[(next() % structural.len() as u64) as usize]
+        } else {
+            next() % original.len() as u64
+        } as usize;
+        let mut bytes = original.clone();
+        // Alternate a one-bit flip and an overwrite with another value.
+        bytes[off] = if i % 4 < 2 {
+            bytes[off] ^ (1 << (next() % 8))
+        } else {
+            let v = (next() % 255) as u8;
+            if v >= bytes[off] { v + 1 } else { v }
+        };
+        std::fs::write(&m, &bytes).unwrap();
+        let r = verify_within(&m, 20);
+        let what = format!(
+            "mutation {i}: byte {off} {:#04x} -> {:#04x}\n{}{}",
+            original[off], bytes[off], r.stdout, r.stderr
+        );
+        assert!(!r.stderr.contains("panicked"), "{what}");
+        assert!(
+            matches!(r.code, 1..=3),
+            "a changed bundle must be invalid, unusable or not finalized: {what}"
+        );
+        assert!(!r.stdout.starts_with("VALID"), "{what}");
+    }
+}
+
+fn extract(b: &Path, dir: &Path) -> Run {
+    let mut cmd = fieldkit();
+    cmd.arg("extract").arg(b).arg(dir);
+    run_with_timeout(cmd, std::time::Duration::from_secs(60))
+}
+
+/// Everything below `dir` (relative, sorted), to show what an extraction left.
+fn tree_of(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = walk(dir)
+        .iter()
+        .map(|p| p.strip_prefix(dir).unwrap().display().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            out.push(e.path());
+            if e.file_type().unwrap().is_dir() {
+                out.extend(walk(&e.path()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn extract_exit_codes_follow_the_readme_and_a_failure_leaves_nothing_that_looks_extracted() {
+    let (d, b) = copy_bundle();
+    // Bad arguments (2): no such bundle, not a ZIP, a target that is a file.
+    let r = extract(&d.path().join("missing.zip"), &d.path().join("x1"));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let junk = d.path().join("junk.zip");
+    std::fs::write(&junk, b"not a zip").unwrap();
+    assert_eq!(extract(&junk, &d.path().join("x2")).code, 2);
+    let file = d.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let r = extract(&b, &file);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("not a directory"), "{}", r.stderr);
+    assert!(!d.path().join("x1").exists() && !d.path().join("x2").exists());
+    // Refused (1): a target that is not empty.
+    let full = d.path().join("full");
+    std::fs::create_dir(&full).unwrap();
+    std::fs::write(full.join("keep"), b"k").unwrap();
+    let r = extract(&b, &full);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(tree_of(&full), vec!["keep"]);
+    // Refused (1) before writing anything: an unsafe name, and a name that is both a
+    // file and the directory of another member.
+    for (op, why) in [
+        (
+            "rename=files/docs/a.txt:files/../../evil.txt",
+            "'..' component",
+        ),
+        (
+            "add=files/docs/a.txt/inner:/dev/null",
+            "both a file and a directory",
+        ),
+    ] {
+        let (d2, b2) = copy_bundle();
+        rewrite(&b2, &[op]);
+        let x = d2.path().join("x");
+        let r = extract(&b2, &x);
+        assert_eq!(r.code, 1, "{op}: {}", r.stderr);
+        assert!(r.stderr.contains(why), "{op}: {}", r.stderr);
+        assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+        assert!(!x.exists(), "{op}: nothing created: {:?}", tree_of(&x));
+        assert!(!d2.path().join("evil.txt").exists());
+    }
+    // Failed part-way (1): a damaged member. Members extracted before it must not be
+    // left looking like an extraction.
+    let (d3, b3) = copy_bundle();
+    ed(&["flip", b3.to_str().unwrap(), "manifest.json", "10"]);
+    let x = d3.path().join("x");
+    std::fs::create_dir(&x).unwrap();
+    let r = extract(&b3, &x);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("manifest.json"), "{}", r.stderr);
+    assert_eq!(
+        tree_of(&x),
+        Vec::<String>::new(),
+        "the target is left empty"
+    );
+    // And the untouched bundle extracts (0).
+    let x = d.path().join("good");
+    let r = extract(&b, &x);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(x.join("files/docs/a.txt").is_file() && x.join("SHA256SUMS").is_file());
+    assert!(!tree_of(&x).iter().any(|p| p.contains(".fieldkit-extract")));
+}

@@ -6,14 +6,16 @@
 //! outcome into a files.jsonl record. Concurrency: one walker thread feeds a bounded
 //! channel; a rayon pool processes candidates; small files (≤ 8 MiB) are read into memory
 //! before taking the bundle lock, large ones stream under the lock, so memory stays
-//! bounded by threads × 8 MiB whatever the file sizes. Never aborts the run for one
-//! file: every failure is a record. An output failure (disk full) stops everything.
+//! bounded by threads × 8 MiB whatever the file sizes. Records carry the walk index of
+//! their path, so files.jsonl comes out in walk order with any number of threads. Never
+//! aborts the run for one file: every failure is a record. An output failure (disk full)
+//! stops everything.
 
 mod pipe;
 pub mod spool;
 
 use std::ffi::OsStr;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -65,7 +67,8 @@ impl Progress {
             q.push(line);
             return;
         }
-        eprintln!("{line}");
+        // Never a panic on a closed stderr: that would abort the worker and the run.
+        let _ = writeln!(std::io::stderr(), "{line}");
     }
 
     /// Alerts waiting for the display.
@@ -131,7 +134,9 @@ impl Shared<'_> {
         self.stop.store(true, Ordering::SeqCst);
     }
 
-    fn record(&self, rec: FileRecord, findings: Vec<Finding>) {
+    /// Record the outcome for the walk's `seq`-th event (files.jsonl is written in walk
+    /// order, whatever order the workers finish in).
+    fn record(&self, seq: u64, rec: FileRecord, findings: Vec<Finding>) {
         let Ok(mut out) = self.out.lock() else {
             self.fail("internal error: record sink poisoned".into());
             return;
@@ -150,7 +155,7 @@ impl Shared<'_> {
             Status::Skipped => c.skipped += 1,
             Status::Error => c.error += 1,
         }
-        if let Err(e) = out.records.push(&rec) {
+        if let Err(e) = out.records.push_seq(seq, &rec) {
             drop(out);
             self.fail(format!("writing the files.jsonl spool: {e}"));
             return;
@@ -194,7 +199,7 @@ impl Engine<'_> {
             stop: AtomicBool::new(false),
             finding_seq: AtomicU64::new(findings_before),
         };
-        let (tx, rx) = std::sync::mpsc::sync_channel::<WalkEvent>(4096);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(u64, WalkEvent)>(4096);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(self.threads.max(1))
             .thread_name(|i| format!("fieldkit-acquire-{i}"))
@@ -211,6 +216,8 @@ impl Engine<'_> {
             let stop = &shared.stop;
             let progress = self.progress;
             scope.spawn(move || {
+                // Each event's place in the walk, which is sorted: files.jsonl order.
+                let mut seq = 0u64;
                 walker.walk(|ev| {
                     if stop.load(Ordering::Relaxed) {
                         return false;
@@ -220,11 +227,12 @@ impl Engine<'_> {
                         let size = c.metadata.as_ref().map(|m| m.len()).unwrap_or(0);
                         progress.bytes_planned.fetch_add(size, Ordering::Relaxed);
                     }
-                    tx.send(ev).is_ok()
+                    seq += 1;
+                    tx.send((seq - 1, ev)).is_ok()
                 });
                 progress.walk_done.store(true, Ordering::SeqCst);
             });
-            let work = |ev: WalkEvent| self.handle(ev, &shared);
+            let work = |(seq, ev): (u64, WalkEvent)| self.handle(seq, ev, &shared);
             match &pool {
                 Ok(pool) => pool.install(|| rx.into_iter().par_bridge().for_each(work)),
                 Err(_) => rx.into_iter().for_each(work),
@@ -260,7 +268,7 @@ impl Engine<'_> {
         }
     }
 
-    fn handle(&self, ev: WalkEvent, shared: &Shared<'_>) {
+    fn handle(&self, seq: u64, ev: WalkEvent, shared: &Shared<'_>) {
         let rec = match ev {
             WalkEvent::Candidate(c) => {
                 if shared.stop.load(Ordering::Relaxed) {
@@ -273,12 +281,12 @@ impl Engine<'_> {
                         "interrupted",
                         "collection was interrupted before this file was read",
                     );
-                    shared.record(rec, Vec::new());
+                    shared.record(seq, rec, Vec::new());
                     return;
                 }
                 let (rec, findings) = self.acquire(c, shared);
                 self.progress.files_done.fetch_add(1, Ordering::Relaxed);
-                shared.record(rec, findings);
+                shared.record(seq, rec, findings);
                 return;
             }
             WalkEvent::NotWalked {
@@ -293,6 +301,15 @@ impl Engine<'_> {
                 };
                 if let Ok(m) = read::lstat(&path) {
                     rec.facts = facts(&m);
+                    if m.file_type().is_symlink() {
+                        rec.file_type = Some("symlink".into());
+                        rec.link_target = read::read_link(&path)
+                            .ok()
+                            .map(|t| PathField::from_path(&t));
+                        rec.resolved_target = std::fs::canonicalize(&path)
+                            .ok()
+                            .map(|t| PathField::from_path(&t));
+                    }
                 }
                 skipped(rec, reason, detail)
             }
@@ -308,13 +325,13 @@ impl Engine<'_> {
                 errored(rec, reason, detail)
             }
         };
-        shared.record(rec, Vec::new());
+        shared.record(seq, rec, Vec::new());
     }
 
     /// Everything about one candidate file.
     fn acquire(&self, c: Candidate, shared: &Shared<'_>) -> (FileRecord, Vec<Finding>) {
         let mut rec = base_record(&c, self.plan);
-        let meta = match c.metadata {
+        let mut meta = match c.metadata {
             Some(m) => m,
             None => match read::lstat(&c.path) {
                 Ok(m) => m,
@@ -324,8 +341,44 @@ impl Engine<'_> {
         rec.file_type = Some(file_type_name(&meta).into());
         rec.facts = facts(&meta);
         rec.size = Some(meta.len());
+        // With a profile that follows links, a link is read through its target when that
+        // lies inside the source; both paths are recorded.
+        let mut open_path = std::borrow::Cow::Borrowed(c.path.as_path());
+        if self.plan.follow_symlinks
+            && let Ok(link) = read::lstat(&c.path)
+            && link.file_type().is_symlink()
+        {
+            match self.follow(&c.path, &link, &mut rec) {
+                Ok(real) => {
+                    if meta.file_type().is_symlink()
+                        && let Ok(m) = std::fs::metadata(&real)
+                    {
+                        // The walk gave the link's own lstat: classify by the target.
+                        meta = m;
+                        rec.file_type = Some(file_type_name(&meta).into());
+                        rec.facts = facts(&meta);
+                        rec.size = Some(meta.len());
+                    }
+                    open_path = std::borrow::Cow::Owned(real);
+                }
+                Err(done) => return (*done, Vec::new()),
+            }
+        }
         match file_type_name(&meta) {
             "file" => {}
+            "symlink" if self.plan.follow_symlinks => {
+                rec.link_target = read::read_link(&c.path)
+                    .ok()
+                    .map(|t| PathField::from_path(&t));
+                return (
+                    skipped(
+                        rec,
+                        "symlink",
+                        "symbolic link whose target does not exist: recorded, nothing to read",
+                    ),
+                    Vec::new(),
+                );
+            }
             "symlink" => {
                 rec.link_target = read::read_link(&c.path)
                     .ok()
@@ -412,7 +465,17 @@ impl Engine<'_> {
                 Vec::new(),
             );
         }
-        let opened = match read::open_evidence(&c.path) {
+        let opened = match read::open_evidence(&open_path) {
+            Ok(o) if !self.still_inside(&o, &open_path) => {
+                return (
+                    errored(
+                        rec,
+                        "replaced",
+                        "the link's target moved out of the source between resolving and opening it",
+                    ),
+                    Vec::new(),
+                );
+            }
             Ok(o) => o,
             Err(e) => {
                 let reason = io_reason(&e);
@@ -481,6 +544,82 @@ impl Engine<'_> {
             &ctx,
             shared,
         )
+    }
+
+    /// Resolve a symlink the profile follows: its canonical target when that lies inside
+    /// the source, else the finished record (outside: skipped, never opened).
+    fn follow(
+        &self,
+        path: &Path,
+        link: &std::fs::Metadata,
+        rec: &mut FileRecord,
+    ) -> Result<std::path::PathBuf, Box<FileRecord>> {
+        rec.link_target = read::read_link(path).ok().map(|t| PathField::from_path(&t));
+        match std::fs::canonicalize(path) {
+            Ok(real) if real.starts_with(self.root) => {
+                rec.resolved_target = Some(PathField::from_path(&real));
+                Ok(real)
+            }
+            Ok(real) => {
+                rec.resolved_target = Some(PathField::from_path(&real));
+                // The link's own facts: nothing about the place outside is recorded.
+                rec.file_type = Some("symlink".into());
+                rec.facts = facts(link);
+                rec.size = Some(link.len());
+                Err(Box::new(skipped(
+                    std::mem::take(rec),
+                    "symlink_outside_source",
+                    format!(
+                        "symbolic link to {}, outside the source: recorded, not followed (on a \
+                         mounted image it would lead into the examiner's own system)",
+                        real.display()
+                    ),
+                )))
+            }
+            Err(e) => {
+                rec.file_type = Some("symlink".into());
+                rec.facts = facts(link);
+                rec.size = Some(link.len());
+                let rec = std::mem::take(rec);
+                Err(Box::new(if e.kind() == std::io::ErrorKind::NotFound {
+                    skipped(
+                        rec,
+                        "symlink",
+                        "symbolic link whose target does not exist: recorded, nothing to read",
+                    )
+                } else {
+                    errored(
+                        rec,
+                        io_reason(&e),
+                        format!("symbolic link that cannot be resolved: {e}"),
+                    )
+                }))
+            }
+        }
+    }
+
+    /// After opening a followed link's target: the file opened still lies inside the
+    /// source (Linux: the kernel's name for the open descriptor). Elsewhere, and for paths
+    /// that are not links, true.
+    fn still_inside(&self, opened: &read::Opened, path: &Path) -> bool {
+        if !self.plan.follow_symlinks || !path.is_absolute() {
+            return true;
+        }
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::io::AsRawFd;
+            let fd = opened.file.as_raw_fd();
+            match std::fs::read_link(format!("/proc/self/fd/{fd}")) {
+                Ok(real) => real.starts_with(self.root),
+                // No /proc: the canonical path was checked just before the open.
+                Err(_) => true,
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = opened;
+            true
+        }
     }
 
     #[allow(clippy::too_many_arguments)]

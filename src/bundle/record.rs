@@ -124,8 +124,14 @@ pub struct FileRecord {
     pub md5: Option<String>,
     #[serde(flatten)]
     pub facts: FileFacts,
+    /// For a symlink: its target as stored in the link (`readlink`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link_target: Option<PathField>,
+    /// For a symlink when the profile follows links: the canonical path it resolves to —
+    /// the file read when it lies inside the source, or the place outside it that was
+    /// deliberately not read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved_target: Option<PathField>,
     /// How the bytes were read, e.g. `read(O_RDONLY|O_NOATIME)`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub read_method: Option<String>,

@@ -2,13 +2,18 @@
 //! bundle, with a specific message for every way it can fail.
 //!
 //! Owns the verdict on a bundle: the ZIP structure (read with the independent `zip`
-//! crate, plus our own check of every local header and that members tile the file with
-//! nothing hidden between them), SHA256SUMS both ways and in archive order, every member's
+//! crate, plus our own check that every local header, central directory record and the
+//! end records are byte for byte what fieldkit's writer makes of the recorded values, and
+//! that members tile the file with nothing hidden between them), whether the file was
+//! ever finalized (end records of its own at its very end; never a `.part`), SHA256SUMS
+//! both ways and in archive order, every member's
 //! SHA-256 and CRC-32, every files.jsonl hash against the stored content, the manifest's
 //! counts, the SSHSIG signatures (SHA256SUMS.sig and the `.zip.sig` sidecar) against the
 //! trusted keys, and the `.zip.sha256` sidecar. Reads only; never modifies or extracts.
 //! Tampering can only ever produce `invalid`: no check is skipped because an earlier one
-//! passed.
+//! passed. Never trusts a size or offset from the archive: sums are checked, a size beyond
+//! the file is a problem, and every read loop stops at its first error — a damaged input
+//! must end in a verdict, never a hang or a panic.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -21,6 +26,7 @@ use ssh_key::PublicKey;
 
 use super::manifest::{Case, Counts, Manifest};
 use super::record::{FileRecord, Status};
+use super::zipwriter;
 use super::{ACTIONS_JSONL, FILES_JSONL, MANIFEST, SIGNER_PUB, SUMS, SUMS_SIG};
 use crate::hashing::{AlgSet, MultiHasher, hex};
 use crate::sign;
@@ -158,6 +164,33 @@ struct Entry {
     data_start: u64,
     size: u64,
     crc: u32,
+    /// DOS time and date the headers must carry (from the extended timestamp when there
+    /// is one), the extended timestamp itself, and which local header forms (without,
+    /// with ZIP64 sizes) the central directory record allows.
+    dos_time: u16,
+    dos_date: u16,
+    mtime: Option<i64>,
+    local_forms: [bool; 2],
+    /// Header and data fit before the central directory; a member that cannot is
+    /// reported and left out of the sequential pass.
+    fits: bool,
+}
+
+impl Entry {
+    /// The writer's description of this member, for rebuilding its headers.
+    fn header(&self, zip64_local: bool) -> zipwriter::Entry {
+        zipwriter::Entry {
+            name: self.name_raw.clone(),
+            crc: self.crc,
+            size: self.size,
+            offset: self.header_start,
+            dos_time: self.dos_time,
+            dos_date: self.dos_date,
+            mtime: self.mtime,
+            mode: MEMBER_MODE,
+            zip64_local,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -181,8 +214,12 @@ impl MemberDigest {
 }
 
 const EOCD_SIG: [u8; 4] = [0x50, 0x4b, 0x05, 0x06];
+const ZIP64_EOCD_SIG: [u8; 4] = [0x50, 0x4b, 0x06, 0x06];
+const ZIP64_LOCATOR_SIG: [u8; 4] = [0x50, 0x4b, 0x06, 0x07];
 const LOCAL_SIG: u32 = 0x0403_4b50;
 const METADATA_LIMIT: u64 = 1 << 30;
+/// Every member is a plain 0644 file (docs/bundle-format.md).
+const MEMBER_MODE: u32 = 0o100644;
 
 /// Sidecar paths: `<bundle>.sha256` and `<bundle>.sig`.
 pub fn sidecar_paths(bundle: &Path) -> (PathBuf, PathBuf) {
@@ -193,22 +230,114 @@ pub fn sidecar_paths(bundle: &Path) -> (PathBuf, PathBuf) {
     (PathBuf::from(s), PathBuf::from(g))
 }
 
-fn has_eocd(file: &mut File, len: u64) -> std::io::Result<bool> {
-    let tail = len.min(65_557);
-    file.seek(SeekFrom::Start(len - tail))?;
-    let mut buf = vec![0u8; tail as usize];
-    file.read_exact(&mut buf)?;
-    Ok(buf.windows(4).any(|w| w == EOCD_SIG))
+/// What an end-of-central-directory record near the end of the file says.
+#[derive(Debug, Clone, Copy)]
+struct EndRecords {
+    /// Offset of the end-of-central-directory record.
+    eocd: u64,
+    /// Where the end records begin: the ZIP64 end record when there is one, else `eocd`.
+    start: u64,
+    cd_start: u64,
+    cd_size: u64,
+    /// Bytes after the record: an archive comment or appended data.
+    trailing: u64,
 }
 
-fn tail_is_clean_eocd(file: &mut File, len: u64) -> std::io::Result<bool> {
-    if len < 22 {
-        return Ok(false);
+impl EndRecords {
+    /// The record describes a central directory lying right before it, at the offsets it
+    /// names: the end of *this* archive, not of a ZIP file stored as one of its members
+    /// (whose offsets are relative to that file) and not shifted by prepended data.
+    fn is_own(&self) -> bool {
+        self.cd_start.checked_add(self.cd_size) == Some(self.start)
     }
-    file.seek(SeekFrom::Start(len - 22))?;
-    let mut buf = [0u8; 22];
+}
+
+fn read_at(file: &mut File, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+    file.seek(SeekFrom::Start(offset))?;
+    let mut buf = vec![0u8; len];
     file.read_exact(&mut buf)?;
-    Ok(buf[..4] == EOCD_SIG && buf[20..22] == [0, 0])
+    Ok(buf)
+}
+
+fn le16(b: &[u8], i: usize) -> u16 {
+    u16::from_le_bytes([b[i], b[i + 1]])
+}
+
+fn le32(b: &[u8], i: usize) -> u32 {
+    u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
+}
+
+fn le64(b: &[u8], i: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[i..i + 8]);
+    u64::from_le_bytes(a)
+}
+
+/// Parse the end record at `eocd` (22 bytes in `rec`), following the ZIP64 locator and
+/// end record when its fields are saturated.
+fn end_records_at(
+    file: &mut File,
+    len: u64,
+    eocd: u64,
+    rec: &[u8],
+) -> std::io::Result<Option<EndRecords>> {
+    let comment = le16(rec, 20) as u64;
+    let Some(trailing) = len.checked_sub(eocd + 22) else {
+        return Ok(None);
+    };
+    if comment > trailing {
+        return Ok(None);
+    }
+    let mut end = EndRecords {
+        eocd,
+        start: eocd,
+        cd_start: le32(rec, 16) as u64,
+        cd_size: le32(rec, 12) as u64,
+        trailing,
+    };
+    let saturated =
+        le16(rec, 10) == 0xFFFF || end.cd_size == 0xFFFF_FFFF || end.cd_start == 0xFFFF_FFFF;
+    if saturated && eocd >= 20 {
+        let loc = read_at(file, eocd - 20, 20)?;
+        if loc[..4] == ZIP64_LOCATOR_SIG {
+            let z64 = le64(&loc, 8);
+            // The ZIP64 end record must end exactly where the locator starts.
+            if z64.checked_add(56) == Some(eocd - 20) {
+                let r = read_at(file, z64, 56)?;
+                if r[..4] == ZIP64_EOCD_SIG && le64(&r, 4) == 44 {
+                    end.start = z64;
+                    end.cd_size = le64(&r, 40);
+                    end.cd_start = le64(&r, 48);
+                }
+            }
+        }
+    }
+    Ok(Some(end))
+}
+
+/// The end records of the archive: the last end-of-central-directory record in the final
+/// 64 KiB that is the archive's own, else the last one found (which then belongs to
+/// something else), or none.
+fn find_end_records(file: &mut File, len: u64) -> std::io::Result<Option<EndRecords>> {
+    let tail = len.min(65_557);
+    let base = len - tail;
+    let buf = read_at(file, base, tail as usize)?;
+    let mut last = None;
+    let Some(highest) = buf.len().checked_sub(22) else {
+        return Ok(None);
+    };
+    for at in (0..=highest).rev() {
+        if buf[at..at + 4] != EOCD_SIG {
+            continue;
+        }
+        if let Some(end) = end_records_at(file, len, base + at as u64, &buf[at..at + 22])? {
+            if end.is_own() {
+                return Ok(Some(end));
+            }
+            last.get_or_insert(end);
+        }
+    }
+    Ok(last)
 }
 
 /// Length of a local header from its first 30 bytes (30 + name + extra), or what is
@@ -224,8 +353,10 @@ fn local_header_len(h: &[u8], e: &Entry) -> Result<usize, String> {
     Ok(30 + le16(26) + le16(28))
 }
 
-/// Check a complete local header against the central directory entry.
-fn check_local_header(h: &[u8], e: &Entry) -> Result<(), String> {
+/// Check a complete local header against the central directory entry: `Err` when it
+/// contradicts the entry (the member cannot be located or trusted), `Ok(Some(..))` when it
+/// agrees on name, CRC and sizes but is not byte for byte the header fieldkit writes.
+fn check_local_header(h: &[u8], e: &Entry) -> Result<Option<String>, String> {
     let le16 = |i: usize| u16::from_le_bytes([h[i], h[i + 1]]);
     let le32 = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
     if le16(8) != 0 {
@@ -274,7 +405,74 @@ fn check_local_header(h: &[u8], e: &Entry) -> Result<(), String> {
             e.size
         ));
     }
-    Ok(())
+    // Byte for byte what the writer puts there, given the central directory's record.
+    // When the record itself is not the writer's (reported on its own), either form.
+    let any = e.local_forms == [false, false];
+    let forms = [false, true]
+        .into_iter()
+        .filter(|z| any || e.local_forms[*z as usize])
+        .map(|z| zipwriter::local_header_bytes(&e.header(z)));
+    let mut first_difference = None;
+    for want in forms {
+        match first_difference_at(h, &want) {
+            None => return Ok(None),
+            Some(i) => first_difference = first_difference.max(Some(i)),
+        }
+    }
+    Ok(Some(format!(
+        "its local header is not the one fieldkit writes for its central directory record \
+         (differs in its {})",
+        local_field_name(first_difference.unwrap_or(0))
+    )))
+}
+
+/// Index of the first byte where `a` and `b` differ (a length difference counts).
+fn first_difference_at(a: &[u8], b: &[u8]) -> Option<usize> {
+    match a.iter().zip(b).position(|(x, y)| x != y) {
+        Some(i) => Some(i),
+        None if a.len() != b.len() => Some(a.len().min(b.len())),
+        None => None,
+    }
+}
+
+fn local_field_name(i: usize) -> &'static str {
+    match i {
+        0..4 => "signature",
+        4..6 => "version needed",
+        6..8 => "flags",
+        8..10 => "method",
+        10..12 => "DOS time",
+        12..14 => "DOS date",
+        14..18 => "CRC-32",
+        18..22 => "compressed size",
+        22..26 => "size",
+        26..28 => "name length",
+        28..30 => "extra field length",
+        _ => "name or extra fields (sizes, extended timestamp)",
+    }
+}
+
+fn central_field_name(i: usize) -> &'static str {
+    match i {
+        0..4 => "signature",
+        4..6 => "version made by",
+        6..8 => "version needed",
+        8..10 => "flags",
+        10..12 => "method",
+        12..14 => "DOS time",
+        14..16 => "DOS date",
+        16..20 => "CRC-32",
+        20..24 => "compressed size",
+        24..28 => "size",
+        28..30 => "name length",
+        30..32 => "extra field length",
+        32..34 => "comment length",
+        34..36 => "disk number",
+        36..38 => "internal attributes",
+        38..42 => "external attributes (mode)",
+        42..46 => "local header offset",
+        _ => "name, extra fields (ZIP64, extended timestamp) or comment",
+    }
 }
 
 /// One central directory record as written, read by our own parser (the `zip` crate's
@@ -288,46 +486,61 @@ struct CdRecord {
     csize: u64,
     size: u64,
     header_start: u64,
+    dos_time: u16,
+    dos_date: u16,
+    mtime: Option<i64>,
+    /// Which local header forms (without, with ZIP64 sizes) this record is exactly the
+    /// writer's record for; neither means the record itself was altered.
+    local_forms: [bool; 2],
+    /// Where the record differs from the writer's, when it does.
+    noncanonical: Option<&'static str>,
 }
 
-fn read_central_directory(file: &mut File, cd_start: u64) -> std::io::Result<Vec<CdRecord>> {
+/// The central directory from `cd_start`; returns its records and where it ends.
+fn read_central_directory(file: &mut File, cd_start: u64) -> std::io::Result<(Vec<CdRecord>, u64)> {
     let mut out = Vec::new();
+    let mut pos = cd_start;
     file.seek(SeekFrom::Start(cd_start))?;
     let mut reader = BufReader::with_capacity(1 << 20, &*file);
     loop {
         let mut h = [0u8; 46];
         if reader.read_exact(&mut h).is_err() || h[..4] != [0x50, 0x4b, 0x01, 0x02] {
-            return Ok(out);
+            return Ok((out, pos));
         }
-        let le16 = |i: usize| u16::from_le_bytes([h[i], h[i + 1]]);
-        let le32 = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
-        let (n, m, k) = (le16(28) as usize, le16(30) as usize, le16(32) as usize);
-        let mut name_raw = vec![0u8; n];
-        reader.read_exact(&mut name_raw)?;
-        let mut extra = vec![0u8; m];
-        reader.read_exact(&mut extra)?;
-        let mut comment = vec![0u8; k];
-        reader.read_exact(&mut comment)?;
+        let (n, m, k) = (
+            le16(&h, 28) as usize,
+            le16(&h, 30) as usize,
+            le16(&h, 32) as usize,
+        );
+        let mut raw = Vec::with_capacity(46 + n + m + k);
+        raw.extend_from_slice(&h);
+        raw.resize(46 + n + m + k, 0);
+        reader.read_exact(&mut raw[46..])?;
+        pos += raw.len() as u64;
+        let name_raw = raw[46..46 + n].to_vec();
+        let extra = &raw[46 + n..46 + n + m];
         let mut rec = CdRecord {
             name_raw,
-            method: le16(10),
-            crc: le32(16),
-            csize: le32(20) as u64,
-            size: le32(24) as u64,
-            header_start: le32(42) as u64,
+            method: le16(&h, 10),
+            crc: le32(&h, 16),
+            csize: le32(&h, 20) as u64,
+            size: le32(&h, 24) as u64,
+            header_start: le32(&h, 42) as u64,
+            dos_time: le16(&h, 12),
+            dos_date: le16(&h, 14),
+            mtime: None,
+            local_forms: [false; 2],
+            noncanonical: None,
         };
-        // ZIP64 extended information: only the fields saturated above, in this order.
+        // ZIP64 extended information (only the fields saturated above, in this order) and
+        // the extended timestamp.
         let mut i = 0;
         while i + 4 <= extra.len() {
-            let tag = u16::from_le_bytes([extra[i], extra[i + 1]]);
-            let len = u16::from_le_bytes([extra[i + 2], extra[i + 3]]) as usize;
+            let tag = le16(extra, i);
+            let len = le16(extra, i + 2) as usize;
+            let body = &extra[i + 4..(i + 4 + len).min(extra.len())];
             if tag == 1 {
-                let body = &extra[i + 4..(i + 4 + len).min(extra.len())];
-                let mut vals = body.chunks_exact(8).map(|c| {
-                    let mut b = [0u8; 8];
-                    b.copy_from_slice(c);
-                    u64::from_le_bytes(b)
-                });
+                let mut vals = body.chunks_exact(8).map(|c| le64(c, 0));
                 if rec.size == 0xFFFF_FFFF {
                     rec.size = vals.next().unwrap_or(rec.size);
                 }
@@ -337,8 +550,35 @@ fn read_central_directory(file: &mut File, cd_start: u64) -> std::io::Result<Vec
                 if rec.header_start == 0xFFFF_FFFF {
                     rec.header_start = vals.next().unwrap_or(rec.header_start);
                 }
+            } else if tag == 0x5455 && body.len() == 5 && body[0] == 1 {
+                rec.mtime = Some(le32(body, 1) as i32 as i64);
             }
             i += 4 + len;
+        }
+        if rec.mtime.is_some() {
+            // The DOS fields hold the same instant (UTC): derived, not free.
+            (rec.dos_time, rec.dos_date) = zipwriter::dos_datetime(rec.mtime);
+        }
+        let mut furthest = 0;
+        for (z, form) in rec.local_forms.iter_mut().enumerate() {
+            let want = zipwriter::central_record_bytes(&zipwriter::Entry {
+                name: rec.name_raw.clone(),
+                crc: rec.crc,
+                size: rec.size,
+                offset: rec.header_start,
+                dos_time: rec.dos_time,
+                dos_date: rec.dos_date,
+                mtime: rec.mtime,
+                mode: MEMBER_MODE,
+                zip64_local: z == 1,
+            });
+            match first_difference_at(&raw, &want) {
+                None => *form = true,
+                Some(d) => furthest = furthest.max(d),
+            }
+        }
+        if rec.local_forms == [false, false] {
+            rec.noncanonical = Some(central_field_name(furthest));
         }
         out.push(rec);
     }
@@ -381,6 +621,8 @@ fn read_member(
 struct MemberPass {
     /// Data offset from the local header, or what is wrong with the header.
     local: Option<Result<u64, String>>,
+    /// How a usable local header differs from the one fieldkit writes.
+    altered: Option<String>,
     digest: MemberDigest,
 }
 
@@ -445,7 +687,8 @@ fn member_pass(
                         && matches!(local_header_len(buf, e), Ok(n) if n == buf.len());
                     if complete {
                         match check_local_header(buf, e) {
-                            Ok(()) => {
+                            Ok(altered) => {
+                                out[idx].altered = altered;
                                 out[idx].local = Some(Ok(e.header_start + need as u64));
                                 state = PassState::Data {
                                     left: e.size,
@@ -575,33 +818,64 @@ pub fn verify(path: &Path, opts: &Options) -> Report {
         }
     };
     r.size = len;
+    let not_finalized = |mut r: Report, why: String| {
+        r.problem(
+            "not_finalized",
+            format!(
+                "{}: {why}: the bundle was never finalized (the run was killed, or the disk \
+                 filled) or the file is truncated or its end records are damaged",
+                path.display()
+            ),
+        );
+        r.finish(Some(Verdict::NotFinalized))
+    };
+    // fieldkit writes NAME.zip.part and renames it only once it is complete: whatever a
+    // .part holds (nothing at all after a kill before the first write), it is unfinished.
+    if path
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().ends_with(".part"))
+    {
+        return not_finalized(
+            r,
+            "the name ends in .part (fieldkit never renamed it, so the run did not finish)".into(),
+        );
+    }
     let mut head = [0u8; 4];
     let starts_like_zip =
         len >= 4 && file.read_exact(&mut head).is_ok() && head == [0x50, 0x4b, 0x03, 0x04];
-    match has_eocd(&mut file, len) {
-        Ok(true) => {}
-        Ok(false) if starts_like_zip => {
-            r.problem(
-                "not_finalized",
-                format!(
-                    "{}: no end-of-central-directory record: the bundle was never finalized \
-                     (the run was killed, or the disk filled) or the file is truncated",
-                    path.display()
-                ),
-            );
-            return r.finish(Some(Verdict::NotFinalized));
-        }
-        Ok(false) => {
-            r.problem("not_a_zip", format!("{}: not a ZIP file", path.display()));
-            return r.finish(Some(Verdict::Unusable));
-        }
+    // fieldkit never writes an archive comment: its end records are the file's last bytes
+    // and describe the central directory right before them. A record that describes some
+    // other directory belongs to a ZIP file stored as a member (a .docx, a .jar) at the
+    // point where a killed run stopped writing.
+    let end = match find_end_records(&mut file, len) {
+        Ok(end) => end,
         Err(e) => {
             r.problem("unreadable", format!("{}: {e}", path.display()));
             return r.finish(Some(Verdict::Unusable));
         }
-    }
-    if path.extension().is_some_and(|e| e == "part") {
-        r.notes.push("file name ends in .part: fieldkit never renamed it, so the run did not finish normally".into());
+    };
+    match end {
+        Some(e) if e.is_own() => {}
+        Some(e) if starts_like_zip => {
+            return not_finalized(
+                r,
+                format!(
+                    "no end-of-central-directory record of its own (the one at offset {} \
+                     describes a central directory that is not there: it belongs to a ZIP \
+                     file stored inside)",
+                    e.eocd
+                ),
+            );
+        }
+        // Not starting with a local header: prepended data, reported below.
+        Some(_) => {}
+        None if starts_like_zip => {
+            return not_finalized(r, "no end-of-central-directory record".into());
+        }
+        None => {
+            r.problem("not_a_zip", format!("{}: not a ZIP file", path.display()));
+            return r.finish(Some(Verdict::Unusable));
+        }
     }
     let mut archive = match file
         .try_clone()
@@ -624,15 +898,36 @@ pub fn verify(path: &Path, opts: &Options) -> Report {
             ),
         );
     }
-    if !tail_is_clean_eocd(&mut file, len).unwrap_or(false) {
+    if end.is_some_and(|e| e.trailing > 0) {
         r.problem(
             "trailing_data",
             "data follows the end-of-central-directory record (or an archive comment was added)",
         );
     }
 
-    let records = match read_central_directory(&mut file, archive.central_directory_start()) {
-        Ok(recs) => recs,
+    let cd_start = archive.central_directory_start();
+    let records = match read_central_directory(&mut file, cd_start) {
+        Ok((recs, cd_end)) => {
+            // The end records must be exactly the writer's for this central directory.
+            let want = zipwriter::end_records_bytes(recs.len() as u64, cd_start, cd_end);
+            let have = len
+                .checked_sub(cd_end)
+                .map(|n| n.min(want.len() as u64) as usize)
+                .and_then(|n| read_at(&mut file, cd_end, n).ok())
+                .unwrap_or_default();
+            if have != want {
+                r.problem(
+                    "bad_end_record",
+                    format!(
+                        "the end records after the central directory (offset {cd_end}) are not \
+                         the ones its {} records and {} bytes require",
+                        recs.len(),
+                        cd_end - cd_start
+                    ),
+                );
+            }
+            recs
+        }
         Err(e) => {
             r.problem(
                 "corrupt_zip",
@@ -678,6 +973,11 @@ pub fn verify(path: &Path, opts: &Options) -> Report {
             csize,
             size,
             header_start,
+            dos_time,
+            dos_date,
+            mtime,
+            local_forms,
+            noncanonical,
         } = rec;
         let name: Arc<str> = match String::from_utf8(name_raw.clone()) {
             Ok(s) => s.into(),
@@ -693,6 +993,30 @@ pub fn verify(path: &Path, opts: &Options) -> Report {
             r.problem(
                 "compressed_member",
                 format!("member {name} is compressed (method {method}); fieldkit stores members uncompressed"),
+            );
+        }
+        if let Some(field) = noncanonical {
+            r.problem(
+                "altered_header",
+                format!(
+                    "member {name}: its central directory record is not the one fieldkit \
+                     writes for it (differs in its {field})"
+                ),
+            );
+        }
+        // Local header (at least 30 bytes and the name) and data must end before the
+        // central directory; sizes come from the archive, so the sum is checked.
+        let data_end = header_start
+            .checked_add(30 + name_raw.len() as u64)
+            .and_then(|x| x.checked_add(size));
+        if data_end.is_none_or(|end| end > cd_start) || csize > len {
+            r.problem(
+                "impossible_size",
+                format!(
+                    "member {name}: the central directory gives it {size} bytes (compressed \
+                     {csize}) at offset {header_start}, which does not fit in the {len}-byte \
+                     file before its central directory (offset {cd_start})"
+                ),
             );
         }
         if name.starts_with('/')
@@ -711,6 +1035,11 @@ pub fn verify(path: &Path, opts: &Options) -> Report {
             data_start: 0,
             size,
             crc,
+            dos_time,
+            dos_date,
+            mtime,
+            local_forms,
+            fits: data_end.is_some_and(|end| end <= cd_start),
         });
     }
     r.members = entries.len();
@@ -882,6 +1211,7 @@ pub fn verify(path: &Path, opts: &Options) -> Report {
     }
 
     // The one pass over every byte.
+    let entries: Vec<Entry> = entries.into_iter().filter(|e| e.fits).collect();
     let (whole, passes) = match stream_pass(&mut file, len, &entries, algs) {
         Ok(x) => x,
         Err(e) => {
@@ -894,6 +1224,9 @@ pub fn verify(path: &Path, opts: &Options) -> Report {
     for (mut e, p) in entries.into_iter().zip(passes) {
         match p.local {
             Some(Ok(ds)) => {
+                if let Some(msg) = p.altered {
+                    r.problem("altered_header", format!("member {}: {msg}", e.name));
+                }
                 e.data_start = ds;
                 checked.push(e);
                 digests.push(p.digest);
@@ -928,7 +1261,18 @@ pub fn verify(path: &Path, opts: &Options) -> Report {
                 ),
             );
         }
-        pos = pos.max(e.data_start + e.size);
+        // data_start and size fit in the file (checked above), but the sum is still taken
+        // with checked arithmetic: offsets and sizes come from the archive.
+        match e.data_start.checked_add(e.size) {
+            Some(end) => pos = pos.max(end),
+            None => r.problem(
+                "impossible_size",
+                format!(
+                    "member {}: data at offset {} with {} bytes ends beyond any file",
+                    e.name, e.data_start, e.size
+                ),
+            ),
+        }
     }
     if !entries.is_empty() && archive.central_directory_start() != pos {
         r.problem(
@@ -995,8 +1339,9 @@ fn check_records(
         let line = match line {
             Ok(l) => l,
             Err(e) => {
+                // Stop at the first error: a damaged member's reader may repeat it forever.
                 r.problem(
-                    "bad_records",
+                    "unreadable_member",
                     format!("{FILES_JSONL}: cannot read line {line_no}: {e}"),
                 );
                 break;
@@ -1025,7 +1370,9 @@ fn check_records(
             Status::Skipped => counts.skipped += 1,
             Status::Error => counts.error += 1,
         }
-        counts.bytes_read += rec.bytes_read.unwrap_or(0);
+        counts.bytes_read = counts
+            .bytes_read
+            .saturating_add(rec.bytes_read.unwrap_or(0));
         let target = rec.member.as_ref().or(rec.duplicate_of.as_ref());
         let where_ = format!("{FILES_JSONL}:{line_no} ({})", rec.path.display());
         if matches!(
@@ -1088,10 +1435,16 @@ fn check_records(
     }
     if let Some(m) = manifest {
         if let Ok(findings) = archive.by_name(super::FINDINGS_JSONL) {
-            let lines = BufReader::new(findings)
-                .split(b'\n')
-                .filter(|l| l.as_ref().map(|l| !l.is_empty()).unwrap_or(true))
-                .count() as u64;
+            let lines = match count_lines(findings) {
+                Ok(n) => n,
+                Err((line, e)) => {
+                    r.problem(
+                        "unreadable_member",
+                        format!("{}: cannot read line {line}: {e}", super::FINDINGS_JSONL),
+                    );
+                    m.counts.findings
+                }
+            };
             if lines != m.counts.findings {
                 r.problem(
                     "count_mismatch",
@@ -1118,6 +1471,20 @@ fn check_records(
             );
         }
     }
+}
+
+/// Non-empty lines of a member. Stops at the first read error (returned with the line it
+/// happened in): the reader of a damaged member can return the same error forever.
+fn count_lines(reader: impl Read) -> Result<u64, (u64, std::io::Error)> {
+    let mut n = 0u64;
+    for (i, line) in BufReader::new(reader).split(b'\n').enumerate() {
+        match line {
+            Ok(l) if l.is_empty() => {}
+            Ok(_) => n += 1,
+            Err(e) => return Err((i as u64 + 1, e)),
+        }
+    }
+    Ok(n)
 }
 
 fn check_sidecars(
@@ -1178,5 +1545,110 @@ fn check_sidecars(
             "no {} sidecar beside the bundle",
             sig_path.display()
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::zipwriter::ZipWriter;
+
+    /// An archive from our writer with a plain member and one streamed with ZIP64 sizes in
+    /// its local header (expected ≥ 2 GiB, actually short).
+    fn archive(dir: &Path) -> (PathBuf, u64) {
+        let path = dir.join("t.zip");
+        let mut w = ZipWriter::new(File::create(&path).unwrap());
+        w.add("a.txt", b"hello", Some(1_700_000_000), MEMBER_MODE)
+            .unwrap();
+        w.begin(
+            "b.bin",
+            Some(-5),
+            MEMBER_MODE,
+            zipwriter::ZIP64_LOCAL_THRESHOLD,
+        )
+        .unwrap();
+        w.write_chunk(b"streamed").unwrap();
+        w.end().unwrap();
+        let (_, len) = w.finish().unwrap();
+        (path, len)
+    }
+
+    #[test]
+    fn the_writers_own_headers_are_canonical_in_both_local_forms() {
+        let d = tempfile::tempdir().unwrap();
+        let (path, len) = archive(d.path());
+        let mut f = File::open(&path).unwrap();
+        let end = find_end_records(&mut f, len).unwrap().unwrap();
+        assert!(end.is_own() && end.trailing == 0);
+        let (recs, cd_end) = read_central_directory(&mut f, end.cd_start).unwrap();
+        assert_eq!(cd_end, end.eocd);
+        assert_eq!(recs.len(), 2);
+        assert!(recs.iter().all(|r| r.noncanonical.is_none()), "{recs:?}");
+        assert_eq!(recs[0].local_forms, [true, false]);
+        assert_eq!(recs[1].local_forms, [false, true]);
+        assert_eq!(recs[1].mtime, Some(-5));
+        for rec in &recs {
+            let e = Entry {
+                name: String::from_utf8(rec.name_raw.clone()).unwrap().into(),
+                name_raw: rec.name_raw.clone(),
+                header_start: rec.header_start,
+                data_start: 0,
+                size: rec.size,
+                crc: rec.crc,
+                dos_time: rec.dos_time,
+                dos_date: rec.dos_date,
+                mtime: rec.mtime,
+                local_forms: rec.local_forms,
+                fits: true,
+            };
+            let n = 30 + rec.name_raw.len() + 9 + if rec.local_forms[1] { 20 } else { 0 };
+            let h = read_at(&mut f, rec.header_start, n).unwrap();
+            assert_eq!(check_local_header(&h, &e), Ok(None));
+            // One changed bit in the time is not a usable difference, but it is reported.
+            let mut t = h.clone();
+            t[10] ^= 1;
+            assert!(matches!(check_local_header(&t, &e), Ok(Some(m)) if m.contains("DOS time")));
+        }
+    }
+
+    #[test]
+    fn an_end_record_of_a_stored_zip_is_not_the_archives_own() {
+        let d = tempfile::tempdir().unwrap();
+        let (inner, inner_len) = archive(d.path());
+        // A killed run's .part: a local header, then a stored ZIP ending the file.
+        let mut part = b"PK\x03\x04".to_vec();
+        part.extend_from_slice(&[0u8; 60]);
+        part.extend_from_slice(&std::fs::read(&inner).unwrap());
+        let p = d.path().join("x.zip");
+        std::fs::write(&p, &part).unwrap();
+        let mut f = File::open(&p).unwrap();
+        let end = find_end_records(&mut f, part.len() as u64)
+            .unwrap()
+            .unwrap();
+        assert_eq!(end.eocd, part.len() as u64 - 22);
+        assert!(!end.is_own());
+        // Data appended after a real archive: its own record, with trailing bytes.
+        let mut appended = std::fs::read(&inner).unwrap();
+        appended.extend_from_slice(b"appended");
+        std::fs::write(&p, &appended).unwrap();
+        let mut f = File::open(&p).unwrap();
+        let end = find_end_records(&mut f, appended.len() as u64)
+            .unwrap()
+            .unwrap();
+        assert!(end.is_own());
+        assert_eq!(end.trailing, 8);
+        assert_eq!(end.eocd, inner_len - 22);
+    }
+
+    #[test]
+    fn counting_lines_stops_at_the_first_read_error() {
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("Invalid checksum"))
+            }
+        }
+        assert!(matches!(count_lines(Broken), Err((1, _))));
+        assert_eq!(count_lines(&b"a\n\nb\n"[..]).unwrap(), 2);
     }
 }

@@ -10,6 +10,11 @@
 //! run look like a complete ZIP). The `zip` crate remains the *reader* in `verify`, so
 //! every bundle is checked by an independent implementation (and by `unzip -t` in tests).
 //!
+//! The header layouts are public functions (`local_header_bytes`, `central_record_bytes`,
+//! `end_records_bytes`) so that `verify` can require every header of a bundle to be exactly
+//! what this writer produces: a changed byte anywhere in the ZIP structure is then caught
+//! even where a ZIP reader would not care (times, flags, attributes).
+//!
 //! Never writes a central directory except in `finish`, and never reads the source.
 
 use std::fs::File;
@@ -29,17 +34,22 @@ const U32_MAX: u64 = 0xFFFF_FFFF;
 /// Members expected to reach this size get ZIP64 sizes in their local header up front.
 pub const ZIP64_LOCAL_THRESHOLD: u64 = 0x8000_0000;
 
-#[derive(Debug, Clone)]
-struct Entry {
-    name: String,
-    crc: u32,
-    size: u64,
-    offset: u64,
-    dos_time: u16,
-    dos_date: u16,
-    mtime: Option<i64>,
-    mode: u32,
-    zip64_local: bool,
+/// Everything a member's local header and central directory record are built from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub name: Vec<u8>,
+    pub crc: u32,
+    pub size: u64,
+    /// Offset of the local header.
+    pub offset: u64,
+    pub dos_time: u16,
+    pub dos_date: u16,
+    /// UTC modification time for the extended-timestamp field (absent when unknown or
+    /// outside its 32-bit range).
+    pub mtime: Option<i64>,
+    pub mode: u32,
+    /// The local header carries ZIP64 sizes (decided from the size expected up front).
+    pub zip64_local: bool,
 }
 
 /// The member currently being streamed.
@@ -57,7 +67,7 @@ pub struct ZipWriter {
 }
 
 /// DOS date/time of a UTC timestamp (clamped to the DOS range 1980–2107).
-fn dos_datetime(mtime: Option<i64>) -> (u16, u16) {
+pub fn dos_datetime(mtime: Option<i64>) -> (u16, u16) {
     let Some(secs) = mtime else {
         return (0, (1 << 5) | 1);
     };
@@ -88,6 +98,136 @@ fn extended_timestamp(mtime: Option<i64>) -> Vec<u8> {
     }
 }
 
+/// The local header of `e` exactly as the writer puts it in the archive (for a streamed
+/// member, `crc` and `size` are patched in when it ends).
+pub fn local_header_bytes(e: &Entry) -> Vec<u8> {
+    let mut h = Vec::with_capacity(64 + e.name.len());
+    h.extend_from_slice(&LOCAL_SIG.to_le_bytes());
+    let needed = if e.zip64_local {
+        VERSION_ZIP64
+    } else {
+        VERSION_STORED
+    };
+    h.extend_from_slice(&needed.to_le_bytes());
+    h.extend_from_slice(&FLAG_UTF8.to_le_bytes());
+    h.extend_from_slice(&0u16.to_le_bytes());
+    h.extend_from_slice(&e.dos_time.to_le_bytes());
+    h.extend_from_slice(&e.dos_date.to_le_bytes());
+    h.extend_from_slice(&e.crc.to_le_bytes());
+    let small = if e.zip64_local {
+        U32_MAX as u32
+    } else {
+        e.size as u32
+    };
+    h.extend_from_slice(&small.to_le_bytes());
+    h.extend_from_slice(&small.to_le_bytes());
+    h.extend_from_slice(&(e.name.len() as u16).to_le_bytes());
+    let mut extra = Vec::new();
+    if e.zip64_local {
+        extra.extend_from_slice(&1u16.to_le_bytes());
+        extra.extend_from_slice(&16u16.to_le_bytes());
+        extra.extend_from_slice(&e.size.to_le_bytes());
+        extra.extend_from_slice(&e.size.to_le_bytes());
+    }
+    extra.extend_from_slice(&extended_timestamp(e.mtime));
+    h.extend_from_slice(&(extra.len() as u16).to_le_bytes());
+    h.extend_from_slice(&e.name);
+    h.extend_from_slice(&extra);
+    h
+}
+
+/// The central directory record of `e` exactly as `finish` writes it.
+pub fn central_record_bytes(e: &Entry) -> Vec<u8> {
+    let need64_size = e.size >= U32_MAX;
+    let need64_off = e.offset >= U32_MAX;
+    let mut zip64 = Vec::new();
+    if need64_size {
+        zip64.extend_from_slice(&e.size.to_le_bytes());
+        zip64.extend_from_slice(&e.size.to_le_bytes());
+    }
+    if need64_off {
+        zip64.extend_from_slice(&e.offset.to_le_bytes());
+    }
+    let mut extra = Vec::new();
+    if !zip64.is_empty() {
+        extra.extend_from_slice(&1u16.to_le_bytes());
+        extra.extend_from_slice(&(zip64.len() as u16).to_le_bytes());
+        extra.extend_from_slice(&zip64);
+    }
+    extra.extend_from_slice(&extended_timestamp(e.mtime));
+    let needed = if e.zip64_local || !zip64.is_empty() {
+        VERSION_ZIP64
+    } else {
+        VERSION_STORED
+    };
+    let mut h = Vec::with_capacity(46 + e.name.len() + extra.len());
+    h.extend_from_slice(&CENTRAL_SIG.to_le_bytes());
+    h.extend_from_slice(&MADE_BY.to_le_bytes());
+    h.extend_from_slice(&needed.to_le_bytes());
+    h.extend_from_slice(&FLAG_UTF8.to_le_bytes());
+    h.extend_from_slice(&0u16.to_le_bytes());
+    h.extend_from_slice(&e.dos_time.to_le_bytes());
+    h.extend_from_slice(&e.dos_date.to_le_bytes());
+    h.extend_from_slice(&e.crc.to_le_bytes());
+    let small_size = if need64_size {
+        U32_MAX as u32
+    } else {
+        e.size as u32
+    };
+    h.extend_from_slice(&small_size.to_le_bytes());
+    h.extend_from_slice(&small_size.to_le_bytes());
+    h.extend_from_slice(&(e.name.len() as u16).to_le_bytes());
+    h.extend_from_slice(&(extra.len() as u16).to_le_bytes());
+    h.extend_from_slice(&0u16.to_le_bytes()); // comment length
+    h.extend_from_slice(&0u16.to_le_bytes()); // disk number start
+    h.extend_from_slice(&0u16.to_le_bytes()); // internal attributes
+    h.extend_from_slice(&(e.mode << 16).to_le_bytes());
+    let small_off = if need64_off {
+        U32_MAX as u32
+    } else {
+        e.offset as u32
+    };
+    h.extend_from_slice(&small_off.to_le_bytes());
+    h.extend_from_slice(&e.name);
+    h.extend_from_slice(&extra);
+    h
+}
+
+/// The end records (ZIP64 end record and locator when needed, then the end-of-central-
+/// directory record, no comment) for `count` members whose central directory spans
+/// `cd_start..cd_end`: the last bytes of every bundle.
+pub fn end_records_bytes(count: u64, cd_start: u64, cd_end: u64) -> Vec<u8> {
+    let cd_size = cd_end.saturating_sub(cd_start);
+    let need64 = count >= 0xFFFF || cd_size >= U32_MAX || cd_start >= U32_MAX;
+    let mut r = Vec::with_capacity(56 + 20 + 22);
+    if need64 {
+        r.extend_from_slice(&ZIP64_EOCD_SIG.to_le_bytes());
+        r.extend_from_slice(&44u64.to_le_bytes());
+        r.extend_from_slice(&MADE_BY.to_le_bytes());
+        r.extend_from_slice(&VERSION_ZIP64.to_le_bytes());
+        r.extend_from_slice(&0u32.to_le_bytes());
+        r.extend_from_slice(&0u32.to_le_bytes());
+        r.extend_from_slice(&count.to_le_bytes());
+        r.extend_from_slice(&count.to_le_bytes());
+        r.extend_from_slice(&cd_size.to_le_bytes());
+        r.extend_from_slice(&cd_start.to_le_bytes());
+        r.extend_from_slice(&ZIP64_LOCATOR_SIG.to_le_bytes());
+        r.extend_from_slice(&0u32.to_le_bytes());
+        r.extend_from_slice(&cd_end.to_le_bytes());
+        r.extend_from_slice(&1u32.to_le_bytes());
+    }
+    r.extend_from_slice(&EOCD_SIG.to_le_bytes());
+    r.extend_from_slice(&0u16.to_le_bytes());
+    r.extend_from_slice(&0u16.to_le_bytes());
+    let small_count = count.min(0xFFFF) as u16;
+    r.extend_from_slice(&small_count.to_le_bytes());
+    r.extend_from_slice(&small_count.to_le_bytes());
+    r.extend_from_slice(&(cd_size.min(U32_MAX) as u32).to_le_bytes());
+    r.extend_from_slice(&(cd_start.min(U32_MAX) as u32).to_le_bytes());
+    r.extend_from_slice(&0u16.to_le_bytes());
+    r
+}
+
 impl ZipWriter {
     pub fn new(file: File) -> Self {
         ZipWriter {
@@ -114,38 +254,11 @@ impl ZipWriter {
     }
 
     fn local_header(&mut self, e: &Entry, crc: u32, size: u64) -> io::Result<()> {
-        let mut h = Vec::with_capacity(64 + e.name.len());
-        h.extend_from_slice(&LOCAL_SIG.to_le_bytes());
-        let needed = if e.zip64_local {
-            VERSION_ZIP64
-        } else {
-            VERSION_STORED
-        };
-        h.extend_from_slice(&needed.to_le_bytes());
-        h.extend_from_slice(&FLAG_UTF8.to_le_bytes());
-        h.extend_from_slice(&0u16.to_le_bytes());
-        h.extend_from_slice(&e.dos_time.to_le_bytes());
-        h.extend_from_slice(&e.dos_date.to_le_bytes());
-        h.extend_from_slice(&crc.to_le_bytes());
-        let small = if e.zip64_local {
-            U32_MAX as u32
-        } else {
-            size as u32
-        };
-        h.extend_from_slice(&small.to_le_bytes());
-        h.extend_from_slice(&small.to_le_bytes());
-        h.extend_from_slice(&(e.name.len() as u16).to_le_bytes());
-        let mut extra = Vec::new();
-        if e.zip64_local {
-            extra.extend_from_slice(&1u16.to_le_bytes());
-            extra.extend_from_slice(&16u16.to_le_bytes());
-            extra.extend_from_slice(&size.to_le_bytes());
-            extra.extend_from_slice(&size.to_le_bytes());
-        }
-        extra.extend_from_slice(&extended_timestamp(e.mtime));
-        h.extend_from_slice(&(extra.len() as u16).to_le_bytes());
-        h.extend_from_slice(e.name.as_bytes());
-        h.extend_from_slice(&extra);
+        let h = local_header_bytes(&Entry {
+            crc,
+            size,
+            ..e.clone()
+        });
         self.put(&h)
     }
 
@@ -167,7 +280,7 @@ impl ZipWriter {
         }
         let (dos_time, dos_date) = dos_datetime(mtime);
         Ok(Entry {
-            name: name.to_string(),
+            name: name.as_bytes().to_vec(),
             crc: 0,
             size: 0,
             offset: self.pos,
@@ -290,92 +403,11 @@ impl ZipWriter {
         let cd_start = self.pos;
         let entries = std::mem::take(&mut self.entries);
         for e in &entries {
-            let need64_size = e.size >= U32_MAX;
-            let need64_off = e.offset >= U32_MAX;
-            let mut zip64 = Vec::new();
-            if need64_size {
-                zip64.extend_from_slice(&e.size.to_le_bytes());
-                zip64.extend_from_slice(&e.size.to_le_bytes());
-            }
-            if need64_off {
-                zip64.extend_from_slice(&e.offset.to_le_bytes());
-            }
-            let mut extra = Vec::new();
-            if !zip64.is_empty() {
-                extra.extend_from_slice(&1u16.to_le_bytes());
-                extra.extend_from_slice(&(zip64.len() as u16).to_le_bytes());
-                extra.extend_from_slice(&zip64);
-            }
-            extra.extend_from_slice(&extended_timestamp(e.mtime));
-            let needed = if e.zip64_local || !zip64.is_empty() {
-                VERSION_ZIP64
-            } else {
-                VERSION_STORED
-            };
-            let mut h = Vec::with_capacity(46 + e.name.len() + extra.len());
-            h.extend_from_slice(&CENTRAL_SIG.to_le_bytes());
-            h.extend_from_slice(&MADE_BY.to_le_bytes());
-            h.extend_from_slice(&needed.to_le_bytes());
-            h.extend_from_slice(&FLAG_UTF8.to_le_bytes());
-            h.extend_from_slice(&0u16.to_le_bytes());
-            h.extend_from_slice(&e.dos_time.to_le_bytes());
-            h.extend_from_slice(&e.dos_date.to_le_bytes());
-            h.extend_from_slice(&e.crc.to_le_bytes());
-            let small_size = if need64_size {
-                U32_MAX as u32
-            } else {
-                e.size as u32
-            };
-            h.extend_from_slice(&small_size.to_le_bytes());
-            h.extend_from_slice(&small_size.to_le_bytes());
-            h.extend_from_slice(&(e.name.len() as u16).to_le_bytes());
-            h.extend_from_slice(&(extra.len() as u16).to_le_bytes());
-            h.extend_from_slice(&0u16.to_le_bytes()); // comment length
-            h.extend_from_slice(&0u16.to_le_bytes()); // disk number start
-            h.extend_from_slice(&0u16.to_le_bytes()); // internal attributes
-            h.extend_from_slice(&(e.mode << 16).to_le_bytes());
-            let small_off = if need64_off {
-                U32_MAX as u32
-            } else {
-                e.offset as u32
-            };
-            h.extend_from_slice(&small_off.to_le_bytes());
-            h.extend_from_slice(e.name.as_bytes());
-            h.extend_from_slice(&extra);
+            let h = central_record_bytes(e);
             self.put(&h)?;
         }
         let cd_end = self.pos;
-        let cd_size = cd_end - cd_start;
-        let count = entries.len() as u64;
-        let need64 = count >= 0xFFFF || cd_size >= U32_MAX || cd_start >= U32_MAX;
-        if need64 {
-            let mut r = Vec::with_capacity(56 + 20);
-            r.extend_from_slice(&ZIP64_EOCD_SIG.to_le_bytes());
-            r.extend_from_slice(&44u64.to_le_bytes());
-            r.extend_from_slice(&MADE_BY.to_le_bytes());
-            r.extend_from_slice(&VERSION_ZIP64.to_le_bytes());
-            r.extend_from_slice(&0u32.to_le_bytes());
-            r.extend_from_slice(&0u32.to_le_bytes());
-            r.extend_from_slice(&count.to_le_bytes());
-            r.extend_from_slice(&count.to_le_bytes());
-            r.extend_from_slice(&cd_size.to_le_bytes());
-            r.extend_from_slice(&cd_start.to_le_bytes());
-            r.extend_from_slice(&ZIP64_LOCATOR_SIG.to_le_bytes());
-            r.extend_from_slice(&0u32.to_le_bytes());
-            r.extend_from_slice(&cd_end.to_le_bytes());
-            r.extend_from_slice(&1u32.to_le_bytes());
-            self.put(&r)?;
-        }
-        let mut r = Vec::with_capacity(22);
-        r.extend_from_slice(&EOCD_SIG.to_le_bytes());
-        r.extend_from_slice(&0u16.to_le_bytes());
-        r.extend_from_slice(&0u16.to_le_bytes());
-        let small_count = count.min(0xFFFF) as u16;
-        r.extend_from_slice(&small_count.to_le_bytes());
-        r.extend_from_slice(&small_count.to_le_bytes());
-        r.extend_from_slice(&(cd_size.min(U32_MAX) as u32).to_le_bytes());
-        r.extend_from_slice(&(cd_start.min(U32_MAX) as u32).to_le_bytes());
-        r.extend_from_slice(&0u16.to_le_bytes());
+        let r = end_records_bytes(entries.len() as u64, cd_start, cd_end);
         self.put(&r)?;
         self.out.flush()?;
         let len = self.pos;

@@ -1,7 +1,11 @@
 //! `fieldkit collect`: flags → `collect::collect`, a progress display on stderr, the
 //! end-of-run summary for the paper log (or `--json`), and the exit code.
+//!
+//! Must never touch the evidence or the bundle itself (all of that is `collect::collect`'s),
+//! never report success when verify-after-write failed, and never let the terminal kill a
+//! run: a closed stdout or stderr ends the printing, not the collection.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -148,7 +152,7 @@ fn spawn_progress(
         bar.finish_and_clear();
         progress.display_active.store(false, Ordering::SeqCst);
         for line in progress.take_alerts() {
-            eprintln!("{line}");
+            say!("{line}");
         }
     }))
 }
@@ -216,18 +220,18 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
         let flag = interrupt.clone();
         let _ = ctrlc::set_handler(move || {
             if flag.swap(true, Ordering::SeqCst) {
-                eprintln!(
+                say!(
                     "fieldkit: second interrupt: stopping now; the bundle stays unfinished (.part)"
                 );
                 std::process::exit(130);
             }
-            eprintln!(
+            say!(
                 "fieldkit: interrupt received: finishing a signed bundle marked incomplete (interrupt again to abandon it)"
             );
         });
     }
     if !args.quiet && std::io::stderr().is_terminal() {
-        eprintln!(
+        say!(
             "fieldkit: collecting {} with profile {} into {}",
             source.display(),
             profile.name,
@@ -267,7 +271,7 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
             None
         } else {
             Some(Box::new(|s: &crate::live::LiveSummary| {
-                eprintln!("fieldkit: {}", live_line(s))
+                say!("fieldkit: {}", live_line(s))
             }))
         },
         live_timeout: std::time::Duration::from_secs_f64(args.live_timeout.max(0.1)),
@@ -287,19 +291,19 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
         Ok(c) => c,
         Err(Failure::Refused(e)) => return Err(e),
         Err(Failure::Output { error, partial }) => {
-            eprintln!("fieldkit: error: OUTPUT FAILED: {error}");
+            say!("fieldkit: error: OUTPUT FAILED: {error}");
             if let Some(p) = partial {
-                eprintln!(
+                say!(
                     "fieldkit: the unfinished file {} is NOT a valid bundle (no central directory, no signature); \
                      keep it, but collect again to another device",
                     p.display()
                 );
             }
             if args.json {
-                println!(
-                    "{}",
-                    serde_json::json!({"status": "failed", "error": error})
-                );
+                let summary = serde_json::json!({"status": "failed", "error": error});
+                return Ok(super::print_then(EXIT_OUTPUT_FAILED, |out| {
+                    writeln!(out, "{summary}")
+                }));
             }
             return Ok(EXIT_OUTPUT_FAILED);
         }
@@ -308,7 +312,7 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
     if let Some(k) = m.tool.kit.as_ref().filter(|k| k.sums_found)
         && !(k.binary_matches && k.signature_valid)
     {
-        eprintln!(
+        say!(
             "fieldkit: WARNING: this fieldkit binary does NOT match the signed kit it runs from \
              ({}); the manifest records this. Check the kit with `fieldkit kit verify`.",
             k.detail
@@ -319,6 +323,14 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
         verdict,
         None | Some(Verdict::Valid) | Some(Verdict::ValidIncomplete)
     );
+    if !verify_ok && let Some(r) = &c.verify {
+        say!(
+            "fieldkit: error: VERIFY-AFTER-WRITE FAILED: {} does not read back as it was \
+             written ({} problem(s)); keep it, but collect again to another device",
+            c.bundle.display(),
+            r.problems.len()
+        );
+    }
     let code = if !verify_ok {
         EXIT_VERIFY_FAILED
     } else if m.status != "complete" {
@@ -348,12 +360,18 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
             "live": c.live,
             "exit_code": code,
         });
-        println!("{summary}");
-        return Ok(code);
+        return Ok(super::print_then(code, |out| writeln!(out, "{summary}")));
     }
+    Ok(super::print_then(code, |out| print_summary(out, &c)))
+}
+
+/// The end-of-run summary for the paper log.
+fn print_summary(out: &mut dyn Write, c: &collect::Collected) -> std::io::Result<()> {
+    let m = &c.manifest;
     let n = &m.counts;
-    println!();
-    println!(
+    writeln!(out)?;
+    writeln!(
+        out,
         "fieldkit collect: {}",
         if m.status == "complete" {
             "COMPLETE".to_string()
@@ -363,37 +381,42 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
                 m.incomplete_reason.clone().unwrap_or_default()
             )
         }
-    );
-    println!("  Bundle        {}", c.bundle.display());
-    println!("  SHA-256       {}", c.sha256);
-    println!(
+    )?;
+    writeln!(out, "  Bundle        {}", c.bundle.display())?;
+    writeln!(out, "  SHA-256       {}", c.sha256)?;
+    writeln!(
+        out,
         "  Size          {} ({} bytes)",
         crate::report::human_bytes(c.size),
         c.size
-    );
+    )?;
     if c.one_time_key {
-        println!(
+        writeln!(
+            out,
             "  Signed by     {}  ONE-TIME KEY: write this fingerprint in your notes",
             c.signer_fingerprint
-        );
+        )?;
     } else {
-        println!("  Signed by     {}", c.signer_fingerprint);
+        writeln!(out, "  Signed by     {}", c.signer_fingerprint)?;
     }
     match &m.tool.kit {
-        Some(k) if k.sums_found && k.binary_matches && k.signature_valid => println!(
+        Some(k) if k.sums_found && k.binary_matches && k.signature_valid => writeln!(
+            out,
             "  Kit           binary matches the signed kit {} ({})",
             k.dir,
             k.signer_fingerprint.as_deref().unwrap_or("?")
-        ),
-        Some(k) if k.sums_found => println!("  Kit           DOES NOT MATCH: {}", k.detail),
-        _ => println!("  Kit           not run from a sealed kit"),
+        )?,
+        Some(k) if k.sums_found => writeln!(out, "  Kit           DOES NOT MATCH: {}", k.detail)?,
+        _ => writeln!(out, "  Kit           not run from a sealed kit")?,
     }
-    println!(
+    writeln!(
+        out,
         "  Files         {} collected, {} duplicate, {} changed while read, {} skipped, {} errors ({} considered)",
         n.collected, n.duplicate, n.changed, n.skipped, n.error, n.considered
-    );
+    )?;
     if n.known_good > 0 || !m.known_sets.is_empty() {
-        println!(
+        writeln!(
+            out,
             "  Known files   {} known-good (not stored{}), {} known-bad (stored, see findings)",
             n.known_good,
             if m.keep_known {
@@ -402,36 +425,39 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
                 ""
             },
             n.known_bad
-        );
+        )?;
     }
     if n.findings > 0 {
-        println!(
+        writeln!(
+            out,
             "  Findings      {} (see findings.jsonl / fieldkit report)",
             n.findings
-        );
+        )?;
     }
-    println!(
+    writeln!(
+        out,
         "  Read          {} in {:.1} s",
         crate::report::human_bytes(n.bytes_read),
         c.elapsed_seconds
-    );
+    )?;
     match &c.verify {
-        Some(r) if matches!(r.verdict, Verdict::Valid | Verdict::ValidIncomplete) => println!(
+        Some(r) if matches!(r.verdict, Verdict::Valid | Verdict::ValidIncomplete) => writeln!(
+            out,
             "  Verified      OK: {} members re-read from the output device and checked",
             r.members
-        ),
+        )?,
         Some(r) => {
-            println!("  Verified      FAILED ({:?}):", r.verdict);
+            writeln!(out, "  Verified      FAILED ({:?}):", r.verdict)?;
             for p in &r.problems {
-                println!("                - {}", p.message);
+                writeln!(out, "                - {}", p.message)?;
             }
         }
-        None => println!("  Verified      skipped (--no-verify)"),
+        None => writeln!(out, "  Verified      skipped (--no-verify)")?,
     }
-    println!(
+    writeln!(
+        out,
         "  Sidecars      {}, {}",
         c.sidecar_sha256.display(),
         c.sidecar_sig.display()
-    );
-    Ok(code)
+    )
 }

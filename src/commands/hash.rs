@@ -1,11 +1,13 @@
 //! `fieldkit hash`: read-only parallel hashing of files and trees, printed as
 //! sha256sum/md5sum lines (checkable with `sha256sum -c`) or hashdeep's format, one line
 //! per regular file in walk order (depth first, names in byte order), so two runs over
-//! the same tree print the same output.
+//! the same tree print the same output; names are printed as their exact bytes.
 //!
-//! Never writes to or changes what it hashes: files are opened like evidence
-//! (`source::read`, O_NOATIME), directories are listed with `source::dirlist` (O_NOATIME),
-//! symlinks are never followed; names are printed as their exact bytes.
+//! Must never open a file other than through `source::read` (read-only, O_NOATIME, no
+//! following of swapped-in links), never list a directory other than through
+//! `source::dirlist` (O_NOATIME), never follow a symlink, never write anything but its
+//! output, and never drop a file silently: one that cannot be read is named on stderr and
+//! turns the exit code to 1.
 
 use std::ffi::OsStr;
 use std::io::Write;

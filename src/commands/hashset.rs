@@ -3,6 +3,10 @@
 //!
 //! Exit codes: `build` 0 done / 2 error; `info` 0 intact / 1 damaged / 2 cannot read;
 //! `lookup` 0 some digest matched / 1 none matched / 2 error (bad set or bad query).
+//!
+//! Must never change a set it inspects or queries, never replace an existing output set
+//! unless `--force` is given, and never turn a damaged set or a malformed query into a
+//! "no match" answer.
 
 use std::io::{BufWriter, Write};
 use std::time::Instant;

@@ -1,4 +1,7 @@
 //! `fieldkit keygen`: make an Ed25519 signing key pair and print what the lab needs.
+//!
+//! Must never overwrite an existing key file, never write the private key readable by
+//! others (0600), and never print or log the private key or its passphrase.
 
 use anyhow::Context;
 

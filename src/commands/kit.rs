@@ -1,5 +1,8 @@
 //! `fieldkit kit verify` and `fieldkit kit sign`: flags → `kit::verify` / `kit::seal`, the
 //! report (human or `--json`) and the exit code (0 valid, 1 invalid, 2 unusable).
+//!
+//! Must never change a kit while verifying it, and never report a kit valid whose
+//! signature or any listed file did not check out.
 
 use anyhow::anyhow;
 

@@ -2,9 +2,17 @@
 //! struct into library calls, prints the outcome (human on a terminal, `--json` for
 //! scripts) and chooses the exit code. No evidence handling lives here.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
+
+/// A line on stderr that never panics: a closed stderr is ignored (the run goes on).
+macro_rules! say {
+    ($($t:tt)*) => {
+        $crate::commands::note(format_args!($($t)*))
+    };
+}
 
 pub mod collect;
 pub mod hash;
@@ -26,7 +34,54 @@ pub mod exit {
     pub const USAGE: u8 = 2;
 }
 
+/// Write a command's stdout through `print`, then return `code`. A closed stdout (EPIPE:
+/// `fieldkit verify B | head -1`) ends the output quietly; the work is done, so the exit
+/// status is still the command's own (the verdict, the collection's outcome). Any other
+/// write error is named on stderr, and the status stays the same.
+pub fn print_then(code: u8, print: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> u8 {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match print(&mut out).and_then(|()| out.flush()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => note(format_args!(
+            "fieldkit: error: cannot write the output: {e}"
+        )),
+    }
+    code
+}
+
+/// `say!`: one line on stderr, ignoring a closed or failing stderr.
+pub fn note(args: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr(), "{args}");
+}
+
+/// Commands that only print (listings, reports) end as standard Unix filters do when
+/// their stdout is closed: by SIGPIPE, status 141 in the shell, no message. `collect`,
+/// `verify` and `extract` instead handle the closed pipe themselves (`print_then`), so a
+/// collection is never killed by it.
+fn end_on_closed_pipe_like_a_filter(command: &Command) {
+    #[cfg(unix)]
+    if matches!(
+        command,
+        Command::Profiles(_)
+            | Command::Hash(_)
+            | Command::Report(_)
+            | Command::Live(_)
+            | Command::TriageFile(_)
+    ) {
+        // SAFETY: restoring the default disposition of SIGPIPE before any thread starts;
+        // no handler is involved.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = command;
+}
+
 pub fn run(cli: Cli) -> ExitCode {
+    end_on_closed_pipe_like_a_filter(&cli.command);
     let result: anyhow::Result<u8> = match cli.command {
         Command::Collect(a) => collect::run(a),
         Command::Verify(a) => verify::run(a),
@@ -43,7 +98,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("fieldkit: error: {err:#}");
+            say!("fieldkit: error: {err:#}");
             ExitCode::from(exit::USAGE)
         }
     }

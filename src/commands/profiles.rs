@@ -1,4 +1,7 @@
 //! `fieldkit profiles list|show|check`.
+//!
+//! Must never modify a profile file it is asked to check, and never stop at the first
+//! error: `check` reports every problem, each with its file and line.
 
 use crate::cli::{ProfilesAction, ProfilesArgs};
 use crate::profile::{self, Origin, Profile, builtin};

@@ -1,5 +1,9 @@
 //! `fieldkit report`: verify the bundle, build the report model from its members, render
 //! it as text, JSON, CSV (findings) or self-contained HTML.
+//!
+//! Must never modify the bundle, never overwrite an existing `--out` file, and never
+//! present a report without the verification verdict (a tampered bundle's report says so
+//! and exits non-zero).
 
 use std::fs::File;
 use std::io::{BufReader, Read, Write};

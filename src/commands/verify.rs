@@ -1,6 +1,12 @@
 //! `fieldkit verify` and `fieldkit extract`: print the verdict (human or `--json`) and
 //! exit with the verdict's code (0 valid, 1 invalid, 2 unusable, 3 not finalized,
-//! 4 valid but incomplete).
+//! 4 valid but incomplete); extract exits 0 extracted, 1 refused or failed (target left
+//! as it was), 2 bad arguments.
+//!
+//! Must never change the bundle or soften a verdict: the exit code is the library's
+//! verdict even when the output cannot be written (a closed pipe ends the printing only).
+
+use std::io::Write;
 
 use anyhow::{Context, anyhow};
 use ssh_key::PublicKey;
@@ -61,10 +67,15 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<u8> {
             check_sidecars: true,
         },
     );
+    let code = report.verdict.exit_code();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-        return Ok(report.verdict.exit_code());
+        let text = serde_json::to_string_pretty(&report)?;
+        return Ok(super::print_then(code, |out| writeln!(out, "{text}")));
     }
+    Ok(super::print_then(code, |out| print_report(out, &report)))
+}
+
+fn print_report(out: &mut dyn Write, report: &verify::Report) -> std::io::Result<()> {
     let headline = match report.verdict {
         Verdict::Valid => "VALID: every hash, the member list and the signature check out",
         Verdict::ValidIncomplete => {
@@ -76,13 +87,13 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<u8> {
         }
         Verdict::Unusable => "UNUSABLE: not a bundle that can be read",
     };
-    println!("{headline}");
-    println!("  Bundle      {}", report.bundle);
+    writeln!(out, "{headline}")?;
+    writeln!(out, "  Bundle      {}", report.bundle)?;
     if let Some(s) = &report.sha256 {
-        println!("  SHA-256     {s}");
+        writeln!(out, "  SHA-256     {s}")?;
     }
     if let Some(id) = &report.bundle_id {
-        println!("  Bundle ID   {id}");
+        writeln!(out, "  Bundle ID   {id}")?;
     }
     if let Some(case) = &report.case {
         let parts: Vec<String> = [
@@ -94,44 +105,48 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<u8> {
         .flatten()
         .collect();
         if !parts.is_empty() {
-            println!("  Case        {}", parts.join(", "));
+            writeln!(out, "  Case        {}", parts.join(", "))?;
         }
     }
     if let Some(r) = &report.incomplete_reason {
-        println!("  Incomplete  {r}");
+        writeln!(out, "  Incomplete  {r}")?;
     }
     if let Some(fp) = &report.signer_fingerprint {
-        println!("  Signed by   {fp}");
+        writeln!(out, "  Signed by   {fp}")?;
     }
-    println!("  Trust       {}", report.trust);
-    println!(
+    writeln!(out, "  Trust       {}", report.trust)?;
+    writeln!(
+        out,
         "  Checked     {} members, {} bytes, {} file records",
         report.members, report.size, report.records
-    );
+    )?;
     if !report.problems.is_empty() {
-        println!("Problems:");
+        writeln!(out, "Problems:")?;
         for p in &report.problems {
-            println!("  - [{}] {}", p.code, p.message);
+            writeln!(out, "  - [{}] {}", p.code, p.message)?;
         }
     }
     if !report.notes.is_empty() {
-        println!("Notes:");
+        writeln!(out, "Notes:")?;
         for n in &report.notes {
-            println!("  - {n}");
+            writeln!(out, "  - {n}")?;
         }
     }
-    Ok(report.verdict.exit_code())
+    Ok(())
 }
 
 pub fn extract(args: ExtractArgs) -> anyhow::Result<u8> {
     match crate::bundle::extract::extract(&args.bundle, &args.dir) {
-        Ok(n) => {
-            println!("extracted {n} members into {}", args.dir.display());
-            Ok(0)
-        }
+        Ok(n) => Ok(super::print_then(super::exit::OK, |out| {
+            writeln!(out, "extracted {n} members into {}", args.dir.display())
+        })),
         Err(e) => {
-            eprintln!("fieldkit: error: {e:#}");
-            Ok(super::exit::INVALID)
+            use crate::bundle::extract::Error;
+            say!("fieldkit: error: {e}");
+            Ok(match e {
+                Error::Refused(_) | Error::Failed(_) => super::exit::INVALID,
+                Error::Usage(_) => super::exit::USAGE,
+            })
         }
     }
 }

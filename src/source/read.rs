@@ -224,7 +224,13 @@ pub fn mtime_secs(m: &Metadata) -> Option<i64> {
 pub fn change_between(before: &Metadata, after: &Metadata) -> Option<String> {
     let mut what = Vec::new();
     if before.len() != after.len() {
-        what.push(format!("size {} -> {}", before.len(), after.len()));
+        // Say which way: a log rotated (truncated) under the reader is not one that grew.
+        let how = if after.len() < before.len() {
+            "truncated"
+        } else {
+            "grew"
+        };
+        what.push(format!("{how} (size {} -> {})", before.len(), after.len()));
     }
     if before.modified().ok() != after.modified().ok() {
         what.push("mtime changed".to_string());

@@ -5,7 +5,8 @@
 //! deliberately not walked (pseudo and network filesystems, the output directory, the
 //! kit's own directory) — each of those is reported, never silently dropped. Never opens
 //! a file for reading and never follows a symlink unless the profile asks (then loops are
-//! detected and reported instead of followed).
+//! detected and reported instead of followed, and a link to a directory outside the source
+//! is recorded and not entered).
 
 use std::ffi::OsStr;
 use std::fs::Metadata;
@@ -161,6 +162,28 @@ impl Walker<'_> {
         }
     }
 
+    /// `NotWalked` for a symlink (followed by the profile) that resolves outside the
+    /// source, or that cannot be resolved at all.
+    fn link_out_of_source(&self, path: &Path) -> Option<WalkEvent> {
+        match std::fs::canonicalize(path) {
+            Ok(real) if real.starts_with(self.root) => None,
+            Ok(real) => Some(WalkEvent::NotWalked {
+                path: path.to_path_buf(),
+                reason: "symlink_outside_source",
+                detail: format!(
+                    "symbolic link to the directory {}, outside the source: recorded, not \
+                     followed (on a mounted image it would lead into the examiner's own system)",
+                    real.display()
+                ),
+            }),
+            Err(e) => Some(WalkEvent::Error {
+                path: path.to_path_buf(),
+                reason: io_reason(&e),
+                detail: format!("symbolic link to a directory that cannot be resolved: {e}"),
+            }),
+        }
+    }
+
     /// The candidate for a non-directory entry, if any rule wants it.
     fn candidate(&self, path: PathBuf, metadata: Option<Metadata>) -> Option<WalkEvent> {
         let rules = self
@@ -252,6 +275,14 @@ impl Walker<'_> {
                 DirVerdict::Descend => {}
             }
             let id = meta.as_ref().and_then(file_id);
+            // A followed link to a directory outside the source (an absolute link on a
+            // mounted image points into the examiner's own system) is not entered.
+            if is_link && let Some(ev) = self.link_out_of_source(&path) {
+                if !emit(ev) {
+                    return;
+                }
+                continue;
+            }
             if is_link {
                 let back = id.and_then(|id| frame.ancestors.iter().find(|(a, _)| *a == id));
                 let loop_event = match (back, id) {

@@ -8,6 +8,10 @@
 //! alone on its line), so a dictionary file does not produce hundreds of chance matches
 //! (a 12-word window passes the 4-bit checksum by chance 1 time in 16). Memory is bounded
 //! by [`MAX_FREE_RUN`] words.
+//!
+//! Must never report a window whose checksum fails, never hold more than [`MAX_FREE_RUN`]
+//! words, and never read anything but the tokens it is given; the phrase it returns is
+//! evidence, not a title.
 
 use std::sync::OnceLock;
 

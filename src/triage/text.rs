@@ -5,6 +5,8 @@
 //! Owns tokenisation only (what a token means is the caller's business). UTF-8 and other
 //! ASCII-compatible encodings are read as bytes; UTF-16LE with a byte-order mark is read
 //! by code unit. Memory is one token ([`MAX_TOKEN`] bytes) plus the sniff buffer.
+//! Must never buffer the stream or grow a token past [`MAX_TOKEN`] (a longer run of token
+//! bytes is dropped, not emitted), and never panic on any input bytes or chunking.
 
 /// Longest token kept (the longest address looked for, a Monero integrated address, has
 /// 106 characters); longer runs of letters and digits are skipped whole.

@@ -11,10 +11,21 @@ usage:
   zipedit.py local-name BUNDLE MEMBER             change one letter of the name in the local header only
   zipedit.py cd-crc BUNDLE MEMBER                 change the CRC-32 in the central directory only
   zipedit.py cd-method BUNDLE MEMBER              mark the member deflated in the central directory only
+  zipedit.py cd-set BUNDLE MEMBER OFFSET BYTE     set one byte of the member's central directory
+                                                  record (OFFSET from its signature; 23 is the
+                                                  high byte of the compressed size)
+  zipedit.py cd-zip64-size BUNDLE MEMBER VALUE    give the member ZIP64 sizes (both VALUE) in the
+                                                  central directory only, rebuilding it and the
+                                                  end record around the longer extra field
+  zipedit.py zip64-size BUNDLE MEMBER VALUE       the same in the local header as well (so the
+                                                  two agree), moving every later member
   zipedit.py rewrite BUNDLE OUT OP...             rebuild the archive with:
        remove=NAME  add=NAME:FILE  replace=NAME:FILE  rename=OLD:NEW  swap=A:B  dup=NAME
+       The rebuilt archive has the headers fieldkit writes (docs/bundle-format.md: stored,
+       UTF-8 flag, extended timestamp, mode 0644, no comment), as a forger who read the
+       format would make them: only the change itself is there to be found.
 """
-import json, struct, sys, zipfile
+import json, struct, sys, time, zipfile, zlib
 
 
 def entries(path):
@@ -48,6 +59,88 @@ def central_offset(path, member):
     sys.exit(f"{member}: not in central directory")
 
 
+def zip64_size(path, member, value, local):
+    """Give MEMBER ZIP64 sizes of VALUE in its central directory record (and, with
+    `local`, in its local header too), rebuilding the archive around the longer extra
+    fields: later members move, so every offset and the end record are rewritten."""
+    data = open(path, "rb").read()
+    eocd = len(data) - 22
+    if data[eocd:eocd + 4] != b"PK\x05\x06":
+        sys.exit("no end record at the end of the file")
+    cd_size, cd_start = struct.unpack("<II", data[eocd + 12:eocd + 20])
+    records, pos = [], cd_start
+    while data[pos:pos + 4] == b"PK\x01\x02":
+        n, m, k = struct.unpack("<HHH", data[pos + 28:pos + 34])
+        records.append(bytearray(data[pos:pos + 46 + n + m + k]))
+        pos += 46 + n + m + k
+    name = member.encode()
+    z64 = struct.pack("<HHQQ", 1, 16, value, value)
+    body, cd = b"", b""
+    for rec in records:
+        n, m = struct.unpack("<HH", rec[28:32])
+        off = struct.unpack("<I", rec[42:46])[0]
+        size = struct.unpack("<I", rec[24:28])[0]
+        ln, lm = struct.unpack("<HH", data[off + 26:off + 30])
+        local_h = bytearray(data[off:off + 30 + ln + lm])
+        content = data[off + 30 + ln + lm:off + 30 + ln + lm + size]
+        rec[42:46] = struct.pack("<I", len(body))
+        if rec[46:46 + n] == name:
+            if local:
+                local_h[18:26] = struct.pack("<II", 0xFFFFFFFF, 0xFFFFFFFF)
+                local_h[28:30] = struct.pack("<H", lm + len(z64))
+                local_h = local_h[:30 + ln] + z64 + local_h[30 + ln:]
+            rec[20:28] = struct.pack("<II", 0xFFFFFFFF, 0xFFFFFFFF)
+            rec[30:32] = struct.pack("<H", m + len(z64))
+            rec = rec[:46 + n] + z64 + rec[46 + n:]
+        body += bytes(local_h) + content
+        cd += bytes(rec)
+    end = bytearray(data[eocd:])
+    end[12:20] = struct.pack("<II", len(cd), len(body))
+    open(path, "wb").write(body + cd + bytes(end))
+
+
+def ext_mtime(extra):
+    """The UTC time of an extended-timestamp (0x5455) extra field, if there is one."""
+    i = 0
+    while i + 4 <= len(extra):
+        tag, n = struct.unpack("<HH", extra[i:i + 4])
+        if tag == 0x5455 and n == 5 and extra[i + 4] == 1:
+            return struct.unpack("<i", extra[i + 5:i + 9])[0]
+        i += 4 + n
+    return None
+
+
+def dos_datetime(t):
+    tm = time.gmtime(t)
+    if tm.tm_year < 1980:
+        return 0, (1 << 5) | 1
+    return ((tm.tm_hour << 11) | (tm.tm_min << 5) | (tm.tm_sec // 2),
+            ((min(tm.tm_year, 2107) - 1980) << 9) | (tm.tm_mon << 5) | tm.tm_mday)
+
+
+def write_like_fieldkit(out, items, mtimes):
+    body, cd = b"", b""
+    for name, data in items:
+        if len(data) >= 0x80000000 or len(body) >= 0xFFFFFFFF:
+            sys.exit("rewrite handles small archives only (no ZIP64)")
+        n = name.encode()
+        t = mtimes.get(name)
+        if t is None:
+            t = 1767225600  # 2026-01-01T00:00:00Z, for added members
+        dt, dd = dos_datetime(t)
+        crc = zlib.crc32(data)
+        extra = struct.pack("<HHBi", 0x5455, 5, 1, t)
+        local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0x0800, 0, dt, dd, crc,
+                            len(data), len(data), len(n), len(extra))
+        cd += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, (3 << 8) | 45, 20, 0x0800, 0,
+                          dt, dd, crc, len(data), len(data), len(n), len(extra), 0, 0, 0,
+                          0o100644 << 16, len(body)) + n + extra
+        body += local + n + extra + data
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(items), len(items), len(cd),
+                      len(body), 0)
+    open(out, "wb").write(body + cd + end)
+
+
 def main():
     op, path = sys.argv[1], sys.argv[2]
     args = sys.argv[3:]
@@ -71,11 +164,20 @@ def main():
         with open(path, "r+b") as f:
             f.seek(central_offset(path, args[0]) + 10)
             f.write(struct.pack("<H", 8))
+    elif op == "cd-set":
+        with open(path, "r+b") as f:
+            f.seek(central_offset(path, args[0]) + int(args[1]))
+            f.write(bytes([int(args[2], 0)]))
+    elif op == "cd-zip64-size":
+        zip64_size(path, args[0], int(args[1], 0), local=False)
+    elif op == "zip64-size":
+        zip64_size(path, args[0], int(args[1], 0), local=True)
     elif op == "rewrite":
         out = args[0]
         ops = args[1:]
         with zipfile.ZipFile(path) as z:
             items = [(i.filename, z.read(i.filename)) for i in z.infolist()]
+            mtimes = {i.filename: ext_mtime(i.extra) for i in z.infolist()}
         for o in ops:
             kind, _, val = o.partition("=")
             if kind == "remove":
@@ -99,11 +201,7 @@ def main():
                 items.insert(len(items) - 2, (val, d))
             else:
                 sys.exit(f"unknown op {o}")
-        import warnings
-        warnings.simplefilter("ignore")
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
-            for n, d in items:
-                z.writestr(zipfile.ZipInfo(n, date_time=(2026, 1, 1, 0, 0, 0)), d)
+        write_like_fieldkit(out, items, mtimes)
     else:
         sys.exit(__doc__)
 

@@ -4,6 +4,10 @@
 //! as there are columns. Columns of algorithms we do not store (tiger, whirlpool) are
 //! checked for shape and ignored. Several concatenated hashdeep files are fine: each
 //! `%%%%` column line replaces the previous one.
+//!
+//! Must never read a data line without a column line to name its fields, or one with
+//! fewer fields than columns, as a record (malformed, with its line number), and never
+//! panic on any input bytes.
 
 use std::path::Path;
 

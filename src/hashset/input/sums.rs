@@ -3,6 +3,9 @@
 //! escaped), BSD/`--tag` lines (`SHA256 (name) = HEX`), and bare `HEX` lines. The
 //! algorithm comes from the tag or the digest length, so one file may mix algorithms.
 //! Blank lines and `#` comments are ignored; anything else is malformed.
+//!
+//! Must never read a malformed line as a digest (it stops the build with its line number,
+//! or is counted and skipped under `--skip-malformed`) and never panic on any input bytes.
 
 use std::ops::Range;
 use std::path::Path;

@@ -8,6 +8,9 @@
 //! hashes; a Media object without any hash is counted, not stored. A wrong value (a
 //! digest that is not hex, a category that is an object) is a malformed record at the
 //! line where the object ends; broken JSON is always an error with line and column.
+//!
+//! Must never hold the whole document in memory, never keep keys it does not use, and
+//! never panic on malformed or hostile JSON.
 
 use std::cell::Cell;
 use std::fmt;
