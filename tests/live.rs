@@ -69,10 +69,58 @@ fn announce(text: &str) {
     let _ = std::io::stderr().write_all(format!("\n{text}\n").as_bytes());
 }
 
+/// A tmpfs standing in for the collection USB stick: `fieldkit live --out` refuses the
+/// examined system's own filesystem, so every output goes to a filesystem of its own.
+/// Unmounted (and its mount point removed) on drop.
+struct Usb {
+    dir: tempfile::TempDir,
+}
+
+impl Usb {
+    fn new() -> Usb {
+        // SAFETY: geteuid has no preconditions.
+        assert_eq!(
+            unsafe { geteuid() },
+            0,
+            "this test needs root (CI runs as root): it mounts a tmpfs for the output"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1g,mode=0777", "fieldkit-usb"])
+            .arg(dir.path())
+            .output()
+            .expect("mount is needed (apt-get install -y mount)");
+        assert!(
+            out.status.success(),
+            "mount tmpfs: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Usb { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Usb {
+    fn drop(&mut self) {
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+unsafe extern "C" {
+    fn geteuid() -> u32;
+}
+
 /// `fieldkit live --out DIR` and the parsed members.
 struct Captured {
     run: Run,
     dir: PathBuf,
+    _usb: Option<Usb>,
 }
 
 impl Captured {
@@ -99,8 +147,10 @@ impl Captured {
     }
 }
 
-fn capture(parent: &Path, extra: &[&str]) -> Captured {
-    let dir = parent.join(format!("out-{}", std::process::id()));
+/// `fieldkit live --out USB/out EXTRA…`, the output on a fresh tmpfs.
+fn capture(extra: &[&str]) -> Captured {
+    let usb = Usb::new();
+    let dir = usb.path().join("out");
     let dir_s = dir.to_str().unwrap().to_string();
     let mut args = vec!["live", "--out", dir_s.as_str()];
     args.extend_from_slice(extra);
@@ -112,7 +162,11 @@ fn capture(parent: &Path, extra: &[&str]) -> Captured {
         run.stdout,
         run.stderr
     );
-    Captured { run, dir }
+    Captured {
+        run,
+        dir,
+        _usb: Some(usb),
+    }
 }
 
 struct Kill(Child);
@@ -199,7 +253,7 @@ fn processes_agree_with_ps_and_a_started_sleep_has_its_parent_command_line_and_h
     let started = jiff::Timestamp::now();
     std::thread::sleep(Duration::from_millis(100));
     let before = ps();
-    let c = capture(t.path(), &[]);
+    let c = capture(&[]);
     let after = ps();
     let procs = c.data("processes");
 
@@ -292,7 +346,7 @@ fn a_deleted_running_executable_is_flagged_and_still_hashed() {
     ));
     std::thread::sleep(Duration::from_millis(100));
     std::fs::remove_file(&copy).unwrap();
-    let c = capture(t.path(), &[]);
+    let c = capture(&[]);
     let procs = c.data("processes");
     let copy_s = copy.to_str().unwrap();
     let p = process_by_argv(&procs, &[copy_s, "600", &tag]);
@@ -357,14 +411,13 @@ fn endpoint(addr: &str, port: u64) -> String {
 
 #[test]
 fn sockets_agree_with_ss_and_a_listener_shows_its_pid() {
-    let t = tempfile::tempdir().unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     let (_server_side, _) = listener.accept().unwrap();
     let client_port = client.local_addr().unwrap().port();
     let ss_before = ss();
-    let c = capture(t.path(), &[]);
+    let c = capture(&[]);
     let ss_after = ss();
     let net = c.data("network");
     let sockets = net["sockets"].as_array().unwrap();
@@ -464,8 +517,8 @@ fn sockets_agree_with_ss_and_a_listener_shows_its_pid() {
 
 #[test]
 fn clock_offset_from_a_reference_time_is_exact() {
-    let t = tempfile::tempdir().unwrap();
-    let out = t.path().join("live.json");
+    let usb = Usb::new();
+    let out = usb.path().join("live.json");
     let before = jiff::Timestamp::now();
     let r = fieldkit(&[
         "live",
@@ -545,7 +598,7 @@ fn clock_offset_from_a_reference_time_is_exact() {
 
 #[test]
 fn bad_arguments_and_existing_outputs_are_refused() {
-    let t = tempfile::tempdir().unwrap();
+    let usb = Usb::new();
     let r = fieldkit(&["live", "--reference-time", "2026-11-23T14:05:00"]);
     assert_eq!(r.code, 2);
     assert!(
@@ -554,7 +607,7 @@ fn bad_arguments_and_existing_outputs_are_refused() {
         "{}",
         r.stderr
     );
-    let existing = t.path().join("x.json");
+    let existing = usb.path().join("x.json");
     std::fs::write(&existing, b"keep me").unwrap();
     let r = fieldkit(&["live", "--out", existing.to_str().unwrap()]);
     assert_eq!(r.code, 2);
@@ -562,6 +615,155 @@ fn bad_arguments_and_existing_outputs_are_refused() {
     assert_eq!(std::fs::read(&existing).unwrap(), b"keep me");
     let r = fieldkit(&["live", "--timeout", "0"]);
     assert_eq!(r.code, 2);
+}
+
+/// Every entry under `dir`, relative, sorted (to show that a refused run created nothing).
+fn tree(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            if e.file_type().unwrap().is_dir() {
+                todo.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn live_out_is_refused_before_anything_is_created_on_the_system_disk_in_the_kit_or_over_a_file() {
+    // On the examined system's own filesystem (a new directory right under /, which is
+    // on the root filesystem whatever else is mounted): refused, and not even created.
+    let on_root = PathBuf::from(format!("/fieldkit-refusal-test-{}", std::process::id()));
+    let r = fieldkit(&["live", "--out", on_root.to_str().unwrap()]);
+    let created = on_root.exists();
+    let _ = std::fs::remove_dir_all(&on_root);
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("refusing to write inside the source /"),
+        "{}",
+        r.stderr
+    );
+    assert!(!created, "refused, yet {} was created", on_root.display());
+    let file_on_root = on_root.with_extension("json");
+    let r = fieldkit(&["live", "--out", file_on_root.to_str().unwrap()]);
+    let created = file_on_root.exists();
+    let _ = std::fs::remove_file(&file_on_root);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        !created,
+        "refused, yet {} was created",
+        file_on_root.display()
+    );
+
+    // Inside the folder holding fieldkit (a kit on its own stick): refused before the
+    // directory is created.
+    let kit = Usb::new();
+    let exe = kit.path().join("fieldkit");
+    std::fs::copy(env!("CARGO_BIN_EXE_fieldkit"), &exe).unwrap();
+    let in_kit = kit.path().join("out");
+    let mut cmd = Command::new(&exe);
+    cmd.args(["live", "--out", in_kit.to_str().unwrap()]);
+    let out = spawn_retrying(cmd.stdout(Stdio::piped()).stderr(Stdio::piped()))
+        .wait_with_output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("inside the directory holding fieldkit"),
+        "{stderr}"
+    );
+    assert_eq!(tree(kit.path()), ["fieldkit"], "refused, yet created");
+
+    // A directory already holding one of the names written: nothing else is created.
+    let usb = Usb::new();
+    let dir = usb.path().join("out");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("SHA256SUMS"), b"keep").unwrap();
+    let r = fieldkit(&["live", "--out", dir.to_str().unwrap()]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("SHA256SUMS: already exists"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(tree(usb.path()), ["out", "out/SHA256SUMS"]);
+    assert_eq!(std::fs::read(dir.join("SHA256SUMS")).unwrap(), b"keep");
+}
+
+#[test]
+fn live_out_lists_what_it_wrote_in_sha256sums_and_signs_it_with_the_given_key() {
+    let usb = Usb::new();
+    let key = usb.path().join("examiner");
+    let k = fieldkit(&[
+        "keygen",
+        "--out",
+        key.to_str().unwrap(),
+        "--identity",
+        "ann@lab.example",
+    ]);
+    assert_eq!(k.code, 0, "{}", k.stderr);
+    let allowed = usb.path().join("allowed_signers");
+    std::fs::write(&allowed, &k.stdout).unwrap();
+    let dir = usb.path().join("out");
+    let r = fieldkit(&[
+        "live",
+        "--out",
+        dir.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+    ]);
+    assert!(r.code == 0 || r.code == 4, "{}", r.stderr);
+    let check = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "set -e; cd {dir}; sha256sum --strict -c SHA256SUMS; \
+             ssh-keygen -Y verify -f {allowed} -I ann@lab.example -n fieldkit-evidence \
+             -s SHA256SUMS.sig < SHA256SUMS",
+            dir = dir.display(),
+            allowed = allowed.display()
+        ))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "{said}\n{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    // Every file written is listed, and nothing else is in the directory.
+    let listed: BTreeSet<String> = std::fs::read_to_string(dir.join("SHA256SUMS"))
+        .unwrap()
+        .lines()
+        .map(|l| l.split_once("  ").unwrap().1.to_string())
+        .collect();
+    let mut on_disk: BTreeSet<String> = tree(&dir)
+        .into_iter()
+        .filter(|p| p != "live" && p != "SHA256SUMS" && p != "SHA256SUMS.sig")
+        .collect();
+    assert_eq!(listed, on_disk);
+    assert!(on_disk.remove("live/encryption.json") && on_disk.remove("actions.jsonl"));
+    assert_eq!(said.matches(": OK").count(), listed.len());
+    assert!(r.stdout.contains("Signed       "), "{}", r.stdout);
+
+    // A single JSON file gets its own sha256sum line beside it.
+    let file = usb.path().join("one.json");
+    let r = fieldkit(&["live", "--out", file.to_str().unwrap()]);
+    assert!(r.code == 0 || r.code == 4, "{}", r.stderr);
+    let check = Command::new("sha256sum")
+        .args(["--strict", "-c", "one.json.sha256"])
+        .current_dir(usb.path())
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success() && String::from_utf8_lossy(&check.stdout) == "one.json: OK\n",
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
 }
 
 /// A loop device attached read-only to a file, detached on drop.
@@ -617,7 +819,7 @@ fn check_luks_header_on_loop_device(kind: &str, scheme: &str) {
     .trim()
     .to_string();
     let _attached = Loop(dev.clone());
-    let c = capture(t.path(), &[]);
+    let c = capture(&[]);
     let enc = c.data("encryption");
     let scan = enc["devices"]
         .as_array()
@@ -705,8 +907,7 @@ fn check_luks_header_on_loop_device(kind: &str, scheme: &str) {
         }
     }
     let _opened = Close(name.clone());
-    let t2 = tempfile::tempdir().unwrap();
-    let c = capture(t2.path(), &[]);
+    let c = capture(&[]);
     assert!(c.run.stderr.contains(BANNER), "{}", c.run.stderr);
     let enc = c.data("encryption");
     let v = enc["open_volumes"]
@@ -804,7 +1005,7 @@ fn synthetic_open_dm_crypt_mapping_prints_the_banner_and_a_critical_finding() {
         "",
     );
     let args: Vec<&str> = roots.iter().map(String::as_str).collect();
-    let c = capture(t.path(), &args);
+    let c = capture(&args);
     assert!(
         c.run.stderr.contains(BANNER),
         "banner missing:\n{}",
@@ -867,7 +1068,7 @@ fn synthetic_lvm_mapping_is_not_an_open_encrypted_volume() {
     let t = tempfile::tempdir().unwrap();
     let roots = synthetic_tree(t.path(), "LVM-Qm3v0aZ3yLxq0l2Hh0yV8kqGk3cYw7fWl0c5Gzq", "");
     let args: Vec<&str> = roots.iter().map(String::as_str).collect();
-    let c = capture(t.path(), &args);
+    let c = capture(&args);
     assert!(!c.run.stderr.contains(BANNER), "{}", c.run.stderr);
     assert!(
         c.run.stdout.contains("no open encrypted volume found"),
@@ -900,7 +1101,7 @@ fn synthetic_gocryptfs_mount_is_an_open_volume() {
         "60 1 0:60 / /home/u/Private rw,nosuid,nodev - fuse.gocryptfs /home/u/.cipher rw,user_id=1000\n",
     );
     let args: Vec<&str> = roots.iter().map(String::as_str).collect();
-    let c = capture(t.path(), &args);
+    let c = capture(&args);
     assert!(c.run.stderr.contains(BANNER), "{}", c.run.stderr);
     assert!(
         c.run
@@ -924,7 +1125,8 @@ fn a_capture_that_hangs_times_out_and_the_others_still_run() {
     let mut args: Vec<&str> = roots.iter().map(String::as_str).collect();
     args.extend(["--timeout", "1"]);
     let started = Instant::now();
-    let dir = t.path().join("out");
+    let usb = Usb::new();
+    let dir = usb.path().join("out");
     let mut all = vec!["live", "--out", dir.to_str().unwrap()];
     all.extend(args);
     let r = fieldkit(&all);
@@ -977,9 +1179,8 @@ fn a_capture_that_hangs_times_out_and_the_others_still_run() {
 
 #[test]
 fn interfaces_and_neighbours_agree_with_ip() {
-    let t = tempfile::tempdir().unwrap();
     let ip_addr: Value = serde_json::from_str(&tool_ok("ip", "iproute2", &["-j", "addr"])).unwrap();
-    let c = capture(t.path(), &[]);
+    let c = capture(&[]);
     let ip_neigh: Value = serde_json::from_str(&tool_ok(
         "ip",
         "iproute2",
@@ -1073,7 +1274,7 @@ fn files_on_a_network_filesystem_are_never_read() {
     std::fs::write(etc.join("resolv.conf"), "nameserver 10.9.9.9\n").unwrap();
     std::fs::write(etc.join("crontab"), "* * * * * root /bin/true\n").unwrap();
     let args: Vec<&str> = roots.iter().map(String::as_str).collect();
-    let c = capture(t.path(), &args);
+    let c = capture(&args);
     let net = c.data("network");
     assert!(net["dns"]["files"].as_array().unwrap().is_empty(), "{net}");
     assert!(net["dns"]["nameservers"].as_array().unwrap().is_empty());
@@ -1111,7 +1312,6 @@ fn files_on_a_network_filesystem_are_never_read() {
 
 #[test]
 fn a_zombie_process_is_listed_without_hanging() {
-    let t = tempfile::tempdir().unwrap();
     // Not waited for: once it exits it stays a zombie until `reap` runs.
     let zombie = Command::new("/usr/bin/true").spawn().expect("start true");
     let pid = zombie.id();
@@ -1124,7 +1324,7 @@ fn a_zombie_process_is_listed_without_hanging() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let started = Instant::now();
-    let c = capture(t.path(), &[]);
+    let c = capture(&[]);
     assert!(started.elapsed() < Duration::from_secs(30));
     let procs = c.data("processes");
     let z = procs["processes"]
@@ -1143,10 +1343,8 @@ fn a_zombie_process_is_listed_without_hanging() {
 
 #[test]
 fn without_root_the_capture_completes_and_records_what_it_could_not_read() {
-    use std::os::unix::fs::PermissionsExt;
-    let t = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-    let dir = t.path().join("out");
+    let usb = Usb::new();
+    let dir = usb.path().join("out");
     let out = Command::new("setpriv")
         .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
         .arg(env!("CARGO_BIN_EXE_fieldkit"))
@@ -1163,6 +1361,7 @@ fn without_root_the_capture_completes_and_records_what_it_could_not_read() {
             stderr: stderr.into_owned(),
         },
         dir,
+        _usb: Some(usb),
     };
     let procs = c.data("processes");
     // Process 1 belongs to root: its image cannot be read, and the record says why.
