@@ -1177,6 +1177,75 @@ fn a_capture_that_hangs_times_out_and_the_others_still_run() {
     );
 }
 
+/// Processes in a synthetic procfs: `stuck` has descriptors whose scan blocks (its `comm`
+/// and `stat` are FIFOs nobody writes to: opening them waits forever, as a `readlink` in
+/// `/proc/PID/fd` can in a real kernel); `owner` holds socket 4242, the 127.0.0.1:8080
+/// listener of the synthetic `/proc/net/tcp`.
+fn synthetic_processes(t: &Path, stuck: u32, owner: u32) {
+    let proc = t.join("proc");
+    std::fs::create_dir_all(proc.join("net")).unwrap();
+    std::fs::write(
+        proc.join("net/tcp"),
+        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
+         \x20  0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0000000000000000 100 0 0 10 0\n",
+    )
+    .unwrap();
+    let s = proc.join(stuck.to_string());
+    std::fs::create_dir_all(s.join("fd")).unwrap();
+    std::os::unix::fs::symlink("socket:[999]", s.join("fd/0")).unwrap();
+    for fifo in ["comm", "stat"] {
+        tool_ok("mkfifo", "coreutils", &[s.join(fifo).to_str().unwrap()]);
+    }
+    let o = proc.join(owner.to_string());
+    std::fs::create_dir_all(o.join("fd")).unwrap();
+    std::os::unix::fs::symlink("/dev/null", o.join("fd/0")).unwrap();
+    std::os::unix::fs::symlink("socket:[4242]", o.join("fd/3")).unwrap();
+    std::fs::write(o.join("comm"), "sshd\n").unwrap();
+}
+
+#[test]
+fn a_process_whose_descriptor_scan_hangs_loses_only_its_own_socket_owners() {
+    let t = tempfile::tempdir().unwrap();
+    let roots = synthetic_tree(t.path(), "LVM-x", "");
+    synthetic_processes(t.path(), 100, 200);
+    let mut args: Vec<&str> = roots.iter().map(String::as_str).collect();
+    args.extend(["--timeout", "10"]);
+    let started = Instant::now();
+    let c = capture(&args);
+    assert!(started.elapsed() < Duration::from_secs(60));
+    // The capture as a whole completed: the stuck process did not take the socket data
+    // of every other process with it.
+    let net = c.data("network");
+    let listener = net["sockets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["inode"] == 4242)
+        .unwrap_or_else(|| panic!("socket 4242 missing: {net}"));
+    assert_eq!(listener["local_address"], "127.0.0.1");
+    assert_eq!(listener["local_port"], 8080);
+    assert_eq!(listener["state"], "LISTEN");
+    assert_eq!(
+        listener["processes"],
+        serde_json::json!([{"pid": 200, "name": "sshd"}])
+    );
+    let errors = net["descriptor_errors"]
+        .as_array()
+        .expect("descriptor_errors");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["pid"], 100);
+    let error = errors[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("/100/fd") && error.contains("did not finish in time"),
+        "{error}"
+    );
+    assert!(
+        c.run.stdout.contains("127.0.0.1:8080  200/sshd"),
+        "{}",
+        c.run.stdout
+    );
+}
+
 #[test]
 fn interfaces_and_neighbours_agree_with_ip() {
     let ip_addr: Value = serde_json::from_str(&tool_ok("ip", "iproute2", &["-j", "addr"])).unwrap();
