@@ -79,6 +79,7 @@ fn a_live_collection_captures_volatile_state_before_any_file() {
     let order: Vec<&str> = names.lines().collect();
     let first_file = order.iter().position(|n| n.starts_with("files/")).unwrap();
     for kind in [
+        "open_volumes",
         "clock",
         "network",
         "processes",
@@ -106,7 +107,7 @@ fn a_live_collection_captures_volatile_state_before_any_file() {
         .filter(|(_, a)| a["action"].as_str().unwrap().starts_with("live."))
         .map(|(i, _)| i)
         .collect();
-    assert_eq!(captures.len(), 8, "{actions}");
+    assert_eq!(captures.len(), 9, "{actions}");
     assert!(
         captures
             .iter()

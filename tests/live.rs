@@ -20,10 +20,14 @@ struct Run {
     code: i32,
     stdout: String,
     stderr: String,
+    /// Each stderr line with the time the test read it.
+    stderr_lines: Vec<(jiff::Timestamp, String)>,
 }
 
-/// Run fieldkit with a deadline: a hang is a failure, not a stuck CI job.
+/// Run fieldkit with a deadline: a hang is a failure, not a stuck CI job. Both pipes are
+/// drained while it runs; each stderr line is timestamped as it arrives.
 fn fieldkit(args: &[&str]) -> Run {
+    use std::io::{BufRead, Read};
     let mut child = Command::new(env!("CARGO_BIN_EXE_fieldkit"))
         .args(args)
         .stdin(Stdio::null())
@@ -31,19 +35,40 @@ fn fieldkit(args: &[&str]) -> Run {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn fieldkit");
+    let mut stdout_pipe = child.stdout.take().unwrap();
+    let stderr_pipe = child.stderr.take().unwrap();
+    let stdout = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout_pipe.read_to_string(&mut text);
+        text
+    });
+    let stderr = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for line in std::io::BufReader::new(stderr_pipe).lines() {
+            match line {
+                Ok(l) => lines.push((jiff::Timestamp::now(), l)),
+                Err(_) => break,
+            }
+        }
+        lines
+    });
     let start = Instant::now();
-    while child.try_wait().expect("wait").is_none() {
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
         if start.elapsed() > Duration::from_secs(120) {
             let _ = child.kill();
             panic!("fieldkit {args:?} hung");
         }
         std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().expect("output");
+    };
+    let stderr_lines = stderr.join().unwrap();
     Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: status.code().unwrap_or(-1),
+        stdout: stdout.join().unwrap(),
+        stderr: stderr_lines.iter().map(|(_, l)| format!("{l}\n")).collect(),
+        stderr_lines,
     }
 }
 
@@ -136,6 +161,14 @@ impl Captured {
 
     fn data(&self, name: &str) -> Value {
         self.member(name)["data"].clone()
+    }
+
+    fn actions(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.dir.join("actions.jsonl"))
+            .expect("actions.jsonl")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("action is JSON"))
+            .collect()
     }
 
     fn findings(&self) -> Vec<Value> {
@@ -576,6 +609,7 @@ fn clock_offset_from_a_reference_time_is_exact() {
     assert_eq!(
         members,
         [
+            "live/open_volumes.json",
             "live/clock.json",
             "live/network.json",
             "live/processes.json",
@@ -592,8 +626,8 @@ fn clock_offset_from_a_reference_time_is_exact() {
         .iter()
         .map(|a| a["action"].as_str().unwrap())
         .collect();
-    assert_eq!(actions[0], "live.clock");
-    assert_eq!(actions.len(), 8);
+    assert_eq!(actions[..2], ["live.open_volumes", "live.clock"]);
+    assert_eq!(actions.len(), 9);
 }
 
 #[test]
@@ -1004,6 +1038,9 @@ fn synthetic_open_dm_crypt_mapping_prints_the_banner_and_a_critical_finding() {
         "CRYPT-LUKS2-6b1ff9f1d1a94cf9b1a0d0c1e3b7f1aa-cryptdata",
         "",
     );
+    // A process that makes the processes and network captures wait for their per-process
+    // limits (3 s each): the banner must not wait for them.
+    synthetic_processes(t.path(), 100, 200);
     let args: Vec<&str> = roots.iter().map(String::as_str).collect();
     let c = capture(&args);
     assert!(
@@ -1011,6 +1048,52 @@ fn synthetic_open_dm_crypt_mapping_prints_the_banner_and_a_critical_finding() {
         "banner missing:\n{}",
         c.run.stderr
     );
+    assert_eq!(
+        c.run.stderr.matches(BANNER).count(),
+        1,
+        "the full scan found nothing new: no second banner\n{}",
+        c.run.stderr
+    );
+    // The banner came from the quick check, the first action, before any other capture
+    // ran; it reached stderr while the processes capture was still running.
+    let actions = c.actions();
+    let names: Vec<&str> = actions
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    let at = |name: &str| names.iter().position(|n| *n == name).unwrap();
+    assert_eq!(names[0], "live.open_volumes", "{names:?}");
+    assert!(at("live.open_volumes") < at("live.processes"));
+    let quick = &actions[0];
+    assert_eq!(quick["outcome"], "ok");
+    assert!(
+        quick["detail"]
+            .as_str()
+            .unwrap()
+            .contains("OPEN ENCRYPTED VOLUMES: LUKS2 /dev/dm-0"),
+        "{quick}"
+    );
+    let time = |a: &Value, key: &str| a[key].as_str().unwrap().parse::<jiff::Timestamp>().unwrap();
+    let processes = &actions[at("live.processes")];
+    assert!(time(quick, "end_utc") <= time(processes, "start_utc"));
+    let banner_seen = c
+        .run
+        .stderr_lines
+        .iter()
+        .find(|(_, l)| l.contains(BANNER))
+        .unwrap()
+        .0;
+    let processes_end = time(processes, "end_utc");
+    assert!(
+        processes_end.as_millisecond() - time(processes, "start_utc").as_millisecond() >= 2500,
+        "the stuck synthetic process should hold the processes capture: {processes}"
+    );
+    assert!(
+        banner_seen < processes_end,
+        "banner at {banner_seen}, processes capture ended {processes_end}"
+    );
+    let encryption = &actions[at("live.encryption")];
+    assert!(banner_seen < time(encryption, "start_utc"));
     assert!(
         c.run.stderr.contains(
             "LUKS2 /dev/dm-0 (/dev/mapper/cryptdata) on /dev/loop5 (file /srv/evidence/container.img), mounted at /mnt/secret"
@@ -1155,6 +1238,7 @@ fn a_capture_that_hangs_times_out_and_the_others_still_run() {
     assert_eq!(outcome("mount_table"), "timeout");
     assert_eq!(outcome("mounts"), "timeout");
     for ok in [
+        "open_volumes",
         "clock",
         "network",
         "processes",
@@ -1428,6 +1512,7 @@ fn without_root_the_capture_completes_and_records_what_it_could_not_read() {
             code: 0,
             stdout: String::new(),
             stderr: stderr.into_owned(),
+            stderr_lines: Vec::new(),
         },
         dir,
         _usb: Some(usb),

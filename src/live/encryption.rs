@@ -27,6 +27,47 @@ pub const KIND: CaptureKind = CaptureKind {
     reads: "/sys/block/dm-*/dm/{uuid,name}, /sys/block/*/{slaves,holders}, first 68 KiB of every block device (read-only), /proc/self/mountinfo, /proc/keys",
 };
 
+/// The quick open-volume check that runs before every other capture, so that the banner
+/// comes within a second of the start (the full header scan keeps its place at the end).
+pub const OPEN_CHECK_KIND: CaptureKind = CaptureKind {
+    name: "open_volumes",
+    member: "live/open_volumes.json",
+    schema: "fieldkit.live.open_volumes",
+    reads: "/sys/block/dm-*/dm/{uuid,name}, /sys/block/*/{slaves,holders}, /proc/self/mountinfo, /proc/keys (no device is opened)",
+};
+
+/// What the quick check found: the volumes unlocked now (as in [`EncryptionState`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OpenCheck {
+    pub open_volumes: Vec<OpenVolume>,
+    #[serde(default)]
+    pub device_mapper: Vec<DmDevice>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl Captured for OpenCheck {
+    fn detail(&self) -> String {
+        if self.open_volumes.is_empty() {
+            "no open encrypted volume in the kernel's tables (the header scan follows last)"
+                .to_string()
+        } else {
+            open_volumes_detail(&self.open_volumes)
+        }
+    }
+}
+
+fn open_volumes_detail(volumes: &[OpenVolume]) -> String {
+    format!(
+        "OPEN ENCRYPTED VOLUMES: {}",
+        volumes
+            .iter()
+            .map(|v| format!("{} {}", v.scheme, v.device))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
 /// How much of each device is read: the LUKS2 primary header and JSON area (16 KiB by
 /// default), the secondary header, and 64 KiB for the randomness test, plus the btrfs
 /// superblock magic just past 64 KiB.
@@ -139,14 +180,7 @@ impl Captured for EncryptionState {
                     .count()
             )
         } else {
-            format!(
-                "OPEN ENCRYPTED VOLUMES: {}",
-                self.open_volumes
-                    .iter()
-                    .map(|v| format!("{} {}", v.scheme, v.device))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
+            open_volumes_detail(&self.open_volumes)
         }
     }
 }
@@ -512,7 +546,12 @@ pub fn fscrypt_keys(proc_keys: &str) -> Vec<String> {
 
 /// The banner that must not be missed, when any encrypted volume is open.
 pub fn banner(state: &EncryptionState) -> Option<String> {
-    if state.open_volumes.is_empty() {
+    banner_for(&state.open_volumes)
+}
+
+/// The banner for these open volumes (`None` when there are none).
+pub fn banner_for(open_volumes: &[OpenVolume]) -> Option<String> {
+    if open_volumes.is_empty() {
         return None;
     }
     let rule = "!".repeat(78);
@@ -526,7 +565,7 @@ pub fn banner(state: &EncryptionState) -> Option<String> {
             .to_string(),
         "!!".to_string(),
     ];
-    for v in &state.open_volumes {
+    for v in open_volumes {
         let mut line = format!("!!   * {} {}", v.scheme, v.device);
         if let Some(n) = &v.name {
             line.push_str(&format!(" ({n})"));
@@ -557,11 +596,10 @@ pub fn print_banner(banner: &str) {
     let _ = err.flush();
 }
 
-/// Findings for the bundle: one critical finding per open volume, one per locked
-/// encrypted device, one per volume whose state is unknown.
-pub fn findings(state: &EncryptionState) -> Vec<Finding> {
+/// One critical finding per open volume, pointing at `member`.
+fn open_volume_findings(open_volumes: &[OpenVolume], member: &str) -> Vec<Finding> {
     let mut out = Vec::new();
-    for v in &state.open_volumes {
+    for v in open_volumes {
         let mut title = format!("Encrypted volume is open: {} {}", v.scheme, v.device);
         if !v.mount_points.is_empty() {
             title.push_str(&format!(" (mounted at {})", v.mount_points.join(", ")));
@@ -573,12 +611,24 @@ pub fn findings(state: &EncryptionState) -> Vec<Finding> {
             kind: "encryption.volume_open".to_string(),
             severity: Severity::Critical,
             path: Some(v.device.clone()),
-            member: Some(KIND.member.to_string()),
+            member: Some(member.to_string()),
             sha256: None,
             title,
             evidence: serde_json::to_value(v).unwrap_or(serde_json::Value::Null),
         });
     }
+    out
+}
+
+/// Findings of the quick check, for when the full encryption capture produced none.
+pub fn open_check_findings(check: &OpenCheck) -> Vec<Finding> {
+    open_volume_findings(&check.open_volumes, OPEN_CHECK_KIND.member)
+}
+
+/// Findings for the bundle: one critical finding per open volume, one per locked
+/// encrypted device, one per volume whose state is unknown.
+pub fn findings(state: &EncryptionState) -> Vec<Finding> {
+    let mut out = open_volume_findings(&state.open_volumes, KIND.member);
     for d in &state.devices {
         for s in &d.signatures {
             let (kind, severity, what) = match s.coverage.as_str() {
@@ -640,11 +690,10 @@ mod linux {
     use super::super::sys;
     use super::*;
 
-    pub fn capture(ctx: &Ctx) -> Result<EncryptionState, String> {
-        let mut state = EncryptionState::default();
-        // Without sysfs nothing can be said about dm-crypt: fail rather than report "no
-        // open volume".
-        let devices = block_devices(&ctx.roots.sys)?;
+    /// Steps 1–3 of the capture: what is unlocked now, from sysfs, the mount table and
+    /// `/proc/keys` alone (no device is opened). Cheap: run first, for the banner.
+    fn find_open(ctx: &Ctx, devices: &[BlockDevice]) -> OpenCheck {
+        let mut found = OpenCheck::default();
         let by_name: HashMap<&str, &BlockDevice> =
             devices.iter().map(|d| (d.name.as_str(), d)).collect();
         let mounts = &ctx.mounts.mounts;
@@ -698,7 +747,7 @@ mod linux {
                         }
                     })
                     .collect();
-                state.open_volumes.push(OpenVolume {
+                found.open_volumes.push(OpenVolume {
                     mechanism: "dm-crypt".to_string(),
                     scheme: target.clone(),
                     device: format!("/dev/{}", d.name),
@@ -714,7 +763,7 @@ mod linux {
                     },
                 });
             }
-            state.device_mapper.push(DmDevice {
+            found.device_mapper.push(DmDevice {
                 device: d.name.clone(),
                 name,
                 uuid,
@@ -728,7 +777,7 @@ mod linux {
         // 2. Encrypted filesystems mounted (stacked or FUSE).
         for m in mounts.iter() {
             if let Some(scheme) = classify_mount(&m.fs_type, &m.source) {
-                state.open_volumes.push(OpenVolume {
+                found.open_volumes.push(OpenVolume {
                     mechanism: if m.fs_type == "ecryptfs" {
                         "ecryptfs"
                     } else {
@@ -749,12 +798,18 @@ mod linux {
                 });
             }
         }
+        if mounts.is_empty() {
+            found.notes.push(
+                "mount table unavailable: encrypted FUSE/eCryptfs mounts cannot be seen"
+                    .to_string(),
+            );
+        }
 
         // 3. fscrypt v1 keys loaded.
         match sys::read_kernel(&ctx.roots.proc.join("keys"), 4 << 20) {
             Ok(b) => {
                 for line in fscrypt_keys(&String::from_utf8_lossy(&b)) {
-                    state.open_volumes.push(OpenVolume {
+                    found.open_volumes.push(OpenVolume {
                         mechanism: "fscrypt".to_string(),
                         scheme: "fscrypt (v1 key loaded)".to_string(),
                         device: line
@@ -769,13 +824,33 @@ mod linux {
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => state.notes.push(format!("/proc/keys: {e}")),
+            Err(e) => found.notes.push(format!("/proc/keys: {e}")),
         }
-        state.notes.push(
+        found.notes.push(
             "fscrypt v2 keys live in per-filesystem keyrings that procfs does not show: an \
              unlocked v2 directory is not detected yet"
                 .to_string(),
         );
+        found
+    }
+
+    /// The quick check run before every other capture: open volumes only.
+    pub fn open_check(ctx: &Ctx) -> Result<OpenCheck, String> {
+        // Without sysfs nothing can be said about dm-crypt: fail rather than report "no
+        // open volume".
+        let devices = block_devices(&ctx.roots.sys)?;
+        Ok(find_open(ctx, &devices))
+    }
+
+    pub fn capture(ctx: &Ctx) -> Result<EncryptionState, String> {
+        let mut state = EncryptionState::default();
+        // Without sysfs nothing can be said about dm-crypt: fail rather than report "no
+        // open volume".
+        let devices = block_devices(&ctx.roots.sys)?;
+        let found = find_open(ctx, &devices);
+        state.open_volumes = found.open_volumes;
+        state.device_mapper = found.device_mapper;
+        state.notes = found.notes;
 
         // 4. Headers of every attached device, each read under its own time limit.
         let jobs: Vec<(BlockDevice, PathBuf)> = devices
@@ -895,7 +970,7 @@ mod linux {
 }
 
 #[cfg(target_os = "linux")]
-pub use linux::capture;
+pub use linux::{capture, open_check};
 
 /// Partition starts (byte offsets) found in an MBR or GPT at the start of a disk, with a
 /// label. `read` fetches `len` bytes at a byte offset (sector-aligned by construction).
@@ -1049,6 +1124,17 @@ pub fn capture(ctx: &Ctx) -> Result<EncryptionState, String> {
             .to_string(),
     );
     Ok(state)
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn open_check(_ctx: &Ctx) -> Result<OpenCheck, String> {
+    Ok(OpenCheck {
+        notes: vec![
+            "no quick open-volume check on this OS: the encryption capture (last) answers"
+                .to_string(),
+        ],
+        ..OpenCheck::default()
+    })
 }
 
 #[cfg(not(any(target_os = "linux", windows)))]

@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::clock::{ClockState, ReferenceOffset};
-use super::encryption::{EncryptionState, OpenVolume};
+use super::encryption::{EncryptionState, OPEN_CHECK_KIND, OpenCheck, OpenVolume};
 use super::modules::ModulesState;
 use super::mounts::MountsState;
 use super::network::NetworkState;
@@ -313,6 +313,24 @@ impl LiveSummary {
                 locked: enc.locked_containers,
                 status_unknown: enc.status_unknown,
             };
+        }
+        // The quick check at the start: a volume it saw open stays in the summary even if
+        // the full capture failed or no longer sees it.
+        if let Some(e) = find(OPEN_CHECK_KIND.member)
+            .and_then(|b| decode::<OpenCheck>(b, OPEN_CHECK_KIND.member, &mut s.problems))
+            && let Some(early) = e.data
+        {
+            for v in early.open_volumes {
+                if !s
+                    .encryption
+                    .open_volumes
+                    .iter()
+                    .any(|o| o.device == v.device && o.scheme == v.scheme)
+                {
+                    s.encryption.open_volumes.push(v);
+                }
+            }
+            s.encryption.open = !s.encryption.open_volumes.is_empty();
         }
         s
     }
