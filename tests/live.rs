@@ -1510,7 +1510,7 @@ fn without_root_the_capture_completes_and_records_what_it_could_not_read() {
     let c = Captured {
         run: Run {
             code: 0,
-            stdout: String::new(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: stderr.into_owned(),
             stderr_lines: Vec::new(),
         },
@@ -1532,5 +1532,59 @@ fn without_root_the_capture_completes_and_records_what_it_could_not_read() {
             .unwrap()
             .contains("Permission denied"),
         "{init}"
+    );
+
+    // No block device can be opened without root: the encryption status is NOT
+    // DETERMINED, never "no open encrypted volume found" (sysfs still shows that no
+    // dm-crypt mapping is open, but locked or unknown containers cannot be seen).
+    let enc = c.data("encryption");
+    assert!(
+        enc["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["bytes_read"] == 0 && d["error"].as_str().is_some()),
+        "every device header read failed: {enc}"
+    );
+    let why = enc["not_determined"].as_str().expect("not_determined");
+    assert!(
+        why.contains(" be read") && why.ends_with("; run fieldkit as root to read device headers"),
+        "{why}"
+    );
+    let verdict = c
+        .run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("Encryption   "))
+        .unwrap_or_else(|| panic!("no encryption line:\n{}", c.run.stdout));
+    assert!(
+        verdict
+            == format!(
+                "Encryption   encryption status NOT DETERMINED ({why}): assume a volume may be open"
+            ),
+        "{verdict}"
+    );
+    assert!(
+        !c.run.stdout.contains("no open encrypted volume found"),
+        "{}",
+        c.run.stdout
+    );
+    let f = c
+        .findings()
+        .into_iter()
+        .find(|f| f["kind"] == "encryption.not_determined")
+        .expect("a not_determined finding");
+    assert_eq!(f["severity"], "high");
+    let action = c
+        .actions()
+        .into_iter()
+        .find(|a| a["action"] == "live.encryption")
+        .unwrap();
+    assert!(
+        action["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("encryption status NOT DETERMINED"),
+        "{action}"
     );
 }
