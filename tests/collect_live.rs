@@ -1,5 +1,9 @@
 //! `collect` on the running system captures volatile state first (live/ members, actions
-//! before any file is read), and not when asked not to or when the source is a folder.
+//! before any file is read), and not when asked not to or when the source is a folder;
+//! neither `collect` nor `live` ever starts a program (traced with strace); the report
+//! of such a bundle shows the live summary.
+//!
+//! Needs (as root): strace, iproute2 (ss), util-linux (mount), unzip.
 
 mod common;
 
@@ -157,4 +161,67 @@ fn no_live_and_folder_sources_skip_the_live_step_and_say_why() {
         actions.contains("the source is not the running system"),
         "{actions}"
     );
+}
+
+/// `strace -f -qq -e trace=execve -o LOG fieldkit ARGS…`: the run and every execve line.
+fn traced(log: &Path, args: &[&str]) -> (Run, Vec<String>) {
+    require_tool("strace", "strace");
+    let mut cmd = std::process::Command::new("strace");
+    cmd.args(["-f", "-qq", "-e", "trace=execve", "-o"])
+        .arg(log)
+        .arg(bin())
+        .args(args);
+    let r = run_with_timeout(cmd, std::time::Duration::from_secs(300));
+    let execs = std::fs::read_to_string(log)
+        .unwrap_or_else(|e| panic!("{}: {e}\n{}", log.display(), r.stderr))
+        .lines()
+        .filter(|l| l.contains("execve("))
+        .map(str::to_string)
+        .collect();
+    (r, execs)
+}
+
+#[test]
+fn live_and_a_live_collection_execute_no_program_at_all() {
+    require_root();
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("usb");
+    std::fs::create_dir(&out).unwrap();
+    tmpfs(&out);
+    let p = profile(t.path());
+    let me = format!("execve(\"{}\"", bin());
+    let (live, live_execs) = traced(&t.path().join("live.strace"), &["live"]);
+    let (coll, coll_execs) = traced(
+        &t.path().join("collect.strace"),
+        &[
+            "collect",
+            "--json",
+            "--no-verify",
+            "--source",
+            "/",
+            "--out",
+            out.to_str().unwrap(),
+            "--profile",
+            p.to_str().unwrap(),
+        ],
+    );
+    sh(&format!("umount {}", out.display()));
+    assert!(live.code == 0 || live.code == 4, "{}", live.stderr);
+    assert_eq!(coll.code, 0, "{}\n{}", coll.stdout, coll.stderr);
+    assert!(
+        coll.json()["live"]["counts"]["processes"].as_u64().unwrap() > 3,
+        "the live step ran inside collect"
+    );
+    for (what, execs) in [("live", &live_execs), ("collect", &coll_execs)] {
+        assert_eq!(
+            execs.len(),
+            1,
+            "fieldkit {what} must execute nothing but itself: {execs:#?}"
+        );
+        assert!(
+            execs[0].contains(&me) && execs[0].ends_with("= 0"),
+            "{what}: {}",
+            execs[0]
+        );
+    }
 }
