@@ -225,3 +225,130 @@ fn live_and_a_live_collection_execute_no_program_at_all() {
         );
     }
 }
+
+#[test]
+fn the_report_of_a_live_bundle_shows_offset_ports_connections_suspicious_processes_and_encryption()
+{
+    require_root();
+    let t = tempfile::tempdir().unwrap();
+    let out = t.path().join("usb");
+    std::fs::create_dir(&out).unwrap();
+    tmpfs(&out);
+    let p = profile(t.path());
+    // A listener and an established connection, both owned by this test process.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (_server_side, _) = listener.accept().unwrap();
+    let client_port = client.local_addr().unwrap().port();
+    // A copy of sleep running from /tmp, deleted while it runs.
+    let tmp = tempfile::Builder::new()
+        .prefix("fieldkit-report-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let copy = tmp.path().join("dropper");
+    std::fs::copy("/usr/bin/sleep", &copy).unwrap();
+    let mut child = None;
+    for _ in 0..50 {
+        // A freshly written executable may be busy in a child forked meanwhile (ETXTBSY).
+        match std::process::Command::new(&copy).arg("600").spawn() {
+            Ok(c) => {
+                child = Some(c);
+                break;
+            }
+            Err(e) if e.raw_os_error() == Some(26) => {
+                std::thread::sleep(std::time::Duration::from_millis(50))
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let mut child = child.expect("start the copy");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    std::fs::remove_file(&copy).unwrap();
+
+    // Far in the past, so the host is ahead whatever its clock says.
+    let reference = "2001-01-01T00:00:00Z";
+    let mut cmd = fieldkit();
+    cmd.args(["collect", "--json", "--no-verify", "--source", "/", "--out"])
+        .arg(&out)
+        .arg("--profile")
+        .arg(&p)
+        .args(["--reference-time", reference]);
+    let collected_at = jiff::Timestamp::now();
+    let r = run_with_timeout(cmd, std::time::Duration::from_secs(180));
+    let _ = child.kill();
+    let _ = child.wait();
+    let report = if r.code == 0 {
+        let bundle = r.json()["bundle"].as_str().unwrap().to_string();
+        run(&["report", &bundle])
+    } else {
+        Run {
+            code: -1,
+            stdout: String::new(),
+            stderr: String::new(),
+        }
+    };
+    sh(&format!("umount {}", out.display()));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(report.code, 0, "{}", report.stderr);
+    let text = &report.stdout;
+    let me = std::process::id();
+    let line_with = |needle: &str| -> &str {
+        text.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?} in the report:\n{text}"))
+    };
+
+    // The clock offset against the reference, to the second.
+    let offset = line_with(&format!("s against the reference {reference}"));
+    let secs: f64 = offset.split_whitespace().next().unwrap().parse().unwrap();
+    let expected = (collected_at.as_millisecond()
+        - reference
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+            .as_millisecond()) as f64
+        / 1000.0;
+    assert!((secs - expected).abs() < 30.0, "{offset} vs {expected}");
+    assert!(offset.ends_with("(host ahead)"), "{offset}");
+
+    // The listener with its PID, the established connection with both ends and its PID.
+    let listening = line_with(&format!("tcp   127.0.0.1:{port}  "));
+    assert!(listening.contains(&format!("{me}/")), "{listening}");
+    let established = line_with(&format!("127.0.0.1:{client_port} -> 127.0.0.1:{port}"));
+    assert!(established.contains(&format!("{me}/")), "{established}");
+    let sections: Vec<&str> = text
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap_or(""))
+        .collect();
+    let at = |s: &str| sections.iter().position(|x| *x == s).unwrap();
+    let row = |l: &str| text.lines().position(|x| x == l).unwrap();
+    assert!(at("Listening") < row(listening) && row(listening) < at("Established"));
+    assert!(at("Established") < row(established) && row(established) < at("Processes"));
+
+    // The deleted binary running from /tmp, with both reasons and its path.
+    let suspicious = line_with(&format!("pid {} ", child.id()));
+    for needle in [
+        "exe_deleted",
+        "exe_in_temp_dir",
+        copy.to_str().unwrap(),
+        "sha256 ",
+    ] {
+        assert!(
+            suspicious.contains(needle),
+            "{needle} missing: {suspicious}"
+        );
+    }
+
+    // The encryption status line: the same verdict collect printed.
+    let enc = line_with("Encryption   ");
+    let summary = &r.json()["live"]["encryption"];
+    match summary["not_determined"].as_str() {
+        Some(why) => assert!(
+            enc.contains(&format!("encryption status NOT DETERMINED ({why})")),
+            "{enc}"
+        ),
+        None if summary["open"] == true => assert!(enc.contains("OPEN ENCRYPTED VOLUME"), "{enc}"),
+        None => assert_eq!(enc, "Encryption   no open encrypted volume found"),
+    }
+    drop(client);
+}
