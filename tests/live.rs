@@ -3,8 +3,13 @@
 //! `losetup` for encryption headers, and synthetic sysfs/procfs trees for open
 //! dm-crypt mappings where the kernel has no device-mapper.
 //!
-//! Needs (as root): procps (ps), iproute2 (ss), coreutils, util-linux (losetup),
-//! cryptsetup-bin (cryptsetup). A missing tool fails the test with the package to install.
+//! Needs (as root): procps (ps), iproute2 (ss, ip), coreutils, util-linux (losetup,
+//! setpriv, mount), cryptsetup-bin (cryptsetup), openssh-client (ssh-keygen). A missing
+//! tool fails the test with the package to install. Outputs go to a tmpfs (`Usb`):
+//! `fieldkit live --out` refuses the examined system's own filesystem.
+//!
+//! FIELDKIT_REQUIRE_DMCRYPT=1: the real LUKS open/close test fails instead of printing
+//! SKIPPED when `cryptsetup open` cannot create a dm-crypt mapping on this machine.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -842,32 +847,22 @@ fn luks_container(dir: &Path, kind: &str) -> (PathBuf, String) {
     (img, uuid)
 }
 
-fn check_luks_header_on_loop_device(kind: &str, scheme: &str) {
-    let t = tempfile::tempdir().unwrap();
-    let (img, uuid) = luks_container(t.path(), kind);
-    let dev = tool_ok(
-        "losetup",
-        "util-linux",
-        &["-r", "-f", "--show", img.to_str().unwrap()],
-    )
-    .trim()
-    .to_string();
-    let _attached = Loop(dev.clone());
-    let c = capture(&[]);
+/// The capture shows the LUKS header of the loop device (its backing file, the UUID
+/// cryptsetup reports) as a locked container, with a header finding and no banner.
+fn assert_locked_header(c: &Captured, dev: &str, img: &Path, uuid: &str, kind: &str, scheme: &str) {
     let enc = c.data("encryption");
     let scan = enc["devices"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|d| d["path"] == dev.as_str())
+        .find(|d| d["path"] == dev)
         .unwrap_or_else(|| panic!("{dev} not scanned: {enc}"));
     assert_eq!(scan["backing_file"], img.to_str().unwrap());
     let sig = &scan["signatures"][0];
     assert_eq!(sig["scheme"], scheme, "{scan}");
     assert_eq!(sig["coverage"], "volume");
     assert_eq!(
-        sig["details"]["uuid"],
-        uuid.as_str(),
+        sig["details"]["uuid"], uuid,
         "uuid agrees with cryptsetup luksUUID"
     );
     if kind == "luks2" {
@@ -882,7 +877,7 @@ fn check_luks_header_on_loop_device(kind: &str, scheme: &str) {
             .as_array()
             .unwrap()
             .iter()
-            .any(|l| l.as_str().unwrap().contains(&dev)),
+            .any(|l| l.as_str().unwrap().contains(dev)),
         "{enc}"
     );
     assert!(
@@ -891,14 +886,17 @@ fn check_luks_header_on_loop_device(kind: &str, scheme: &str) {
         c.run.stderr
     );
     assert!(
-        c.run.stdout.contains(&format!("locked: {scheme} on {dev}")),
+        c.run.stdout.contains(&format!(
+            "locked: {scheme} on {dev} (backing file {})",
+            img.display()
+        )),
         "{}",
         c.run.stdout
     );
     let f = c
         .findings()
         .into_iter()
-        .find(|f| f["kind"] == "encryption.header" && f["path"] == dev.as_str())
+        .find(|f| f["kind"] == "encryption.header" && f["path"] == dev)
         .expect("a header finding");
     assert_eq!(f["analyzer"], "live");
     assert_eq!(f["severity"], "high");
@@ -907,10 +905,33 @@ fn check_luks_header_on_loop_device(kind: &str, scheme: &str) {
             .iter()
             .any(|f| f["kind"] == "encryption.volume_open")
     );
+}
+
+/// A real LUKS container on a loop device: reported locked; opened with cryptsetup,
+/// reported open with the banner and a critical finding; closed again, locked again.
+///
+/// Opening needs device-mapper (the dm_mod and dm_crypt kernel modules, /dev/mapper/control
+/// usable in this container). Where `cryptsetup open` fails the open part is SKIPPED and
+/// says so on stderr — unless FIELDKIT_REQUIRE_DMCRYPT=1 is set, which turns the skip into
+/// a failure (set it on CI machines that can open dm-crypt, so the real open-volume test
+/// cannot silently stop running).
+fn check_luks_header_on_loop_device(kind: &str, scheme: &str) {
+    let t = tempfile::tempdir().unwrap();
+    let (img, uuid) = luks_container(t.path(), kind);
+    let dev = tool_ok(
+        "losetup",
+        "util-linux",
+        &["-r", "-f", "--show", img.to_str().unwrap()],
+    )
+    .trim()
+    .to_string();
+    let _attached = Loop(dev.clone());
+    let c = capture(&[]);
+    assert_locked_header(&c, &dev, &img, &uuid, kind, scheme);
 
     // Opening the container needs device-mapper. Try; say plainly when it cannot be done.
     let key = t.path().join("key");
-    let name = format!("fieldkit-test-{}", std::process::id());
+    let name = format!("fieldkit-test-{kind}-{}", std::process::id());
     let open = tool(
         "cryptsetup",
         "cryptsetup-bin",
@@ -923,35 +944,87 @@ fn check_luks_header_on_loop_device(kind: &str, scheme: &str) {
             &name,
         ],
     );
-    if !open.status.success() {
-        announce(&format!(
-            "SKIPPED: live test of an OPEN {scheme} mapping on a real device: `cryptsetup open` \
-             failed on this machine ({}). Open-volume detection is tested against a synthetic \
-             sysfs tree instead (synthetic_open_dm_crypt_mapping_*).",
-            String::from_utf8_lossy(&open.stderr)
-                .trim()
-                .replace('\n', " / ")
-        ));
-        return;
-    }
     struct Close(String);
     impl Drop for Close {
         fn drop(&mut self) {
             let _ = Command::new("cryptsetup").args(["close", &self.0]).status();
         }
     }
-    let _opened = Close(name.clone());
+    if open.status.success() {
+        let opened = Close(name.clone());
+        let c = capture(&[]);
+        assert!(c.run.stderr.contains(BANNER), "{}", c.run.stderr);
+        let mapper = format!("/dev/mapper/{name}");
+        assert!(
+            c.run.stderr.contains(&format!("({mapper}) on {dev}")),
+            "{}",
+            c.run.stderr
+        );
+        let enc = c.data("encryption");
+        let v = enc["open_volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == mapper.as_str())
+            .expect("the open mapping");
+        assert_eq!(v["scheme"], scheme);
+        assert_eq!(v["mechanism"], "dm-crypt");
+        assert!(v["backing"][0].as_str().unwrap().starts_with(&dev));
+        assert!(
+            v["uuid"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("CRYPT-{scheme}-"))
+        );
+        // The header under the open mapping is not "locked".
+        assert!(
+            !enc["locked_containers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l.as_str().unwrap().contains(&dev)),
+            "{enc}"
+        );
+        let f = c
+            .findings()
+            .into_iter()
+            .find(|f| {
+                f["kind"] == "encryption.volume_open" && f["evidence"]["name"] == mapper.as_str()
+            })
+            .expect("an encryption.volume_open finding");
+        assert_eq!(f["severity"], "critical");
+        assert!(
+            c.run
+                .stdout
+                .contains("OPEN ENCRYPTED VOLUME — DO NOT POWER OFF")
+        );
+        let close = tool("cryptsetup", "cryptsetup-bin", &["close", &name]);
+        assert!(
+            close.status.success(),
+            "cryptsetup close: {}",
+            String::from_utf8_lossy(&close.stderr)
+        );
+        std::mem::forget(opened);
+    } else {
+        let why = String::from_utf8_lossy(&open.stderr)
+            .trim()
+            .replace('\n', " / ");
+        assert!(
+            std::env::var("FIELDKIT_REQUIRE_DMCRYPT").as_deref() != Ok("1"),
+            "FIELDKIT_REQUIRE_DMCRYPT=1 but `cryptsetup open` failed: {why}"
+        );
+        announce(&format!(
+            "SKIPPED: live test of an OPEN {scheme} mapping on a real device: `cryptsetup open` \
+             failed on this machine ({why}). Open-volume detection is tested against a synthetic \
+             sysfs tree instead (synthetic_open_dm_crypt_mapping_*). Set \
+             FIELDKIT_REQUIRE_DMCRYPT=1 to make this a failure."
+        ));
+    }
+
+    // After the (attempted) close: the header on the backing file is reported again, as
+    // locked, and there is no banner.
     let c = capture(&[]);
-    assert!(c.run.stderr.contains(BANNER), "{}", c.run.stderr);
-    let enc = c.data("encryption");
-    let v = enc["open_volumes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["name"] == format!("/dev/mapper/{name}"))
-        .expect("the open mapping");
-    assert_eq!(v["scheme"], scheme);
-    assert!(v["backing"][0].as_str().unwrap().starts_with(&dev));
+    assert_locked_header(&c, &dev, &img, &uuid, kind, scheme);
 }
 
 #[test]
