@@ -22,7 +22,7 @@ pub mod processes;
 pub mod services;
 mod summary;
 #[cfg(target_os = "linux")]
-mod sys;
+pub(crate) mod sys;
 pub mod users;
 
 use std::path::PathBuf;
