@@ -421,7 +421,12 @@ fn a_deleted_running_executable_is_flagged_and_still_hashed() {
 
 /// `ss -tanpH` as (state, local, peer, pids).
 fn ss() -> Vec<(String, String, String, BTreeSet<u32>)> {
-    let text = tool_ok("ss", "iproute2", &["-tanpH"]);
+    ss_sockets("-tanpH")
+}
+
+/// `ss FLAGS` (numeric, with processes, no header) as (state, local, peer, pids).
+fn ss_sockets(flags: &str) -> Vec<(String, String, String, BTreeSet<u32>)> {
+    let text = tool_ok("ss", "iproute2", &[flags]);
     text.lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
@@ -435,6 +440,41 @@ fn ss() -> Vec<(String, String, String, BTreeSet<u32>)> {
                 .filter_map(|s| s.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
                 .collect();
             Some((f[0].to_string(), f[3].to_string(), f[4].to_string(), pids))
+        })
+        .collect()
+}
+
+/// Our sockets of one protocol as `ss` prints them: (state, local, peer).
+fn ss_view(sockets: &[Value], protocol: &str) -> BTreeSet<(String, String, String)> {
+    sockets
+        .iter()
+        .filter(|s| s["protocol"] == protocol)
+        .map(|s| {
+            let state = match s["state"].as_str().unwrap() {
+                "ESTABLISHED" => "ESTAB",
+                "SYN_SENT" => "SYN-SENT",
+                "SYN_RECV" => "SYN-RECV",
+                "FIN_WAIT1" => "FIN-WAIT-1",
+                "FIN_WAIT2" => "FIN-WAIT-2",
+                "TIME_WAIT" => "TIME-WAIT",
+                "CLOSE_WAIT" => "CLOSE-WAIT",
+                "LAST_ACK" => "LAST-ACK",
+                other => other,
+            };
+            let local = endpoint(
+                s["local_address"].as_str().unwrap(),
+                s["local_port"].as_u64().unwrap(),
+            );
+            let peer = match s["remote_port"].as_u64().unwrap() {
+                0 => format!(
+                    "{}*",
+                    endpoint(s["remote_address"].as_str().unwrap(), 0)
+                        .strip_suffix('0')
+                        .unwrap()
+                ),
+                p => endpoint(s["remote_address"].as_str().unwrap(), p),
+            };
+            (state.to_string(), local, peer)
         })
         .collect()
 }
@@ -493,37 +533,7 @@ fn sockets_agree_with_ss_and_a_listener_shows_its_pid() {
     assert_eq!(est["processes"][0]["pid"], me);
 
     // Every TCP socket ss reported both before and after is in the capture, same state.
-    let ours_set: BTreeSet<(String, String, String)> = sockets
-        .iter()
-        .filter(|s| s["protocol"] == "tcp")
-        .map(|s| {
-            let state = match s["state"].as_str().unwrap() {
-                "ESTABLISHED" => "ESTAB",
-                "SYN_SENT" => "SYN-SENT",
-                "SYN_RECV" => "SYN-RECV",
-                "FIN_WAIT1" => "FIN-WAIT-1",
-                "FIN_WAIT2" => "FIN-WAIT-2",
-                "TIME_WAIT" => "TIME-WAIT",
-                "CLOSE_WAIT" => "CLOSE-WAIT",
-                "LAST_ACK" => "LAST-ACK",
-                other => other,
-            };
-            let local = endpoint(
-                s["local_address"].as_str().unwrap(),
-                s["local_port"].as_u64().unwrap(),
-            );
-            let peer = match s["remote_port"].as_u64().unwrap() {
-                0 => format!(
-                    "{}*",
-                    endpoint(s["remote_address"].as_str().unwrap(), 0)
-                        .strip_suffix('0')
-                        .unwrap()
-                ),
-                p => endpoint(s["remote_address"].as_str().unwrap(), p),
-            };
-            (state.to_string(), local, peer)
-        })
-        .collect();
+    let ours_set = ss_view(sockets, "tcp");
     let mut compared = 0;
     for s in &ss_before {
         if !ss_after.contains(s) || s.0 == "TIME-WAIT" {
@@ -551,6 +561,451 @@ fn sockets_agree_with_ss_and_a_listener_shows_its_pid() {
         .unwrap_or_else(|| panic!("listener not in the summary:\n{}", c.run.stdout));
     assert!(summary_line.contains(&format!("{me}/")), "{summary_line}");
     drop(client);
+}
+
+#[test]
+fn udp_sockets_agree_with_ss_and_ours_show_their_pid() {
+    let unconnected = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = unconnected.local_addr().unwrap().port();
+    let connected = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    connected.connect(("127.0.0.1", port)).unwrap();
+    let connected_port = connected.local_addr().unwrap().port();
+    let v6 = std::net::UdpSocket::bind("[::1]:0").ok();
+    let ss_before = ss_sockets("-uanpH");
+    let c = capture(&[]);
+    let ss_after = ss_sockets("-uanpH");
+    let net = c.data("network");
+    let sockets = net["sockets"].as_array().unwrap();
+    let me = std::process::id();
+    let find = |local: &str, port: u16| {
+        sockets
+            .iter()
+            .find(|s| {
+                s["protocol"] == "udp" && s["local_address"] == local && s["local_port"] == port
+            })
+            .unwrap_or_else(|| panic!("udp {local}:{port} missing"))
+    };
+    let pids = |s: &Value| -> BTreeSet<u32> {
+        s["processes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["pid"].as_u64().unwrap() as u32)
+            .collect()
+    };
+    let ss_pids = |state: &str, local: &str| {
+        ss_after
+            .iter()
+            .find(|s| s.0 == state && s.1 == local)
+            .unwrap_or_else(|| panic!("ss -uanp does not show {state} {local}"))
+            .3
+            .clone()
+    };
+    let u = find("127.0.0.1", port);
+    assert_eq!(u["state"], "UNCONN");
+    assert_eq!(u["family"], "ipv4");
+    assert_eq!(pids(u), BTreeSet::from([me]));
+    assert_eq!(pids(u), ss_pids("UNCONN", &format!("127.0.0.1:{port}")));
+    let e = find("127.0.0.1", connected_port);
+    assert_eq!(e["state"], "ESTABLISHED");
+    assert_eq!(
+        (e["remote_address"].as_str(), e["remote_port"].as_u64()),
+        (Some("127.0.0.1"), Some(u64::from(port)))
+    );
+    assert_eq!(
+        pids(e),
+        ss_pids("ESTAB", &format!("127.0.0.1:{connected_port}"))
+    );
+    if let Some(v6) = &v6 {
+        let p6 = v6.local_addr().unwrap().port();
+        let s6 = find("::1", p6);
+        assert_eq!(s6["family"], "ipv6");
+        assert_eq!(pids(s6), ss_pids("UNCONN", &format!("[::1]:{p6}")));
+    }
+    // Every UDP socket ss showed before and after is in the capture, same state.
+    let ours = ss_view(sockets, "udp");
+    let mut compared = 0;
+    for s in ss_before.iter().filter(|s| ss_after.contains(s)) {
+        if s.1.starts_with('*') || s.1.contains('%') {
+            continue;
+        }
+        let key = (s.0.clone(), s.1.clone(), s.2.clone());
+        assert!(ours.contains(&key), "{key:?} from ss missing in {ours:?}");
+        compared += 1;
+    }
+    assert!(compared >= 2, "only {compared} UDP sockets compared");
+    // A bound, unconnected UDP socket waits for peers: listed as listening, with its PID.
+    let line = c
+        .run
+        .stdout
+        .lines()
+        .find(|l| l.contains(&format!("udp   127.0.0.1:{port}  ")))
+        .unwrap_or_else(|| panic!("not in the summary:\n{}", c.run.stdout));
+    assert!(line.contains(&format!("{me}/")), "{line}");
+}
+
+/// `ip -j [-6] route show table T` as (destination/prefix, gateway, device, metric).
+fn ip_routes(v6: bool, table: &str) -> Vec<(String, Option<String>, String, u64, Value)> {
+    let mut args = vec!["-j"];
+    if v6 {
+        args.push("-6");
+    }
+    args.extend(["route", "show", "table", table]);
+    let v: Value = serde_json::from_str(&tool_ok("ip", "iproute2", &args)).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r.get("nexthops").is_none())
+        .map(|r| {
+            let dst = r["dst"].as_str().unwrap();
+            let dst = match (dst, v6) {
+                ("default", false) => "0.0.0.0/0".to_string(),
+                ("default", true) => "::/0".to_string(),
+                (d, false) if !d.contains('/') => format!("{d}/32"),
+                (d, true) if !d.contains('/') => format!("{d}/128"),
+                (d, _) => d.to_string(),
+            };
+            (
+                dst,
+                r["gateway"].as_str().map(str::to_string),
+                r["dev"].as_str().unwrap_or("").to_string(),
+                r["metric"].as_u64().unwrap_or(0),
+                r.clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn routes_agree_with_ip_route() {
+    let c = capture(&[]);
+    let v4_theirs = ip_routes(false, "main");
+    let v6_theirs = ip_routes(true, "all");
+    let net = c.data("network");
+    let ours = |family: &str| -> BTreeSet<(String, Option<String>, String, u64)> {
+        net["routes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["family"] == family)
+            // The kernel's null route (RTF_REJECT on lo, metric 0xffffffff) that every IPv6
+            // table ends with: /proc lists it, `ip route` does not.
+            .filter(|r| {
+                let flags = u32::from_str_radix(r["flags"].as_str().unwrap(), 16).unwrap();
+                !(family == "ipv6" && flags & 0x0200 != 0 && r["metric"] == u64::from(u32::MAX))
+            })
+            .map(|r| {
+                (
+                    format!(
+                        "{}/{}",
+                        r["destination"].as_str().unwrap(),
+                        r["prefix_len"].as_u64().unwrap()
+                    ),
+                    r["gateway"].as_str().map(str::to_string),
+                    r["interface"].as_str().unwrap().to_string(),
+                    r["metric"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let strip = |v: &[(String, Option<String>, String, u64, Value)]| {
+        v.iter()
+            .map(|(a, b, c, d, _)| (a.clone(), b.clone(), c.clone(), *d))
+            .collect::<BTreeSet<_>>()
+    };
+    assert!(!v4_theirs.is_empty(), "no IPv4 route here to compare");
+    assert_eq!(
+        ours("ipv4"),
+        strip(&v4_theirs),
+        "IPv4 main table vs `ip route`"
+    );
+    assert_eq!(
+        ours("ipv6"),
+        strip(&v6_theirs),
+        "IPv6, all tables, vs `ip -6 route show table all`"
+    );
+}
+
+/// One 384-byte glibc utmp record (64-bit Linux layout; see src/live/users.rs). The
+/// address field holds `host` when it is an IPv4 address, as login and sshd write it.
+fn utmp_record(
+    kind: i16,
+    pid: i32,
+    line: &str,
+    id: &str,
+    user: &str,
+    host: &str,
+    secs: i32,
+) -> Vec<u8> {
+    let mut r = vec![0u8; 384];
+    r[0..2].copy_from_slice(&kind.to_le_bytes());
+    r[4..8].copy_from_slice(&pid.to_le_bytes());
+    r[8..8 + line.len()].copy_from_slice(line.as_bytes());
+    r[40..40 + id.len()].copy_from_slice(id.as_bytes());
+    r[44..44 + user.len()].copy_from_slice(user.as_bytes());
+    r[76..76 + host.len()].copy_from_slice(host.as_bytes());
+    r[340..344].copy_from_slice(&secs.to_le_bytes());
+    if let Ok(a) = host.parse::<std::net::Ipv4Addr>() {
+        r[348..352].copy_from_slice(&a.octets());
+    }
+    r
+}
+
+/// The login minute as `who` prints it in the C locale and UTC: `Nov 14 22:13`.
+fn who_minute(secs: i64) -> String {
+    jiff::Timestamp::from_second(secs)
+        .unwrap()
+        .strftime("%b %e %H:%M")
+        .to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn sessions_and_recent_logins_agree_with_who_and_last_on_the_same_files() {
+    // This machine may have no utmp at all: a fixture root holds utmp/wtmp records, read
+    // by fieldkit (--fs-root) and by `who FILE` / `last -f FILE` alike.
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path().join("root");
+    std::fs::create_dir_all(root.join("run")).unwrap();
+    std::fs::create_dir_all(root.join("var/log")).unwrap();
+    let me = std::process::id() as i32;
+    let (login_a, login_b, boot) = (1_700_000_000i32, 1_700_003_600i32, 1_699_990_000i32);
+    let mut utmp = utmp_record(2, 0, "~", "~~", "reboot", "6.1.0-test", boot);
+    utmp.extend(utmp_record(
+        7,
+        me,
+        "pts/7",
+        "ts/7",
+        "alice",
+        "192.0.2.7",
+        login_a,
+    ));
+    utmp.extend(utmp_record(
+        7,
+        999_999_999,
+        "tty2",
+        "tty2",
+        "bob",
+        "",
+        login_b,
+    ));
+    utmp.extend(utmp_record(8, 4242, "pts/9", "ts/9", "", "", login_a));
+    std::fs::write(root.join("run/utmp"), &utmp).unwrap();
+    let mut wtmp = utmp_record(2, 0, "~", "~~", "reboot", "6.1.0-test", boot);
+    wtmp.extend(utmp_record(
+        7,
+        4100,
+        "pts/3",
+        "ts/3",
+        "carol",
+        "198.51.100.9",
+        login_a,
+    ));
+    wtmp.extend(utmp_record(8, 4100, "pts/3", "ts/3", "", "", login_b));
+    wtmp.extend(utmp_record(
+        7,
+        me,
+        "pts/7",
+        "ts/7",
+        "alice",
+        "192.0.2.7",
+        login_b,
+    ));
+    std::fs::write(root.join("var/log/wtmp"), &wtmp).unwrap();
+    let root_s = root.to_str().unwrap();
+    let c = capture(&["--fs-root", root_s]);
+    let users = c.data("users");
+
+    // who FILE: USER_PROCESS entries, user, line, login minute (UTC), host.
+    let who = Command::new("who")
+        .arg(root.join("run/utmp"))
+        .env("TZ", "UTC")
+        .env("LC_ALL", "C")
+        .output()
+        .expect("who is needed (apt-get install -y coreutils)");
+    let who = String::from_utf8_lossy(&who.stdout).into_owned();
+    let theirs: BTreeSet<(String, String, String)> = who
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f[0].to_string(), f[1].to_string(), f[2..5].join(" "))
+        })
+        .collect();
+    let ours: BTreeSet<(String, String, String)> = users["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let t: jiff::Timestamp = r["time_utc"].as_str().unwrap().parse().unwrap();
+            (
+                r["user"].as_str().unwrap().to_string(),
+                r["line"].as_str().unwrap().to_string(),
+                who_minute(t.as_second()),
+            )
+        })
+        .collect();
+    assert_eq!(ours, theirs, "sessions vs `who FILE`:\n{who}");
+    let alice = &users["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["user"] == "alice")
+        .unwrap();
+    assert_eq!(alice["host"], "192.0.2.7");
+    assert!(who.contains("(192.0.2.7)"), "{who}");
+    assert_eq!(alice["address"], "192.0.2.7");
+    assert_eq!(alice["process_alive"], true, "the test process is alive");
+    let bob = users["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["user"] == "bob")
+        .unwrap();
+    assert_eq!(bob["process_alive"], false);
+    // The summary lists the live session, not the dead one.
+    assert!(
+        c.run
+            .stdout
+            .contains("alice on pts/7 from 192.0.2.7 since 2023-11-14T22:13:20Z"),
+        "{}",
+        c.run.stdout
+    );
+    assert!(!c.run.stdout.contains("bob on tty2"), "{}", c.run.stdout);
+
+    // last -f FILE: every login and the boot, with user, line, host and login time.
+    let last = Command::new("last")
+        .args([
+            "-f",
+            root.join("var/log/wtmp").to_str().unwrap(),
+            "-w",
+            "--time-format",
+            "iso",
+        ])
+        .env("TZ", "UTC")
+        .output()
+        .expect("last is needed (apt-get install -y util-linux)");
+    let last = String::from_utf8_lossy(&last.stdout).into_owned();
+    let theirs: BTreeSet<(String, String, String, String)> = last
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("wtmp begins"))
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f[0] == "reboot" {
+                // reboot   system boot  6.1.0-test  2023-11-14T19:26:40+00:00 …
+                ("reboot".into(), "~".into(), f[3].into(), f[4].to_string())
+            } else {
+                (f[0].into(), f[1].into(), f[2].into(), f[3].to_string())
+            }
+        })
+        .collect();
+    let ours: BTreeSet<(String, String, String, String)> = users["recent_logins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "USER_PROCESS" || r["kind"] == "BOOT_TIME")
+        .map(|r| {
+            let t: jiff::Timestamp = r["time_utc"].as_str().unwrap().parse().unwrap();
+            (
+                r["user"].as_str().unwrap().to_string(),
+                r["line"].as_str().unwrap().to_string(),
+                r["host"].as_str().unwrap().to_string(),
+                t.strftime("%Y-%m-%dT%H:%M:%S+00:00").to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(ours, theirs, "recent logins vs `last -f`:\n{last}");
+    assert_eq!(
+        users["recent_logins"].as_array().unwrap().len(),
+        4,
+        "the logout record too"
+    );
+}
+
+#[test]
+fn an_executable_in_a_user_writable_directory_is_flagged_and_one_in_a_root_directory_is_not() {
+    // Outside every temporary directory, so that only the directory's owner and mode
+    // decide.
+    let base = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let dirs = [
+        ("nobody-owned", 0o755, 65534),
+        ("world-writable", 0o777, 0),
+        ("root-only", 0o755, 0),
+    ];
+    let mut children = Vec::new();
+    let tag = unique();
+    for (name, mode, uid) in dirs {
+        use std::os::unix::fs::PermissionsExt;
+        let d = base.path().join(name);
+        std::fs::create_dir(&d).unwrap();
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(mode)).unwrap();
+        std::os::unix::fs::chown(&d, Some(uid), Some(0)).unwrap();
+        let exe = d.join("sleeper");
+        std::fs::copy("/usr/bin/sleep", &exe).unwrap();
+        let child = Kill(spawn_retrying(
+            Command::new(&exe)
+                .args(["600", &tag])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        ));
+        children.push((d, exe, child));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let c = capture(&[]);
+    let procs = c.data("processes");
+    for (dir, exe, child) in &children {
+        // find(1) judges the directory by the same rule: not owned by root, world-writable,
+        // or group-writable by a group other than root.
+        let judged = tool_ok(
+            "find",
+            "findutils",
+            &[
+                dir.to_str().unwrap(),
+                "-maxdepth",
+                "0",
+                "(",
+                "!",
+                "-uid",
+                "0",
+                "-o",
+                "-perm",
+                "-0002",
+                "-o",
+                "(",
+                "-perm",
+                "-0020",
+                "!",
+                "-gid",
+                "0",
+                ")",
+                ")",
+                "-print",
+            ],
+        );
+        let writable = !judged.trim().is_empty();
+        let p = process_by_argv(&procs, &[exe.to_str().unwrap(), "600", &tag]);
+        assert_eq!(p["pid"], child.0.id());
+        let reasons: Vec<&str> = p["suspicious"]
+            .as_array()
+            .map(|a| a.iter().map(|r| r.as_str().unwrap()).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            reasons.contains(&"exe_in_user_writable_dir"),
+            writable,
+            "{}: {reasons:?}",
+            dir.display()
+        );
+        assert!(!reasons.contains(&"exe_in_temp_dir"), "{reasons:?}");
+    }
+    assert_eq!(
+        children
+            .iter()
+            .filter(|(d, ..)| !d.ends_with("root-only"))
+            .count(),
+        2
+    );
 }
 
 #[test]
