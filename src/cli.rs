@@ -380,8 +380,10 @@ pub struct ReportArgs {
 
 #[derive(Debug, Args)]
 pub struct LiveArgs {
-    /// Also write the captures: FILE.json (one JSON document) or DIR (live/*.json,
-    /// actions.jsonl, findings.jsonl, as in a bundle). Never overwrites.
+    /// Also write the captures: FILE.json (one JSON document, with FILE.json.sha256) or
+    /// DIR (live/*.json, actions.jsonl, findings.jsonl and SHA256SUMS, as in a bundle).
+    /// Never overwrites; refused on the examined system's own filesystem and inside the
+    /// folder holding fieldkit.
     #[arg(long, value_name = "FILE.json|DIR")]
     pub out: Option<PathBuf>,
     /// Print the summary, actions and findings as one JSON object on stdout.
@@ -394,6 +396,13 @@ pub struct LiveArgs {
     /// Time limit for each capture, in seconds.
     #[arg(long, value_name = "SECS", default_value = "20")]
     pub timeout: f64,
+    /// OpenSSH Ed25519 private key to sign what --out wrote (SHA256SUMS.sig, or
+    /// FILE.json.sig); without it the output is hashed but not signed.
+    #[arg(long, value_name = "FILE", requires = "out")]
+    pub key: Option<PathBuf>,
+    /// File holding the key's passphrase (otherwise FIELDKIT_KEY_PASSPHRASE or a prompt).
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub passphrase_file: Option<PathBuf>,
     /// procfs to read instead of /proc (testing against synthetic trees).
     #[arg(long, value_name = "DIR", hide = true)]
     pub proc_root: Option<PathBuf>,

@@ -4,26 +4,27 @@
 //! system time zone, hashing our own executable and checking it against the kit it runs
 //! from. Uses OS APIs and kernel files only
 //! (sysinfo, /etc/machine-id, /proc); never executes a program of the examined system.
+//! /etc/machine-id is a file of the examined system: it is read the live step's evidence
+//! way (read-only, O_NOATIME, O_NONBLOCK, a size limit), so its access time stays.
 
 use crate::bundle::manifest::{Host, Tool};
 use crate::hashing::{AlgSet, MultiHasher, hex};
 use crate::version;
 
-fn read_trimmed(path: &str) -> Option<String> {
-    std::fs::read_to_string(path)
+/// A Linux identity file (at most 4 KiB, trimmed), opened without touching its access
+/// time. Elsewhere these paths mean nothing, and on Windows "/etc/…" would resolve against
+/// the current drive — possibly the evidence — so they are not read.
+#[cfg(target_os = "linux")]
+fn linux_file(path: &str) -> Option<String> {
+    crate::live::sys::read_small_file(std::path::Path::new(path), 4096)
         .ok()
-        .map(|s| s.trim().to_string())
+        .map(|f| String::from_utf8_lossy(&f.bytes).trim().to_string())
         .filter(|s| !s.is_empty())
 }
 
-/// A Linux identity file. Elsewhere these paths mean nothing, and on Windows "/etc/…"
-/// would resolve against the current drive — possibly the evidence — so they are not read.
-fn linux_file(path: &str) -> Option<String> {
-    if cfg!(target_os = "linux") {
-        read_trimmed(path)
-    } else {
-        None
-    }
+#[cfg(not(target_os = "linux"))]
+fn linux_file(_path: &str) -> Option<String> {
+    None
 }
 
 pub fn host_identity() -> Host {
@@ -90,16 +91,21 @@ pub fn tool_identity() -> Tool {
 /// SHA-256 of one of our own files (not evidence: symlinks such as /proc/self/exe are
 /// followed on purpose).
 fn hash_own_file(path: &std::path::Path) -> std::io::Result<[u8; 32]> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
+    hash_reader(std::fs::File::open(path)?)
+}
+
+/// SHA-256 of everything `r` yields; a read interrupted by a signal (Ctrl-C handler,
+/// SIGCHLD, …) is retried, not taken for a failure.
+fn hash_reader(mut r: impl std::io::Read) -> std::io::Result<[u8; 32]> {
     let mut h = MultiHasher::new(AlgSet::default());
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            return Ok(h.finish().sha256);
+        match r.read(&mut buf) {
+            Ok(0) => return Ok(h.finish().sha256),
+            Ok(n) => h.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
-        h.update(&buf[..n]);
     }
 }
 
@@ -119,4 +125,55 @@ pub fn time_zone() -> (String, i32, String) {
             .display_with_offset(now.offset())
             .to_string(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Yields "abc" in pieces, with a signal interruption before each.
+    struct Interrupted {
+        left: &'static [u8],
+        interrupt_next: bool,
+    }
+
+    impl std::io::Read for Interrupted {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let interrupt = self.interrupt_next;
+            self.interrupt_next = !interrupt;
+            if interrupt {
+                return Err(std::io::ErrorKind::Interrupted.into());
+            }
+            let n = self.left.len().min(1).min(buf.len());
+            buf[..n].copy_from_slice(&self.left[..n]);
+            self.left = &self.left[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn hashing_our_own_file_retries_reads_interrupted_by_a_signal() {
+        use sha2::Digest;
+        let got = hash_reader(Interrupted {
+            left: b"abc",
+            interrupt_next: true,
+        })
+        .unwrap();
+        assert_eq!(got.as_slice(), sha2::Sha256::digest(b"abc").as_slice());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn identity_files_are_read_without_changing_their_access_time() {
+        use crate::live::sys::atime_probe;
+        let t = atime_probe::dir();
+        let id = t.path().join("machine-id");
+        atime_probe::old_file(&id, b"0123456789abcdef0123456789abcdef\n");
+        let before = atime_probe::atime(&id);
+        assert_eq!(
+            linux_file(id.to_str().unwrap()).as_deref(),
+            Some("0123456789abcdef0123456789abcdef")
+        );
+        assert_eq!(atime_probe::atime(&id), before, "O_NOATIME");
+    }
 }

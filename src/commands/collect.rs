@@ -60,23 +60,9 @@ fn open_known_sets(
 
 /// One line on what the live step found, encryption first.
 pub fn live_line(s: &crate::live::LiveSummary) -> String {
-    let enc = if !s.encryption.checked {
-        "encryption status UNKNOWN (capture failed)".to_string()
-    } else if s.encryption.open {
-        format!(
-            "ENCRYPTED VOLUME OPEN: {}",
-            s.encryption
-                .open_volumes
-                .iter()
-                .map(|v| format!(
-                    "{} {} {}",
-                    v.scheme,
-                    v.device,
-                    v.name.clone().unwrap_or_default()
-                ))
-                .collect::<Vec<_>>()
-                .join("; ")
-        )
+    let enc = if s.encryption.open || !s.encryption.checked || s.encryption.not_determined.is_some()
+    {
+        s.encryption.verdict()
     } else {
         format!(
             "no open encrypted volume found ({} locked)",

@@ -1,20 +1,26 @@
 //! `fieldkit live`: run only the live-state step, print the summary a responder needs
 //! (encryption first), optionally write the captures to a file or directory.
 //!
-//! Glue only: flags → `live::capture`, output, exit code. It must never overwrite a file,
-//! and never write into the directory holding fieldkit itself (the stick may be the
-//! evidence drive's only safe place, or read-only).
+//! Glue only: flags → `live::capture`, output, exit code. Every check on `--out` runs
+//! before anything is created: it must never overwrite a file, never write onto the
+//! examined system's own filesystem (the same-device rule `collect` applies, shared
+//! through `collect::check_output`), and never write into the directory holding fieldkit
+//! itself (the stick may be read-only, and a sealed kit must stay unchanged). What it
+//! writes is listed with its SHA-256 (`SHA256SUMS`, `sha256sum -c` format) and signed
+//! when a key is given.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
+use sha2::Digest;
 
 use super::exit;
 use crate::action::Outcome;
 use crate::cli::LiveArgs;
 use crate::live::{self, LiveCapture, LiveOptions, ReferenceTime, Roots};
+use crate::sign::Signer;
 
 /// Some capture failed or timed out (its error is in the output).
 pub const EXIT_INCOMPLETE: u8 = 4;
@@ -38,10 +44,27 @@ pub fn run(args: LiveArgs) -> anyhow::Result<u8> {
         dev: args.dev_root.clone().unwrap_or(defaults.dev),
         fs: args.fs_root.clone().unwrap_or(defaults.fs),
     };
+    // The examined system's files: output on that filesystem would change the evidence.
+    let source = match &args.fs_root {
+        Some(root) => root.clone(),
+        None => crate::collect::default_source(),
+    };
     let target = match &args.out {
-        Some(out) => Some(prepare_output(out)?),
+        Some(out) => Some(prepare_output(out, &source, args.key.is_some())?),
         None => None,
     };
+    let signer = match &args.key {
+        Some(path) => Some(Signer::load(path, || {
+            super::collect::passphrase_source(args.passphrase_file.as_deref())
+        })?),
+        None => None,
+    };
+    // Every check passed: only now is anything created (before the capture, so that an
+    // output that cannot be created is known before minutes of capturing).
+    if let Some(Target::Dir(dir)) = &target {
+        std::fs::create_dir_all(dir.join("live"))
+            .with_context(|| format!("{}: cannot create the output directory", dir.display()))?;
+    }
     #[cfg(unix)]
     {
         // SAFETY: geteuid has no preconditions and cannot fail.
@@ -63,8 +86,8 @@ pub fn run(args: LiveArgs) -> anyhow::Result<u8> {
         f.id = format!("F{:06}", i + 1);
     }
     let written = match &target {
-        Some(t) => write_output(t, &capture)?,
-        None => Vec::new(),
+        Some(t) => write_output(t, &capture, signer.as_ref())?,
+        None => Written::default(),
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -73,64 +96,82 @@ pub fn run(args: LiveArgs) -> anyhow::Result<u8> {
             "summary": capture.summary,
             "actions": capture.actions,
             "findings": capture.findings,
-            "written": written,
+            "written": written.files,
+            "sums": written.sums,
+            "sums_sha256": written.sums_sha256,
+            "signature": written.signature,
+            "signer_fingerprint": signer.as_ref().map(Signer::fingerprint),
         });
         serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
     } else {
         write!(out, "{}", capture.summary.render())?;
-        for w in &written {
+        for w in &written.files {
             writeln!(out, "Written      {w}")?;
+        }
+        if let (Some(sums), Some(sha)) = (&written.sums, &written.sums_sha256) {
+            writeln!(out, "Hashes       {sums} (its SHA-256: {sha})")?;
+        }
+        if let (Some(sig), Some(s)) = (&written.signature, &signer) {
+            writeln!(out, "Signed       {sig} by key {}", s.fingerprint())?;
         }
     }
     let complete = capture.actions.iter().all(|a| a.outcome == Outcome::Ok);
     Ok(if complete { exit::OK } else { EXIT_INCOMPLETE })
 }
 
+#[derive(Debug)]
 enum Target {
     File(PathBuf),
     Dir(PathBuf),
 }
 
-/// Decide file or directory, and refuse anything that would overwrite or write beside
-/// our own executable — before any capture runs.
-fn prepare_output(out: &Path) -> anyhow::Result<Target> {
+/// The hash list and signature names for a target.
+const DIR_SUMS: &str = "SHA256SUMS";
+const DIR_SIG: &str = "SHA256SUMS.sig";
+
+fn file_sidecars(path: &Path) -> (PathBuf, PathBuf) {
+    let with = |suffix: &str| {
+        let mut s = path.as_os_str().to_os_string();
+        s.push(suffix);
+        PathBuf::from(s)
+    };
+    (with(".sha256"), with(".sig"))
+}
+
+/// Decide file or directory and refuse, before anything is created: an output on the
+/// examined system's filesystem, inside the folder holding fieldkit, or one that would
+/// overwrite a file.
+fn prepare_output(out: &Path, source: &Path, signing: bool) -> anyhow::Result<Target> {
     let is_file = out
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"))
         && !out.is_dir();
-    let dir_to_check = if is_file {
-        if out.exists() {
-            bail!("{}: already exists; refusing to overwrite", out.display());
-        }
-        out.parent()
+    let dir = if is_file {
+        let parent = out
+            .parent()
             .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-            .to_path_buf()
-    } else {
-        std::fs::create_dir_all(out)
-            .with_context(|| format!("{}: cannot create output directory", out.display()))?;
-        for name in ["live", "actions.jsonl", "findings.jsonl"] {
-            if out.join(name).exists() {
-                bail!(
-                    "{}: already exists; refusing to overwrite",
-                    out.join(name).display()
-                );
-            }
+            .unwrap_or(Path::new("."));
+        if !parent.is_dir() {
+            bail!(
+                "{}: the directory for {} does not exist",
+                parent.display(),
+                out.display()
+            );
         }
+        parent.to_path_buf()
+    } else {
         out.to_path_buf()
     };
-    let dir = dir_to_check.canonicalize().with_context(|| {
-        format!(
-            "{}: output directory is not accessible",
-            dir_to_check.display()
-        )
-    })?;
+    let source = source
+        .canonicalize()
+        .with_context(|| format!("{}: examined system root not accessible", source.display()))?;
+    let resolved = crate::collect::check_output(&source, &dir)?;
     if let Some(exe_dir) = std::env::current_exe()
         .ok()
         .and_then(|e| e.canonicalize().ok())
         .and_then(|e| e.parent().map(Path::to_path_buf))
-        && dir.starts_with(&exe_dir)
+        && resolved.starts_with(&exe_dir)
     {
         return Err(anyhow!(
             "{}: inside the directory holding fieldkit ({}); write elsewhere",
@@ -138,22 +179,33 @@ fn prepare_output(out: &Path) -> anyhow::Result<Target> {
             exe_dir.display()
         ));
     }
+    let mut ours: Vec<PathBuf> = Vec::new();
+    if is_file {
+        let (sums, sig) = file_sidecars(out);
+        ours.push(out.to_path_buf());
+        ours.push(sums);
+        if signing {
+            ours.push(sig);
+        }
+    } else {
+        for name in ["live", "actions.jsonl", "findings.jsonl", DIR_SUMS] {
+            ours.push(out.join(name));
+        }
+        if signing {
+            ours.push(out.join(DIR_SIG));
+        }
+    }
+    for p in ours {
+        // symlink_metadata: a dangling symlink is "existing" too.
+        if std::fs::symlink_metadata(&p).is_ok() {
+            bail!("{}: already exists; refusing to overwrite", p.display());
+        }
+    }
     Ok(if is_file {
         Target::File(out.to_path_buf())
     } else {
         Target::Dir(out.to_path_buf())
     })
-}
-
-fn create_new(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .with_context(|| format!("{}: cannot create", path.display()))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .with_context(|| format!("{}: cannot write", path.display()))
 }
 
 fn jsonl<T: serde::Serialize>(items: &[T]) -> anyhow::Result<Vec<u8>> {
@@ -165,8 +217,39 @@ fn jsonl<T: serde::Serialize>(items: &[T]) -> anyhow::Result<Vec<u8>> {
     Ok(out)
 }
 
-fn write_output(target: &Target, capture: &LiveCapture) -> anyhow::Result<Vec<String>> {
-    match target {
+/// What `--out` produced.
+#[derive(Debug, Default)]
+struct Written {
+    files: Vec<String>,
+    sums: Option<String>,
+    sums_sha256: Option<String>,
+    signature: Option<String>,
+}
+
+/// Write `bytes` as a new file and add its `sha256sum` line (name relative to the list).
+fn write_listed(
+    path: &Path,
+    listed_as: &str,
+    bytes: &[u8],
+    sums: &mut String,
+    written: &mut Written,
+) -> anyhow::Result<()> {
+    crate::bundle::write_new(path, bytes)?;
+    sums.push_str(&format!("{:x}  {listed_as}\n", sha2::Sha256::digest(bytes)));
+    written.files.push(path.display().to_string());
+    Ok(())
+}
+
+fn write_output(
+    target: &Target,
+    capture: &LiveCapture,
+    signer: Option<&Signer>,
+) -> anyhow::Result<Written> {
+    let mut written = Written::default();
+    let mut sums = String::new();
+    // SHA256SUMS.sig signs the list (as in a bundle); FILE.json.sig signs the file
+    // itself (as a bundle's .zip.sig does): `ssh-keygen -Y verify … < FILE.json`.
+    let (sums_path, sig_path, signed) = match target {
         Target::File(path) => {
             let captures: Vec<serde_json::Value> = capture
                 .artifacts
@@ -193,28 +276,35 @@ fn write_output(target: &Target, capture: &LiveCapture) -> anyhow::Result<Vec<St
                 "actions": capture.actions,
                 "findings": capture.findings,
             });
-            create_new(path, &serde_json::to_vec_pretty(&doc)?)?;
-            Ok(vec![path.display().to_string()])
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let bytes = serde_json::to_vec_pretty(&doc)?;
+            write_listed(path, &name, &bytes, &mut sums, &mut written)?;
+            let (sums_path, sig_path) = file_sidecars(path);
+            (sums_path, sig_path, Some(bytes))
         }
         Target::Dir(dir) => {
-            let live_dir = dir.join("live");
-            std::fs::create_dir(&live_dir)
-                .with_context(|| format!("{}: cannot create", live_dir.display()))?;
-            let mut written = Vec::new();
             for (member, bytes) in &capture.artifacts {
-                let path = dir.join(member);
-                create_new(&path, bytes)?;
-                written.push(path.display().to_string());
+                write_listed(&dir.join(member), member, bytes, &mut sums, &mut written)?;
             }
             for (name, bytes) in [
                 ("actions.jsonl", jsonl(&capture.actions)?),
                 ("findings.jsonl", jsonl(&capture.findings)?),
             ] {
-                let path = dir.join(name);
-                create_new(&path, &bytes)?;
-                written.push(path.display().to_string());
+                write_listed(&dir.join(name), name, &bytes, &mut sums, &mut written)?;
             }
-            Ok(written)
+            (dir.join(DIR_SUMS), dir.join(DIR_SIG), None)
         }
+    };
+    crate::bundle::write_new(&sums_path, sums.as_bytes())?;
+    written.sums = Some(sums_path.display().to_string());
+    written.sums_sha256 = Some(format!("{:x}", sha2::Sha256::digest(sums.as_bytes())));
+    if let Some(signer) = signer {
+        let sig = signer.sign(signed.as_deref().unwrap_or(sums.as_bytes()))?;
+        crate::bundle::write_new(&sig_path, sig.as_bytes())?;
+        written.signature = Some(sig_path.display().to_string());
     }
+    Ok(written)
 }

@@ -27,6 +27,104 @@ pub const KIND: CaptureKind = CaptureKind {
     reads: "/sys/block/dm-*/dm/{uuid,name}, /sys/block/*/{slaves,holders}, first 68 KiB of every block device (read-only), /proc/self/mountinfo, /proc/keys",
 };
 
+/// The quick open-volume check that runs before every other capture, so that the banner
+/// comes within a second of the start (the full header scan keeps its place at the end).
+pub const OPEN_CHECK_KIND: CaptureKind = CaptureKind {
+    name: "open_volumes",
+    member: "live/open_volumes.json",
+    schema: "fieldkit.live.open_volumes",
+    reads: "/sys/block/dm-*/dm/{uuid,name}, /sys/block/*/{slaves,holders}, /proc/self/mountinfo, /proc/keys (no device is opened)",
+};
+
+/// What the quick check found: the volumes unlocked now (as in [`EncryptionState`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OpenCheck {
+    pub open_volumes: Vec<OpenVolume>,
+    #[serde(default)]
+    pub device_mapper: Vec<DmDevice>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl Captured for OpenCheck {
+    fn detail(&self) -> String {
+        if self.open_volumes.is_empty() {
+            "no open encrypted volume in the kernel's tables (the header scan follows last)"
+                .to_string()
+        } else {
+            open_volumes_detail(&self.open_volumes)
+        }
+    }
+}
+
+/// `Some(reason)` when the header scan examined nothing: no device was found, or not one
+/// could be read. `advice` says what would help (run as root / Administrator). When only
+/// some devices could not be read, they are named in `notes` instead.
+pub fn not_determined_reason(
+    scans: &[DeviceScan],
+    advice: &str,
+    notes: &mut Vec<String>,
+) -> Option<String> {
+    if scans.is_empty() {
+        return Some("no block device to examine was found".to_string());
+    }
+    let unread: Vec<&DeviceScan> = scans.iter().filter(|d| d.bytes_read == 0).collect();
+    let first_error = unread
+        .iter()
+        .find_map(|d| d.error.clone())
+        .unwrap_or_else(|| "nothing read".to_string());
+    if unread.len() == scans.len() {
+        let mut why = if scans.len() == 1 {
+            format!(
+                "the only device, {}, could not be read: {first_error}",
+                unread[0].path
+            )
+        } else {
+            format!(
+                "none of the {} devices could be read ({}: {first_error}, …)",
+                scans.len(),
+                unread[0].path
+            )
+        };
+        if unread.iter().any(|d| {
+            d.error
+                .as_deref()
+                .is_some_and(|e| e.contains("Permission denied") || e.contains("access denied"))
+        }) {
+            why.push_str(&format!("; {advice}"));
+        }
+        return Some(why);
+    }
+    if !unread.is_empty() {
+        notes.push(format!(
+            "{} of {} devices could not be read, their headers are unknown: {}",
+            unread.len(),
+            scans.len(),
+            unread
+                .iter()
+                .map(|d| format!(
+                    "{} ({})",
+                    d.path,
+                    d.error.as_deref().unwrap_or("nothing read")
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    None
+}
+
+fn open_volumes_detail(volumes: &[OpenVolume]) -> String {
+    format!(
+        "OPEN ENCRYPTED VOLUMES: {}",
+        volumes
+            .iter()
+            .map(|v| format!("{} {}", v.scheme, v.device))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
 /// How much of each device is read: the LUKS2 primary header and JSON area (16 KiB by
 /// default), the secondary header, and 64 KiB for the randomness test, plus the btrfs
 /// superblock magic just past 64 KiB.
@@ -51,6 +149,10 @@ pub struct EncryptionState {
     /// Encrypted volumes whose lock state could not be determined on this OS.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub status_unknown: Vec<String>,
+    /// Why the encryption status could not be determined, when no device could be
+    /// examined (no privilege, no device found): then "no open volume" would be a guess.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_determined: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
 }
@@ -129,7 +231,9 @@ pub struct Signature {
 
 impl Captured for EncryptionState {
     fn detail(&self) -> String {
-        if self.open_volumes.is_empty() {
+        if let (true, Some(why)) = (self.open_volumes.is_empty(), &self.not_determined) {
+            format!("encryption status NOT DETERMINED ({why})")
+        } else if self.open_volumes.is_empty() {
             format!(
                 "no open encrypted volume; {} devices scanned, {} with encryption headers",
                 self.devices.len(),
@@ -139,14 +243,7 @@ impl Captured for EncryptionState {
                     .count()
             )
         } else {
-            format!(
-                "OPEN ENCRYPTED VOLUMES: {}",
-                self.open_volumes
-                    .iter()
-                    .map(|v| format!("{} {}", v.scheme, v.device))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
+            open_volumes_detail(&self.open_volumes)
         }
     }
 }
@@ -512,7 +609,12 @@ pub fn fscrypt_keys(proc_keys: &str) -> Vec<String> {
 
 /// The banner that must not be missed, when any encrypted volume is open.
 pub fn banner(state: &EncryptionState) -> Option<String> {
-    if state.open_volumes.is_empty() {
+    banner_for(&state.open_volumes)
+}
+
+/// The banner for these open volumes (`None` when there are none).
+pub fn banner_for(open_volumes: &[OpenVolume]) -> Option<String> {
+    if open_volumes.is_empty() {
         return None;
     }
     let rule = "!".repeat(78);
@@ -526,7 +628,7 @@ pub fn banner(state: &EncryptionState) -> Option<String> {
             .to_string(),
         "!!".to_string(),
     ];
-    for v in &state.open_volumes {
+    for v in open_volumes {
         let mut line = format!("!!   * {} {}", v.scheme, v.device);
         if let Some(n) = &v.name {
             line.push_str(&format!(" ({n})"));
@@ -557,11 +659,10 @@ pub fn print_banner(banner: &str) {
     let _ = err.flush();
 }
 
-/// Findings for the bundle: one critical finding per open volume, one per locked
-/// encrypted device, one per volume whose state is unknown.
-pub fn findings(state: &EncryptionState) -> Vec<Finding> {
+/// One critical finding per open volume, pointing at `member`.
+fn open_volume_findings(open_volumes: &[OpenVolume], member: &str) -> Vec<Finding> {
     let mut out = Vec::new();
-    for v in &state.open_volumes {
+    for v in open_volumes {
         let mut title = format!("Encrypted volume is open: {} {}", v.scheme, v.device);
         if !v.mount_points.is_empty() {
             title.push_str(&format!(" (mounted at {})", v.mount_points.join(", ")));
@@ -573,12 +674,24 @@ pub fn findings(state: &EncryptionState) -> Vec<Finding> {
             kind: "encryption.volume_open".to_string(),
             severity: Severity::Critical,
             path: Some(v.device.clone()),
-            member: Some(KIND.member.to_string()),
+            member: Some(member.to_string()),
             sha256: None,
             title,
             evidence: serde_json::to_value(v).unwrap_or(serde_json::Value::Null),
         });
     }
+    out
+}
+
+/// Findings of the quick check, for when the full encryption capture produced none.
+pub fn open_check_findings(check: &OpenCheck) -> Vec<Finding> {
+    open_volume_findings(&check.open_volumes, OPEN_CHECK_KIND.member)
+}
+
+/// Findings for the bundle: one critical finding per open volume, one per locked
+/// encrypted device, one per volume whose state is unknown.
+pub fn findings(state: &EncryptionState) -> Vec<Finding> {
+    let mut out = open_volume_findings(&state.open_volumes, KIND.member);
     for d in &state.devices {
         for s in &d.signatures {
             let (kind, severity, what) = match s.coverage.as_str() {
@@ -612,6 +725,22 @@ pub fn findings(state: &EncryptionState) -> Vec<Finding> {
             });
         }
     }
+    if let Some(why) = &state.not_determined {
+        out.push(Finding {
+            id: String::new(),
+            analyzer: "live".to_string(),
+            kind: "encryption.not_determined".to_string(),
+            severity: Severity::High,
+            path: None,
+            member: Some(KIND.member.to_string()),
+            sha256: None,
+            title: format!(
+                "Encryption status NOT DETERMINED ({why}): an encrypted volume may be open — \
+                 check before powering off"
+            ),
+            evidence: serde_json::Value::String(why.clone()),
+        });
+    }
     for u in &state.status_unknown {
         out.push(Finding {
             id: String::new(),
@@ -640,11 +769,10 @@ mod linux {
     use super::super::sys;
     use super::*;
 
-    pub fn capture(ctx: &Ctx) -> Result<EncryptionState, String> {
-        let mut state = EncryptionState::default();
-        // Without sysfs nothing can be said about dm-crypt: fail rather than report "no
-        // open volume".
-        let devices = block_devices(&ctx.roots.sys)?;
+    /// Steps 1–3 of the capture: what is unlocked now, from sysfs, the mount table and
+    /// `/proc/keys` alone (no device is opened). Cheap: run first, for the banner.
+    fn find_open(ctx: &Ctx, devices: &[BlockDevice]) -> OpenCheck {
+        let mut found = OpenCheck::default();
         let by_name: HashMap<&str, &BlockDevice> =
             devices.iter().map(|d| (d.name.as_str(), d)).collect();
         let mounts = &ctx.mounts.mounts;
@@ -698,7 +826,7 @@ mod linux {
                         }
                     })
                     .collect();
-                state.open_volumes.push(OpenVolume {
+                found.open_volumes.push(OpenVolume {
                     mechanism: "dm-crypt".to_string(),
                     scheme: target.clone(),
                     device: format!("/dev/{}", d.name),
@@ -714,7 +842,7 @@ mod linux {
                     },
                 });
             }
-            state.device_mapper.push(DmDevice {
+            found.device_mapper.push(DmDevice {
                 device: d.name.clone(),
                 name,
                 uuid,
@@ -728,7 +856,7 @@ mod linux {
         // 2. Encrypted filesystems mounted (stacked or FUSE).
         for m in mounts.iter() {
             if let Some(scheme) = classify_mount(&m.fs_type, &m.source) {
-                state.open_volumes.push(OpenVolume {
+                found.open_volumes.push(OpenVolume {
                     mechanism: if m.fs_type == "ecryptfs" {
                         "ecryptfs"
                     } else {
@@ -749,12 +877,18 @@ mod linux {
                 });
             }
         }
+        if mounts.is_empty() {
+            found.notes.push(
+                "mount table unavailable: encrypted FUSE/eCryptfs mounts cannot be seen"
+                    .to_string(),
+            );
+        }
 
         // 3. fscrypt v1 keys loaded.
         match sys::read_kernel(&ctx.roots.proc.join("keys"), 4 << 20) {
             Ok(b) => {
                 for line in fscrypt_keys(&String::from_utf8_lossy(&b)) {
-                    state.open_volumes.push(OpenVolume {
+                    found.open_volumes.push(OpenVolume {
                         mechanism: "fscrypt".to_string(),
                         scheme: "fscrypt (v1 key loaded)".to_string(),
                         device: line
@@ -769,13 +903,33 @@ mod linux {
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => state.notes.push(format!("/proc/keys: {e}")),
+            Err(e) => found.notes.push(format!("/proc/keys: {e}")),
         }
-        state.notes.push(
+        found.notes.push(
             "fscrypt v2 keys live in per-filesystem keyrings that procfs does not show: an \
              unlocked v2 directory is not detected yet"
                 .to_string(),
         );
+        found
+    }
+
+    /// The quick check run before every other capture: open volumes only.
+    pub fn open_check(ctx: &Ctx) -> Result<OpenCheck, String> {
+        // Without sysfs nothing can be said about dm-crypt: fail rather than report "no
+        // open volume".
+        let devices = block_devices(&ctx.roots.sys)?;
+        Ok(find_open(ctx, &devices))
+    }
+
+    pub fn capture(ctx: &Ctx) -> Result<EncryptionState, String> {
+        let mut state = EncryptionState::default();
+        // Without sysfs nothing can be said about dm-crypt: fail rather than report "no
+        // open volume".
+        let devices = block_devices(&ctx.roots.sys)?;
+        let found = find_open(ctx, &devices);
+        state.open_volumes = found.open_volumes;
+        state.device_mapper = found.device_mapper;
+        state.notes = found.notes;
 
         // 4. Headers of every attached device, each read under its own time limit.
         let jobs: Vec<(BlockDevice, PathBuf)> = devices
@@ -829,6 +983,11 @@ mod linux {
                 state.locked_containers.push(text);
             }
         }
+        state.not_determined = not_determined_reason(
+            &state.devices,
+            "run fieldkit as root to read device headers",
+            &mut state.notes,
+        );
         Ok(state)
     }
 
@@ -895,7 +1054,7 @@ mod linux {
 }
 
 #[cfg(target_os = "linux")]
-pub use linux::capture;
+pub use linux::{capture, open_check};
 
 /// Partition starts (byte offsets) found in an MBR or GPT at the start of a disk, with a
 /// label. `read` fetches `len` bytes at a byte offset (sector-aligned by construction).
@@ -955,10 +1114,110 @@ pub fn partition_offsets(
     out
 }
 
+/// The first sectors of one partition (or of a whole disk, offset 0) of a physical drive.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PartitionScan {
+    pub disk: u32,
+    /// Byte offset of the partition on the disk.
+    pub offset: u64,
+    pub scan: DeviceScan,
+}
+
+/// A volume Windows has mounted under a drive letter, and where it lies on the disks.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MountedVolume {
+    /// `C:`.
+    pub letter: String,
+    /// (disk number, starting byte offset) of each extent
+    /// (`IOCTL_VOLUME_GET_VOLUME_DISK_EXTENTS`).
+    pub extents: Vec<(u32, u64)>,
+    /// The file system Windows reports for it (`GetVolumeInformationW`): present means
+    /// Windows reads its files right now.
+    pub file_system: Option<String>,
+    /// Why the file system or the extents could not be had (a locked BitLocker volume
+    /// answers "This drive is locked by BitLocker Drive Encryption").
+    pub error: Option<String>,
+}
+
+/// BitLocker signatures on the partitions, judged against the mounted volumes: a BitLocker
+/// partition that is a volume Windows reads under a drive letter is unlocked (BitLocker
+/// presents the plaintext only once the key is in memory), and so is the one holding the
+/// system drive of the running Windows. One with a drive letter that Windows cannot read
+/// is locked; one without a drive letter (or whose extents are unknown) stays unknown.
+pub fn bitlocker_lock_state(
+    partitions: &[PartitionScan],
+    volumes: &[MountedVolume],
+    system_drive: &str,
+    state: &mut EncryptionState,
+) {
+    for p in partitions {
+        let Some(sig) = p
+            .scan
+            .signatures
+            .iter()
+            .find(|s| s.scheme.starts_with("BitLocker"))
+        else {
+            continue;
+        };
+        let volume = volumes
+            .iter()
+            .find(|v| v.extents.contains(&(p.disk, p.offset)));
+        let is_system = volume.is_some_and(|v| v.letter.eq_ignore_ascii_case(system_drive));
+        match volume {
+            Some(v) if v.file_system.is_some() || is_system => {
+                let why = match (&v.file_system, is_system) {
+                    (Some(fs), true) => format!(
+                        "it is the system drive {} of this running Windows and Windows reads \
+                         its {fs} file system",
+                        v.letter
+                    ),
+                    (Some(fs), false) => format!(
+                        "volume {} is mounted and Windows reads its {fs} file system",
+                        v.letter
+                    ),
+                    (None, _) => format!(
+                        "it holds the system drive {} of this running Windows",
+                        v.letter
+                    ),
+                };
+                state.open_volumes.push(OpenVolume {
+                    mechanism: "bitlocker".to_string(),
+                    scheme: sig.scheme.clone(),
+                    device: v.letter.clone(),
+                    name: None,
+                    uuid: None,
+                    backing: vec![p.scan.path.clone()],
+                    mount_points: vec![format!("{}\\", v.letter)],
+                    size_bytes: (p.scan.size_bytes > 0).then_some(p.scan.size_bytes),
+                    evidence: format!(
+                        "{} signature at {} ({}); {why}: it is unlocked",
+                        sig.scheme, p.scan.path, p.scan.device
+                    ),
+                });
+            }
+            Some(v) => state.locked_containers.push(format!(
+                "{} on {} ({}): Windows cannot read it{}",
+                sig.scheme,
+                p.scan.path,
+                v.letter,
+                v.error
+                    .as_deref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default()
+            )),
+            None => state.status_unknown.push(format!(
+                "{} volume at {} ({}): not mounted under a drive letter, lock state not \
+                 determined",
+                sig.scheme, p.scan.path, p.scan.device
+            )),
+        }
+    }
+}
+
 /// Scan one physical drive and the partitions its MBR/GPT lists. `None` when the drive
 /// does not exist.
 #[cfg(windows)]
-fn scan_physical_drive(n: u32) -> Option<Result<Vec<DeviceScan>, String>> {
+fn scan_physical_drive(n: u32) -> Option<Result<Vec<PartitionScan>, String>> {
     use std::io::{Read, Seek, SeekFrom};
     let path = format!(r"\\.\PhysicalDrive{n}");
     let mut file = match std::fs::File::open(&path) {
@@ -978,8 +1237,10 @@ fn scan_physical_drive(n: u32) -> Option<Result<Vec<DeviceScan>, String>> {
         let mut got = 0;
         while got < len {
             match file.read(&mut buf[got..]) {
-                Ok(0) | Err(_) => break,
+                Ok(0) => break,
                 Ok(k) => got += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
             }
         }
         buf.truncate(got);
@@ -995,7 +1256,11 @@ fn scan_physical_drive(n: u32) -> Option<Result<Vec<DeviceScan>, String>> {
         ..DeviceScan::default()
     };
     scan_header(&mut scan, &first);
-    scans.push(scan);
+    scans.push(PartitionScan {
+        disk: n,
+        offset: 0,
+        scan,
+    });
     for (offset, label) in partition_offsets(&first, &mut read_at) {
         let Some(head) = read_at(offset, HEADER_READ) else {
             continue;
@@ -1006,13 +1271,181 @@ fn scan_physical_drive(n: u32) -> Option<Result<Vec<DeviceScan>, String>> {
             ..DeviceScan::default()
         };
         scan_header(&mut scan, &head);
-        scans.push(scan);
+        scans.push(PartitionScan {
+            disk: n,
+            offset,
+            scan,
+        });
     }
     Some(Ok(scans))
 }
 
+/// The drive letters Windows has mounted on local disks (fixed and removable; network,
+/// CD and RAM drives are never touched), each asked for its disk extents and file system
+/// under its own time limit.
 #[cfg(windows)]
-pub fn capture(ctx: &Ctx) -> Result<EncryptionState, String> {
+fn mounted_volumes(ctx: &Ctx, notes: &mut Vec<String>) -> Vec<MountedVolume> {
+    use super::bounded::map_bounded;
+    use windows_sys::Win32::Storage::FileSystem::{GetDriveTypeW, GetLogicalDrives};
+    // GetDriveTypeW results (winbase.h; windows-sys has them in the large
+    // WindowsProgramming module, not worth its compile time for two numbers).
+    const DRIVE_REMOVABLE: u32 = 2;
+    const DRIVE_FIXED: u32 = 3;
+    let wide = |s: &str| -> Vec<u16> { s.encode_utf16().chain(std::iter::once(0)).collect() };
+    // SAFETY: GetLogicalDrives takes no arguments and only returns a bit mask.
+    let mask = unsafe { GetLogicalDrives() };
+    let mut letters = Vec::new();
+    for i in 0..26u32 {
+        if mask & (1 << i) == 0 {
+            continue;
+        }
+        let letter = format!("{}:", char::from(b'A' + i as u8));
+        let root = wide(&format!("{letter}\\"));
+        // SAFETY: root is a NUL-terminated UTF-16 string that outlives the call.
+        let kind = unsafe { GetDriveTypeW(root.as_ptr()) };
+        if kind == DRIVE_FIXED || kind == DRIVE_REMOVABLE {
+            letters.push(letter);
+        }
+    }
+    let results = map_bounded(
+        letters.clone(),
+        2,
+        std::time::Duration::from_secs(3),
+        ctx.soft_deadline,
+        query_volume,
+    );
+    let mut out = Vec::new();
+    for (letter, r) in letters.into_iter().zip(results) {
+        match r.into_result(&format!("asking Windows about volume {letter}")) {
+            Ok(v) => out.push(v),
+            Err(e) => {
+                notes.push(e.clone());
+                out.push(MountedVolume {
+                    letter,
+                    error: Some(e),
+                    ..MountedVolume::default()
+                });
+            }
+        }
+    }
+    out
+}
+
+#[cfg(windows)]
+fn query_volume(letter: String) -> MountedVolume {
+    use std::os::windows::fs::OpenOptionsExt;
+    use std::os::windows::io::AsRawHandle;
+    use windows_sys::Win32::Storage::FileSystem::{
+        FILE_SHARE_READ, FILE_SHARE_WRITE, GetVolumeInformationW,
+        IOCTL_VOLUME_GET_VOLUME_DISK_EXTENTS,
+    };
+    use windows_sys::Win32::System::IO::DeviceIoControl;
+    use windows_sys::Win32::System::Ioctl::{DISK_EXTENT, VOLUME_DISK_EXTENTS};
+
+    let mut v = MountedVolume {
+        letter: letter.clone(),
+        ..MountedVolume::default()
+    };
+    let mut errors = Vec::new();
+
+    // Extents: a volume handle opened with no access rights at all (no Administrator
+    // needed, nothing can be read or written through it).
+    let device = format!(r"\\.\{letter}");
+    match std::fs::OpenOptions::new()
+        .access_mode(0)
+        .share_mode(FILE_SHARE_READ | FILE_SHARE_WRITE)
+        .open(&device)
+    {
+        Ok(handle) => {
+            // Room for 32 extents (a spanned dynamic volume has several).
+            const ROOM: usize = 32;
+            let size = std::mem::size_of::<VOLUME_DISK_EXTENTS>()
+                + ROOM * std::mem::size_of::<DISK_EXTENT>();
+            let mut buf = vec![0u64; size.div_ceil(8)];
+            let mut returned = 0u32;
+            // SAFETY: the handle is open for the duration of the call; the output buffer
+            // is `size` bytes, 8-byte aligned, and owned here; no overlapped I/O.
+            let ok = unsafe {
+                DeviceIoControl(
+                    handle.as_raw_handle(),
+                    IOCTL_VOLUME_GET_VOLUME_DISK_EXTENTS,
+                    std::ptr::null(),
+                    0,
+                    buf.as_mut_ptr().cast(),
+                    size as u32,
+                    &mut returned,
+                    std::ptr::null_mut(),
+                )
+            };
+            if ok == 0 {
+                errors.push(format!(
+                    "{device}: disk extents: {}",
+                    std::io::Error::last_os_error()
+                ));
+            } else {
+                // SAFETY: the buffer is large and aligned enough for the header, which
+                // DeviceIoControl filled in.
+                let header = unsafe { &*(buf.as_ptr() as *const VOLUME_DISK_EXTENTS) };
+                let count = (header.NumberOfDiskExtents as usize).min(ROOM + 1);
+                let first = std::mem::offset_of!(VOLUME_DISK_EXTENTS, Extents);
+                for i in 0..count {
+                    let at = first + i * std::mem::size_of::<DISK_EXTENT>();
+                    if at + std::mem::size_of::<DISK_EXTENT>() > (returned as usize).min(size) {
+                        break;
+                    }
+                    // SAFETY: `at` lies inside the returned part of the buffer (checked
+                    // above); read_unaligned needs no alignment.
+                    let e: DISK_EXTENT = unsafe {
+                        std::ptr::read_unaligned(buf.as_ptr().cast::<u8>().add(at).cast())
+                    };
+                    v.extents
+                        .push((e.DiskNumber, u64::try_from(e.StartingOffset).unwrap_or(0)));
+                }
+            }
+        }
+        Err(e) => errors.push(format!("{device}: {e}")),
+    }
+
+    // Does Windows read its file system? (A locked BitLocker volume does not answer.)
+    let root: Vec<u16> = format!("{letter}\\")
+        .encode_utf16()
+        .chain(std::iter::once(0))
+        .collect();
+    let mut fs_name = [0u16; 64];
+    // SAFETY: root is NUL-terminated; fs_name is a buffer of the length given; the other
+    // optional outputs are null.
+    let ok = unsafe {
+        GetVolumeInformationW(
+            root.as_ptr(),
+            std::ptr::null_mut(),
+            0,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            fs_name.as_mut_ptr(),
+            fs_name.len() as u32,
+        )
+    };
+    if ok == 0 {
+        errors.push(format!(
+            "{letter}\\: file system: {}",
+            std::io::Error::last_os_error()
+        ));
+    } else {
+        let end = fs_name
+            .iter()
+            .position(|c| *c == 0)
+            .unwrap_or(fs_name.len());
+        v.file_system = Some(String::from_utf16_lossy(&fs_name[..end]));
+    }
+    if !errors.is_empty() {
+        v.error = Some(errors.join("; "));
+    }
+    v
+}
+
+#[cfg(windows)]
+fn windows_state(ctx: &Ctx) -> EncryptionState {
     use super::bounded::map_bounded;
     let mut state = EncryptionState::default();
     let results = map_bounded(
@@ -1022,33 +1455,68 @@ pub fn capture(ctx: &Ctx) -> Result<EncryptionState, String> {
         ctx.soft_deadline,
         scan_physical_drive,
     );
+    let mut partitions = Vec::new();
+    let mut drive_errors = Vec::new();
     for (n, r) in results.into_iter().enumerate() {
         match r.into_result(&format!("reading PhysicalDrive{n}")) {
             Ok(None) => {}
-            Ok(Some(Ok(scans))) => state.devices.extend(scans),
-            Ok(Some(Err(e))) | Err(e) => state.notes.push(e),
+            Ok(Some(Ok(scans))) => partitions.extend(scans),
+            Ok(Some(Err(e))) | Err(e) => {
+                state.devices.push(DeviceScan {
+                    device: format!("PhysicalDrive{n}"),
+                    path: format!(r"\\.\PhysicalDrive{n}"),
+                    error: Some(e.clone()),
+                    ..DeviceScan::default()
+                });
+                drive_errors.push(e);
+            }
         }
     }
-    for d in &state.devices {
-        if d.signatures
-            .iter()
-            .any(|s| s.scheme.starts_with("BitLocker"))
-        {
-            state.status_unknown.push(format!(
-                "BitLocker volume at {} on this running Windows system",
-                d.path
-            ));
-        }
-    }
+    let volumes = mounted_volumes(ctx, &mut state.notes);
+    let system_drive = std::env::var("SystemDrive").unwrap_or_else(|_| "C:".to_string());
+    bitlocker_lock_state(&partitions, &volumes, &system_drive, &mut state);
+    state.devices.extend(partitions.into_iter().map(|p| p.scan));
+    state.not_determined = not_determined_reason(
+        &state.devices,
+        "run fieldkit as Administrator to read disk headers",
+        &mut state.notes,
+    );
     state.notes.push(
-        "Windows: BitLocker volumes are found by their on-disk signature on every physical \
-         drive; whether each is unlocked is not yet determined (planned: \
-         Win32_EncryptableVolume.GetLockStatus via WMI, or FSCTL on the mounted volume). A \
-         BitLocker system volume of a running Windows is necessarily unlocked. Not yet: \
-         VeraCrypt driver mappings, EFS."
+        "Windows: a BitLocker volume is open when Windows reads its file system under a \
+         drive letter (or it holds the running system drive); one Windows cannot read is \
+         locked; one without a drive letter is unknown. Not yet: the lock state from \
+         Win32_EncryptableVolume.GetLockStatus (WMI), VeraCrypt driver mappings, EFS."
             .to_string(),
     );
-    Ok(state)
+    state
+}
+
+#[cfg(windows)]
+pub fn capture(ctx: &Ctx) -> Result<EncryptionState, String> {
+    Ok(windows_state(ctx))
+}
+
+/// On Windows the quick check is the BitLocker judgement itself (a few sectors per
+/// partition and one question per drive letter).
+#[cfg(windows)]
+pub fn open_check(ctx: &Ctx) -> Result<OpenCheck, String> {
+    let state = windows_state(ctx);
+    Ok(OpenCheck {
+        open_volumes: state.open_volumes,
+        device_mapper: Vec::new(),
+        notes: state.notes,
+    })
+}
+
+#[cfg(not(any(target_os = "linux", windows)))]
+pub fn open_check(_ctx: &Ctx) -> Result<OpenCheck, String> {
+    Ok(OpenCheck {
+        notes: vec![
+            "no quick open-volume check on this OS: the encryption capture (last) answers"
+                .to_string(),
+        ],
+        ..OpenCheck::default()
+    })
 }
 
 #[cfg(not(any(target_os = "linux", windows)))]
@@ -1059,6 +1527,7 @@ pub fn capture(_ctx: &Ctx) -> Result<EncryptionState, String> {
              from the APFS volume roles through IOKit, never by running fdesetup)"
                 .to_string(),
         ],
+        not_determined: Some("not implemented on this OS yet".to_string()),
         ..EncryptionState::default()
     })
 }
@@ -1266,6 +1735,144 @@ mod tests {
         assert_eq!(f[0].kind, "encryption.volume_open");
         assert_eq!(f[0].severity, Severity::Critical);
         assert_eq!(f[0].analyzer, "live");
+    }
+
+    fn bitlocker_partition(disk: u32, offset: u64) -> PartitionScan {
+        let mut b = vec![0u8; 8192];
+        b[3..11].copy_from_slice(b"-FVE-FS-");
+        let mut scan = DeviceScan {
+            device: format!("PhysicalDrive{disk} gpt partition 3"),
+            path: format!(r"\\.\PhysicalDrive{disk}@{offset}"),
+            ..DeviceScan::default()
+        };
+        scan_header(&mut scan, &b);
+        PartitionScan { disk, offset, scan }
+    }
+
+    #[test]
+    fn bitlocker_on_a_volume_windows_reads_is_open_and_on_the_system_drive_always() {
+        let parts = vec![
+            bitlocker_partition(0, 1 << 20),   // C:, the system drive
+            bitlocker_partition(0, 500 << 30), // D:, readable
+            bitlocker_partition(1, 1 << 20),   // E:, locked
+            bitlocker_partition(1, 100 << 30), // no drive letter
+        ];
+        let volumes = vec![
+            MountedVolume {
+                letter: "C:".into(),
+                extents: vec![(0, 1 << 20)],
+                file_system: None,
+                error: Some("GetVolumeInformationW timed out".into()),
+            },
+            MountedVolume {
+                letter: "D:".into(),
+                extents: vec![(0, 500 << 30)],
+                file_system: Some("NTFS".into()),
+                error: None,
+            },
+            MountedVolume {
+                letter: "E:".into(),
+                extents: vec![(1, 1 << 20)],
+                file_system: None,
+                error: Some("This drive is locked by BitLocker Drive Encryption.".into()),
+            },
+        ];
+        let mut state = EncryptionState::default();
+        bitlocker_lock_state(&parts, &volumes, "c:", &mut state);
+        let open: Vec<&str> = state
+            .open_volumes
+            .iter()
+            .map(|v| v.device.as_str())
+            .collect();
+        assert_eq!(open, ["C:", "D:"]);
+        assert!(
+            state.open_volumes[0]
+                .evidence
+                .contains("system drive C: of this running Windows"),
+            "{:?}",
+            state.open_volumes[0]
+        );
+        assert!(
+            state.open_volumes[1]
+                .evidence
+                .contains("reads its NTFS file system")
+        );
+        assert_eq!(state.open_volumes[1].mount_points, ["D:\\"]);
+        assert_eq!(state.locked_containers.len(), 1);
+        assert!(
+            state.locked_containers[0]
+                .contains("(E:): Windows cannot read it (This drive is locked")
+        );
+        assert_eq!(state.status_unknown.len(), 1);
+        assert!(state.status_unknown[0].contains("not mounted under a drive letter"));
+        // The banner fires and the findings are critical for the open ones.
+        assert!(banner(&state).unwrap().contains("BitLocker C:"));
+        let f = findings(&state);
+        assert_eq!(
+            f.iter()
+                .filter(|f| f.kind == "encryption.volume_open")
+                .count(),
+            2
+        );
+    }
+
+    #[test]
+    fn no_readable_device_means_not_determined_not_none_found() {
+        let unreadable = |name: &str| DeviceScan {
+            device: name.into(),
+            path: format!("/dev/{name}"),
+            error: Some("open read-only: Permission denied (os error 13)".into()),
+            ..DeviceScan::default()
+        };
+        let mut notes = Vec::new();
+        let why = not_determined_reason(
+            &[unreadable("vda"), unreadable("loop0")],
+            "run fieldkit as root",
+            &mut notes,
+        )
+        .unwrap();
+        assert!(
+            why.starts_with(
+                "none of the 2 devices could be read (/dev/vda: open read-only: Permission denied"
+            ),
+            "{why}"
+        );
+        assert!(why.ends_with("; run fieldkit as root"), "{why}");
+        assert!(
+            not_determined_reason(&[], "x", &mut notes)
+                .unwrap()
+                .contains("no block device")
+        );
+        // One device read: determined, and the unread one is named in the notes.
+        let mut read = DeviceScan {
+            device: "vdb".into(),
+            path: "/dev/vdb".into(),
+            ..DeviceScan::default()
+        };
+        scan_header(&mut read, &[0u8; 4096]);
+        assert_eq!(
+            not_determined_reason(&[unreadable("vda"), read], "x", &mut notes),
+            None
+        );
+        assert!(
+            notes[0].starts_with("1 of 2 devices could not be read"),
+            "{notes:?}"
+        );
+        // The finding, the action detail and the summary say so.
+        let state = EncryptionState {
+            not_determined: Some(why.clone()),
+            ..EncryptionState::default()
+        };
+        assert!(
+            state
+                .detail()
+                .starts_with("encryption status NOT DETERMINED (none of")
+        );
+        assert!(
+            findings(&state)
+                .iter()
+                .any(|f| f.kind == "encryption.not_determined" && f.severity == Severity::High)
+        );
     }
 
     #[test]

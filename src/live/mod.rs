@@ -22,7 +22,7 @@ pub mod processes;
 pub mod services;
 mod summary;
 #[cfg(target_os = "linux")]
-mod sys;
+pub(crate) mod sys;
 pub mod users;
 
 use std::path::PathBuf;
@@ -143,8 +143,10 @@ pub struct CaptureKind {
     pub reads: &'static str,
 }
 
-/// The captures in the order they run: most volatile first.
-pub const CAPTURES: [CaptureKind; 8] = [
+/// The captures in the order they run: the quick open-volume check first (the banner
+/// must not wait for slow captures), then most volatile first.
+pub const CAPTURES: [CaptureKind; 9] = [
+    encryption::OPEN_CHECK_KIND,
     clock::KIND,
     network::KIND,
     processes::KIND,
@@ -280,6 +282,24 @@ where
 pub fn capture(opts: &LiveOptions) -> LiveCapture {
     let mut out = LiveCapture::default();
     let mounts = std::sync::Arc::new(initial_mount_table(&opts.roots, opts.timeout, &mut out));
+    // Is anything unlocked right now? From the kernel's tables alone (no device read), so
+    // that the banner is on screen before the slow captures start.
+    let early = run_capture(
+        &mut out,
+        opts,
+        &mounts,
+        encryption::OPEN_CHECK_KIND,
+        encryption::open_check,
+    );
+    let announced = early
+        .as_ref()
+        .map(|e| e.open_volumes.clone())
+        .unwrap_or_default();
+    if opts.banner
+        && let Some(banner) = encryption::banner_for(&announced)
+    {
+        encryption::print_banner(&banner);
+    }
     let reference = opts.reference_time.clone();
     run_capture(&mut out, opts, &mounts, clock::KIND, move |ctx| {
         clock::capture(ctx, reference.as_ref())
@@ -297,13 +317,28 @@ pub fn capture(opts: &LiveOptions) -> LiveCapture {
         encryption::KIND,
         encryption::capture,
     );
-    if let Some(state) = encryption {
-        if opts.banner
-            && let Some(banner) = encryption::banner(&state)
-        {
-            encryption::print_banner(&banner);
+    match encryption {
+        Some(state) => {
+            // Again only when the full scan knows of a volume the early banner did not show.
+            let new = state.open_volumes.iter().any(|v| {
+                !announced
+                    .iter()
+                    .any(|a| a.device == v.device && a.scheme == v.scheme)
+            });
+            if opts.banner
+                && new
+                && let Some(banner) = encryption::banner(&state)
+            {
+                encryption::print_banner(&banner);
+            }
+            out.findings.extend(encryption::findings(&state));
         }
-        out.findings.extend(encryption::findings(&state));
+        // The full capture failed: the quick check's open volumes still become findings.
+        None => {
+            if let Some(early) = &early {
+                out.findings.extend(encryption::open_check_findings(early));
+            }
+        }
     }
     out.summary = LiveSummary::from_artifacts(&out.artifacts);
     out

@@ -28,9 +28,23 @@ pub struct NetworkState {
     pub routes: Vec<Route>,
     pub neighbours: Vec<Neighbour>,
     pub dns: Dns,
+    /// Processes whose descriptors could not be scanned in their time limit: their
+    /// sockets are listed, without them as owner.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub descriptor_errors: Vec<DescriptorError>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
 }
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DescriptorError {
+    pub pid: u32,
+    pub error: String,
+}
+
+/// Time allowed to scan one process's `/proc/PID/fd` (a `readlink` there, or reading its
+/// `comm`, can block in the kernel); one that overruns costs only its own owners.
+pub const DESCRIPTOR_SCAN_LIMIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Socket {
@@ -538,11 +552,56 @@ pub(crate) fn read_config_file(
     }
 }
 
+/// What one process's descriptors say: its network namespace, its name, and the socket
+/// inodes it holds (`None` when `/proc/PID/fd` could not be listed).
+#[cfg(target_os = "linux")]
+struct DescriptorScan {
+    net_namespace: Option<u64>,
+    name: String,
+    socket_inodes: Option<Vec<u64>>,
+}
+
+#[cfg(target_os = "linux")]
+fn net_namespace_of(dir: &std::path::Path) -> Option<u64> {
+    let link = super::sys::read_link_bytes(&dir.join("ns/net")).ok()?;
+    let s = String::from_utf8_lossy(&link);
+    s.strip_prefix("net:[")?.strip_suffix(']')?.parse().ok()
+}
+
+/// `socket:[12345]` → 12345.
+fn socket_inode(link: &[u8]) -> Option<u64> {
+    link.strip_prefix(b"socket:[")
+        .and_then(|r| r.strip_suffix(b"]"))
+        .and_then(|n| std::str::from_utf8(n).ok()?.parse::<u64>().ok())
+}
+
+#[cfg(target_os = "linux")]
+fn scan_descriptors(proc: &std::path::Path, pid: u32) -> DescriptorScan {
+    use super::sys;
+    let dir = proc.join(pid.to_string());
+    let mut scan = DescriptorScan {
+        net_namespace: net_namespace_of(&dir),
+        name: String::new(),
+        socket_inodes: None,
+    };
+    let Ok(fds) = sys::dir_names(&dir.join("fd")) else {
+        return scan;
+    };
+    scan.name = sys::read_attr(&dir.join("comm")).unwrap_or_default();
+    scan.socket_inodes = Some(
+        fds.iter()
+            .filter_map(|fd| sys::read_link_bytes(&dir.join("fd").join(fd)).ok())
+            .filter_map(|target| socket_inode(&target))
+            .collect(),
+    );
+    scan
+}
+
 #[cfg(target_os = "linux")]
 pub fn capture(ctx: &Ctx) -> Result<NetworkState, String> {
     use std::collections::{BTreeMap, HashMap};
-    use std::time::Instant;
 
+    use super::bounded::{Bounded, map_bounded};
     use super::sys;
 
     let proc = &ctx.roots.proc;
@@ -550,51 +609,57 @@ pub fn capture(ctx: &Ctx) -> Result<NetworkState, String> {
     let users = sys::passwd_names(&ctx.roots.fs);
     let pids = super::processes::list_pids(proc).map_err(|e| format!("{}: {e}", proc.display()))?;
 
-    // Socket inode → owners; network namespace → one process inside it.
-    let ns_of = |dir: &std::path::Path| -> Option<u64> {
-        let link = sys::read_link_bytes(&dir.join("ns/net")).ok()?;
-        let s = String::from_utf8_lossy(&link);
-        s.strip_prefix("net:[")?.strip_suffix(']')?.parse().ok()
-    };
-    let own_ns = ns_of(&proc.join("self"));
+    // Socket inode → owners; network namespace → one process inside it. Each process is
+    // scanned under its own time limit: one stuck in the kernel loses only its own owners.
+    let own_ns = net_namespace_of(&proc.join("self"));
     let mut owners: HashMap<u64, Vec<SocketOwner>> = HashMap::new();
     let mut namespaces: BTreeMap<u64, u32> = BTreeMap::new();
     let mut fd_errors = 0usize;
-    for &pid in &pids {
-        if Instant::now() >= ctx.soft_deadline {
-            state
-                .notes
-                .push("time limit reached while scanning process descriptors".to_string());
-            break;
-        }
-        let dir = proc.join(pid.to_string());
-        if let Some(ns) = ns_of(&dir) {
-            namespaces.entry(ns).or_insert(pid);
-        }
-        let Ok(fds) = sys::dir_names(&dir.join("fd")) else {
-            fd_errors += 1;
-            continue;
-        };
-        let name = sys::read_attr(&dir.join("comm")).unwrap_or_default();
-        for fd in fds {
-            let Ok(target) = sys::read_link_bytes(&dir.join("fd").join(&fd)) else {
-                continue;
-            };
-            let inode = target
-                .strip_prefix(b"socket:[")
-                .and_then(|r| r.strip_suffix(b"]"))
-                .and_then(|n| std::str::from_utf8(n).ok()?.parse::<u64>().ok());
-            if let Some(inode) = inode {
-                let list = owners.entry(inode).or_default();
-                let owner = SocketOwner {
-                    pid,
-                    name: name.clone(),
+    let scan_root = proc.clone();
+    let scans = map_bounded(
+        pids.clone(),
+        2,
+        DESCRIPTOR_SCAN_LIMIT,
+        ctx.soft_deadline,
+        move |pid| scan_descriptors(&scan_root, pid),
+    );
+    let mut not_started = 0usize;
+    for (&pid, scan) in pids.iter().zip(scans) {
+        match scan {
+            Bounded::Done(scan) => {
+                if let Some(ns) = scan.net_namespace {
+                    namespaces.entry(ns).or_insert(pid);
+                }
+                let Some(inodes) = scan.socket_inodes else {
+                    fd_errors += 1;
+                    continue;
                 };
-                if !list.contains(&owner) {
-                    list.push(owner);
+                for inode in inodes {
+                    let list = owners.entry(inode).or_default();
+                    let owner = SocketOwner {
+                        pid,
+                        name: scan.name.clone(),
+                    };
+                    if !list.contains(&owner) {
+                        list.push(owner);
+                    }
                 }
             }
+            Bounded::NotStarted => not_started += 1,
+            other => state.descriptor_errors.push(DescriptorError {
+                pid,
+                error: other
+                    .into_result(&format!("scanning {}/{pid}/fd", proc.display()))
+                    .err()
+                    .unwrap_or_default(),
+            }),
         }
+    }
+    if not_started > 0 {
+        state.notes.push(format!(
+            "time limit reached while scanning process descriptors: {not_started} processes \
+             not scanned (their sockets have no owner listed)"
+        ));
     }
     if fd_errors > 0 {
         state.notes.push(format!(

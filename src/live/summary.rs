@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::clock::{ClockState, ReferenceOffset};
-use super::encryption::{EncryptionState, OpenVolume};
+use super::encryption::{EncryptionState, OPEN_CHECK_KIND, OpenCheck, OpenVolume};
 use super::modules::ModulesState;
 use super::mounts::MountsState;
 use super::network::NetworkState;
@@ -72,6 +72,37 @@ pub struct EncryptionSummary {
     pub locked: Vec<String>,
     pub candidates: Vec<String>,
     pub status_unknown: Vec<String>,
+    /// Why nothing could be examined (no privilege, no device): "none found" would be a
+    /// guess.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_determined: Option<String>,
+}
+
+impl EncryptionSummary {
+    /// The one-line verdict, as printed first in the summary and by `collect`.
+    pub fn verdict(&self) -> String {
+        if self.open {
+            format!(
+                "OPEN ENCRYPTED VOLUME — DO NOT POWER OFF — image it live: {}",
+                self.open_volumes
+                    .iter()
+                    .map(|v| match &v.name {
+                        Some(n) => format!("{} {} ({n})", v.scheme, v.device),
+                        None => format!("{} {}", v.scheme, v.device),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        } else if !self.checked {
+            "encryption status NOT CHECKED (the encryption capture failed or is missing): \
+             assume a volume may be open"
+                .to_string()
+        } else if let Some(why) = &self.not_determined {
+            format!("encryption status NOT DETERMINED ({why}): assume a volume may be open")
+        } else {
+            "no open encrypted volume found".to_string()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -312,7 +343,26 @@ impl LiveSummary {
                 open_volumes: enc.open_volumes,
                 locked: enc.locked_containers,
                 status_unknown: enc.status_unknown,
+                not_determined: enc.not_determined,
             };
+        }
+        // The quick check at the start: a volume it saw open stays in the summary even if
+        // the full capture failed or no longer sees it.
+        if let Some(e) = find(OPEN_CHECK_KIND.member)
+            .and_then(|b| decode::<OpenCheck>(b, OPEN_CHECK_KIND.member, &mut s.problems))
+            && let Some(early) = e.data
+        {
+            for v in early.open_volumes {
+                if !s
+                    .encryption
+                    .open_volumes
+                    .iter()
+                    .any(|o| o.device == v.device && o.scheme == v.scheme)
+                {
+                    s.encryption.open_volumes.push(v);
+                }
+            }
+            s.encryption.open = !s.encryption.open_volumes.is_empty();
         }
         s
     }
@@ -326,9 +376,7 @@ impl LiveSummary {
         };
         line("== Live state".to_string());
         let enc = &self.encryption;
-        if !enc.checked {
-            line("Encryption   NOT CHECKED (the encryption capture failed or is missing): assume a volume may be open".to_string());
-        } else if enc.open {
+        if enc.open {
             line(
                 "Encryption   OPEN ENCRYPTED VOLUME — DO NOT POWER OFF — image it live".to_string(),
             );
@@ -342,8 +390,19 @@ impl LiveSummary {
                 }
                 line(l);
             }
+            if !enc.checked {
+                line(
+                    "             (from the quick check: the full encryption capture failed or \
+                     is missing)"
+                        .to_string(),
+                );
+            } else if let Some(why) = &enc.not_determined {
+                line(format!(
+                    "             other devices: encryption status NOT DETERMINED ({why})"
+                ));
+            }
         } else {
-            line("Encryption   no open encrypted volume found".to_string());
+            line(format!("Encryption   {}", enc.verdict()));
         }
         for l in &enc.locked {
             line(format!("             locked: {l}"));
@@ -507,7 +566,43 @@ mod tests {
                 .any(|p| p.starts_with("live/clock.json: "))
         );
         let text = s.render();
-        assert!(text.contains("Encryption   NOT CHECKED"));
+        assert!(text.contains("Encryption   encryption status NOT CHECKED"));
+    }
+
+    fn member(name: &str, data: serde_json::Value) -> (String, Vec<u8>) {
+        let kind = CAPTURES.iter().find(|k| k.name == name).unwrap();
+        (
+            kind.member.to_string(),
+            serde_json::to_vec(&serde_json::json!({
+                "schema": kind.schema, "schema_version": 1, "outcome": "ok",
+                "start_utc": "2026-01-01T00:00:00Z", "end_utc": "2026-01-01T00:00:01Z",
+                "platform": "linux", "data": data,
+            }))
+            .unwrap(),
+        )
+    }
+
+    #[test]
+    fn nothing_examined_is_not_determined_and_the_quick_check_still_counts() {
+        let enc = serde_json::json!({"open_volumes": [], "device_mapper": [], "devices": [],
+            "not_determined": "none of the 3 devices could be read"});
+        let s = LiveSummary::from_artifacts(&[member("encryption", enc)]);
+        let text = s.render();
+        assert!(
+            text.contains("Encryption   encryption status NOT DETERMINED (none of the 3 devices could be read): assume a volume may be open"),
+            "{text}"
+        );
+        assert!(!text.contains("no open encrypted volume found"), "{text}");
+        // The quick check saw an open volume, the full capture failed: still OPEN.
+        let early = serde_json::json!({"open_volumes": [{"mechanism": "dm-crypt",
+            "scheme": "LUKS2", "device": "/dev/dm-0", "evidence": "uuid"}]});
+        let s = LiveSummary::from_artifacts(&[member("open_volumes", early)]);
+        assert!(s.encryption.open && !s.encryption.checked);
+        assert!(
+            s.render().contains("OPEN ENCRYPTED VOLUME"),
+            "{}",
+            s.render()
+        );
         assert!(text.contains("Captures     NOT COMPLETE"));
     }
 }

@@ -415,3 +415,51 @@ fn netlink_done(datagram: &[u8]) -> bool {
     }
     false
 }
+
+/// For tests of "reading evidence leaves its access time alone": a directory where a
+/// plain read does update atime, and a file in it whose atime is two days old (older than
+/// `relatime`'s one-day rule and newer than its mtime, so a plain read would move it).
+#[cfg(test)]
+pub(crate) mod atime_probe {
+    use std::path::{Path, PathBuf};
+    use std::time::{Duration, SystemTime};
+
+    pub fn atime(path: &Path) -> SystemTime {
+        std::fs::metadata(path).and_then(|m| m.accessed()).unwrap()
+    }
+
+    pub fn old_file(path: &Path, content: &[u8]) {
+        std::fs::write(path, content).unwrap();
+        let now = SystemTime::now();
+        let times = std::fs::FileTimes::new()
+            .set_modified(now - Duration::from_secs(3 * 86_400))
+            .set_accessed(now - Duration::from_secs(2 * 86_400));
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_times(times)
+            .unwrap();
+    }
+
+    /// A temporary directory (the system's, else /dev/shm) on a filesystem that updates
+    /// access times on a plain read; panics when there is none, since such a test could
+    /// not fail.
+    pub fn dir() -> tempfile::TempDir {
+        for base in [std::env::temp_dir(), PathBuf::from("/dev/shm")] {
+            let Ok(d) = tempfile::tempdir_in(&base) else {
+                continue;
+            };
+            let probe = d.path().join("probe");
+            old_file(&probe, b"probe");
+            let before = atime(&probe);
+            let _ = std::fs::read(&probe).unwrap();
+            if atime(&probe) != before {
+                return d;
+            }
+        }
+        panic!(
+            "no temporary filesystem here updates access times (noatime?): cannot test O_NOATIME"
+        )
+    }
+}

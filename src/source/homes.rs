@@ -4,7 +4,9 @@
 //! machine's) plus `home/*` and `root`; Windows lists `Users/*` and `Documents and
 //! Settings/*` case-insensitively; macOS lists `Users/*` and `private/var/root`. Reads
 //! directories and one small file read-only; never follows a home that points outside the
-//! source (an absolute symlink on evidence must not lead to the examiner's own disk).
+//! source (an absolute symlink on evidence must not lead to the examiner's own disk). The
+//! passwd file is opened the one evidence way (`source::read::open_evidence`: O_NOATIME,
+//! O_NOFOLLOW, O_NONBLOCK), so its access time stays as it was.
 
 use std::ffi::OsString;
 use std::fs;
@@ -56,13 +58,24 @@ fn is_real_dir(root: &Path, comps: &[OsString]) -> bool {
 /// Home fields of the source's etc/passwd, as relative components.
 fn passwd_homes(root: &Path) -> Result<Vec<Vec<OsString>>, String> {
     let path = root.join("etc/passwd");
-    let file = match fs::File::open(&path) {
-        Ok(f) => f,
+    let opened = match super::read::open_evidence(&path) {
+        Ok(o) => o,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(_) if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) => {
+            return Err(format!(
+                "{}: a symbolic link: not followed (it may point off the source)",
+                path.display()
+            ));
+        }
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
+    if !opened.metadata.is_file() {
+        return Err(format!("{}: not a regular file: not read", path.display()));
+    }
     let mut text = Vec::new();
-    file.take(PASSWD_LIMIT)
+    opened
+        .file
+        .take(PASSWD_LIMIT)
         .read_to_end(&mut text)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let mut homes = Vec::new();
@@ -156,6 +169,31 @@ mod tests {
             })
             .collect();
         assert_eq!(as_str, vec!["home/alice", "root", "srv/bob"]);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn reading_the_sources_passwd_leaves_its_access_time_alone() {
+        use crate::live::sys::atime_probe;
+        let t = atime_probe::dir();
+        fs::create_dir(t.path().join("etc")).unwrap();
+        let passwd = t.path().join("etc/passwd");
+        atime_probe::old_file(&passwd, b"bob:x:1001:1001::/srv/bob:/bin/sh\n");
+        let before = atime_probe::atime(&passwd);
+        let homes = passwd_homes(t.path()).unwrap();
+        assert_eq!(
+            homes,
+            vec![vec![OsString::from("srv"), OsString::from("bob")]]
+        );
+        assert_eq!(atime_probe::atime(&passwd), before, "O_NOATIME");
+        // A symlink in its place (here to the examiner's own passwd) is not followed.
+        fs::remove_file(&passwd).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", &passwd).unwrap();
+        let e = passwd_homes(t.path()).unwrap_err();
+        assert!(
+            e.ends_with("etc/passwd: a symbolic link: not followed (it may point off the source)"),
+            "{e}"
+        );
     }
 
     #[test]
