@@ -211,10 +211,29 @@ pub fn path_reasons(exe: &str, deleted: bool) -> Vec<String> {
     if exe.starts_with("/memfd:") {
         r.push("exe_memfd".to_string());
     }
-    if TEMP_DIRS.iter().any(|d| exe.starts_with(d)) {
+    if TEMP_DIRS.iter().any(|d| exe.starts_with(d)) || in_windows_temp_dir(exe) {
         r.push("exe_in_temp_dir".to_string());
     }
     r
+}
+
+/// Windows temporary folders (and the recycle bin), in a path whose separators are
+/// already `/` (`C:/Users/x/AppData/Local/Temp/a.exe`); case-insensitive, as NTFS is.
+fn in_windows_temp_dir(exe: &str) -> bool {
+    let lower = exe.to_ascii_lowercase();
+    // Only paths that name a drive: `C:/…` or `//?/C:/…`.
+    let rest = lower.strip_prefix("//?/").unwrap_or(&lower);
+    let bytes = rest.as_bytes();
+    if !(bytes.len() > 3 && bytes[0].is_ascii_alphabetic() && &bytes[1..3] == b":/") {
+        return false;
+    }
+    const WINDOWS_TEMP: [&str; 4] = [
+        "/appdata/local/temp/",
+        "/windows/temp/",
+        "/$recycle.bin/",
+        "/users/public/",
+    ];
+    WINDOWS_TEMP.iter().any(|d| rest[2..].contains(d))
 }
 
 /// PIDs in procfs (numeric directory names), ascending.
@@ -758,5 +777,21 @@ mod tests {
             vec!["exe_deleted", "exe_memfd"]
         );
         assert_eq!(path_reasons("/dev/shm/.x", false), vec!["exe_in_temp_dir"]);
+        // Windows paths arrive with `/` separators.
+        for exe in [
+            "C:/Users/bob/AppData/Local/Temp/7zS1/setup.exe",
+            "//?/C:/WINDOWS/Temp/x.exe",
+            "D:/$Recycle.Bin/S-1-5-21-1/$R1.exe",
+            "C:/Users/Public/svchost.exe",
+        ] {
+            assert_eq!(path_reasons(exe, false), vec!["exe_in_temp_dir"], "{exe}");
+        }
+        for exe in [
+            "C:/Windows/System32/svchost.exe",
+            "C:/Program Files/Temp Tools/t.exe",
+            "/home/u/appdata/local/temp/x",
+        ] {
+            assert!(path_reasons(exe, false).is_empty(), "{exe}");
+        }
     }
 }
