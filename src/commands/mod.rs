@@ -56,10 +56,12 @@ pub fn note(args: std::fmt::Arguments<'_>) {
     let _ = writeln!(std::io::stderr(), "{args}");
 }
 
-/// Commands that only print (listings, reports) end as standard Unix filters do when
-/// their stdout is closed: by SIGPIPE, status 141 in the shell, no message. `collect`,
-/// `verify` and `extract` instead handle the closed pipe themselves (`print_then`), so a
-/// collection is never killed by it.
+/// Commands that only print (listings, reports), or print only once the files they make
+/// are written and synced (`live --out`, `keygen`, `kit sign`, `hashset build`: nothing
+/// goes to stdout before that), end as standard Unix filters do when their
+/// stdout is closed: by SIGPIPE, status 141 in the shell, no message (a `println!` would
+/// panic instead). `collect`, `verify` and `extract` handle the closed pipe themselves
+/// (`print_then`), so a collection is never killed by it.
 fn end_on_closed_pipe_like_a_filter(command: &Command) {
     #[cfg(unix)]
     if matches!(
@@ -69,6 +71,9 @@ fn end_on_closed_pipe_like_a_filter(command: &Command) {
             | Command::Report(_)
             | Command::Live(_)
             | Command::TriageFile(_)
+            | Command::Keygen(_)
+            | Command::Kit(_)
+            | Command::Hashset(_)
     ) {
         // SAFETY: restoring the default disposition of SIGPIPE before any thread starts;
         // no handler is involved.
