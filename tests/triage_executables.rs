@@ -604,3 +604,181 @@ fn mach_o_thin_and_fat_binaries_from_clang_and_lld() {
     let lipo = run_tool_in(d, "llvm-lipo-14", &["-archs", "fat"], "llvm");
     assert_eq!(String::from_utf8_lossy(&lipo.stdout).trim(), "x86_64 arm64");
 }
+
+/// Builds with gcc an ELF whose 17 MiB `.rodata` array pushes `.dynamic`, the section
+/// header table and `.shstrtab` past the 16 MiB parse prefix.
+fn build_big_elf(dir: &Path, name: &str, flags: &[&str]) -> PathBuf {
+    std::fs::write(
+        dir.join("bigelf.c"),
+        "const char big[17 << 20] = {1};\nint main(int argc, char **argv) { return big[argc]; }\n",
+    )
+    .expect("source");
+    let args = [flags, &["-o", name, "bigelf.c"]].concat();
+    run_tool_in(dir, "gcc", &args, "gcc libc6-dev");
+    let path = dir.join(name);
+    assert!(std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) > 17 << 20);
+    path
+}
+
+/// DT_NEEDED names as readelf -d prints them ("Shared library: [libc.so.6]").
+fn readelf_needed(path: &Path) -> Vec<String> {
+    readelf(&["-dW"], path)
+        .lines()
+        .filter_map(|l| l.split("Shared library: [").nth(1))
+        .map(|l| l.trim_end_matches(']').to_string())
+        .collect()
+}
+
+#[test]
+fn elf_larger_than_the_parse_prefix_is_described_not_called_malformed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let dynamic = build_big_elf(d, "bigdyn", &[]);
+    let stat = build_big_elf(d, "bigstatic", &["-static", "-s"]);
+    let findings = triage(Some(d), &[dynamic.clone(), stat.clone()], &[]);
+    assert!(
+        of_kind(&findings, "exe.parse_error").is_empty()
+            && of_kind(&findings, "exe.truncated").is_empty(),
+        "a large ELF is neither malformed nor truncated: {findings:#?}"
+    );
+
+    let ours = for_path(&findings, &dynamic);
+    let e = &ours[0]["evidence"];
+    assert_eq!(ours[0]["kind"], "exe.identified");
+    assert_eq!(e["size"], std::fs::metadata(&dynamic).expect("stat").len());
+    // readelf: the interpreter, a .symtab (not stripped), the NEEDED libraries.
+    let interp = e["interpreter"].as_str().expect("interpreter");
+    assert!(
+        readelf(&["-l"], &dynamic).contains(&format!("[Requesting program interpreter: {interp}]"))
+    );
+    assert_eq!(e["static"], false);
+    assert_eq!(e["stripped"], false);
+    assert!(readelf(&["-S"], &dynamic).contains(".symtab"));
+    assert_eq!(e["libraries"], serde_json::json!(readelf_needed(&dynamic)));
+    assert!(!readelf_needed(&dynamic).is_empty());
+    // .dynamic lies past the prefix here: it was read from the stream.
+    let sections = readelf(&["-SW"], &dynamic);
+    let dyn_offset = sections
+        .lines()
+        .find(|l| l.contains(" .dynamic "))
+        .and_then(|l| l.split_whitespace().skip_while(|w| *w != ".dynamic").nth(3))
+        .and_then(|o| u64::from_str_radix(o, 16).ok())
+        .expect(".dynamic offset");
+    assert!(dyn_offset > 16 << 20, ".dynamic at {dyn_offset}");
+    let ours_sections = e["sections"].as_array().expect("sections");
+    let names: Vec<&str> = ours_sections
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    for want in [".text", ".rodata", ".dynamic", ".symtab", ".shstrtab"] {
+        assert!(names.contains(&want), "{want} missing from {names:?}");
+        assert!(sections.contains(want));
+    }
+    let text = ours_sections
+        .iter()
+        .find(|s| s["name"] == ".text")
+        .expect(".text");
+    assert!(
+        text["entropy"].as_f64().is_some(),
+        ".text lies in the prefix: {text}"
+    );
+    let title = ours[0]["title"].as_str().unwrap_or("");
+    assert!(title.ends_with(", not stripped"), "{title}");
+
+    let ours = for_path(&findings, &stat);
+    let e = &ours[0]["evidence"];
+    assert_eq!(e["static"], true);
+    assert_eq!(e["stripped"], true);
+    assert_eq!(e["interpreter"], Value::Null);
+    assert_eq!(e["libraries"], serde_json::json!([]));
+    assert_eq!(e["size"], std::fs::metadata(&stat).expect("stat").len());
+    assert!(!readelf(&["-l"], &stat).contains("INTERP"));
+    assert!(!readelf(&["-S"], &stat).contains(".symtab"));
+    assert!(readelf_needed(&stat).is_empty());
+    assert_eq!(
+        ours[0]["title"],
+        "ELF 64-bit executable (X86_64), static linking, stripped"
+    );
+}
+
+#[test]
+fn fat_mach_o_whose_slices_lie_past_the_parse_prefix_lists_every_architecture() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::write(
+        d.join("big.c"),
+        "const char big[17 << 20] = {1};\nint main(int argc, char **argv) { return big[argc]; }\n",
+    )
+    .expect("source");
+    for (target, arch) in [
+        ("x86_64-apple-macos11", "x86_64"),
+        ("arm64-apple-macos11", "arm64"),
+    ] {
+        run_tool_in(
+            d,
+            "clang",
+            &["-target", target, "-c", "big.c", "-o", &format!("{arch}.o")],
+            "clang",
+        );
+        run_tool_in(
+            d,
+            "ld64.lld-14",
+            &[
+                "-arch",
+                arch,
+                "-platform_version",
+                "macos",
+                "11.0",
+                "11.0",
+                "-e",
+                "_main",
+                "-o",
+                arch,
+                &format!("{arch}.o"),
+            ],
+            "lld",
+        );
+    }
+    run_tool_in(
+        d,
+        "llvm-lipo-14",
+        &["-create", "x86_64", "arm64", "-output", "fat"],
+        "llvm",
+    );
+    // llvm-otool's view of the fat header: both slices, the second past 16 MiB.
+    let detail = run_tool_in(d, "llvm-otool-14", &["-f", "fat"], "llvm");
+    let detail = String::from_utf8_lossy(&detail.stdout).into_owned();
+    let offsets: Vec<u64> = detail
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("offset "))
+        .filter_map(|o| o.trim().parse().ok())
+        .collect();
+    assert_eq!(offsets.len(), 2, "{detail}");
+    assert!(offsets[1] > 16 << 20, "{detail}");
+    let files: Vec<PathBuf> = ["fat", "x86_64"].iter().map(|n| d.join(n)).collect();
+    let findings = triage(Some(d), &files, &[]);
+    assert!(
+        of_kind(&findings, "exe.parse_error").is_empty(),
+        "{findings:#?}"
+    );
+    let fat = for_path(&findings, &files[0]);
+    assert_eq!(
+        fat[0]["title"],
+        "Mach-O universal (fat) binary (x86_64, arm64)"
+    );
+    let arches = fat[0]["evidence"]["arches"].as_array().expect("arches");
+    assert!(
+        arches.iter().all(|a| a["filetype"] == "executable"),
+        "{arches:?}"
+    );
+    assert_eq!(
+        fat[0]["evidence"]["size"],
+        std::fs::metadata(&files[0]).expect("stat").len()
+    );
+    let lipo = run_tool_in(d, "llvm-lipo-14", &["-archs", "fat"], "llvm");
+    assert_eq!(String::from_utf8_lossy(&lipo.stdout).trim(), "x86_64 arm64");
+    // The thin 17 MiB slice on its own keeps its load commands in the prefix.
+    let thin = for_path(&findings, &files[1]);
+    assert_eq!(thin[0]["title"], "Mach-O executable (x86_64)");
+    assert_eq!(thin[0]["evidence"]["code_signature"], false);
+}
