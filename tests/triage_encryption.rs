@@ -457,3 +457,88 @@ fn password_manager_exports_and_bitlocker_signature() {
     assert_eq!(bl["evidence"]["offset"], 3);
     let _: &Value = bl;
 }
+
+/// Writes 7z archives whose (unencrypted) header is LZMA2-compressed, as 7-Zip's format
+/// allows (7z.exe itself uses LZMA for headers, so python3's lzma module encodes them):
+/// `good.7z` holds a real header declaring a 7zAES content coder; `bomb.7z` declares a
+/// 100-byte header whose LZMA2 stream inflates to 96 MiB of zeros.
+const MAKE_LZMA2_HEADERS: &str = r#"
+import lzma, struct, sys, zlib
+def num(n):
+    return bytes([n]) if n < 0x80 else b'\xff' + struct.pack('<Q', n)
+def archive(packed, unpack_size):
+    hdr = b'\x17' + b'\x06' + num(0) + num(1) + b'\x09' + num(len(packed)) + b'\x00'
+    hdr += b'\x07\x0b' + num(1) + b'\x00' + num(1) + b'\x21' + b'\x21' + num(1) + b'\x18'
+    hdr += b'\x0c' + num(unpack_size) + b'\x00' + b'\x00'
+    start = struct.pack('<QQI', len(packed), len(hdr), zlib.crc32(hdr))
+    return b'7z\xbc\xaf\x27\x1c\x00\x04' + struct.pack('<I', zlib.crc32(start)) + start + packed + hdr
+lzma2 = lambda data: lzma.compress(data, format=lzma.FORMAT_RAW,
+                                   filters=[{'id': lzma.FILTER_LZMA2, 'dict_size': 1 << 24}])
+# Header > MainStreamsInfo > PackInfo (1 stream of 10 bytes) > UnpackInfo: one folder with
+# the 7zAES coder (06F10701, one property byte), unpack size 10.
+plain = (b'\x01\x04' + b'\x06' + num(0) + num(1) + b'\x09' + num(10) + b'\x00'
+         + b'\x07\x0b' + num(1) + b'\x00' + num(1) + b'\x24\x06\xf1\x07\x01' + num(1) + b'\x00'
+         + b'\x0c' + num(10) + b'\x00' + b'\x00')
+open(sys.argv[1] + '/good.7z', 'wb').write(archive(lzma2(plain), len(plain)))
+open(sys.argv[1] + '/bomb.7z', 'wb').write(archive(lzma2(b'\x00' * (96 << 20)), 100))
+"#;
+
+/// Runs `fieldkit triage-file --json FILE` and returns its stdout and peak RSS in KiB
+/// (wait4's rusage of that one child).
+// The child is reaped by wait4 itself, which std's Child::wait cannot do with rusage.
+#[allow(clippy::zombie_processes)]
+fn triage_with_peak_rss(file: &Path) -> (String, i64) {
+    let out_path = file.with_extension("out");
+    let out = std::fs::File::create(&out_path).expect("create");
+    let child = std::process::Command::new(fieldkit())
+        .args(["triage-file", "--json"])
+        .arg(file)
+        .stdout(std::process::Stdio::from(out))
+        .spawn()
+        .expect("spawn fieldkit");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid value; wait4 only writes into the two pointers.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(waited, pid, "wait4");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "fieldkit exited with status {status:#x}"
+    );
+    (
+        std::fs::read_to_string(&out_path).expect("stdout"),
+        usage.ru_maxrss,
+    )
+}
+
+#[test]
+fn a_7z_header_bomb_is_refused_before_it_is_inflated() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    run_tool(
+        "python3",
+        &["-c", MAKE_LZMA2_HEADERS, &d.to_string_lossy()],
+        "python3",
+    );
+    // The legitimate LZMA2-coded header is still decoded and read.
+    let good = triage(None, &[d.join("good.7z")], &[]);
+    assert_eq!(
+        one(&good, "encryption.archive")["title"],
+        "Password-protected 7z archive (contents encrypted)"
+    );
+    let bomb = d.join("bomb.7z");
+    assert!(std::fs::metadata(&bomb).expect("stat").len() < 64 << 10);
+    let (stdout, peak_kib) = triage_with_peak_rss(&bomb);
+    let findings: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    let unreadable = one(&findings, "encryption.archive_unreadable");
+    assert_eq!(
+        unreadable["evidence"]["error"],
+        "LZMA2 header stream unpacks to more than the 100 bytes the archive declares"
+    );
+    // Inflating the 96 MiB would show in the peak; the refusal costs nothing.
+    assert!(peak_kib < 48 << 10, "peak RSS {peak_kib} KiB");
+}

@@ -904,7 +904,13 @@ fn unpack_7z_header(info: &StreamsInfo, packed: &[u8]) -> Result<Vec<u8>, String
             "header of {size} bytes exceeds the {MAX_7Z_HEADER}-byte limit"
         ));
     }
-    let mut out = Vec::with_capacity(size as usize);
+    // Never more than the header says it holds (itself capped): a tiny archive must not
+    // inflate to hundreds of MiB in the collector.
+    let limit = usize::try_from(size).map_err(|_| "header size does not fit in memory")?;
+    let mut out = BoundedWriter {
+        bytes: Vec::new(),
+        limit,
+    };
     let mut input = std::io::Cursor::new(packed);
     if coder.id == k7z::LZMA {
         let mut stream = coder.props.clone();
@@ -912,12 +918,21 @@ fn unpack_7z_header(info: &StreamsInfo, packed: &[u8]) -> Result<Vec<u8>, String
         let mut input = std::io::Cursor::new(stream);
         let options = lzma_rs::decompress::Options {
             unpacked_size: lzma_rs::decompress::UnpackedSize::UseProvided(Some(size)),
-            memlimit: Some(64 << 20),
+            // The dictionary never needs to exceed what may be written.
+            memlimit: Some(limit.max(4096)),
             allow_incomplete: false,
         };
         lzma_rs::lzma_decompress_with_options(&mut input, &mut out, &options)
             .map_err(|e| format!("LZMA header: {e}"))?;
     } else if coder.id == k7z::LZMA2 {
+        // lzma-rs keeps a whole LZMA2 dictionary run in memory before it writes: the chunk
+        // sizes are checked against the limit first, so nothing larger is ever decoded.
+        let declared = lzma2_unpacked_size(packed, size)?;
+        if declared > size {
+            return Err(format!(
+                "LZMA2 header stream unpacks to more than the {size} bytes the archive declares"
+            ));
+        }
         lzma_rs::lzma2_decompress(&mut input, &mut out)
             .map_err(|e| format!("LZMA2 header: {e}"))?;
     } else {
@@ -926,8 +941,64 @@ fn unpack_7z_header(info: &StreamsInfo, packed: &[u8]) -> Result<Vec<u8>, String
             super::hex(&coder.id)
         ));
     }
-    out.truncate(size as usize);
-    Ok(out)
+    Ok(out.bytes)
+}
+
+/// A sink that refuses to grow past `limit` bytes.
+struct BoundedWriter {
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl std::io::Write for BoundedWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() > self.limit.saturating_sub(self.bytes.len()) {
+            return Err(std::io::Error::other(format!(
+                "decompressed data exceeds {} bytes",
+                self.limit
+            )));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Sum of the unpacked sizes an LZMA2 stream's chunk headers declare, without decoding:
+/// stops (returning a sum above `stop`) as soon as the sum passes `stop`. Each chunk's
+/// output is bounded by its header in lzma-rs, so this bounds the whole decode.
+fn lzma2_unpacked_size(stream: &[u8], stop: u64) -> Result<u64, String> {
+    let mut at = 0usize;
+    let mut total = 0u64;
+    let byte = |i: usize| stream.get(i).copied().ok_or("LZMA2 stream truncated");
+    let be16 =
+        |i: usize| -> Result<u64, &str> { Ok(u64::from(byte(i)?) << 8 | u64::from(byte(i + 1)?)) };
+    loop {
+        let control = byte(at)?;
+        let (unpacked, next) = match control {
+            0 => return Ok(total),
+            1 | 2 => {
+                let size = be16(at + 1)? + 1;
+                let data = usize::try_from(size).map_err(|_| "LZMA2 chunk too large")?;
+                (size, (at + 3).checked_add(data))
+            }
+            0x80..=0xff => {
+                let size = (u64::from(control & 0x1f) << 16 | be16(at + 1)?) + 1;
+                let packed =
+                    usize::try_from(be16(at + 3)? + 1).map_err(|_| "LZMA2 chunk too large")?;
+                let header = if control >= 0xc0 { 6 } else { 5 };
+                (size, (at + header).checked_add(packed))
+            }
+            other => return Err(format!("LZMA2 control byte {other:#04x} is invalid")),
+        };
+        total = total.saturating_add(unpacked);
+        if total > stop {
+            return Ok(total);
+        }
+        at = next.ok_or("LZMA2 stream offset overflow")?;
+    }
 }
 
 fn seven_zip(head: &[u8], tail: Option<(&[u8], u64)>) -> Vec<Finding> {
