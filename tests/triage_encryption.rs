@@ -542,3 +542,342 @@ fn a_7z_header_bomb_is_refused_before_it_is_inflated() {
     // Inflating the 96 MiB would show in the peak; the refusal costs nothing.
     assert!(peak_kib < 48 << 10, "peak RSS {peak_kib} KiB");
 }
+
+/// xorshift64*: the mutation test's fixed-seed randomness.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// A copy of `sample` with 1–8 bytes changed (mostly in the first and last 4 KiB, where
+/// headers and directories live), sometimes also cut short.
+fn mutant(sample: &[u8], rng: &mut Rng) -> Vec<u8> {
+    let mut bytes = sample.to_vec();
+    let len = bytes.len();
+    for _ in 0..[1, 2, 4, 8][rng.below(4)] {
+        let at = match rng.below(4) {
+            0 | 1 => rng.below(len.min(4096)),
+            2 => len - 1 - rng.below(len.min(4096)),
+            _ => rng.below(len),
+        };
+        bytes[at] = match rng.below(4) {
+            0 => 0,
+            1 => 0xff,
+            2 => bytes[at] ^ (1 << rng.below(8)),
+            _ => rng.next() as u8,
+        };
+    }
+    if rng.below(10) == 0 {
+        bytes.truncate(1 + rng.below(len));
+    }
+    bytes
+}
+
+/// Real samples of every format the analyzers parse, made by the real tools.
+fn mutation_samples(d: &Path) -> Vec<(&'static str, Vec<u8>)> {
+    let mingw = "x86_64-w64-mingw32-gcc";
+    write(
+        d,
+        "tool.c",
+        b"#include <windows.h>\nint main(int c, char **v) { HANDLE p = OpenProcess(PROCESS_ALL_ACCESS, FALSE, c);\n\
+          LPVOID m = VirtualAllocEx(p, NULL, 4096, MEM_COMMIT, PAGE_EXECUTE_READWRITE);\n\
+          WriteProcessMemory(p, m, v[0], 16, NULL); return GetAsyncKeyState(c); }\n",
+    );
+    run_tool_in(
+        d,
+        mingw,
+        &["-O2", "-o", "tool.exe", "tool.c"],
+        "gcc-mingw-w64-x86-64",
+    );
+    run_tool_in(
+        d,
+        "openssl",
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=Mutation Test",
+        ],
+        "openssl",
+    );
+    run_tool_in(
+        d,
+        "osslsigncode",
+        &[
+            "sign",
+            "-certs",
+            "cert.pem",
+            "-key",
+            "key.pem",
+            "-in",
+            "tool.exe",
+            "-out",
+            "signed.exe",
+        ],
+        "osslsigncode",
+    );
+    write(
+        d,
+        "hello.c",
+        b"#include <stdio.h>\nint main(void){puts(\"hi\");return 0;}\n",
+    );
+    run_tool_in(d, "gcc", &["-o", "hello.elf", "hello.c"], "gcc");
+    write(d, "m.c", b"int main(void){return 42;}\n");
+    for (target, arch) in [
+        ("x86_64-apple-macos11", "x86_64"),
+        ("arm64-apple-macos11", "arm64"),
+    ] {
+        run_tool_in(
+            d,
+            "clang",
+            &["-target", target, "-c", "m.c", "-o", &format!("{arch}.o")],
+            "clang",
+        );
+        run_tool_in(
+            d,
+            "ld64.lld-14",
+            &[
+                "-arch",
+                arch,
+                "-platform_version",
+                "macos",
+                "11.0",
+                "11.0",
+                "-e",
+                "_main",
+                "-o",
+                arch,
+                &format!("{arch}.o"),
+            ],
+            "lld",
+        );
+    }
+    run_tool_in(
+        d,
+        "llvm-lipo-14",
+        &["-create", "x86_64", "arm64", "-output", "fat.macho"],
+        "llvm",
+    );
+    for i in 0..12 {
+        write(
+            d,
+            &format!("docs/f{i}.txt"),
+            format!("ledger line {i}\n").as_bytes(),
+        );
+    }
+    run_tool_in(
+        d,
+        "7z",
+        &["a", "-psecret", "lzma-header.7z", "docs"],
+        "p7zip-full",
+    );
+    run_tool_in(
+        d,
+        "7z",
+        &["a", "-psecret", "-mhe=on", "hidden.7z", "docs"],
+        "p7zip-full",
+    );
+    run_tool_in(
+        d,
+        "zip",
+        &["-q", "-r", "-e", "-P", "secret", "crypt.zip", "docs"],
+        "zip",
+    );
+    run_tool_in(
+        d,
+        "7z",
+        &["a", "-tzip", "-mem=AES256", "-psecret", "aes.zip", "docs"],
+        "p7zip-full",
+    );
+    let mut child = std::process::Command::new("keepassxc-cli")
+        .args(["db-create", "-p"])
+        .arg(d.join("db.kdbx"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("keepassxc-cli: apt-get install -y keepassxc");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"hunter2\nhunter2\n")
+        .expect("password");
+    assert!(child.wait().expect("wait").success(), "keepassxc-cli");
+    let key = write(d, "luks.key", b"correct horse battery staple");
+    let mut samples = Vec::new();
+    for version in ["luks1", "luks2"] {
+        let image = d.join(format!("{version}.img"));
+        std::fs::File::create(&image)
+            .and_then(|f| f.set_len(16 << 20))
+            .expect("image");
+        run_tool(
+            "cryptsetup",
+            &[
+                "luksFormat",
+                "--batch-mode",
+                "--type",
+                version,
+                "--pbkdf",
+                "pbkdf2",
+                "--pbkdf-force-iterations",
+                "1000",
+                "--key-file",
+                &key.to_string_lossy(),
+                &image.to_string_lossy(),
+            ],
+            "cryptsetup-bin",
+        );
+        let header = std::fs::read(&image).expect("image");
+        samples.push((
+            if version == "luks1" {
+                "luks1.hdr"
+            } else {
+                "luks2.hdr"
+            },
+            header[..64 << 10].to_vec(),
+        ));
+    }
+    let text = "seed phrase:\nlegal winner thank year wave sausage worth useful legal winner thank yellow\n\
+                pay 1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2 or 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed\n\
+                https://www.binance.com/ https://kraken.com/\n";
+    samples.push(("history.txt", text.as_bytes().to_vec()));
+    for name in [
+        "tool.exe",
+        "signed.exe",
+        "hello.elf",
+        "fat.macho",
+        "lzma-header.7z",
+        "hidden.7z",
+        "crypt.zip",
+        "aes.zip",
+        "db.kdbx",
+    ] {
+        samples.push((name, std::fs::read(d.join(name)).expect("sample")));
+    }
+    samples
+}
+
+#[test]
+fn mutated_real_samples_never_panic_an_analyzer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let samples = mutation_samples(d);
+    // FIELDKIT_MUTANTS=N runs a deeper search locally; the default is CI's fixed set.
+    let mutants: usize = std::env::var("FIELDKIT_MUTANTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(400);
+    for (index, (name, sample)) in samples.iter().enumerate() {
+        let mut rng = Rng(0x5eed_0000 + index as u64);
+        let out = d.join(format!("mutants-{index}"));
+        std::fs::create_dir_all(&out).expect("mkdir");
+        let mut files = vec![write(&out, name, sample)];
+        for m in 0..mutants {
+            files.push(write(
+                &out,
+                &format!("{m:03}-{name}"),
+                &mutant(sample, &mut rng),
+            ));
+        }
+        let run = std::process::Command::new(fieldkit())
+            .args(["triage-file", "--json"])
+            .args(&files)
+            .output()
+            .expect("run fieldkit");
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        let failed: Vec<&str> = stdout
+            .lines()
+            .filter(|l| l.contains("triage.analyzer_failed"))
+            .collect();
+        let clean = run.status.code() == Some(0)
+            && !stderr.contains("panicked")
+            && !stderr.contains("analyzer failed")
+            && failed.is_empty();
+        if !clean {
+            // The samples carry the tools' random salts: keep the mutants to reproduce.
+            let kept = dir.keep();
+            panic!(
+                "{name} (seed {:#x}, mutants kept in {}): exit {:?}\n{stderr}\n{failed:#?}",
+                0x5eed_0000 + index as u64,
+                kept.display(),
+                run.status.code()
+            );
+        }
+        std::fs::remove_dir_all(&out).expect("clean up");
+    }
+}
+
+/// 7z headers whose numbers overflow when added or shifted (the audit's pack position
+/// 2^64-1, a coder declaring 2^64-1 input streams, a NUMBER with seven leading one bits):
+/// each is an unreadable-header finding, never a panic.
+const MAKE_OVERFLOWING_7Z: &str = r#"
+import struct, sys, zlib
+def num(n):
+    return bytes([n]) if n < 0x80 else b'\xff' + struct.pack('<Q', n)
+def archive(hdr, body=b'\x00' * 16):
+    start = struct.pack('<QQI', len(body), len(hdr), zlib.crc32(hdr))
+    return b'7z\xbc\xaf\x27\x1c\x00\x04' + struct.pack('<I', zlib.crc32(start)) + start + body + hdr
+def encoded(pack_pos, coders):
+    return (b'\x17\x06' + pack_pos + num(1) + b'\x09' + num(16) + b'\x00'
+            + b'\x07\x0b' + num(1) + b'\x00' + coders + b'\x0c' + num(100) + b'\x00\x00')
+lzma2 = num(1) + b'\x21\x21' + num(1) + b'\x18'
+out = sys.argv[1]
+open(out + '/pack-pos.7z', 'wb').write(archive(encoded(num(2**64 - 1), lzma2)))
+# Two complex coders (flag 0x11: 1-byte id, stream counts follow) of 2^64-1 streams each.
+streams = num(2) + (b'\x11\x21' + num(2**64 - 1) + num(1)) * 2
+open(out + '/streams.7z', 'wb').write(archive(encoded(num(0), streams)))
+# Pack position written with seven leading one bits (0xfe + 7 bytes).
+open(out + '/seven-ones.7z', 'wb').write(archive(encoded(b'\xfe' + b'\x00' * 7, lzma2)))
+"#;
+
+#[test]
+fn crafted_7z_headers_with_overflowing_numbers_are_findings_not_panics() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    run_tool(
+        "python3",
+        &["-c", MAKE_OVERFLOWING_7Z, &d.to_string_lossy()],
+        "python3",
+    );
+    let files: Vec<PathBuf> = ["pack-pos.7z", "streams.7z", "seven-ones.7z"]
+        .iter()
+        .map(|n| d.join(n))
+        .collect();
+    let findings = triage(Some(d), &files, &[]);
+    assert!(of_kind(&findings, "triage.analyzer_failed").is_empty());
+    let errors: Vec<&str> = of_kind(&findings, "encryption.archive_unreadable")
+        .iter()
+        .filter_map(|f| f["evidence"]["error"].as_str())
+        .collect();
+    assert_eq!(
+        errors,
+        vec![
+            "pack position overflow",
+            "encoded header does not parse",
+            // 0xfe 00… is a valid NUMBER (0); the packed stream is empty.
+            "decoded header is not a 7z header",
+        ],
+        "{findings:#?}"
+    );
+}

@@ -396,9 +396,11 @@ fn luks(head: &[u8]) -> Finding {
             evidence["header_size"] = json!(hdr_size);
             evidence["label"] = json!(head.get(24..72).map(c_string));
             evidence["checksum_algorithm"] = json!(head.get(72..104).map(c_string));
-            let json_end = (hdr_size as usize).min(head.len());
-            if json_end > 4096 {
-                let text = c_string(&head[4096..json_end]);
+            let json_end = usize::try_from(hdr_size)
+                .unwrap_or(usize::MAX)
+                .min(head.len());
+            if let Some(json) = head.get(4096..json_end) {
+                let text = c_string(json);
                 match serde_json::from_str::<Value>(&text) {
                     Ok(meta) => {
                         let segments: Vec<Value> = meta["segments"]
@@ -612,7 +614,7 @@ fn rar4(head: &[u8]) -> Vec<Finding> {
         } else {
             0
         };
-        at += size + add;
+        at = at.saturating_add(size).saturating_add(add);
     }
     rar_finding("RAR4", headers_encrypted, files_encrypted)
 }
@@ -751,11 +753,8 @@ impl Reader<'_> {
         if extra == 0 {
             return Some(u64::from(first));
         }
-        let high = if extra < 8 {
-            u64::from(first & (0xff >> (extra + 1)))
-        } else {
-            0
-        };
+        // The bits below the leading ones and their zero (none when seven ones lead).
+        let high = u64::from(first & 0xffu8.checked_shr(extra as u32 + 1).unwrap_or(0));
         let mut value = 0u64;
         for i in 0..extra.min(8) {
             value |= u64::from(self.byte()?) << (8 * i);
@@ -819,11 +818,15 @@ fn read_streams_info(r: &mut Reader<'_>) -> Option<StreamsInfo> {
                         let flag = r.byte()?;
                         let id = r.bytes((flag & 0x0f) as usize)?.to_vec();
                         if flag & 0x10 != 0 {
-                            ins += r.number()?;
-                            outs += r.number()?;
+                            ins = ins.saturating_add(r.number()?);
+                            outs = outs.saturating_add(r.number()?);
                         } else {
                             ins += 1;
                             outs += 1;
+                        }
+                        // 7-Zip itself allows at most 64 streams per folder.
+                        if ins > 64 || outs > 64 {
+                            return None;
                         }
                         let props = if flag & 0x20 != 0 {
                             let n = r.number()? as usize;
@@ -1055,7 +1058,11 @@ fn seven_zip_verdict(head: &[u8], tail: Option<(&[u8], u64)>) -> Result<SevenZip
                 bytes.len()
             ));
         }
-        Ok(&bytes[(start - base) as usize..(end - base) as usize])
+        let from = usize::try_from(start - base).map_err(|_| "offset overflow")?;
+        let to = usize::try_from(end - base).map_err(|_| "offset overflow")?;
+        bytes
+            .get(from..to)
+            .ok_or_else(|| "range outside the kept bytes".to_string())
     };
     let header_start = 32u64.checked_add(offset).ok_or("offset overflow")?;
     let header = slice(header_start, size)?;
@@ -1071,7 +1078,10 @@ fn seven_zip_verdict(head: &[u8], tail: Option<(&[u8], u64)>) -> Result<SevenZip
                 .pack_sizes
                 .first()
                 .ok_or("encoded header has no pack size")?;
-            let packed = slice(32 + info.pack_pos, packed_len)?;
+            let packed_start = 32u64
+                .checked_add(info.pack_pos)
+                .ok_or("pack position overflow")?;
+            let packed = slice(packed_start, packed_len)?;
             let unpacked = unpack_7z_header(&info, packed)?;
             let mut r = Reader {
                 b: &unpacked,
@@ -1207,7 +1217,7 @@ fn password_manager(hint: PathHint, head: &[u8]) -> Option<Finding> {
 fn json_key(text: &str, key: &str) -> Option<bool> {
     let needle = format!("\"{key}\"");
     let at = text.find(&needle)? + needle.len();
-    let rest = text[at..].trim_start().strip_prefix(':')?.trim_start();
+    let rest = text.get(at..)?.trim_start().strip_prefix(':')?.trim_start();
     if rest.starts_with("true") {
         Some(true)
     } else if rest.starts_with("false") {
@@ -1260,6 +1270,16 @@ mod tests {
         assert_eq!(r.number(), Some(5));
         assert_eq!(r.number(), Some(0x150));
         assert_eq!(r.number(), Some(0x1234));
+        // Seven leading ones: seven bytes follow and the first byte adds nothing.
+        let mut r = Reader {
+            b: &[
+                0xfe, 1, 0, 0, 0, 0, 0, 0x80, 0xff, 1, 0, 0, 0, 0, 0, 0, 0x80,
+            ],
+            at: 0,
+        };
+        assert_eq!(r.number(), Some(0x0080_0000_0000_0001));
+        assert_eq!(r.number(), Some(0x8000_0000_0000_0001));
+        assert_eq!(r.number(), None, "input exhausted");
     }
 
     #[test]

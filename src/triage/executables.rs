@@ -1203,7 +1203,7 @@ fn elf_needed(
             && vaddr >= p.p_vaddr
             && vaddr - p.p_vaddr < p.p_filesz
     })?;
-    let strings = view.get(vaddr - load.p_vaddr + load.p_offset, size)?;
+    let strings = view.get((vaddr - load.p_vaddr).checked_add(load.p_offset)?, size)?;
     Some(
         needed
             .iter()
