@@ -326,6 +326,8 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
     } else {
         exit::OK
     };
+    // What the findings mean, read back from the sealed bundle (titles only, never evidence).
+    let findings = crate::report::summary::FindingsSummary::from_bundle(&c.bundle);
     if args.json {
         let summary = serde_json::json!({
             "status": m.status,
@@ -346,6 +348,10 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
             "sidecars": [c.sidecar_sha256, c.sidecar_sig],
             "kit": m.tool.kit,
             "live": c.live,
+            "findings": match &findings {
+                Ok(f) => serde_json::to_value(f).unwrap_or_default(),
+                Err(e) => serde_json::json!({ "error": format!("{e:#}") }),
+            },
             "exit_code": code,
         });
         println!("{summary}");
@@ -404,11 +410,22 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
             n.known_bad
         );
     }
-    if n.findings > 0 {
-        println!(
-            "  Findings      {} (see findings.jsonl / fieldkit report)",
+    match &findings {
+        Ok(f) => {
+            print!(
+                "{}",
+                f.render(m.known_sets.iter().any(|s| s.kind == "known_bad"))
+            );
+            if f.total > 0 {
+                println!(
+                    "                (details: fieldkit report, or report.html in the bundle)"
+                );
+            }
+        }
+        Err(e) => println!(
+            "  Findings      {} (summary unavailable: {e:#}; see findings.jsonl)",
             n.findings
-        );
+        ),
     }
     println!(
         "  Read          {} in {:.1} s",

@@ -10,6 +10,7 @@
 //! counted and every format shows the count.
 
 pub mod html;
+pub mod summary;
 pub mod text;
 
 use std::collections::BTreeMap;
