@@ -366,6 +366,201 @@ fn age_openpgp_and_openssl_encrypted_files() {
 }
 
 #[test]
+fn zip64_archive_from_info_zip_is_counted_from_its_zip64_central_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    for i in 1..=3 {
+        write(
+            d,
+            &format!("f{i}.txt"),
+            format!("ledger page {i}\n").as_bytes(),
+        );
+    }
+    // zip -fz forces the ZIP64 format: the classic end record holds 0xFFFFFFFF and the
+    // real directory offset is in the ZIP64 end record the locator points to.
+    run_tool_in(
+        d,
+        "zip",
+        &[
+            "-q", "-fz", "-e", "-P", "secret", "z64.zip", "f1.txt", "f2.txt",
+        ],
+        "zip",
+    );
+    run_tool_in(d, "zip", &["-q", "-fz", "z64.zip", "f3.txt"], "zip");
+    let bytes = std::fs::read(d.join("z64.zip")).expect("zip");
+    let eocd = bytes.len() - 22;
+    assert_eq!(&bytes[eocd..eocd + 4], b"PK\x05\x06");
+    assert_eq!(
+        &bytes[eocd + 16..eocd + 20],
+        &[0xff; 4],
+        "classic offset saturated"
+    );
+    assert_eq!(&bytes[eocd - 20..eocd - 16], b"PK\x06\x07", "ZIP64 locator");
+    let findings = triage(Some(d), &[d.join("z64.zip")], &[]);
+    let zip = one(&findings, "encryption.archive");
+    assert_eq!(zip["evidence"]["basis"], "central directory");
+    // unzip and zipinfo agree on the entries and which of them are encrypted.
+    let listed = run_tool_in(d, "unzip", &["-Z1", "z64.zip"], "unzip");
+    assert_eq!(
+        zip["evidence"]["total_entries"],
+        String::from_utf8_lossy(&listed.stdout).lines().count() as u64
+    );
+    let info = run_tool_in(d, "zipinfo", &["-v", "z64.zip"], "unzip");
+    let encrypted = String::from_utf8_lossy(&info.stdout)
+        .lines()
+        .filter_map(|l| l.split("file security status:").nth(1))
+        .filter(|status| status.trim() == "encrypted")
+        .count() as u64;
+    assert_eq!(encrypted, 2);
+    assert_eq!(zip["evidence"]["encrypted_entries"], encrypted);
+    assert_eq!(
+        zip["evidence"]["encrypted_names"],
+        serde_json::json!(["f1.txt", "f2.txt"])
+    );
+}
+
+/// gpg with its home in `home`, non-interactive.
+fn gpg(dir: &Path, home: &Path, args: &[&str]) -> std::process::Output {
+    let home = home.to_string_lossy();
+    let base = [
+        "--homedir",
+        &home,
+        "--batch",
+        "--yes",
+        "--pinentry-mode",
+        "loopback",
+    ];
+    run_tool_in(dir, "gpg", &[&base[..], args].concat(), "gnupg")
+}
+
+#[test]
+fn binary_openpgp_messages_from_gpg_are_encrypted_files_and_other_packets_are_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let home = d.join("gnupg");
+    std::fs::create_dir_all(&home).expect("gnupg home");
+    write(d, "note.txt", b"meet at the usual place\n");
+    // Without --armor: a binary packet stream (symmetric, then to a new RSA key).
+    gpg(
+        d,
+        &home,
+        &[
+            "--passphrase",
+            "x",
+            "--symmetric",
+            "-o",
+            "note.gpg",
+            "note.txt",
+        ],
+    );
+    gpg(
+        d,
+        &home,
+        &[
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            "Exhibit Key <key@example.org>",
+            "rsa3072",
+            "encr",
+            "never",
+        ],
+    );
+    gpg(
+        d,
+        &home,
+        &[
+            "--trust-model",
+            "always",
+            "-r",
+            "key@example.org",
+            "--encrypt",
+            "-o",
+            "to-key.gpg",
+            "note.txt",
+        ],
+    );
+    // Controls: binary OpenPGP that is not encrypted (signed data, an exported key).
+    gpg(
+        d,
+        &home,
+        &[
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            "Signer <sig@example.org>",
+            "ed25519",
+            "sign",
+            "never",
+        ],
+    );
+    gpg(
+        d,
+        &home,
+        &[
+            "-u",
+            "sig@example.org",
+            "--sign",
+            "-o",
+            "signed.gpg",
+            "note.txt",
+        ],
+    );
+    gpg(d, &home, &["--export", "-o", "keys.gpg", "key@example.org"]);
+    let files: Vec<PathBuf> = ["note.gpg", "to-key.gpg", "signed.gpg", "keys.gpg"]
+        .iter()
+        .map(|n| d.join(n))
+        .collect();
+    let findings = triage(Some(d), &files, &[]);
+    let encrypted = of_kind(&findings, "encryption.encrypted_file");
+    assert_eq!(encrypted.len(), 2, "{findings:#?}");
+    for f in &encrypted {
+        assert_eq!(f["title"], "Encrypted file (OpenPGP, binary)");
+        assert_eq!(f["severity"], "medium");
+        assert_eq!(
+            f["evidence"]["data_packet"],
+            "symmetrically encrypted and integrity protected data (tag 18)"
+        );
+    }
+    assert!(for_path(&findings, &files[2]).is_empty() && for_path(&findings, &files[3]).is_empty());
+    // gpg --list-packets agrees on the session-key packets.
+    let listed = |name: &str| -> String {
+        let out = std::process::Command::new("gpg")
+            .args([
+                "--homedir",
+                &home.to_string_lossy(),
+                "--batch",
+                "--list-packets",
+            ])
+            .arg(d.join(name))
+            .output()
+            .expect("gpg");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let sym = &for_path(&findings, &files[0])[0]["evidence"]["session_keys"][0];
+    assert_eq!(sym["type"], "symmetric (passphrase)");
+    let packets = listed("note.gpg");
+    assert!(
+        packets.contains(":symkey enc packet: version 4, cipher 9"),
+        "{packets}"
+    );
+    assert_eq!(
+        sym["cipher"], "AES-256",
+        "cipher 9 is AES-256 (RFC 4880 9.2)"
+    );
+    let pk = &for_path(&findings, &files[1])[0]["evidence"]["session_keys"][0];
+    assert_eq!(pk["algorithm"], "RSA");
+    let packets = listed("to-key.gpg");
+    let key_id = pk["key_id"].as_str().expect("key id");
+    assert!(
+        packets.contains(&format!(
+            ":pubkey enc packet: version 3, algo 1, keyid {key_id}"
+        )),
+        "{key_id} not in {packets}"
+    );
+}
+
+#[test]
 fn password_manager_exports_and_bitlocker_signature() {
     // No Debian tool writes these: the fixtures follow the published formats (Bitwarden
     // export JSON/CSV, 1Password 1PIF, the BitLocker volume boot record signature).
@@ -757,6 +952,21 @@ fn mutation_samples(d: &Path) -> Vec<(&'static str, Vec<u8>)> {
             header[..64 << 10].to_vec(),
         ));
     }
+    let home = d.join("gnupg");
+    std::fs::create_dir_all(&home).expect("gnupg home");
+    gpg(
+        d,
+        &home,
+        &[
+            "--passphrase",
+            "x",
+            "--symmetric",
+            "-o",
+            "note.gpg",
+            "hello.c",
+        ],
+    );
+    samples.push(("note.gpg", std::fs::read(d.join("note.gpg")).expect("gpg")));
     let text = "seed phrase:\nlegal winner thank year wave sausage worth useful legal winner thank yellow\n\
                 pay 1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2 or 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed\n\
                 https://www.binance.com/ https://kraken.com/\n";
