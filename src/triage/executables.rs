@@ -217,8 +217,31 @@ impl<'a> View<'a> {
     }
 }
 
-/// What a large PE needs from beyond the prefix: section histograms, the certificate table.
-fn plan_pe(prefix: &[u8]) -> Option<StreamPlan> {
+/// Bytes of a PE's COFF string table read (long section names live at its start).
+const MAX_COFF_STRINGS: u64 = 1 << 20;
+
+/// Where a PE's COFF string table starts, and how much of it is read.
+fn coff_strings_range(coff: &goblin::pe::header::CoffHeader, total: u64) -> Option<(u64, u64)> {
+    let symbols = u64::from(coff.pointer_to_symbol_table);
+    if symbols == 0 {
+        return None;
+    }
+    let strings = symbols + 18 * u64::from(coff.number_of_symbol_table);
+    Some((strings, total.checked_sub(strings)?.min(MAX_COFF_STRINGS)))
+}
+
+/// The COFF string table (its first [`MAX_COFF_STRINGS`] bytes), when at hand.
+fn coff_string_table<'a>(
+    file: &FileBytes<'a>,
+    coff: &goblin::pe::header::CoffHeader,
+) -> Option<Cow<'a, [u8]>> {
+    let (start, len) = coff_strings_range(coff, file.total)?;
+    file.view.get(start, len)
+}
+
+/// What a large PE needs from beyond the prefix: section histograms, the certificate
+/// table, the COFF string table (long section names).
+fn plan_pe(prefix: &[u8], size: u64) -> Option<StreamPlan> {
     let header = goblin::pe::header::Header::parse(prefix).ok()?;
     let sections = pe_sections(prefix, &header).ok()?;
     let limit = prefix.len() as u64;
@@ -237,6 +260,9 @@ fn plan_pe(prefix: &[u8]) -> Option<StreamPlan> {
             limit,
             MAX_CERT_TABLE,
         );
+    }
+    if let Some((start, len)) = coff_strings_range(&header.coff_header, size) {
+        plan.capture(start, len, limit, MAX_COFF_STRINGS);
     }
     Some(plan)
 }
@@ -390,7 +416,7 @@ impl FileScan for ExeScan {
         }
         if !was_full && self.prefix.is_full() {
             self.plan = match self.format {
-                Format::Pe => plan_pe(&self.prefix.bytes),
+                Format::Pe => plan_pe(&self.prefix.bytes, self.size_hint),
                 Format::Elf => plan_elf(&self.prefix.bytes),
                 Format::MachOFat => plan_fat(&self.prefix.bytes),
                 _ => None,
@@ -666,11 +692,23 @@ fn analyze_pe(file: &FileBytes<'_>, report: &mut Report) {
     match pe_sections(bytes, &header) {
         Ok(sections) => {
             let mut described = Vec::new();
+            // Long names ("/4") point into the COFF string table at the end of the file:
+            // goblin resolves them from the prefix; past it, from the captured table.
+            let strings = coff_string_table(file, coff);
             for (index, s) in sections.iter().enumerate() {
-                let name = s.name().map(str::to_string).unwrap_or_else(|_| {
-                    String::from_utf8_lossy(&s.name)
-                        .trim_end_matches('\0')
-                        .to_string()
+                let long = match (&s.real_name, s.name_offset(), &strings) {
+                    (None, Ok(Some(at)), Some(table)) => table.get(at..).map(|n| {
+                        let end = n.iter().position(|&c| c == 0).unwrap_or(n.len());
+                        String::from_utf8_lossy(&n[..end]).into_owned()
+                    }),
+                    _ => None,
+                };
+                let name = long.unwrap_or_else(|| {
+                    s.name().map(str::to_string).unwrap_or_else(|_| {
+                        String::from_utf8_lossy(&s.name)
+                            .trim_end_matches('\0')
+                            .to_string()
+                    })
                 });
                 let start = u64::from(s.pointer_to_raw_data);
                 let size = u64::from(s.size_of_raw_data);
