@@ -294,12 +294,15 @@ fn elf_program_headers(
 
 /// What a large ELF needs from beyond the prefix: its program headers if they are not in
 /// it, the interpreter and dynamic segment, the section header table with the bytes before
-/// it (where `.shstrtab` lives), and the histograms of the loaded segments.
+/// it (where `.shstrtab` lives), and, for a file without section table, the histograms of
+/// the loaded segments.
 fn plan_elf(prefix: &[u8]) -> Option<StreamPlan> {
     let hdr = goblin::elf::Elf::parse_header(prefix).ok()?;
     let limit = prefix.len() as u64;
     let mut plan = StreamPlan::default();
     let view = View { prefix, plan: None };
+    // Segment entropy is only reported when there is no section table (packed files).
+    let segments_measured = hdr.e_shoff == 0 || hdr.e_shnum == 0;
     if let Some(phdrs) = elf_program_headers(view, &hdr) {
         use goblin::elf::program_header::{PT_DYNAMIC, PT_INTERP, PT_LOAD};
         for (index, p) in phdrs.iter().enumerate() {
@@ -310,7 +313,7 @@ fn plan_elf(prefix: &[u8]) -> Option<StreamPlan> {
                 PT_DYNAMIC => {
                     plan.capture(p.p_offset, p.p_filesz, limit, MAX_TABLE_CAPTURE);
                 }
-                PT_LOAD if index < MAX_STREAMED_SEGMENTS => {
+                PT_LOAD if segments_measured && index < MAX_STREAMED_SEGMENTS => {
                     plan.hist(
                         index,
                         p.p_offset,
@@ -1110,7 +1113,8 @@ fn elf_facts_streamed(file: &FileBytes<'_>, hdr: &goblin::elf::Header) -> Result
 
     // Section headers (from the end of the file) and their names.
     let table = u64::from(hdr.e_shnum) * u64::from(hdr.e_shentsize);
-    let mut stripped = None;
+    // No section table at all: no .symtab either.
+    let mut stripped = (hdr.e_shoff == 0 || hdr.e_shnum == 0).then_some(true);
     let mut sections = Vec::new();
     if hdr.e_shoff != 0 && hdr.e_shnum > 0 {
         if hdr.e_shoff.saturating_add(table) > file.total {
@@ -1476,6 +1480,42 @@ mod tests {
         };
         assert_eq!(names(&streamed), names(&full));
         assert!(streamed.cut.is_empty() && full.cut.is_empty());
+
+        // Without a section table (as packers leave files), both fall back to the loaded
+        // segments and measure them alike.
+        let mut bare = bytes.clone();
+        bare[0x28..0x30].fill(0); // e_shoff
+        bare[0x3c..0x3e].fill(0); // e_shnum
+        let Ok(elf) = goblin::elf::Elf::parse(&bare) else {
+            panic!("goblin cannot parse the section-less copy");
+        };
+        let full = elf_facts_goblin(&elf, &bare);
+        let file = FileBytes {
+            view: View {
+                prefix: &bare,
+                plan: None,
+            },
+            total: bare.len() as u64,
+            complete: false,
+        };
+        let streamed = match elf_facts_streamed(&file, &elf.header) {
+            Ok(f) => f,
+            Err(e) => panic!("{e}"),
+        };
+        assert!(!full.sections.is_empty());
+        assert_eq!(
+            streamed.stripped,
+            Some(true),
+            "no section table, no .symtab"
+        );
+        assert_eq!(streamed.stripped, full.stripped);
+        let segments = |f: &ElfFacts| -> Vec<(String, u64, u64, u64, bool)> {
+            f.sections
+                .iter()
+                .map(|s| (s.0.clone(), s.1, s.2, (s.3 * 1e6) as u64, s.4))
+                .collect()
+        };
+        assert_eq!(segments(&streamed), segments(&full));
     }
 
     #[test]
