@@ -190,3 +190,157 @@ fn large_streamed_files_are_hashed_and_triaged_in_full() {
         );
     }
 }
+
+const EICAR: &[u8] = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+
+/// Severity, kind and analyzer tallies recomputed from the bundle's findings.jsonl.
+fn tally(findings: &[serde_json::Value], field: &str) -> std::collections::BTreeMap<String, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    for f in findings {
+        *out.entry(f[field].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    out
+}
+
+#[test]
+fn the_end_of_run_summary_says_what_matters_by_severity_kind_and_title() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    for d in [
+        "tmp",
+        "home/anna/Pictures",
+        "home/anna/.electrum/wallets",
+        "Downloads",
+    ] {
+        std::fs::create_dir_all(src.join(d)).unwrap();
+    }
+    std::fs::write(src.join("Downloads/invoice.pdf.com"), EICAR).unwrap();
+    std::fs::copy("/usr/bin/true", src.join("tmp/dropper")).unwrap();
+    std::fs::copy("/usr/bin/true", src.join("home/anna/Pictures/holiday.jpg")).unwrap();
+    std::fs::write(
+        src.join("home/anna/backup.txt"),
+        format!("my wallet words:\n{MNEMONIC}\nsend to 1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("home/anna/.electrum/wallets/default_wallet"),
+        b"{\"seed_version\": 18}",
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("home/anna/export.csv"),
+        "folder,favorite,type,name,notes,fields,reprompt,login_uri,login_username,login_password,login_totp\n",
+    )
+    .unwrap();
+    std::fs::write(src.join("home/anna/note.txt"), b"meet at noon\n").unwrap();
+    sh(&format!(
+        "cd {} && zip -q -e -P secret notes.zip note.txt",
+        src.join("home/anna").display()
+    ));
+    let luks = src.join("home/anna/disk.img");
+    std::fs::File::create(&luks)
+        .and_then(|f| f.set_len(16 << 20))
+        .unwrap();
+    std::fs::write(t.path().join("key"), b"correct horse battery staple").unwrap();
+    sh(&format!(
+        "cryptsetup luksFormat --batch-mode --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --key-file {} {}",
+        t.path().join("key").display(),
+        luks.display()
+    ));
+    let set = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("hashsets/eicar.fkhs");
+
+    // The paper-log summary on the terminal.
+    let mut cmd = fieldkit();
+    cmd.args(["collect", "--source"])
+        .arg(&src)
+        .arg("--out")
+        .arg(t.path().join("out"))
+        .arg("--known-bad")
+        .arg(&set);
+    let r = run_with_timeout(cmd, std::time::Duration::from_secs(300));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bundle = std::fs::read_dir(t.path().join("out"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "zip"))
+        .unwrap();
+    let findings: Vec<serde_json::Value> = String::from_utf8(member(&bundle, "findings.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let sev = tally(&findings, "severity");
+    let count = |k: &str| sev.get(k).copied().unwrap_or(0);
+    let line = format!(
+        "  Findings      {}: {} critical, {} high, {} medium, {} low, {} info\n",
+        findings.len(),
+        count("critical"),
+        count("high"),
+        count("medium"),
+        count("low"),
+        count("info")
+    );
+    let out = &r.stdout;
+    assert!(out.contains(&line), "{line:?} not in\n{out}");
+    assert!(count("critical") >= 2, "{sev:?}");
+    for want in [
+        "    known-bad   1 FILE(S) MATCH A KNOWN-BAD SET\n",
+        "    encryption  1 locked volume(s), 0 possible container(s), 1 encrypted archive(s), 1 password database(s) (1 plain-text export(s)), 0 encrypted file(s)\n",
+        "    crypto      1 wallet(s), 1 seed phrase(s) (words only in the bundle), 1 address(es), 0 history file(s) naming exchanges/wallets\n",
+        "    executables 2 recognised, 2 suspicious file(s): 1 disguised, 0 packed, 0 with injection/keylogging/credential imports, 1 in unusual places\n",
+    ] {
+        assert!(out.contains(want), "{want:?} not in\n{out}");
+    }
+    // The most severe titles, critical first.
+    let top: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("    most severe"))
+        .take_while(|l| l.contains(" ["))
+        .collect();
+    assert!(top.len() >= 4 && top.len() <= 5, "{out}");
+    assert!(top[0].contains("[CRITICAL]"), "{top:?}");
+    assert!(top.iter().any(|l| l.contains("Known-bad file")), "{top:?}");
+    assert!(
+        top.iter()
+            .any(|l| l.contains("Unencrypted password export")),
+        "{top:?}"
+    );
+    for word in ["sausage", "useful", "yellow"] {
+        assert!(
+            !out.contains(word) && !r.stderr.contains(word),
+            "seed word {word}"
+        );
+    }
+
+    // The same in the --json summary, tallies matching findings.jsonl.
+    let (j, _) = collect(
+        &src,
+        &t.path().join("out2"),
+        &["--known-bad", set.to_str().unwrap()],
+    );
+    assert_eq!(j.code, 0, "{}", j.stderr);
+    let s = &j.json()["findings"];
+    assert_eq!(s["total"], findings.len());
+    for (k, v) in &sev {
+        assert_eq!(s["by_severity"][k], *v, "{k}");
+    }
+    for (k, v) in tally(&findings, "kind") {
+        assert_eq!(s["by_kind"][&k], v, "{k}");
+    }
+    for (k, v) in tally(&findings, "analyzer") {
+        assert_eq!(s["by_analyzer"][&k], v, "{k}");
+    }
+    assert_eq!(s["known_bad"], 1);
+    assert_eq!(s["encryption"]["locked_volumes"], 1);
+    assert_eq!(s["encryption"]["plain_password_exports"], 1);
+    assert_eq!(s["virtual_assets"]["seed_phrases"], 1);
+    assert_eq!(s["virtual_assets"]["wallets"], 1);
+    assert_eq!(s["executables"]["disguised"], 1);
+    assert_eq!(s["top"][0]["severity"], "critical");
+    assert!(
+        !j.stdout.contains("sausage"),
+        "seed words in the JSON summary"
+    );
+}

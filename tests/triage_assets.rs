@@ -235,6 +235,24 @@ fn addresses_are_reported_only_when_their_checksum_holds() {
         ("0x52908400098527886E0F7030069857D2E4169EE7".into(), "ethereum", "account", false),
         // Monero general fund donation address (getmonero.org).
         ("44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A".into(), "monero", "standard", true),
+        // Monero subaddress: account 0, index 1 of the wallet whose primary address is
+        // 47ewoP19…; monero-ecosystem/monero-python tests/data/mainnet-subaddrs.json,
+        // commit e7ed1531ff6e12624c185057945e402ef0abfcb3 (BSD-3-Clause).
+        ("84LooD7i35SFppgf4tQ453Vi3q5WexSUXaVgut69ro8MFnmHwuezAArEZTZyLr9fS6QotjqkSAxSF6d1aDgsPoX849izJ7m".into(), "monero", "subaddress", true),
+        // Monero standard and integrated address (payment ID 4a6f686e47616c74) of the same
+        // keys; monero-python tests/address.py, commit 176ab69638e5b5e45f7f465e5c6eb7228ad52220.
+        ("43aeKax1ts4BoEbSyzKVbbDRmc8nsnpZLUpQBYvhUxs3KVrodnaFaBEQMDp69u4VaiEG3LSQXA6M61mXPrztCLuh7PFUAmd".into(), "monero", "standard", true),
+        ("4DHKLPmWW8aBoEbSyzKVbbDRmc8nsnpZLUpQBYvhUxs3KVrodnaFaBEQMDp69u4VaiEG3LSQXA6M61mXPrztCLuhAR6GpL18QNwE8h3TuF".into(), "monero", "integrated", true),
+        // Litecoin bech32 (BIP173 with HRP "ltc"): Trust Wallet wallet-core,
+        // swift/Tests/Blockchains/LitecoinTests.swift, commit
+        // 0125c0bdd291551c858b6bc9e7b4d3fdef6a32e7 (Apache-2.0): the P2WPKH address of a
+        // fixed key, one derived from a published zpub, and the change address of the
+        // signed mainnet transaction 8435d205…2ef8 in the same test.
+        ("ltc1qytnqzjknvv03jwfgrsmzt0ycmwqgl0asjnaxwu".into(), "litecoin", "p2wpkh", true),
+        ("ltc1qcgnevr9rp7aazy62m4gen0tfzlssa52axwytt6".into(), "litecoin", "p2wpkh", true),
+        ("ltc1q0dvup9kzplv6yulzgzzxkge8d35axkq4n45hum".into(), "litecoin", "p2wpkh", true),
+        // Litecoin legacy P2PKH from the same file.
+        ("LV7LV7Z4bWDEjYkfx9dQo6k6RjGbXsg6hS".into(), "litecoin", "p2pkh", true),
         // Tron: the USDT (TRC-20) contract, and one made here.
         ("TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t".into(), "tron", "account", true),
         (tron, "tron", "account", true),
@@ -246,6 +264,9 @@ fn addresses_are_reported_only_when_their_checksum_holds() {
         .filter(|(_, _, _, verified)| *verified)
         .map(|(a, ..)| one_off(a, a.len() - 3))
         .collect();
+    // A Litecoin bech32 address checksummed for Bitcoin's HRP is no address: the HRP is
+    // part of the checksum (BIP173).
+    invalid.push("ltc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4".into());
     // BIP350: a v0 program encoded with bech32m is invalid; EIP-55 case flipped.
     invalid.push("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kemeawh".into());
     invalid.push("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD".into());
@@ -464,5 +485,174 @@ fn wallet_files_and_browser_history_made_by_real_tools() {
     assert_eq!(
         firefox["title"],
         "Firefox history mentions 1 cryptocurrency exchange/wallet site (tornado.cash)"
+    );
+}
+
+/// A file to create: its path, its content, and the wallet finding it must give
+/// (severity, title), if any.
+type PathCase<'a> = (&'a str, Vec<u8>, Option<(&'a str, String)>);
+
+#[test]
+fn wallet_app_data_and_extension_stores_are_recognised_on_every_browser_and_platform() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let uuid = "4d9e2c1a-7b3f-4e8a-9c55-1f0b6d2e8a73";
+    // prefs.js as Firefox writes it: the add-on ID → UUID map is a JSON object inside a
+    // JavaScript string literal (quotes escaped).
+    let prefs = format!(
+        "// Mozilla User Preferences\n\nuser_pref(\"app.normandy.first_run\", false);\n\
+         user_pref(\"extensions.webextensions.uuids\", \"{{\\\"formautofill@mozilla.org\\\":\\\"0c3b5c5e-1111-4f1e-9f0e-2d3c4b5a6978\\\",\\\"webextension@metamask.io\\\":\\\"{uuid}\\\"}}\");\n\
+         user_pref(\"browser.startup.homepage_override.mstone\", \"115.0\");\n"
+    );
+    // (path, content, expected (severity, title) or None)
+    let cases: Vec<PathCase<'_>> = vec![
+        (
+            "Users/bob/AppData/Roaming/Exodus/exodus.wallet/seed.seco",
+            b"SECO\x00\x01".to_vec(),
+            Some((
+                "high",
+                "Cryptocurrency wallet application data: Exodus".into(),
+            )),
+        ),
+        (
+            "home/alice/.config/Exodus/exodus.wallet/passphrase.json",
+            b"{\"passphrase\":\"\"}".to_vec(),
+            Some((
+                "high",
+                "Cryptocurrency wallet application data: Exodus".into(),
+            )),
+        ),
+        (
+            "Users/bob/AppData/Roaming/atomic/Local Storage/leveldb/000005.ldb",
+            b"\x00\x01\x02".to_vec(),
+            Some((
+                "high",
+                "Cryptocurrency wallet application data: Atomic Wallet".into(),
+            )),
+        ),
+        (
+            "Users/bob/AppData/Roaming/atomic/Local Storage/leveldb/LOCK",
+            Vec::new(),
+            None,
+        ),
+        (
+            "Users/bob/AppData/Roaming/Ledger Live/app.json",
+            b"{\"data\":{}}".to_vec(),
+            Some((
+                "high",
+                "Cryptocurrency wallet application data: Ledger Live".into(),
+            )),
+        ),
+        (
+            "Users/bob/AppData/Roaming/Ledger Live/logs/live.log",
+            b"started\n".to_vec(),
+            None,
+        ),
+        (
+            "home/alice/.config/@trezor/suite-desktop/IndexedDB/file__0.indexeddb.leveldb/000003.log",
+            b"\x00\x01".to_vec(),
+            Some((
+                "high",
+                "Cryptocurrency wallet application data: Trezor Suite".into(),
+            )),
+        ),
+        (
+            "home/alice/.config/@trezor/suite-desktop/Cache/data_0",
+            b"\x00".to_vec(),
+            None,
+        ),
+        (
+            "home/alice/.config/BraveSoftware/Brave-Browser/Default/Local Extension Settings/bfnaelmomeimhlpmgjnjophhpkkoljpa/000003.log",
+            b"\x00\x01vault".to_vec(),
+            Some((
+                "high",
+                "Wallet browser extension data store: Phantom (Brave)".into(),
+            )),
+        ),
+        (
+            "home/alice/.config/BraveSoftware/Brave-Browser/Default/Extensions/bfnaelmomeimhlpmgjnjophhpkkoljpa/24.1.0_0/manifest.json",
+            b"{\"name\":\"Phantom\"}".to_vec(),
+            Some((
+                "medium",
+                "Wallet browser extension installed: Phantom (Brave)".into(),
+            )),
+        ),
+        (
+            "home/alice/.config/BraveSoftware/Brave-Browser/Default/Extensions/bfnaelmomeimhlpmgjnjophhpkkoljpa/24.1.0_0/background.js",
+            b"console.log(1)".to_vec(),
+            None,
+        ),
+        (
+            "Users/bob/AppData/Local/Microsoft/Edge/User Data/Profile 1/IndexedDB/chrome-extension_hnfanknocfeofbddgcijnmhnfnkdnaad_0.indexeddb.leveldb/000005.ldb",
+            b"\x00\x01".to_vec(),
+            Some((
+                "high",
+                "Wallet browser extension data store: Coinbase Wallet (Edge)".into(),
+            )),
+        ),
+        (
+            "Users/bob/AppData/Local/Microsoft/Edge/User Data/Default/Local Extension Settings/ejbalbakoplchlghecdalmeeeajnimhm/000003.log",
+            b"\x00\x01".to_vec(),
+            Some((
+                "high",
+                "Wallet browser extension data store: MetaMask (Edge Add-ons) (Edge)".into(),
+            )),
+        ),
+        (
+            "home/alice/.mozilla/firefox/abcd.default-release/prefs.js",
+            prefs.into_bytes(),
+            Some((
+                "medium",
+                format!(
+                    "Wallet browser extension installed: MetaMask (Firefox), its data under storage/default/moz-extension+++{uuid}"
+                ),
+            )),
+        ),
+        (
+            "home/alice/.mozilla/firefox/abcd.default-release/extensions/webextension@metamask.io.xpi",
+            b"PK\x03\x04".to_vec(),
+            Some((
+                "medium",
+                "Wallet browser extension installed: MetaMask (Firefox)".into(),
+            )),
+        ),
+    ];
+    let files: Vec<std::path::PathBuf> = cases.iter().map(|(p, c, _)| write(d, p, c)).collect();
+    let findings = triage(Some(d), &files, &[]);
+    for ((path, _, expected), file) in cases.iter().zip(&files) {
+        let wallets: Vec<(String, String)> = for_path(&findings, file)
+            .iter()
+            .filter(|f| {
+                f["kind"]
+                    .as_str()
+                    .is_some_and(|k| k.starts_with("crypto.wallet"))
+            })
+            .map(|f| {
+                (
+                    f["severity"].as_str().unwrap_or("").to_string(),
+                    f["title"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        let want: Vec<(String, String)> = expected
+            .iter()
+            .map(|(s, t)| (s.to_string(), t.clone()))
+            .collect();
+        assert_eq!(wallets, want, "{path}");
+    }
+    // Where the data lives and what the path says, in the evidence.
+    let coinbase = &for_path(&findings, &files[11])[0]["evidence"]["detail"];
+    assert_eq!(
+        coinbase,
+        "extension hnfanknocfeofbddgcijnmhnfnkdnaad, store \"IndexedDB\", profile \"Profile 1\""
+    );
+    let firefox = &for_path(&findings, &files[13])[0]["evidence"];
+    assert_eq!(firefox["addon_id"], "webextension@metamask.io");
+    assert_eq!(firefox["uuid"], uuid);
+    assert_eq!(
+        firefox["storage"],
+        format!(
+            "home/alice/.mozilla/firefox/abcd.default-release/storage/default/moz-extension+++{uuid}"
+        )
     );
 }

@@ -117,6 +117,138 @@ fn assert_matches_pefile(summary: &Value, path: &Path) {
     }
 }
 
+/// binutils' view of a PE (`objdump -p` and `-h`, BFD's own PE reader): COFF timestamp
+/// as UTC text, optional-header magic, subsystem, characteristics, certificate directory,
+/// imported DLLs and function count, section names and file offsets.
+struct ObjdumpPe {
+    time_date: String,
+    pe32_plus: bool,
+    subsystem: u64,
+    characteristics: u64,
+    security: (u64, u64),
+    dlls: Vec<String>,
+    imported_functions: usize,
+    sections: Vec<(String, u64)>,
+}
+
+fn objdump_view(path: &Path) -> ObjdumpPe {
+    let objdump = |flag: &str| -> String {
+        let out = Command::new("objdump")
+            .arg(flag)
+            .arg(path)
+            .env("TZ", "UTC")
+            .output()
+            .expect("objdump: apt-get install -y binutils");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let p = objdump("-p");
+    let field = |name: &str| -> String {
+        p.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_else(|| panic!("no {name} in objdump -p"))
+            .trim()
+            .to_string()
+    };
+    let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).expect("hex");
+    let security = p
+        .lines()
+        .find(|l| l.starts_with("Entry 4 ") && l.contains("Security Directory"))
+        .map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (hex(w[2]), hex(w[3]))
+        })
+        .expect("Entry 4");
+    let mut dlls = Vec::new();
+    let mut imported_functions = 0;
+    let mut in_table = false;
+    for line in p.lines() {
+        if let Some(dll) = line.trim().strip_prefix("DLL Name: ") {
+            dlls.push(dll.to_string());
+            in_table = false;
+        } else if line.contains("vma:  Hint/Ord Member-Name") {
+            in_table = true;
+        } else if in_table && line.trim().is_empty() {
+            in_table = false;
+        } else if in_table {
+            imported_functions += 1;
+        }
+    }
+    let h = objdump("-h");
+    let sections = h
+        .lines()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (w.len() >= 7 && w[0].parse::<usize>().is_ok()).then(|| (w[1].to_string(), hex(w[5])))
+        })
+        .collect();
+    ObjdumpPe {
+        time_date: field("Time/Date"),
+        pe32_plus: field("Magic").contains("(PE32+)"),
+        subsystem: hex(field("Subsystem").split_whitespace().next().unwrap_or("")),
+        characteristics: hex(&field("Characteristics")),
+        security,
+        dlls,
+        imported_functions,
+        sections,
+    }
+}
+
+/// Our PE summary agrees with objdump on every field both report.
+fn assert_matches_objdump(summary: &Value, path: &Path) {
+    let o = objdump_view(path);
+    let ts = summary["timestamp"].as_u64().expect("timestamp");
+    let date = run_tool(
+        "date",
+        &["-u", "-d", &format!("@{ts}"), "+%a %b %e %H:%M:%S %Y"],
+        "coreutils",
+    );
+    assert_eq!(
+        o.time_date,
+        String::from_utf8_lossy(&date.stdout).trim(),
+        "Time/Date"
+    );
+    assert_eq!(summary["pe_type"] == "PE32+", o.pe32_plus);
+    assert_eq!(summary["subsystem"], o.subsystem);
+    assert_eq!(summary["dll"], o.characteristics & 0x2000 != 0);
+    if o.security.1 == 0 {
+        assert_eq!(summary["authenticode"]["present"], false);
+    } else {
+        assert_eq!(summary["authenticode"]["offset"], o.security.0);
+        assert_eq!(summary["authenticode"]["size"], o.security.1);
+    }
+    let ours: Vec<(String, u64)> = summary["sections"]
+        .as_array()
+        .expect("sections")
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap_or("").to_string(),
+                s["offset"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(ours, o.sections, "section names and file offsets");
+    if let Some(libraries) = summary["libraries"].as_array() {
+        let mut ours: Vec<String> = libraries
+            .iter()
+            .filter_map(|l| l.as_str().map(str::to_ascii_lowercase))
+            .collect();
+        let mut theirs: Vec<String> = o.dlls.iter().map(|d| d.to_ascii_lowercase()).collect();
+        ours.sort();
+        theirs.sort();
+        assert_eq!(ours, theirs, "imported DLLs");
+        assert_eq!(
+            summary["import_count"], o.imported_functions,
+            "imported functions"
+        );
+    }
+}
+
 #[test]
 fn mingw_injector_is_flagged_and_agrees_with_pefile() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -127,6 +259,7 @@ fn mingw_injector_is_flagged_and_agrees_with_pefile() {
     assert_eq!(summary["evidence"]["machine"], "X86_64");
     assert_eq!(summary["title"], "PE32+ executable (X86_64), unsigned");
     assert_matches_pefile(&summary["evidence"], &exe);
+    assert_matches_objdump(&summary["evidence"], &exe);
 
     let imports = one(&findings, "exe.imports_of_note");
     assert_eq!(imports["severity"], "high");
@@ -206,6 +339,7 @@ fn osslsigncode_signature_names_the_signer_and_matches_openssl() {
         .trim_start_matches('0');
     assert_eq!(ours, serial.trim_start_matches('0'));
     assert_matches_pefile(&summary["evidence"], &signed);
+    assert_matches_objdump(&summary["evidence"], &signed);
     // The unsigned original says so.
     let plain = findings
         .iter()
@@ -301,6 +435,7 @@ open(sys.argv[2], 'wb').write(data[sec.VirtualAddress + 8:sec.VirtualAddress + l
     assert_eq!(summary["evidence"]["timestamp"], 0);
     one(&findings, "exe.timestamp_zero");
     assert_matches_pefile(&summary["evidence"], &shim);
+    assert_matches_objdump(&summary["evidence"], &shim);
 }
 
 #[test]
@@ -336,6 +471,7 @@ fn upx_style_packed_pe_is_flagged_with_section_entropy_matching_pefile() {
     assert_eq!(hot["section"], "UPX1");
     assert!(hot["entropy"].as_f64().unwrap_or(0.0) > 7.9);
     assert_matches_pefile(&one(&findings, "exe.identified")["evidence"], &exe);
+    assert_matches_objdump(&one(&findings, "exe.identified")["evidence"], &exe);
 }
 
 #[test]
@@ -360,6 +496,7 @@ fn large_signed_pe_keeps_its_signature_and_entropy_past_the_parse_prefix() {
         "CN=Big Signer"
     );
     assert_matches_pefile(&summary["evidence"], &exe);
+    assert_matches_objdump(&summary["evidence"], &exe);
 }
 
 fn readelf(args: &[&str], path: &Path) -> String {
@@ -603,4 +740,246 @@ fn mach_o_thin_and_fat_binaries_from_clang_and_lld() {
     );
     let lipo = run_tool_in(d, "llvm-lipo-14", &["-archs", "fat"], "llvm");
     assert_eq!(String::from_utf8_lossy(&lipo.stdout).trim(), "x86_64 arm64");
+}
+
+/// Builds with gcc an ELF whose 17 MiB `.rodata` array pushes `.dynamic`, the section
+/// header table and `.shstrtab` past the 16 MiB parse prefix.
+fn build_big_elf(dir: &Path, name: &str, flags: &[&str]) -> PathBuf {
+    std::fs::write(
+        dir.join("bigelf.c"),
+        "const char big[17 << 20] = {1};\nint main(int argc, char **argv) { return big[argc]; }\n",
+    )
+    .expect("source");
+    let args = [flags, &["-o", name, "bigelf.c"]].concat();
+    run_tool_in(dir, "gcc", &args, "gcc libc6-dev");
+    let path = dir.join(name);
+    assert!(std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) > 17 << 20);
+    path
+}
+
+/// DT_NEEDED names as readelf -d prints them ("Shared library: [libc.so.6]").
+fn readelf_needed(path: &Path) -> Vec<String> {
+    readelf(&["-dW"], path)
+        .lines()
+        .filter_map(|l| l.split("Shared library: [").nth(1))
+        .map(|l| l.trim_end_matches(']').to_string())
+        .collect()
+}
+
+#[test]
+fn elf_larger_than_the_parse_prefix_is_described_not_called_malformed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let dynamic = build_big_elf(d, "bigdyn", &[]);
+    let stat = build_big_elf(d, "bigstatic", &["-static", "-s"]);
+    let findings = triage(Some(d), &[dynamic.clone(), stat.clone()], &[]);
+    assert!(
+        of_kind(&findings, "exe.parse_error").is_empty()
+            && of_kind(&findings, "exe.truncated").is_empty(),
+        "a large ELF is neither malformed nor truncated: {findings:#?}"
+    );
+
+    let ours = for_path(&findings, &dynamic);
+    let e = &ours[0]["evidence"];
+    assert_eq!(ours[0]["kind"], "exe.identified");
+    assert_eq!(e["size"], std::fs::metadata(&dynamic).expect("stat").len());
+    // readelf: the interpreter, a .symtab (not stripped), the NEEDED libraries.
+    let interp = e["interpreter"].as_str().expect("interpreter");
+    assert!(
+        readelf(&["-l"], &dynamic).contains(&format!("[Requesting program interpreter: {interp}]"))
+    );
+    assert_eq!(e["static"], false);
+    assert_eq!(e["stripped"], false);
+    assert!(readelf(&["-S"], &dynamic).contains(".symtab"));
+    assert_eq!(e["libraries"], serde_json::json!(readelf_needed(&dynamic)));
+    assert!(!readelf_needed(&dynamic).is_empty());
+    // .dynamic lies past the prefix here: it was read from the stream.
+    let sections = readelf(&["-SW"], &dynamic);
+    let dyn_offset = sections
+        .lines()
+        .find(|l| l.contains(" .dynamic "))
+        .and_then(|l| l.split_whitespace().skip_while(|w| *w != ".dynamic").nth(3))
+        .and_then(|o| u64::from_str_radix(o, 16).ok())
+        .expect(".dynamic offset");
+    assert!(dyn_offset > 16 << 20, ".dynamic at {dyn_offset}");
+    let ours_sections = e["sections"].as_array().expect("sections");
+    let names: Vec<&str> = ours_sections
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    for want in [".text", ".rodata", ".dynamic", ".symtab", ".shstrtab"] {
+        assert!(names.contains(&want), "{want} missing from {names:?}");
+        assert!(sections.contains(want));
+    }
+    let text = ours_sections
+        .iter()
+        .find(|s| s["name"] == ".text")
+        .expect(".text");
+    assert!(
+        text["entropy"].as_f64().is_some(),
+        ".text lies in the prefix: {text}"
+    );
+    let title = ours[0]["title"].as_str().unwrap_or("");
+    assert!(title.ends_with(", not stripped"), "{title}");
+
+    let ours = for_path(&findings, &stat);
+    let e = &ours[0]["evidence"];
+    assert_eq!(e["static"], true);
+    assert_eq!(e["stripped"], true);
+    assert_eq!(e["interpreter"], Value::Null);
+    assert_eq!(e["libraries"], serde_json::json!([]));
+    assert_eq!(e["size"], std::fs::metadata(&stat).expect("stat").len());
+    assert!(!readelf(&["-l"], &stat).contains("INTERP"));
+    assert!(!readelf(&["-S"], &stat).contains(".symtab"));
+    assert!(readelf_needed(&stat).is_empty());
+    assert_eq!(
+        ours[0]["title"],
+        "ELF 64-bit executable (X86_64), static linking, stripped"
+    );
+}
+
+#[test]
+fn fat_mach_o_whose_slices_lie_past_the_parse_prefix_lists_every_architecture() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::write(
+        d.join("big.c"),
+        "const char big[17 << 20] = {1};\nint main(int argc, char **argv) { return big[argc]; }\n",
+    )
+    .expect("source");
+    for (target, arch) in [
+        ("x86_64-apple-macos11", "x86_64"),
+        ("arm64-apple-macos11", "arm64"),
+    ] {
+        run_tool_in(
+            d,
+            "clang",
+            &["-target", target, "-c", "big.c", "-o", &format!("{arch}.o")],
+            "clang",
+        );
+        run_tool_in(
+            d,
+            "ld64.lld-14",
+            &[
+                "-arch",
+                arch,
+                "-platform_version",
+                "macos",
+                "11.0",
+                "11.0",
+                "-e",
+                "_main",
+                "-o",
+                arch,
+                &format!("{arch}.o"),
+            ],
+            "lld",
+        );
+    }
+    run_tool_in(
+        d,
+        "llvm-lipo-14",
+        &["-create", "x86_64", "arm64", "-output", "fat"],
+        "llvm",
+    );
+    // llvm-otool's view of the fat header: both slices, the second past 16 MiB.
+    let detail = run_tool_in(d, "llvm-otool-14", &["-f", "fat"], "llvm");
+    let detail = String::from_utf8_lossy(&detail.stdout).into_owned();
+    let offsets: Vec<u64> = detail
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("offset "))
+        .filter_map(|o| o.trim().parse().ok())
+        .collect();
+    assert_eq!(offsets.len(), 2, "{detail}");
+    assert!(offsets[1] > 16 << 20, "{detail}");
+    let files: Vec<PathBuf> = ["fat", "x86_64"].iter().map(|n| d.join(n)).collect();
+    let findings = triage(Some(d), &files, &[]);
+    assert!(
+        of_kind(&findings, "exe.parse_error").is_empty(),
+        "{findings:#?}"
+    );
+    let fat = for_path(&findings, &files[0]);
+    assert_eq!(
+        fat[0]["title"],
+        "Mach-O universal (fat) binary (x86_64, arm64)"
+    );
+    let arches = fat[0]["evidence"]["arches"].as_array().expect("arches");
+    assert!(
+        arches.iter().all(|a| a["filetype"] == "executable"),
+        "{arches:?}"
+    );
+    assert_eq!(
+        fat[0]["evidence"]["size"],
+        std::fs::metadata(&files[0]).expect("stat").len()
+    );
+    let lipo = run_tool_in(d, "llvm-lipo-14", &["-archs", "fat"], "llvm");
+    assert_eq!(String::from_utf8_lossy(&lipo.stdout).trim(), "x86_64 arm64");
+    // The thin 17 MiB slice on its own keeps its load commands in the prefix.
+    let thin = for_path(&findings, &files[1]);
+    assert_eq!(thin[0]["title"], "Mach-O executable (x86_64)");
+    assert_eq!(thin[0]["evidence"]["code_signature"], false);
+}
+
+#[test]
+fn pe_timestamps_in_the_future_or_before_the_pe_format_are_flagged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let exe = build_injector(d, "now.exe");
+    // pefile rewrites the COFF TimeDateStamp: 0xF0000000 (2097, in the future) and
+    // 1990-01-01 (three years before Windows NT 3.1 introduced PE).
+    let patch = r#"
+import sys, pefile
+pe = pefile.PE(sys.argv[1])
+pe.FILE_HEADER.TimeDateStamp = int(sys.argv[3])
+pe.write(sys.argv[2])
+"#;
+    for (name, stamp) in [("future.exe", "4026531840"), ("old.exe", "631152000")] {
+        let out = Command::new(python_with_pefile())
+            .args(["-c", patch])
+            .arg(&exe)
+            .arg(d.join(name))
+            .arg(stamp)
+            .output()
+            .expect("python");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let files: Vec<PathBuf> = ["now.exe", "future.exe", "old.exe"]
+        .iter()
+        .map(|n| d.join(n))
+        .collect();
+    let findings = triage(Some(d), &files, &[]);
+    let kinds = |file: &PathBuf| -> Vec<String> {
+        for_path(&findings, file)
+            .iter()
+            .filter_map(|f| f["kind"].as_str())
+            .filter(|k| k.starts_with("exe.timestamp"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert!(
+        kinds(&files[0]).is_empty(),
+        "a fresh build has a plausible time"
+    );
+    assert_eq!(kinds(&files[1]), vec!["exe.timestamp_future"]);
+    assert_eq!(kinds(&files[2]), vec!["exe.timestamp_before_pe"]);
+    let future = one(&findings, "exe.timestamp_future");
+    assert_eq!(future["severity"], "low");
+    assert_eq!(future["evidence"]["timestamp"], 4_026_531_840u64);
+    // date -u -d @4026531840 (and objdump below) say the same.
+    assert_eq!(future["evidence"]["timestamp_utc"], "2097-08-05T09:04:00Z");
+    let old = of_kind(&findings, "exe.timestamp_before_pe")[0];
+    assert_eq!(old["evidence"]["timestamp_utc"], "1990-01-01T00:00:00Z");
+    // pefile and objdump read the same patched stamps.
+    for file in &files[1..] {
+        let summary = for_path(&findings, file)
+            .into_iter()
+            .find(|f| f["kind"] == "exe.identified")
+            .expect("summary");
+        assert_matches_pefile(&summary["evidence"], file);
+        assert_matches_objdump(&summary["evidence"], file);
+    }
 }

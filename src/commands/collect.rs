@@ -324,6 +324,8 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
     } else {
         exit::OK
     };
+    // What the findings mean, read back from the sealed bundle (titles only, never evidence).
+    let findings = crate::report::summary::FindingsSummary::from_bundle(&c.bundle);
     if args.json {
         let summary = serde_json::json!({
             "status": m.status,
@@ -344,15 +346,25 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
             "sidecars": [c.sidecar_sha256, c.sidecar_sig],
             "kit": m.tool.kit,
             "live": c.live,
+            "findings": match &findings {
+                Ok(f) => serde_json::to_value(f).unwrap_or_default(),
+                Err(e) => serde_json::json!({ "error": format!("{e:#}") }),
+            },
             "exit_code": code,
         });
         return Ok(super::print_then(code, |out| writeln!(out, "{summary}")));
     }
-    Ok(super::print_then(code, |out| print_summary(out, &c)))
+    Ok(super::print_then(code, |out| {
+        print_summary(out, &c, &findings)
+    }))
 }
 
 /// The end-of-run summary for the paper log.
-fn print_summary(out: &mut dyn Write, c: &collect::Collected) -> std::io::Result<()> {
+fn print_summary(
+    out: &mut dyn Write,
+    c: &collect::Collected,
+    findings: &anyhow::Result<crate::report::summary::FindingsSummary>,
+) -> std::io::Result<()> {
     let m = &c.manifest;
     let n = &m.counts;
     writeln!(out)?;
@@ -413,12 +425,25 @@ fn print_summary(out: &mut dyn Write, c: &collect::Collected) -> std::io::Result
             n.known_bad
         )?;
     }
-    if n.findings > 0 {
-        writeln!(
+    match findings {
+        Ok(f) => {
+            write!(
+                out,
+                "{}",
+                f.render(m.known_sets.iter().any(|s| s.kind == "known_bad"))
+            )?;
+            if f.total > 0 {
+                writeln!(
+                    out,
+                    "                (details: fieldkit report, or report.html in the bundle)"
+                )?;
+            }
+        }
+        Err(e) => writeln!(
             out,
-            "  Findings      {} (see findings.jsonl / fieldkit report)",
+            "  Findings      {} (summary unavailable: {e:#}; see findings.jsonl)",
             n.findings
-        )?;
+        )?,
     }
     writeln!(
         out,

@@ -1,5 +1,6 @@
 //! `fieldkit report`: verify the bundle, build the report model from its members, render
-//! it as text, JSON, CSV (findings) or self-contained HTML.
+//! it as text, JSON, CSV (findings) or self-contained HTML. The JSON-lines members are
+//! streamed from the ZIP, never read whole (files.jsonl has a line per path considered).
 //!
 //! Must never modify the bundle, never overwrite an existing `--out` file, and never
 //! present a report without the verification verdict (a tampered bundle's report says so
@@ -46,12 +47,21 @@ pub fn load(bundle: &std::path::Path, trust: verify::Trust) -> anyhow::Result<re
         .map(|n| n.into_owned())
         .collect();
     let live_summary = crate::report::live_summary_from_bundle(&mut zip);
-    let files = read_all(&mut zip, FILES_JSONL)?;
-    let findings = read_all(&mut zip, FINDINGS_JSONL).unwrap_or_default();
-    let mut r = report::build(
+    // Findings first (the report holds them all), then files.jsonl line by line.
+    let findings = match zip.by_name(FINDINGS_JSONL) {
+        Ok(member) => report::read_findings(BufReader::new(member)),
+        Err(e) => report::FindingsRead {
+            read_error: Some(format!("no {FINDINGS_JSONL}: {e}")),
+            ..report::FindingsRead::default()
+        },
+    };
+    let files = zip
+        .by_name(FILES_JSONL)
+        .map_err(|e| anyhow!("no {FILES_JSONL}: {e}"))?;
+    let mut r = report::build_with_findings(
         manifest,
-        &files[..],
-        &findings[..],
+        BufReader::new(files),
+        findings,
         live_members,
         live_summary,
     );
@@ -71,14 +81,6 @@ pub fn load(bundle: &std::path::Path, trust: verify::Trust) -> anyhow::Result<re
     r.integrity.signer_fingerprint = v.signer_fingerprint.clone();
     r.integrity.trust = Some(v.trust.clone());
     Ok(r)
-}
-
-fn read_all(zip: &mut zip::ZipArchive<BufReader<File>>, name: &str) -> anyhow::Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    zip.by_name(name)
-        .map_err(|e| anyhow!("no {name}: {e}"))?
-        .read_to_end(&mut buf)?;
-    Ok(buf)
 }
 
 pub fn run(args: ReportArgs) -> anyhow::Result<u8> {

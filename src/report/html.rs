@@ -1,6 +1,13 @@
 //! The self-contained HTML report (`report.html` in the bundle and `fieldkit report
 //! --format html`): one file, inline CSS and SVG, no scripts, no fonts, no links out, so it
 //! opens offline on any lab machine and makes no request. Every value is HTML-escaped.
+//!
+//! Findings are listed highest severity first: everything above `info` as a card with its
+//! evidence, then the informational ones (one per recognised executable: hundreds on a
+//! system disk) as one compact table inside a closed `<details>`, each row keeping its
+//! evidence. Every finding is in the page. Secret material in evidence (a recovery
+//! phrase) is never on screen, in a screenshot or a printout unless the reader opens the
+//! closed `<details class="secret">` that holds it; it must never be shown in the open.
 
 use std::fmt::Write;
 
@@ -38,7 +45,36 @@ pre{background:#f7f7f7;padding:.5em;overflow-x:auto;white-space:pre-wrap;word-br
 .bad{background:#fbe3e3;border:1px solid #d77}.info{background:#eef3fb;border:1px solid #9ab}\
 .sev{display:inline-block;min-width:6em;text-align:center;border-radius:4px;padding:.1em .4em;font-weight:700;color:#fff}\
 .sev-critical{background:#8b0000}.sev-high{background:#c0392b}.sev-medium{background:#d68910}.sev-low{background:#2e86c1}.sev-info{background:#7f8c8d}\
-.finding{border:1px solid #ddd;border-radius:6px;padding:.6em .8em;margin:.6em 0}.muted{color:#666;font-size:.9em}";
+.finding{border:1px solid #ddd;border-radius:6px;padding:.6em .8em;margin:.6em 0}.muted{color:#666;font-size:.9em}\
+table.compact th{width:auto}table.compact td{font-size:.9em}summary{cursor:pointer;font-weight:600}\
+details.secret{border:1px dashed #c0392b;border-radius:4px;padding:.3em .6em;margin:.4em 0}";
+
+/// Evidence fields that are secrets: rendered only inside a closed `<details>`.
+const SECRET_FIELDS: &[&str] = &["phrase"];
+
+/// A finding's evidence as an escaped `<pre>`, with secret fields moved into closed
+/// `<details class="secret">` elements after it.
+fn evidence_html(f: &crate::finding::Finding) -> String {
+    let mut shown = f.evidence.clone();
+    let mut secrets = String::new();
+    if let Some(map) = shown.as_object_mut() {
+        for field in SECRET_FIELDS {
+            if let Some(serde_json::Value::String(secret)) = map.get(*field).cloned() {
+                map.insert(
+                    (*field).to_string(),
+                    serde_json::Value::String("(hidden: open the box below)".to_string()),
+                );
+                let _ = write!(
+                    secrets,
+                    "<details class=\"secret\"><summary>Show the recovery phrase (whoever has it controls the funds: open only when needed)</summary><pre>{}</pre></details>",
+                    esc(&secret)
+                );
+            }
+        }
+    }
+    let pretty = serde_json::to_string_pretty(&shown).unwrap_or_default();
+    format!("<pre>{}</pre>{secrets}", esc(&pretty))
+}
 
 /// Inline SVG bar chart of files modified per day (or per month when the span is long).
 fn timeline_svg(r: &Report) -> String {
@@ -318,12 +354,23 @@ pub fn render(r: &Report) -> String {
         "<h2 id=\"findings\">Findings ({})</h2>",
         r.findings.len()
     );
+    if r.unparseable.any() {
+        let _ = writeln!(
+            s,
+            "<div class=\"banner bad\" id=\"unparseable\">Parts of this bundle could not be read ({}): findings or file records may be missing from this report.</div>",
+            esc(&r.unparseable.describe())
+        );
+    }
     if r.findings.is_empty() {
         let _ = writeln!(s, "<p>No findings.</p>");
     }
-    for f in &r.findings {
+    // Sorted highest first, so the informational findings are the tail.
+    let (warnings, info): (Vec<_>, Vec<_>) = r
+        .findings
+        .iter()
+        .partition(|f| f.severity != crate::finding::Severity::Info);
+    for f in &warnings {
         let sev = severity_name(f.severity);
-        let evidence = serde_json::to_string_pretty(&f.evidence).unwrap_or_default();
         let _ = writeln!(
             s,
             "<div class=\"finding\"><span class=\"sev sev-{sev}\">{}</span> <strong>{}</strong>\
@@ -337,7 +384,28 @@ pub fn render(r: &Report) -> String {
         row(&mut s, "Path", f.path.as_deref().unwrap_or("—"));
         row(&mut s, "Bundle member", f.member.as_deref().unwrap_or("—"));
         row(&mut s, "SHA-256", f.sha256.as_deref().unwrap_or("—"));
-        let _ = writeln!(s, "</table><pre>{}</pre></div>", esc(&evidence));
+        let _ = writeln!(s, "</table>{}</div>", evidence_html(f));
+    }
+    if !info.is_empty() {
+        let _ = writeln!(
+            s,
+            "<details id=\"findings-info\"><summary>{} informational finding(s): facts such as every executable recognised, listed for the examiner</summary>\
+             <table class=\"compact\"><tr><th>ID</th><th>Kind</th><th>Title</th><th>Path</th><th>SHA-256</th><th>Evidence</th></tr>",
+            info.len()
+        );
+        for f in &info {
+            let _ = writeln!(
+                s,
+                "<tr class=\"info-finding\"><td>{}</td><td><code>{}</code></td><td>{}</td><td><code>{}</code></td><td><code>{}</code></td><td><details><summary>evidence</summary>{}</details></td></tr>",
+                esc(&f.id),
+                esc(&f.kind),
+                esc(&f.title),
+                esc(f.path.as_deref().unwrap_or("—")),
+                esc(f.sha256.as_deref().unwrap_or("—")),
+                evidence_html(f)
+            );
+        }
+        let _ = writeln!(s, "</table></details>");
     }
 
     if r.live_summary.is_some() || !r.live_members.is_empty() {
@@ -369,8 +437,19 @@ pub fn render(r: &Report) -> String {
         ("Known-good (hash recorded, not stored)", c.known_good),
         ("Deliberately not collected", c.skipped),
         ("Could not be read", c.error),
+        (
+            "Unreadable lines in files.jsonl (damaged or altered bundle)",
+            r.unparseable.files_jsonl_lines,
+        ),
+        (
+            "Unreadable lines in findings.jsonl (damaged or altered bundle)",
+            r.unparseable.findings_jsonl_lines,
+        ),
     ] {
         row(&mut s, k, &v.to_string());
+    }
+    for e in &r.unparseable.read_errors {
+        row(&mut s, "Read error", e);
     }
     row(
         &mut s,

@@ -3,10 +3,14 @@
 //! Owns the report model — case and chain of custody, counts with the reasons files were
 //! not collected, findings sorted by severity, a timeline of file activity, and the live
 //! summary — built from a bundle's members or, during `collect`, from the same data before
-//! the bundle is sealed (so `report.html` can travel inside it). Never changes a bundle and
-//! never loads anything from the network: the HTML has no scripts, fonts or links out.
+//! the bundle is sealed (so `report.html` can travel inside it). Never changes a bundle,
+//! never loads anything from the network (the HTML has no scripts, fonts or links out),
+//! never holds a JSON-lines member whole in memory (it is streamed line by line, each line
+//! bounded by [`MAX_LINE`]) and never drops a line silently: lines that cannot be read are
+//! counted and every format shows the count.
 
 pub mod html;
+pub mod summary;
 pub mod text;
 
 use std::collections::BTreeMap;
@@ -44,6 +48,117 @@ pub struct Integrity {
     pub trust: Option<String>,
 }
 
+/// What could not be read from the bundle's JSON-lines members (a damaged or altered
+/// bundle): shown in every format, so no finding or record goes missing unnoticed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Unparseable {
+    /// Lines of `files.jsonl` that are not a file record.
+    pub files_jsonl_lines: u64,
+    /// Lines of `findings.jsonl` that are not a finding.
+    pub findings_jsonl_lines: u64,
+    /// Read errors that ended a member early (the lines after them are not counted).
+    pub read_errors: Vec<String>,
+}
+
+impl Unparseable {
+    /// True when something was not read.
+    pub fn any(&self) -> bool {
+        self.files_jsonl_lines > 0 || self.findings_jsonl_lines > 0 || !self.read_errors.is_empty()
+    }
+
+    /// One line for people.
+    pub fn describe(&self) -> String {
+        let mut s = format!(
+            "{} line(s) of files.jsonl and {} line(s) of findings.jsonl could not be read",
+            self.files_jsonl_lines, self.findings_jsonl_lines
+        );
+        for e in &self.read_errors {
+            s.push_str("; ");
+            s.push_str(e);
+        }
+        s
+    }
+}
+
+/// Longest JSON line read from a member; longer lines are counted as unparseable and
+/// skipped without being held in memory.
+pub const MAX_LINE: usize = 16 << 20;
+
+/// Calls `each` with every non-empty line (without its newline) of a JSON-lines stream,
+/// holding at most [`MAX_LINE`] bytes. Returns the number of overlong lines skipped and
+/// the read error that ended the stream early, if any.
+pub fn for_each_line(
+    mut reader: impl BufRead,
+    mut each: impl FnMut(&[u8]),
+) -> (u64, Option<String>) {
+    let mut line = Vec::new();
+    let mut overlong = false;
+    let mut skipped = 0u64;
+    loop {
+        let buf = match reader.fill_buf() {
+            Ok([]) => break,
+            Ok(buf) => buf,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return (skipped, Some(e.to_string())),
+        };
+        let (part, newline) = match memchr::memchr(b'\n', buf) {
+            Some(at) => (&buf[..at], true),
+            None => (buf, false),
+        };
+        if !overlong {
+            if line.len() + part.len() > MAX_LINE {
+                overlong = true;
+                line.clear();
+            } else {
+                line.extend_from_slice(part);
+            }
+        }
+        let used = part.len() + usize::from(newline);
+        reader.consume(used);
+        if newline {
+            if overlong {
+                skipped += 1;
+            } else if !line.is_empty() {
+                each(&line);
+            }
+            line.clear();
+            overlong = false;
+        }
+    }
+    if overlong {
+        skipped += 1;
+    } else if !line.is_empty() {
+        each(&line);
+    }
+    (skipped, None)
+}
+
+/// The findings of a bundle, read and sorted by severity (highest first), with what
+/// could not be read.
+#[derive(Debug, Clone, Default)]
+pub struct FindingsRead {
+    pub findings: Vec<Finding>,
+    pub unparseable_lines: u64,
+    pub read_error: Option<String>,
+}
+
+/// Reads a `findings.jsonl` stream.
+pub fn read_findings(findings_jsonl: impl BufRead) -> FindingsRead {
+    let mut out = FindingsRead::default();
+    let mut bad = 0u64;
+    let (overlong, error) = for_each_line(findings_jsonl, |line| {
+        match serde_json::from_slice::<Finding>(line) {
+            Ok(f) => out.findings.push(f),
+            Err(_) => bad += 1,
+        }
+    });
+    out.unparseable_lines = bad + overlong;
+    out.read_error = error;
+    out.findings
+        .sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)));
+    out
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub generated_utc: String,
@@ -57,6 +172,8 @@ pub struct Report {
     /// Pre-rendered live-state summary (text), when the bundle holds live state.
     pub live_summary: Option<String>,
     pub live_members: Vec<String>,
+    /// Lines of files.jsonl / findings.jsonl that could not be read.
+    pub unparseable: Unparseable,
 }
 
 const EXAMPLES: usize = 5;
@@ -69,11 +186,26 @@ pub fn build(
     live_members: Vec<String>,
     live_summary: Option<String>,
 ) -> Report {
+    let findings = read_findings(findings_jsonl);
+    build_with_findings(manifest, files_jsonl, findings, live_members, live_summary)
+}
+
+/// Build the model from findings already read (so a ZIP's members can be streamed one
+/// after the other) and a streamed `files.jsonl`.
+pub fn build_with_findings(
+    manifest: Manifest,
+    files_jsonl: impl BufRead,
+    findings: FindingsRead,
+    live_members: Vec<String>,
+    live_summary: Option<String>,
+) -> Report {
     let mut reasons: BTreeMap<(String, String), ReasonCount> = BTreeMap::new();
     let mut timeline = Timeline::default();
-    for line in files_jsonl.split(b'\n').map_while(Result::ok) {
-        let Ok(rec) = serde_json::from_slice::<FileRecord>(&line) else {
-            continue;
+    let mut bad_records = 0u64;
+    let (overlong, files_error) = for_each_line(files_jsonl, |line| {
+        let Ok(rec) = serde_json::from_slice::<FileRecord>(line) else {
+            bad_records += 1;
+            return;
         };
         if let Some(day) = rec.facts.mtime.as_deref().and_then(|m| m.get(..10))
             && rec.status != Some(Status::Skipped)
@@ -82,7 +214,7 @@ pub fn build(
         }
         let status = rec.status.unwrap_or(Status::Error);
         if matches!(status, Status::Collected | Status::Duplicate) {
-            continue;
+            return;
         }
         let reason = rec.reason.clone().unwrap_or_default();
         let entry = reasons
@@ -96,13 +228,21 @@ pub fn build(
         if entry.examples.len() < EXAMPLES {
             entry.examples.push(rec.path.display());
         }
-    }
-    let mut findings: Vec<Finding> = findings_jsonl
-        .split(b'\n')
-        .map_while(Result::ok)
-        .filter_map(|l| serde_json::from_slice::<Finding>(&l).ok())
-        .collect();
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)));
+    });
+    let unparseable = Unparseable {
+        files_jsonl_lines: bad_records + overlong,
+        findings_jsonl_lines: findings.unparseable_lines,
+        read_errors: [
+            files_error.map(|e| format!("files.jsonl: read error: {e}")),
+            findings
+                .read_error
+                .map(|e| format!("findings.jsonl: read error: {e}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+    };
+    let findings = findings.findings;
     let mut findings_by_severity = BTreeMap::new();
     for f in &findings {
         *findings_by_severity
@@ -125,6 +265,7 @@ pub fn build(
         timeline,
         live_summary,
         live_members,
+        unparseable,
     }
 }
 
@@ -154,19 +295,33 @@ pub fn severity_name(s: Severity) -> &'static str {
     }
 }
 
-/// Findings as CSV (RFC 4180 quoting), one row per finding.
-pub fn findings_csv(report: &Report) -> String {
-    fn q(s: &str) -> String {
-        if s.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.to_string()
-        }
+/// One CSV cell: RFC 4180 quoting, and neutralised against formula injection (OWASP
+/// "CSV Injection"): a cell starting with `=`, `+`, `-`, `@`, TAB or CR — a file name, a
+/// title from an altered bundle — gets a leading `'`, so a spreadsheet shows it as text
+/// and never evaluates it; the cell is then quoted.
+pub fn csv_cell(s: &str) -> String {
+    let dangerous = s.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if dangerous {
+        format!("\"'{}\"", s.replace('"', "\"\""))
+    } else if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
     }
+}
+
+/// Findings as CSV (RFC 4180 quoting, formula injection neutralised), one row per
+/// finding, highest severity first. When lines of the bundle could not be read, a last
+/// row of kind `report.unparseable_lines` says how many.
+pub fn findings_csv(report: &Report) -> String {
     let mut out = String::from("id,severity,analyzer,kind,title,path,member,sha256,evidence\n");
+    let mut push = |row: [&str; 9]| {
+        out.push_str(&row.map(csv_cell).join(","));
+        out.push('\n');
+    };
     for f in &report.findings {
         let evidence = f.evidence.to_string();
-        let row = [
+        push([
             f.id.as_str(),
             severity_name(f.severity),
             f.analyzer.as_str(),
@@ -176,9 +331,21 @@ pub fn findings_csv(report: &Report) -> String {
             f.member.as_deref().unwrap_or(""),
             f.sha256.as_deref().unwrap_or(""),
             evidence.as_str(),
-        ];
-        out.push_str(&row.iter().map(|c| q(c)).collect::<Vec<_>>().join(","));
-        out.push('\n');
+        ]);
+    }
+    if report.unparseable.any() {
+        let evidence = serde_json::to_string(&report.unparseable).unwrap_or_default();
+        push([
+            "",
+            "low",
+            "report",
+            "report.unparseable_lines",
+            &report.unparseable.describe(),
+            "",
+            "",
+            "",
+            &evidence,
+        ]);
     }
     out
 }
@@ -207,4 +374,64 @@ pub fn live_summary_from_bundle<R: std::io::Read + std::io::Seek>(
         members.push((name, bytes));
     }
     Some(crate::live::render_summary(&members))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(data: &[u8], chunk: usize) -> (Vec<Vec<u8>>, u64) {
+        let reader = std::io::BufReader::with_capacity(chunk, data);
+        let mut seen = Vec::new();
+        let (overlong, error) = for_each_line(reader, |l| seen.push(l.to_vec()));
+        assert_eq!(error, None);
+        (seen, overlong)
+    }
+
+    #[test]
+    fn lines_are_streamed_whatever_the_buffer_and_overlong_ones_counted() {
+        for chunk in [1, 2, 3, 64] {
+            let (seen, overlong) = lines(b"a\n\nbc\nlast", chunk);
+            assert_eq!(seen, vec![b"a".to_vec(), b"bc".to_vec(), b"last".to_vec()]);
+            assert_eq!(overlong, 0);
+        }
+        let mut data = vec![b'x'; MAX_LINE + 1];
+        data.extend_from_slice(b"\nok\n");
+        data.extend(vec![b'y'; MAX_LINE + 1]);
+        let (seen, overlong) = lines(&data, 1 << 16);
+        assert_eq!(seen, vec![b"ok".to_vec()]);
+        assert_eq!(
+            overlong, 2,
+            "one ended by a newline, one by the end of the stream"
+        );
+    }
+
+    #[test]
+    fn unparseable_findings_are_counted_and_the_rest_sorted() {
+        let read = read_findings(
+            &b"{\"id\":\"F2\",\"analyzer\":\"a\",\"kind\":\"k\",\"severity\":\"low\",\"title\":\"t\",\"evidence\":{}}\n\
+               not json\n\
+               {\"id\":\"F1\",\"analyzer\":\"a\",\"kind\":\"k\",\"severity\":\"high\",\"title\":\"t\",\"evidence\":{}}\n"[..],
+        );
+        assert_eq!(read.unparseable_lines, 1);
+        let ids: Vec<&str> = read.findings.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(ids, vec!["F1", "F2"]);
+    }
+
+    #[test]
+    fn csv_cells_that_a_spreadsheet_would_evaluate_are_neutralised() {
+        assert_eq!(csv_cell("=1+1"), "\"'=1+1\"");
+        assert_eq!(csv_cell("+1"), "\"'+1\"");
+        assert_eq!(csv_cell("-1"), "\"'-1\"");
+        assert_eq!(csv_cell("@SUM(A1)"), "\"'@SUM(A1)\"");
+        assert_eq!(csv_cell("\t=1"), "\"'\t=1\"");
+        assert_eq!(csv_cell("\r=1"), "\"'\r=1\"");
+        assert_eq!(
+            csv_cell("=HYPERLINK(\"http://x\",\"y\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\""
+        );
+        assert_eq!(csv_cell("/tmp/a,b"), "\"/tmp/a,b\"");
+        assert_eq!(csv_cell("plain"), "plain");
+        assert_eq!(csv_cell("a=b"), "a=b", "only a leading sign matters");
+    }
 }

@@ -119,6 +119,21 @@ pub fn render(r: &Report) -> String {
         "Files          {} considered: {} collected, {} duplicate, {} changed while read, {} known-good, {} skipped, {} errors",
         c.considered, c.collected, c.duplicate, c.changed, c.known_good, c.skipped, c.error
     );
+    let u = &r.unparseable;
+    let _ = writeln!(
+        s,
+        "Unreadable     {} line(s) of files.jsonl, {} of findings.jsonl{}",
+        u.files_jsonl_lines,
+        u.findings_jsonl_lines,
+        if u.any() {
+            "  DAMAGED OR ALTERED BUNDLE: the lists below are incomplete"
+        } else {
+            ""
+        }
+    );
+    for e in &u.read_errors {
+        let _ = writeln!(s, "               - {e}");
+    }
     let _ = writeln!(s);
     let _ = writeln!(s, "Findings ({})", r.findings.len());
     if r.findings.is_empty() {

@@ -5,7 +5,7 @@
 //! volumes (`-FVE-FS-` at offset 3), KeePass databases, ZIP archives with encrypted
 //! entries (traditional PKWARE, strong encryption or WinZip AES), 7z archives with the
 //! AES coder (including compressed and encrypted headers), RAR4/RAR5 with encrypted files
-//! or headers, age/OpenPGP/OpenSSL encrypted files. Password-manager files use their
+//! or headers, age/OpenPGP (armored and binary)/OpenSSL encrypted files. Password-manager files use their
 //! path plus a content check (1Password OPVault/agile keychain/1PIF/1PUX/local database,
 //! Bitwarden JSON and CSV exports). VeraCrypt/TrueCrypt volumes have no magic at all, so
 //! a file is a *candidate* when its size is a multiple of 512, at least
@@ -131,6 +131,9 @@ enum Format {
     Rar5,
     Age,
     Pgp,
+    /// A binary OpenPGP message: its first packet looks like an encrypted session key
+    /// (confirmed in `finish` by the packet chain).
+    PgpBinary,
     OpenSsl,
     /// Some other known, benign format: nothing to report, not a container candidate.
     Other,
@@ -203,9 +206,182 @@ fn detect(head: &[u8]) -> Format {
         .any(|(at, magic)| starts_with_at(head, *at, magic))
     {
         Format::Other
+    } else if pgp_first_packet(head) {
+        Format::PgpBinary
     } else {
         Format::Unknown
     }
+}
+
+/// An OpenPGP packet header at `at` (RFC 4880 §4.2, RFC 9580 §4.2): (tag, header
+/// length, body length). Partial body lengths are refused: session-key packets never
+/// use them.
+fn pgp_packet_header(b: &[u8], at: usize) -> Option<(u8, usize, usize)> {
+    let first = *b.get(at)?;
+    if first & 0x80 == 0 {
+        return None;
+    }
+    if first & 0x40 != 0 {
+        let tag = first & 0x3f;
+        let l1 = usize::from(*b.get(at.checked_add(1)?)?);
+        match l1 {
+            0..=191 => Some((tag, 2, l1)),
+            192..=223 => {
+                let l2 = usize::from(*b.get(at.checked_add(2)?)?);
+                Some((tag, 3, ((l1 - 192) << 8) + l2 + 192))
+            }
+            255 => Some((
+                tag,
+                6,
+                usize::try_from(be_u32(b, at.checked_add(2)?)?).ok()?,
+            )),
+            _ => None,
+        }
+    } else {
+        let tag = (first >> 2) & 0x0f;
+        match first & 3 {
+            0 => Some((tag, 2, usize::from(*b.get(at.checked_add(1)?)?))),
+            1 => Some((tag, 3, usize::from(be_u16(b, at.checked_add(1)?)?))),
+            2 => Some((
+                tag,
+                5,
+                usize::try_from(be_u32(b, at.checked_add(1)?)?).ok()?,
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// The tag of the packet at `at`, whatever its length encoding.
+fn pgp_tag(b: &[u8], at: usize) -> Option<u8> {
+    let first = *b.get(at)?;
+    if first & 0x80 == 0 {
+        None
+    } else if first & 0x40 != 0 {
+        Some(first & 0x3f)
+    } else {
+        Some((first >> 2) & 0x0f)
+    }
+}
+
+fn pgp_symmetric_name(id: u8) -> Option<&'static str> {
+    Some(match id {
+        1 => "IDEA",
+        2 => "TripleDES",
+        3 => "CAST5",
+        4 => "Blowfish",
+        7 => "AES-128",
+        8 => "AES-192",
+        9 => "AES-256",
+        10 => "Twofish",
+        11 => "Camellia-128",
+        12 => "Camellia-192",
+        13 => "Camellia-256",
+        _ => return None,
+    })
+}
+
+fn pgp_public_key_name(id: u8) -> Option<&'static str> {
+    Some(match id {
+        1 | 2 => "RSA",
+        16 => "Elgamal",
+        18 => "ECDH",
+        25 => "X25519",
+        26 => "X448",
+        _ => return None,
+    })
+}
+
+/// What an encrypted-session-key packet body says, when it is one: tag 3 (symmetric,
+/// v4/v5/v6) or tag 1 (public key, v3/v6). `None` when the fields are not plausible.
+fn pgp_session_key(tag: u8, body: &[u8]) -> Option<Value> {
+    match (tag, *body.first()?) {
+        (3, 4) => {
+            let cipher = pgp_symmetric_name(*body.get(1)?)?;
+            let s2k = match *body.get(2)? {
+                0 => "simple",
+                1 => "salted",
+                3 => "iterated and salted",
+                _ => return None,
+            };
+            let hash = match *body.get(3)? {
+                1 => "MD5",
+                2 => "SHA-1",
+                3 => "RIPEMD-160",
+                8 => "SHA-256",
+                9 => "SHA-384",
+                10 => "SHA-512",
+                11 => "SHA-224",
+                12 => "SHA3-256",
+                14 => "SHA3-512",
+                _ => return None,
+            };
+            Some(
+                json!({ "type": "symmetric (passphrase)", "version": 4, "cipher": cipher,
+                         "s2k": s2k, "s2k_hash": hash }),
+            )
+        }
+        (3, v @ (5 | 6)) => {
+            // v5: version, cipher, AEAD; v6: version, count, cipher, AEAD.
+            let cipher = if v == 5 { *body.get(1)? } else { *body.get(2)? };
+            Some(json!({ "type": "symmetric (passphrase)", "version": v,
+                         "cipher": pgp_symmetric_name(cipher)? }))
+        }
+        (1, 3) => {
+            let key_id = super::hex(body.get(1..9)?).to_ascii_uppercase();
+            let algorithm = pgp_public_key_name(*body.get(9)?)?;
+            Some(
+                json!({ "type": "public key", "version": 3, "key_id": key_id,
+                         "algorithm": algorithm }),
+            )
+        }
+        (1, 6) => Some(json!({ "type": "public key", "version": 6 })),
+        _ => None,
+    }
+}
+
+/// The first packet of a binary OpenPGP message is an encrypted session key.
+fn pgp_first_packet(head: &[u8]) -> bool {
+    match pgp_packet_header(head, 0) {
+        Some((tag @ (1 | 3), hdr, len)) if (4..=16 << 10).contains(&len) => head
+            .get(hdr..)
+            .is_some_and(|body| pgp_session_key(tag, body).is_some()),
+        _ => false,
+    }
+}
+
+/// A binary OpenPGP message: one or more encrypted session keys followed by an encrypted
+/// data packet (tag 9 SED, 18 SEIPD, 20 AEAD). `None` when the chain says otherwise.
+fn pgp_binary(head: &[u8]) -> Option<Finding> {
+    let mut at = 0usize;
+    let mut keys = Vec::new();
+    let data = loop {
+        match pgp_packet_header(head, at) {
+            Some((tag @ (1 | 3), hdr, len)) if keys.len() < 64 => {
+                let body = head.get(at.checked_add(hdr)?..)?;
+                let body = body.get(..len).unwrap_or(body);
+                keys.push(pgp_session_key(tag, body)?);
+                at = at.checked_add(hdr)?.checked_add(len)?;
+            }
+            _ => match pgp_tag(head, at) {
+                Some(9) => break Some("symmetrically encrypted data (tag 9)"),
+                Some(18) => {
+                    break Some("symmetrically encrypted and integrity protected data (tag 18)");
+                }
+                Some(20) => break Some("AEAD encrypted data (tag 20)"),
+                // The kept head ended among the session keys (many recipients).
+                None if at >= head.len() && !keys.is_empty() => break None,
+                _ => return None,
+            },
+        }
+    };
+    Some(new_finding(
+        NAME,
+        "encryption.encrypted_file",
+        Severity::Medium,
+        "Encrypted file (OpenPGP, binary)".to_string(),
+        json!({ "format": "OpenPGP (binary)", "session_keys": keys, "data_packet": data }),
+    ))
 }
 
 struct EncScan {
@@ -251,7 +427,9 @@ impl EncScan {
     fn decide(&mut self) {
         self.format = detect(&self.head);
         self.head_need = match (self.format, self.hint) {
-            (Format::Luks | Format::Zip | Format::Rar4 | Format::Rar5, _) => HEAD_LIMIT,
+            (Format::Luks | Format::Zip | Format::Rar4 | Format::Rar5 | Format::PgpBinary, _) => {
+                HEAD_LIMIT
+            }
             (_, Some(_)) => HEAD_LIMIT,
             _ => MAGIC_LEN,
         };
@@ -333,6 +511,7 @@ impl FileScan for EncScan {
             Format::Rar5 => findings.extend(rar5(head)),
             Format::Age => findings.push(encrypted_file("age", head)),
             Format::Pgp => findings.push(encrypted_file("OpenPGP (ASCII-armored)", head)),
+            Format::PgpBinary => findings.extend(pgp_binary(head)),
             Format::OpenSsl => findings.push(encrypted_file("OpenSSL enc (Salted__)", head)),
             Format::Undecided | Format::Other | Format::Unknown => {}
         }
@@ -396,9 +575,11 @@ fn luks(head: &[u8]) -> Finding {
             evidence["header_size"] = json!(hdr_size);
             evidence["label"] = json!(head.get(24..72).map(c_string));
             evidence["checksum_algorithm"] = json!(head.get(72..104).map(c_string));
-            let json_end = (hdr_size as usize).min(head.len());
-            if json_end > 4096 {
-                let text = c_string(&head[4096..json_end]);
+            let json_end = usize::try_from(hdr_size)
+                .unwrap_or(usize::MAX)
+                .min(head.len());
+            if let Some(json) = head.get(4096..json_end) {
+                let text = c_string(json);
                 match serde_json::from_str::<Value>(&text) {
                     Ok(meta) => {
                         let segments: Vec<Value> = meta["segments"]
@@ -495,6 +676,36 @@ fn zip_entry_encryption(flags: u16, method: u16, extra: &[u8]) -> Option<String>
     Some("traditional PKWARE (ZipCrypto)".to_string())
 }
 
+/// (entries, central directory size, its offset) from the end-of-central-directory record
+/// at `eocd` in `bytes` (absolute offset of `bytes[0]`: `base`). When a field is saturated
+/// (0xFFFF / 0xFFFFFFFF) the ZIP64 end record named by the locator just before it gives
+/// the 64-bit values (APPNOTE 4.3.14–4.3.15), if it lies in the kept bytes.
+fn zip_directory(bytes: &[u8], base: u64, eocd: usize) -> (u64, u64, u64) {
+    let entries = le_u16(bytes, eocd + 10).unwrap_or(0);
+    let cd_size = le_u32(bytes, eocd + 12).unwrap_or(0);
+    let cd_offset = le_u32(bytes, eocd + 16).unwrap_or(0);
+    let classic = (u64::from(entries), u64::from(cd_size), u64::from(cd_offset));
+    if entries != 0xffff && cd_size != 0xffff_ffff && cd_offset != 0xffff_ffff {
+        return classic;
+    }
+    let zip64 = || -> Option<(u64, u64, u64)> {
+        let locator = eocd.checked_sub(20)?;
+        if bytes.get(locator..locator + 4)? != b"PK\x06\x07" {
+            return None;
+        }
+        let record = usize::try_from(le_u64(bytes, locator + 8)?.checked_sub(base)?).ok()?;
+        if bytes.get(record..record.checked_add(4)?)? != b"PK\x06\x06" {
+            return None;
+        }
+        Some((
+            le_u64(bytes, record + 32)?,
+            le_u64(bytes, record + 40)?,
+            le_u64(bytes, record + 48)?,
+        ))
+    };
+    zip64().unwrap_or(classic)
+}
+
 fn zip(head: &[u8], tail: Option<(&[u8], u64)>, hint: Option<PathHint>) -> Vec<Finding> {
     let mut encrypted_names = Vec::new();
     let mut methods = std::collections::BTreeSet::new();
@@ -504,13 +715,13 @@ fn zip(head: &[u8], tail: Option<(&[u8], u64)>, hint: Option<PathHint>) -> Vec<F
     if let Some((bytes, base)) = tail
         && let Some(eocd) = memchr::memmem::rfind(bytes, b"PK\x05\x06")
     {
-        let entries = le_u16(bytes, eocd + 10).unwrap_or(0);
-        let cd_size = le_u32(bytes, eocd + 12).unwrap_or(0) as u64;
-        let cd_offset = le_u32(bytes, eocd + 16).unwrap_or(0) as u64;
-        if cd_offset >= base && cd_offset + cd_size <= base + bytes.len() as u64 {
-            let mut at = (cd_offset - base) as usize;
+        let (entries, cd_size, cd_offset) = zip_directory(bytes, base, eocd);
+        if cd_offset >= base
+            && cd_offset.saturating_add(cd_size) <= base + bytes.len() as u64
+            && let Ok(mut at) = usize::try_from(cd_offset - base)
+        {
             let mut seen = 0u64;
-            while seen < u64::from(entries) && bytes.get(at..at + 4) == Some(b"PK\x01\x02") {
+            while seen < entries && bytes.get(at..at + 4) == Some(b"PK\x01\x02") {
                 let flags = le_u16(bytes, at + 8).unwrap_or(0);
                 let method = le_u16(bytes, at + 10).unwrap_or(0);
                 let name_len = le_u16(bytes, at + 28).unwrap_or(0) as usize;
@@ -612,7 +823,7 @@ fn rar4(head: &[u8]) -> Vec<Finding> {
         } else {
             0
         };
-        at += size + add;
+        at = at.saturating_add(size).saturating_add(add);
     }
     rar_finding("RAR4", headers_encrypted, files_encrypted)
 }
@@ -751,11 +962,8 @@ impl Reader<'_> {
         if extra == 0 {
             return Some(u64::from(first));
         }
-        let high = if extra < 8 {
-            u64::from(first & (0xff >> (extra + 1)))
-        } else {
-            0
-        };
+        // The bits below the leading ones and their zero (none when seven ones lead).
+        let high = u64::from(first & 0xffu8.checked_shr(extra as u32 + 1).unwrap_or(0));
         let mut value = 0u64;
         for i in 0..extra.min(8) {
             value |= u64::from(self.byte()?) << (8 * i);
@@ -819,11 +1027,15 @@ fn read_streams_info(r: &mut Reader<'_>) -> Option<StreamsInfo> {
                         let flag = r.byte()?;
                         let id = r.bytes((flag & 0x0f) as usize)?.to_vec();
                         if flag & 0x10 != 0 {
-                            ins += r.number()?;
-                            outs += r.number()?;
+                            ins = ins.saturating_add(r.number()?);
+                            outs = outs.saturating_add(r.number()?);
                         } else {
                             ins += 1;
                             outs += 1;
+                        }
+                        // 7-Zip itself allows at most 64 streams per folder.
+                        if ins > 64 || outs > 64 {
+                            return None;
                         }
                         let props = if flag & 0x20 != 0 {
                             let n = r.number()? as usize;
@@ -904,7 +1116,13 @@ fn unpack_7z_header(info: &StreamsInfo, packed: &[u8]) -> Result<Vec<u8>, String
             "header of {size} bytes exceeds the {MAX_7Z_HEADER}-byte limit"
         ));
     }
-    let mut out = Vec::with_capacity(size as usize);
+    // Never more than the header says it holds (itself capped): a tiny archive must not
+    // inflate to hundreds of MiB in the collector.
+    let limit = usize::try_from(size).map_err(|_| "header size does not fit in memory")?;
+    let mut out = BoundedWriter {
+        bytes: Vec::new(),
+        limit,
+    };
     let mut input = std::io::Cursor::new(packed);
     if coder.id == k7z::LZMA {
         let mut stream = coder.props.clone();
@@ -912,12 +1130,21 @@ fn unpack_7z_header(info: &StreamsInfo, packed: &[u8]) -> Result<Vec<u8>, String
         let mut input = std::io::Cursor::new(stream);
         let options = lzma_rs::decompress::Options {
             unpacked_size: lzma_rs::decompress::UnpackedSize::UseProvided(Some(size)),
-            memlimit: Some(64 << 20),
+            // The dictionary never needs to exceed what may be written.
+            memlimit: Some(limit.max(4096)),
             allow_incomplete: false,
         };
         lzma_rs::lzma_decompress_with_options(&mut input, &mut out, &options)
             .map_err(|e| format!("LZMA header: {e}"))?;
     } else if coder.id == k7z::LZMA2 {
+        // lzma-rs keeps a whole LZMA2 dictionary run in memory before it writes: the chunk
+        // sizes are checked against the limit first, so nothing larger is ever decoded.
+        let declared = lzma2_unpacked_size(packed, size)?;
+        if declared > size {
+            return Err(format!(
+                "LZMA2 header stream unpacks to more than the {size} bytes the archive declares"
+            ));
+        }
         lzma_rs::lzma2_decompress(&mut input, &mut out)
             .map_err(|e| format!("LZMA2 header: {e}"))?;
     } else {
@@ -926,8 +1153,64 @@ fn unpack_7z_header(info: &StreamsInfo, packed: &[u8]) -> Result<Vec<u8>, String
             super::hex(&coder.id)
         ));
     }
-    out.truncate(size as usize);
-    Ok(out)
+    Ok(out.bytes)
+}
+
+/// A sink that refuses to grow past `limit` bytes.
+struct BoundedWriter {
+    bytes: Vec<u8>,
+    limit: usize,
+}
+
+impl std::io::Write for BoundedWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() > self.limit.saturating_sub(self.bytes.len()) {
+            return Err(std::io::Error::other(format!(
+                "decompressed data exceeds {} bytes",
+                self.limit
+            )));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Sum of the unpacked sizes an LZMA2 stream's chunk headers declare, without decoding:
+/// stops (returning a sum above `stop`) as soon as the sum passes `stop`. Each chunk's
+/// output is bounded by its header in lzma-rs, so this bounds the whole decode.
+fn lzma2_unpacked_size(stream: &[u8], stop: u64) -> Result<u64, String> {
+    let mut at = 0usize;
+    let mut total = 0u64;
+    let byte = |i: usize| stream.get(i).copied().ok_or("LZMA2 stream truncated");
+    let be16 =
+        |i: usize| -> Result<u64, &str> { Ok(u64::from(byte(i)?) << 8 | u64::from(byte(i + 1)?)) };
+    loop {
+        let control = byte(at)?;
+        let (unpacked, next) = match control {
+            0 => return Ok(total),
+            1 | 2 => {
+                let size = be16(at + 1)? + 1;
+                let data = usize::try_from(size).map_err(|_| "LZMA2 chunk too large")?;
+                (size, (at + 3).checked_add(data))
+            }
+            0x80..=0xff => {
+                let size = (u64::from(control & 0x1f) << 16 | be16(at + 1)?) + 1;
+                let packed =
+                    usize::try_from(be16(at + 3)? + 1).map_err(|_| "LZMA2 chunk too large")?;
+                let header = if control >= 0xc0 { 6 } else { 5 };
+                (size, (at + header).checked_add(packed))
+            }
+            other => return Err(format!("LZMA2 control byte {other:#04x} is invalid")),
+        };
+        total = total.saturating_add(unpacked);
+        if total > stop {
+            return Ok(total);
+        }
+        at = next.ok_or("LZMA2 stream offset overflow")?;
+    }
 }
 
 fn seven_zip(head: &[u8], tail: Option<(&[u8], u64)>) -> Vec<Finding> {
@@ -984,7 +1267,11 @@ fn seven_zip_verdict(head: &[u8], tail: Option<(&[u8], u64)>) -> Result<SevenZip
                 bytes.len()
             ));
         }
-        Ok(&bytes[(start - base) as usize..(end - base) as usize])
+        let from = usize::try_from(start - base).map_err(|_| "offset overflow")?;
+        let to = usize::try_from(end - base).map_err(|_| "offset overflow")?;
+        bytes
+            .get(from..to)
+            .ok_or_else(|| "range outside the kept bytes".to_string())
     };
     let header_start = 32u64.checked_add(offset).ok_or("offset overflow")?;
     let header = slice(header_start, size)?;
@@ -1000,7 +1287,10 @@ fn seven_zip_verdict(head: &[u8], tail: Option<(&[u8], u64)>) -> Result<SevenZip
                 .pack_sizes
                 .first()
                 .ok_or("encoded header has no pack size")?;
-            let packed = slice(32 + info.pack_pos, packed_len)?;
+            let packed_start = 32u64
+                .checked_add(info.pack_pos)
+                .ok_or("pack position overflow")?;
+            let packed = slice(packed_start, packed_len)?;
             let unpacked = unpack_7z_header(&info, packed)?;
             let mut r = Reader {
                 b: &unpacked,
@@ -1136,7 +1426,7 @@ fn password_manager(hint: PathHint, head: &[u8]) -> Option<Finding> {
 fn json_key(text: &str, key: &str) -> Option<bool> {
     let needle = format!("\"{key}\"");
     let at = text.find(&needle)? + needle.len();
-    let rest = text[at..].trim_start().strip_prefix(':')?.trim_start();
+    let rest = text.get(at..)?.trim_start().strip_prefix(':')?.trim_start();
     if rest.starts_with("true") {
         Some(true)
     } else if rest.starts_with("false") {
@@ -1189,6 +1479,16 @@ mod tests {
         assert_eq!(r.number(), Some(5));
         assert_eq!(r.number(), Some(0x150));
         assert_eq!(r.number(), Some(0x1234));
+        // Seven leading ones: seven bytes follow and the first byte adds nothing.
+        let mut r = Reader {
+            b: &[
+                0xfe, 1, 0, 0, 0, 0, 0, 0x80, 0xff, 1, 0, 0, 0, 0, 0, 0, 0x80,
+            ],
+            at: 0,
+        };
+        assert_eq!(r.number(), Some(0x0080_0000_0000_0001));
+        assert_eq!(r.number(), Some(0x8000_0000_0000_0001));
+        assert_eq!(r.number(), None, "input exhausted");
     }
 
     #[test]

@@ -6,13 +6,15 @@
 //! source itself (evidence is read once), must keep its memory bounded whatever the file
 //! size, and must never panic on malformed input: a file it cannot parse is a finding of
 //! its own, not a crash. The driver additionally catches panics, so a bug in one parser
-//! costs that analyzer's findings for that file (recorded as a finding) and nothing else.
+//! costs that analyzer's findings for that file (recorded as a finding) and nothing else;
+//! such a panic prints one line on stderr, never a backtrace on the responder's terminal.
 //!
 //! Analyzers (one module each, documented in docs/triage.md): [`executables`],
 //! [`virtual_assets`], [`encryption`]; [`window`] is the recent-activity window used by
 //! `collect --since/--until`.
 
 use std::any::Any;
+use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
@@ -88,6 +90,44 @@ pub fn default_analyzers() -> Vec<Box<dyn Analyzer>> {
 /// Name recorded for findings the driver itself produces (an analyzer that panicked).
 pub const DRIVER_NAME: &str = "triage";
 
+thread_local! {
+    /// The analyzer this thread is running inside [`guarded`], if any.
+    static RUNNING: Cell<Option<&'static str>> = const { Cell::new(None) };
+}
+
+/// Runs one call into an analyzer, catching a panic. While it runs, the process panic hook
+/// (installed once, chained to the previous one for every other panic) reduces a panic to
+/// one line on stderr: the `triage.analyzer_failed` finding records it, and a backtrace
+/// (RUST_BACKTRACE is often set) would only alarm the person at the keyboard.
+fn guarded<R>(analyzer: &'static str, call: impl FnOnce() -> R) -> std::thread::Result<R> {
+    install_panic_hook();
+    let outer = RUNNING.with(|r| r.replace(Some(analyzer)));
+    let result = catch_unwind(AssertUnwindSafe(call));
+    RUNNING.with(|r| r.set(outer));
+    result
+}
+
+fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let Some(analyzer) = RUNNING.with(Cell::get) else {
+                return previous(info);
+            };
+            let at = info
+                .location()
+                .map(|l| format!(" ({}:{})", l.file(), l.line()))
+                .unwrap_or_default();
+            eprintln!(
+                "fieldkit: the {analyzer} analyzer failed on a file: {}{at}; its results for \
+                 that file are missing and a triage.analyzer_failed finding records it",
+                info.payload_as_str().unwrap_or("unknown panic")
+            );
+        }));
+    });
+}
+
 /// Runs a set of analyzers over one file, exactly as the acquisition engine must: `start`
 /// before the first byte, `update` with every chunk in order, `finish` once with the
 /// digests. Every call into an analyzer is guarded by `catch_unwind`: a panicking analyzer
@@ -112,7 +152,7 @@ impl FileTriage {
         };
         for analyzer in analyzers {
             let name = analyzer.name();
-            match catch_unwind(AssertUnwindSafe(|| analyzer.start(ctx))) {
+            match guarded(name, || analyzer.start(ctx)) {
                 Ok(Some(scan)) => triage.scans.push(ActiveScan {
                     analyzer: name,
                     wants_more: true,
@@ -141,10 +181,10 @@ impl FileTriage {
                 continue;
             }
             let scan = &mut active.scan;
-            match catch_unwind(AssertUnwindSafe(|| {
+            match guarded(active.analyzer, || {
                 scan.update(chunk);
                 scan.wants_more()
-            })) {
+            }) {
                 Ok(more) => active.wants_more = more,
                 Err(panic) => {
                     self.failures
@@ -156,7 +196,7 @@ impl FileTriage {
         for index in failed.into_iter().rev() {
             // A scan that panicked may be inconsistent: even its drop is guarded.
             let broken = self.scans.remove(index);
-            let _ = catch_unwind(AssertUnwindSafe(move || drop(broken)));
+            let _ = guarded(broken.analyzer, move || drop(broken));
         }
     }
 
@@ -166,7 +206,7 @@ impl FileTriage {
         let mut findings = Vec::new();
         for active in self.scans {
             let analyzer = active.analyzer;
-            match catch_unwind(AssertUnwindSafe(|| active.scan.finish(ctx, digests))) {
+            match guarded(analyzer, || active.scan.finish(ctx, digests)) {
                 Ok(mut produced) => findings.append(&mut produced),
                 Err(panic) => findings.push(failure_finding(analyzer, "finish", &*panic)),
             }
@@ -329,6 +369,49 @@ mod tests {
         assert_eq!(findings[0].evidence["analyzer"], "panicky");
         assert_eq!(findings[0].evidence["panic"], "boom at byte 0");
         assert_eq!(findings[0].path.as_deref(), Some("/evidence/x.bin"));
+    }
+
+    /// The panic inside an analyzer reaches the terminal as one line, even with
+    /// RUST_BACKTRACE set: this test runs itself again in a child process (libtest would
+    /// capture the line otherwise) and reads the child's stderr.
+    #[test]
+    fn a_caught_analyzer_panic_prints_one_line_and_no_backtrace() {
+        const CHILD: &str = "FIELDKIT_TEST_PANIC_CHILD";
+        let name = "triage::tests::a_caught_analyzer_panic_prints_one_line_and_no_backtrace";
+        if std::env::var_os(CHILD).is_some() {
+            let analyzers: Vec<Box<dyn Analyzer>> = vec![Box::new(Panicky)];
+            let ctx = FileContext {
+                path: Path::new("x"),
+                source_path: "x",
+                size: 1,
+                mtime: None,
+            };
+            let mut triage = FileTriage::start(&analyzers, &ctx);
+            triage.update(b"!");
+            eprintln!("child done");
+            return;
+        }
+        let exe = std::env::current_exe().unwrap_or_default();
+        let out = std::process::Command::new(exe)
+            .args(["--exact", name, "--nocapture", "--test-threads=1"])
+            .env(CHILD, "1")
+            .env("RUST_BACKTRACE", "1")
+            .output();
+        let Ok(out) = out else {
+            panic!("cannot re-run the test binary");
+        };
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        let lines: Vec<&str> = stderr.lines().filter(|l| l.contains("boom")).collect();
+        assert_eq!(lines.len(), 1, "{stderr}");
+        assert!(
+            lines[0]
+                .starts_with("fieldkit: the panicky analyzer failed on a file: boom at byte 0 ("),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("stack backtrace"), "{stderr}");
+        assert!(!stderr.contains("panicked at"), "{stderr}");
+        assert!(stderr.contains("child done"), "{stderr}");
     }
 
     #[test]

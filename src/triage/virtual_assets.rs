@@ -2,7 +2,10 @@
 //!
 //! - wallet files and wallet application data recognised by path (Bitcoin Core-style
 //!   `wallet.dat` confirmed by its Berkeley DB / SQLite magic, Electrum, Exodus, Atomic,
-//!   Ledger Live, Trezor Suite, wallet browser extensions by extension ID);
+//!   Ledger Live, Trezor Suite, wallet browser extensions by extension ID; Firefox
+//!   wallet add-ons from the `extensions.webextensions.uuids` map in a profile's
+//!   `prefs.js`, which names the `storage/default/moz-extension+++<uuid>` directory that
+//!   holds their data);
 //! - in text files up to [`TEXT_SCAN_LIMIT`] bytes: checksum-valid BIP39 seed phrases and
 //!   checksum-valid addresses (see `cryptoaddr`);
 //! - in browser history files up to [`HISTORY_SCAN_LIMIT`] bytes: exchange, wallet and
@@ -37,6 +40,10 @@ pub const MAX_OCCURRENCES: usize = 10;
 pub const MAX_SEEDS: usize = 100;
 /// Bytes of a wallet file kept to check its magic.
 const HEAD_LEN: usize = 64;
+/// Longest `prefs.js` line kept (the add-on UUID map is one line).
+const MAX_PREFS_LINE: usize = 1 << 20;
+/// The Firefox preference mapping add-on IDs to their per-installation UUIDs.
+const UUIDS_PREF: &[u8] = b"user_pref(\"extensions.webextensions.uuids\",";
 
 pub struct VirtualAssetAnalyzer;
 
@@ -49,11 +56,13 @@ impl Analyzer for VirtualAssetAnalyzer {
         let wallet = wallet_by_path(ctx.source_path);
         let history = history_kind(ctx.source_path).filter(|_| ctx.size <= HISTORY_SCAN_LIMIT);
         let text = ctx.size > 0 && ctx.size <= TEXT_SCAN_LIMIT;
-        if wallet.is_none() && history.is_none() && !text {
+        let prefs = is_firefox_prefs(ctx.source_path);
+        if wallet.is_none() && history.is_none() && !text && !prefs {
             return None;
         }
         Some(Box::new(AssetScan {
             wallet,
+            prefs: prefs.then(PrefsScan::default),
             head: Vec::new(),
             text: if text {
                 TextState::Sniffing(Vec::new())
@@ -199,6 +208,117 @@ fn wallet_by_path(source_path: &str) -> Option<WalletHit> {
     None
 }
 
+/// A `prefs.js` inside a Firefox profile (any path with a `firefox` component:
+/// `.mozilla/firefox/<profile>`, `AppData/Roaming/Mozilla/Firefox/Profiles/<profile>`,
+/// `Library/Application Support/Firefox/Profiles/<profile>`).
+fn is_firefox_prefs(source_path: &str) -> bool {
+    let parts = lower_parts(source_path);
+    parts.last().is_some_and(|n| n == "prefs.js") && parts.iter().any(|p| p == "firefox")
+}
+
+/// Finds the `extensions.webextensions.uuids` line of a prefs.js, line by line, holding
+/// one line of at most [`MAX_PREFS_LINE`] bytes.
+#[derive(Default)]
+struct PrefsScan {
+    line: Vec<u8>,
+    overlong: bool,
+    found: Option<Vec<u8>>,
+}
+
+impl PrefsScan {
+    fn update(&mut self, chunk: &[u8]) {
+        let mut rest = chunk;
+        while self.found.is_none() && !rest.is_empty() {
+            let (part, newline) = match memchr::memchr(b'\n', rest) {
+                Some(at) => (&rest[..at], true),
+                None => (rest, false),
+            };
+            rest = &rest[part.len() + usize::from(newline)..];
+            if !self.overlong {
+                if self.line.len() + part.len() > MAX_PREFS_LINE {
+                    self.overlong = true;
+                    self.line.clear();
+                } else {
+                    self.line.extend_from_slice(part);
+                }
+            }
+            if newline {
+                self.end_line();
+            }
+        }
+    }
+
+    fn end_line(&mut self) {
+        if !self.overlong && self.line.starts_with(UUIDS_PREF) {
+            self.found = Some(std::mem::take(&mut self.line));
+        }
+        self.line.clear();
+        self.overlong = false;
+    }
+
+    fn finish(mut self, source_path: &str) -> Vec<Finding> {
+        if self.found.is_none() {
+            self.end_line();
+        }
+        let Some(line) = self.found else {
+            return Vec::new();
+        };
+        let Some(map) = firefox_uuid_map(&line) else {
+            return Vec::new();
+        };
+        let profile = source_path
+            .rsplit_once(['/', '\\'])
+            .map_or("", |(dir, _)| dir);
+        let mut findings = Vec::new();
+        for (id, wallet) in WALLET_FIREFOX_IDS {
+            let Some(uuid) = map.get(*id) else {
+                continue;
+            };
+            let storage = format!("storage/default/moz-extension+++{uuid}");
+            findings.push(new_finding(
+                NAME,
+                "crypto.wallet_extension_installed",
+                Severity::Medium,
+                format!("Wallet browser extension installed: {wallet} (Firefox), its data under {storage}"),
+                json!({
+                    "application": format!("{wallet} (Firefox)"),
+                    "detail": format!("add-on {id}, internal UUID {uuid} (prefs.js extensions.webextensions.uuids)"),
+                    "addon_id": id,
+                    "uuid": uuid,
+                    "storage": format!("{profile}/{storage}"),
+                }),
+            ));
+        }
+        findings
+    }
+}
+
+/// The add-on ID → UUID map from a `user_pref("extensions.webextensions.uuids", "…");`
+/// line: a JavaScript string literal holding a JSON object.
+fn firefox_uuid_map(line: &[u8]) -> Option<BTreeMap<String, String>> {
+    let text = std::str::from_utf8(line.get(UUIDS_PREF.len()..)?).ok()?;
+    let literal = text.trim_start().strip_prefix('"')?;
+    let mut value = String::new();
+    let mut chars = literal.chars();
+    loop {
+        match chars.next()? {
+            '"' => break,
+            '\\' => match chars.next()? {
+                'n' => value.push('\n'),
+                'r' => value.push('\r'),
+                't' => value.push('\t'),
+                'u' => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    value.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+                }
+                other => value.push(other),
+            },
+            c => value.push(c),
+        }
+    }
+    serde_json::from_str(&value).ok()
+}
+
 /// Browser history files by name: `(browser family, format)`.
 fn history_kind(source_path: &str) -> Option<&'static str> {
     let name = super::file_name(source_path);
@@ -219,6 +339,8 @@ enum TextState {
 
 struct AssetScan {
     wallet: Option<WalletHit>,
+    /// A Firefox profile's prefs.js: its add-on UUID map.
+    prefs: Option<PrefsScan>,
     head: Vec<u8>,
     text: TextState,
     history: Option<DomainScan>,
@@ -232,6 +354,9 @@ impl FileScan for AssetScan {
         }
         if let Some(history) = &mut self.history {
             history.update(chunk);
+        }
+        if let Some(prefs) = &mut self.prefs {
+            prefs.update(chunk);
         }
         match &mut self.text {
             TextState::Off => {}
@@ -253,14 +378,18 @@ impl FileScan for AssetScan {
     fn wants_more(&self) -> bool {
         !matches!(self.text, TextState::Off)
             || self.history.is_some()
+            || self.prefs.as_ref().is_some_and(|p| p.found.is_none())
             || (self.wallet.is_some() && self.head.len() < HEAD_LEN)
     }
 
-    fn finish(self: Box<Self>, _ctx: &FileContext<'_>, _digests: &FileDigests) -> Vec<Finding> {
+    fn finish(self: Box<Self>, ctx: &FileContext<'_>, _digests: &FileDigests) -> Vec<Finding> {
         let mut scan = *self;
         let mut findings = Vec::new();
         if let Some(hit) = &scan.wallet {
             findings.push(wallet_finding(hit, &scan.head));
+        }
+        if let Some(prefs) = scan.prefs.take() {
+            findings.extend(prefs.finish(ctx.source_path));
         }
         if let Some(history) = scan.history.take() {
             findings.extend(history.finish());
@@ -693,6 +822,33 @@ mod tests {
         for chunk in 1..=data.len() {
             assert_eq!(domains_in(data, chunk), expected, "chunk {chunk}");
         }
+    }
+
+    #[test]
+    fn the_firefox_uuid_map_is_read_from_prefs_js_whatever_the_chunking() {
+        let prefs = b"user_pref(\"a\", 1);\nuser_pref(\"extensions.webextensions.uuids\", \"{\\\"webextension@metamask.io\\\":\\\"u-1\\\",\\\"x@y\\\":\\\"\\u0041\\\"}\");\nuser_pref(\"z\", 2);";
+        for chunk in [1, 5, 64, prefs.len()] {
+            let mut scan = PrefsScan::default();
+            for c in prefs.chunks(chunk) {
+                scan.update(c);
+            }
+            let findings = scan.finish("home/a/.mozilla/firefox/p/prefs.js");
+            assert_eq!(findings.len(), 1, "chunk {chunk}");
+            assert_eq!(findings[0].evidence["uuid"], "u-1");
+            assert_eq!(
+                findings[0].evidence["storage"],
+                "home/a/.mozilla/firefox/p/storage/default/moz-extension+++u-1"
+            );
+        }
+        let line =
+            b"user_pref(\"extensions.webextensions.uuids\", \"{\\\"x@y\\\":\\\"\\u0041\\\"}\");";
+        let map = firefox_uuid_map(line).unwrap_or_default();
+        assert_eq!(map.get("x@y").map(String::as_str), Some("A"));
+        assert!(firefox_uuid_map(b"user_pref(\"extensions.webextensions.uuids\", 5);").is_none());
+        assert!(is_firefox_prefs(
+            "Users/b/AppData/Roaming/Mozilla/Firefox/Profiles/x/prefs.js"
+        ));
+        assert!(!is_firefox_prefs("home/b/project/prefs.js"));
     }
 
     #[test]
