@@ -17,8 +17,8 @@ use sha2::{Digest, Sha256};
 
 use super::Algorithm;
 use super::format::{
-    self, DIGEST_LEN, FORMAT_NAME, FORMAT_VERSION, Metadata, PRELUDE_LEN, PRELUDE_MAGIC,
-    SECTION_DESC_LEN, SectionDesc, TRAILER_HASHED_LEN, TRAILER_LEN, Trailer,
+    self, BlockDigest, DIGEST_LEN, FORMAT_NAME, Metadata, PRELUDE_LEN, PRELUDE_MAGIC,
+    READ_VERSIONS, SECTION_DESC_LEN, SectionDesc, TRAILER_HASHED_LEN, TRAILER_LEN, Trailer,
 };
 
 /// How much of a set is checked when it is opened.
@@ -74,6 +74,8 @@ pub struct KnownSet {
     metadata: Metadata,
     sections: [Option<Section>; 3],
     digests_offset: usize,
+    /// How the data blocks are digested (SHA-256 in version 1, BLAKE3 in version 2).
+    block_digest: BlockDigest,
     /// One bit per data block: set once the block matched its digest.
     verified: Box<[AtomicU64]>,
     /// Time spent checking blocks on first use (for `--stats` and benchmarks).
@@ -121,14 +123,23 @@ impl KnownSet {
             return Err(fail("not a fieldkit hash set (no FKHS signature)".into()));
         }
         let version = format::le_u32(&map[8..12]);
-        if version != FORMAT_VERSION {
+        if !READ_VERSIONS.contains(&version) {
             return Err(fail(format!(
-                "set format version {version}; this fieldkit reads version {FORMAT_VERSION}"
+                "set format version {version}; this fieldkit reads versions {} to {} \
+                 (a newer fieldkit built it: use that one, or rebuild the set)",
+                READ_VERSIONS.start(),
+                READ_VERSIONS.end()
             )));
         }
         let trailer_at = map.len() - TRAILER_LEN;
         let trailer =
             Trailer::decode(&map[trailer_at..]).map_err(|e| fail(format!("damaged set: {e}")))?;
+        if trailer.version != version {
+            return Err(fail(format!(
+                "damaged set: the prelude says format version {version}, the trailer {}",
+                trailer.version
+            )));
+        }
         if trailer.file_len != len {
             return Err(fail(format!(
                 "damaged set: the trailer says {} bytes but the file has {len} (truncated or appended to)",
@@ -162,10 +173,20 @@ impl KnownSet {
         let digests_offset = metadata_start + to_usize(trailer.metadata_len);
         let metadata: Metadata = serde_json::from_slice(&map[metadata_start..digests_offset])
             .map_err(|e| fail(format!("damaged set: metadata is not valid JSON ({e})")))?;
-        if metadata.format != FORMAT_NAME || metadata.format_version != FORMAT_VERSION {
+        if metadata.format != FORMAT_NAME || metadata.format_version != version {
             return Err(fail(format!(
                 "metadata names format {:?} version {}",
                 metadata.format, metadata.format_version
+            )));
+        }
+        let block_digest = BlockDigest::for_version(version, metadata.block_digest)
+            .map_err(|e| fail(format!("damaged set: {e}")))?;
+        if let Some(root) = metadata.root_digest.as_deref()
+            && root != format::ROOT_DIGEST
+        {
+            return Err(fail(format!(
+                "damaged set: metadata names root digest {root:?}; sets use {}",
+                format::ROOT_DIGEST
             )));
         }
         let mut sections: [Option<Section>; 3] = [None, None, None];
@@ -208,6 +229,7 @@ impl KnownSet {
             metadata,
             sections,
             digests_offset,
+            block_digest,
             verified,
             verify_nanos: AtomicU64::new(0),
             file_sha256: None,
@@ -230,6 +252,7 @@ impl KnownSet {
         let block_size = self.trailer.block_size as usize;
         let data = &map[..to_usize(self.trailer.data_len)];
         let digests = &map[self.digests_offset..self.digests_offset + self.digests_len()];
+        let block_digest = self.block_digest;
         let (file_hash, bad_block) = rayon::join(
             || {
                 let mut h = Sha256::new();
@@ -243,7 +266,7 @@ impl KnownSet {
                 data.par_chunks(block_size)
                     .zip(digests.par_chunks_exact(DIGEST_LEN))
                     .enumerate()
-                    .find_first(|(_, (block, want))| Sha256::digest(block)[..] != want[..])
+                    .find_first(|(_, (block, want))| block_digest.digest(block)[..] != want[..])
                     .map(|(i, _)| i)
             },
         );
@@ -286,6 +309,16 @@ impl KnownSet {
 
     pub fn file_len(&self) -> u64 {
         self.trailer.file_len
+    }
+
+    /// The file's format version (1 or 2).
+    pub fn format_version(&self) -> u32 {
+        self.trailer.version
+    }
+
+    /// How the data blocks are digested.
+    pub fn block_digest(&self) -> BlockDigest {
+        self.block_digest
     }
 
     pub fn block_count(&self) -> u64 {
@@ -439,7 +472,7 @@ impl KnownSet {
             let start = block * block_size;
             let end = (start + block_size).min(to_usize(self.trailer.data_len));
             let want = &self.map[self.digests_offset + block * DIGEST_LEN..][..DIGEST_LEN];
-            if Sha256::digest(&self.map[start..end])[..] != want[..] {
+            if self.block_digest.digest(&self.map[start..end])[..] != want[..] {
                 return Err(self.block_error(block));
             }
             self.verified[word].fetch_or(bit, Ordering::Release);
