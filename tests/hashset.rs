@@ -1083,6 +1083,97 @@ fn the_shipped_eicar_set_rebuilds_byte_identically_and_matches_eicar() {
     }
 }
 
+#[test]
+fn nsrl_rds2_duplicates_across_products_are_one_entry_flagged_duplicate() {
+    let t = tempfile::tempdir().unwrap();
+    let (a, b) = (&b"shared library"[..], &b"only once"[..]);
+    let header = "\"SHA-1\",\"MD5\",\"CRC32\",\"FileName\",\"FileSize\",\"ProductCode\",\"OpSystemCode\",\"SpecialCode\"\r\n";
+    let line = |c: &[u8], name: &str, product: u32, upper: bool| {
+        let (s, m) = if upper {
+            (sha1(c).to_uppercase(), md5(c).to_uppercase())
+        } else {
+            (sha1(c), md5(c))
+        };
+        format!(
+            "\"{s}\",\"{m}\",\"00000000\",\"{name}\",{},{product},\"362\",\"\"\r\n",
+            c.len()
+        )
+    };
+    // The same file in three products (as the RDS lists it), once in lower case.
+    let text = [
+        header.to_string(),
+        line(a, "lib.dll", 190, true),
+        line(b, "once.exe", 190, true),
+        line(a, "lib.dll", 191, true),
+        line(a, "LIB.DLL", 2044, false),
+    ]
+    .concat();
+    let file = t.path().join("NSRLFile.txt");
+    std::fs::write(&file, &text).unwrap();
+    let set = t.path().join("rds2.fkhs");
+    let report = build(&set, "known-good", &[], &[&file]).json();
+    let meta = &report["metadata"];
+    assert_eq!(meta["sources"][0]["records"], 4);
+    assert_eq!(meta["sources"][0]["malformed_skipped"], 0);
+    for section in meta["sections"].as_array().unwrap() {
+        assert_eq!(section["entries"], 2, "{section}");
+        assert_eq!(section["input_hashes"], 4, "{section}");
+        assert_eq!(section["multi_source_entries"], 0, "{section}");
+    }
+    let r = fk(&[
+        "hashset",
+        "lookup",
+        "--json",
+        set.to_str().unwrap(),
+        &sha1(a),
+        &md5(a),
+        &sha1(b),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let answers = r.json_lines();
+    assert_eq!(answers[0]["flags"], serde_json::json!(["duplicate"]));
+    assert_eq!(answers[1]["flags"], serde_json::json!(["duplicate"]));
+    assert_eq!(answers[2]["flags"], serde_json::json!([]));
+    assert!(answers.iter().all(|v| v["match"] == true));
+}
+
+#[test]
+fn hashdeep_files_with_a_bom_and_crlf_line_ends_are_read() {
+    let t = tempfile::tempdir().unwrap();
+    let files_dir = t.path().join("files");
+    std::fs::create_dir(&files_dir).unwrap();
+    let files = make_files(&files_dir);
+    let listing = tool(t.path(), "hashdeep", &["-c", "md5,sha256", "-r", "files"]);
+    let text = String::from_utf8(listing).unwrap();
+    assert!(text.starts_with("%%%% HASHDEEP-1."), "{text}");
+    // As a Windows editor saves it: UTF-8 BOM, CRLF.
+    let windows = format!("\u{FEFF}{}", text.replace('\n', "\r\n"));
+    let hd = t.path().join("known-windows.hashdeep");
+    std::fs::write(&hd, windows).unwrap();
+    let set = t.path().join("hd.fkhs");
+    let report = build(&set, "known-good", &[], &[&hd]).json();
+    let source = &report["metadata"]["sources"][0];
+    assert_eq!(
+        source["format"], "hashdeep",
+        "the BOM must not hide the header"
+    );
+    assert_eq!(source["records"], files.len() as u64);
+    assert_eq!(source["malformed_skipped"], 0);
+    for (name, content) in &files {
+        assert!(matched(&set, &sha256(content)), "{name}");
+        assert!(matched(&set, &md5(content)), "{name}");
+    }
+    // The CRLF file gives exactly the entries of the same listing with LF line ends.
+    let lf = t.path().join("known.hashdeep");
+    std::fs::write(&lf, text).unwrap();
+    let set_lf = t.path().join("hd-lf.fkhs");
+    build(&set_lf, "known-good", &[], &[&lf]);
+    assert_eq!(
+        info(&set)["metadata"]["sections"],
+        info(&set_lf)["metadata"]["sections"]
+    );
+}
+
 /// The same tree checked against the same known list by `hashdeep -k … -m/-x` and by
 /// `sha256sum | fieldkit hashset lookup --stdin` gives the same matched and unmatched files.
 #[test]
@@ -1112,7 +1203,7 @@ fn cross_check_with_hashdeep_matching_mode() {
         }
         all.push(tree.join(&name));
     }
-    for algorithm in ["sha256", "md5"] {
+    for algorithm in ["sha256", "sha1", "md5"] {
         let known_list = tool(t.path(), "hashdeep", &["-c", algorithm, "-r", "known"]);
         let known_file = t.path().join(format!("known.{algorithm}.hashdeep"));
         std::fs::write(&known_file, &known_list).unwrap();
