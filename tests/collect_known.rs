@@ -192,3 +192,225 @@ fn known_good_matching_agrees_with_hashdeep_and_content_is_not_stored() {
         20
     );
 }
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex(&sha2::Sha256::digest(data))
+}
+
+/// `fieldkit hashset build` from the given inputs; panics unless it succeeds.
+fn build_set(out: &Path, kind: &str, extra: &[&str], inputs: &[&Path]) {
+    let mut args = vec![
+        "hashset",
+        "build",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+        "--kind",
+        kind,
+    ];
+    args.extend_from_slice(extra);
+    args.extend(inputs.iter().map(|p| p.to_str().unwrap()));
+    let r = run(&args);
+    assert_eq!(r.code, 0, "build failed: {}", r.stderr);
+}
+
+fn findings(bundle: &Path) -> Vec<serde_json::Value> {
+    String::from_utf8(member(bundle, "findings.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_damaged_known_bad_set_is_refused_before_anything_is_collected() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("a.txt"), b"a").unwrap();
+    // One data byte flipped (inside the first entry): only a full check at open sees it,
+    // since a lookup of a.txt would never read that byte.
+    let mut bytes = std::fs::read(eicar_set()).unwrap();
+    bytes[16 + 3] ^= 0x01;
+    let damaged = t.path().join("eicar-damaged.fkhs");
+    std::fs::write(&damaged, &bytes).unwrap();
+    let out = t.path().join("out");
+    let r = run(&[
+        "collect",
+        "--source",
+        src.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--known-bad",
+        damaged.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "one line: {}", r.stderr);
+    assert!(
+        r.stderr.contains("refusing to collect with a damaged set")
+            && r.stderr.contains("integrity check failed: data block 0")
+            && r.stderr.contains("eicar-damaged.fkhs"),
+        "{}",
+        r.stderr
+    );
+    assert!(!out.exists(), "nothing may be written");
+}
+
+/// 1,000,000 random SHA-256 plus `extra`, as a known-good set (37 MB: above the size
+/// checked whole at open, so it is checked block by block on first use). Returns the
+/// set and the sorted keys.
+fn large_known_good_set(dir: &Path, extra: &[[u8; 32]]) -> (std::path::PathBuf, Vec<[u8; 32]>) {
+    use sha2::Digest;
+    let mut keys: Vec<[u8; 32]> = (0..1_000_000u32)
+        .map(|i| sha2::Sha256::digest(i.to_be_bytes()).into())
+        .collect();
+    keys.extend_from_slice(extra);
+    let mut text = String::with_capacity(keys.len() * 65);
+    for k in &keys {
+        text.push_str(&hex(k));
+        text.push('\n');
+    }
+    let list = dir.join("reference.txt");
+    std::fs::write(&list, text).unwrap();
+    let set = dir.join("reference.fkhs");
+    build_set(&set, "known-good", &["--name", "reference"], &[&list]);
+    keys.sort();
+    (set, keys)
+}
+
+#[test]
+fn a_damaged_block_in_a_large_known_good_set_is_an_alert_a_finding_and_a_count_and_hides_no_known_bad_match()
+ {
+    use sha2::Digest;
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("eicar.com"), EICAR).unwrap();
+    std::fs::write(src.join("notes.txt"), b"some notes").unwrap();
+    // The reference set (wrongly, for this test) also lists EICAR: the known-bad answer
+    // must come through even when this set cannot answer.
+    let eicar_sha: [u8; 32] = sha2::Sha256::digest(EICAR).into();
+    let (set, keys) = large_known_good_set(t.path(), &[eicar_sha]);
+    let bad_set = eicar_set();
+
+    // Intact: lazily verified, and its file SHA-256 is still in the manifest.
+    let (r, bundle) = collect(
+        &src,
+        &t.path().join("out1"),
+        &[
+            "--known-good",
+            set.to_str().unwrap(),
+            "--known-bad",
+            bad_set.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let m = manifest(&bundle);
+    let good = &m["known_sets"][0];
+    assert_eq!(good["name"], "reference");
+    assert!(
+        good["verification"].as_str().unwrap().starts_with("lazy"),
+        "{good}"
+    );
+    assert_eq!(
+        good["file_sha256"],
+        sha256_hex(&std::fs::read(&set).unwrap()),
+        "{good}"
+    );
+    assert!(
+        good["file_sha256_note"]
+            .as_str()
+            .unwrap()
+            .contains("re-checked every block"),
+        "{good}"
+    );
+    assert_eq!(good["lookup_errors"], 0);
+    assert_eq!(good["format_version"], 2);
+    assert_eq!(good["block_digest"], "blake3");
+    let bad = &m["known_sets"][1];
+    assert!(
+        bad["verification"].as_str().unwrap().starts_with("full"),
+        "{bad}"
+    );
+    assert_eq!(
+        bad["file_sha256"],
+        sha256_hex(&std::fs::read(&bad_set).unwrap())
+    );
+    // EICAR matched both sets; known-bad wins: stored.
+    let recs = records(&bundle);
+    assert_eq!(record_for(&recs, "eicar.com")["status"], "collected");
+
+    // Damaged: flip a byte of the EICAR entry (entries start after the 16-byte prelude).
+    let index = keys.binary_search(&eicar_sha).unwrap();
+    let at = 16 + index * 37 + 7;
+    let mut bytes = std::fs::read(&set).unwrap();
+    bytes[at] ^= 0x01;
+    std::fs::write(&set, &bytes).unwrap();
+    let (r, bundle) = collect(
+        &src,
+        &t.path().join("out2"),
+        &[
+            "--known-good",
+            set.to_str().unwrap(),
+            "--known-bad",
+            bad_set.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        r.code, 0,
+        "a damaged known-good set does not stop the run: {}",
+        r.stderr
+    );
+    let block = at / 65536;
+    assert!(
+        r.stderr.contains("KNOWN-FILE CHECK FAILED:")
+            && r.stderr.contains("eicar.com")
+            && r.stderr.contains(&format!("data block {block} ")),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("KNOWN-BAD FILE:"), "{}", r.stderr);
+    let recs = records(&bundle);
+    let eicar = record_for(&recs, "eicar.com");
+    assert_eq!(eicar["status"], "collected", "{eicar}");
+    assert_eq!(eicar["known"][0]["kind"], "known_bad", "{eicar}");
+    assert_eq!(member(&bundle, eicar["member"].as_str().unwrap()), EICAR);
+    let all = findings(&bundle);
+    let failed: Vec<_> = all
+        .iter()
+        .filter(|f| f["kind"] == "hashset.lookup_failed")
+        .collect();
+    assert!(!failed.is_empty());
+    let eicar_failed = failed
+        .iter()
+        .find(|f| f["path"].as_str().unwrap().ends_with("eicar.com"))
+        .expect("a lookup_failed finding for eicar.com");
+    assert_eq!(eicar_failed["severity"], "medium");
+    assert_eq!(eicar_failed["evidence"]["set"], "reference");
+    assert!(
+        eicar_failed["evidence"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("integrity check failed")
+    );
+    assert!(all.iter().any(|f| f["kind"] == "hashset.known_bad"));
+    let m = manifest(&bundle);
+    let good = &m["known_sets"][0];
+    assert_eq!(good["lookup_errors"], failed.len() as u64, "{good}");
+    assert_eq!(m["known_sets"][1]["lookup_errors"], 0);
+    // The background pass over the damaged set finds the block too: no file SHA-256.
+    assert!(good.get("file_sha256").is_none(), "{good}");
+    assert!(
+        good["file_sha256_note"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("data block {block} no longer matches")),
+        "{good}"
+    );
+    assert_eq!(verify(&bundle, &[]).code, 0);
+}

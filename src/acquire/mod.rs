@@ -9,6 +9,7 @@
 //! bounded by threads × 8 MiB whatever the file sizes. Never aborts the run for one
 //! file: every failure is a record. An output failure (disk full) stops everything.
 
+mod known;
 mod pipe;
 pub mod spool;
 
@@ -739,46 +740,10 @@ impl Engine<'_> {
         rec.sha1 = digests.sha1.map(|h| hex(&h));
         rec.md5 = digests.md5.map(|h| hex(&h));
         rec.acquired_utc = Some(crate::timefmt::now_utc());
-        // Known-file sets decide whether the content is kept.
-        let mut known_findings = Vec::new();
-        let mut known_good = false;
-        if let Some(known) = self.known {
-            match known.lookup(&digests.sha256, digests.md5.as_ref(), digests.sha1.as_ref()) {
-                Ok(matches) => {
-                    let bad: Vec<_> = matches
-                        .iter()
-                        .filter(|m| m.kind() == crate::hashset::SetKind::KnownBad)
-                        .collect();
-                    for m in &matches {
-                        rec.known.push(crate::bundle::record::KnownMatch {
-                            set: m.set.name().to_string(),
-                            kind: if m.kind() == crate::hashset::SetKind::KnownBad {
-                                "known_bad"
-                            } else {
-                                "known_good"
-                            }
-                            .into(),
-                            category: m.category_label().into_owned(),
-                            algorithm: m.algorithm.name().to_string(),
-                        });
-                    }
-                    for m in &bad {
-                        let display = rec.path.display();
-                        known_findings.push(m.to_finding(Some(&display)));
-                        self.progress.alert(format!(
-                            "fieldkit: KNOWN-BAD FILE: {display} matches set {:?} ({}) — stored and recorded; collection continues",
-                            m.set.name(),
-                            m.category_label()
-                        ));
-                    }
-                    known_good = bad.is_empty() && !matches.is_empty();
-                }
-                Err(e) => {
-                    rec.detail = Some(format!("known-file check failed: {e:#}"));
-                }
-            }
-        }
-        let is_bad = !known_findings.is_empty();
+        // Known-file sets decide whether the content is kept (known.rs).
+        let verdict = self.check_known(&mut rec, &digests);
+        let (known_findings, known_good, is_bad) =
+            (verdict.findings, verdict.known_good, verdict.keep);
         let discard =
             (known_good && !self.keep_known && problem.is_none()) || (over_limit && !is_bad);
         if discard {

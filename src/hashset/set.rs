@@ -8,7 +8,8 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::{Context, Result};
 use memmap2::Mmap;
@@ -80,7 +81,33 @@ pub struct KnownSet {
     verified: Box<[AtomicU64]>,
     /// Time spent checking blocks on first use (for `--stats` and benchmarks).
     verify_nanos: AtomicU64,
-    file_sha256: Option<[u8; 32]>,
+    /// Lookups that failed because a block did not match its digest.
+    lookup_errors: AtomicU64,
+    /// The open file (kept for a background pass over it; lookups use the map).
+    file: File,
+    /// SHA-256 of the whole file, once computed (full verification or background pass).
+    file_sha256: OnceLock<[u8; 32]>,
+    /// Why the background pass gave no SHA-256, once it has ended that way.
+    file_sha256_error: OnceLock<String>,
+    background: Mutex<Option<Background>>,
+}
+
+/// The thread computing the file's SHA-256 during a collection.
+struct Background {
+    handle: std::thread::JoinHandle<Result<[u8; 32], String>>,
+    cancel: Arc<AtomicBool>,
+    /// Bytes hashed so far.
+    done: Arc<AtomicU64>,
+}
+
+impl Drop for KnownSet {
+    fn drop(&mut self) {
+        if let Ok(mut bg) = self.background.lock()
+            && let Some(bg) = bg.take()
+        {
+            bg.cancel.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 impl std::fmt::Debug for KnownSet {
@@ -232,7 +259,11 @@ impl KnownSet {
             block_digest,
             verified,
             verify_nanos: AtomicU64::new(0),
-            file_sha256: None,
+            lookup_errors: AtomicU64::new(0),
+            file,
+            file_sha256: OnceLock::new(),
+            file_sha256_error: OnceLock::new(),
+            background: Mutex::new(None),
         };
         let full = match mode {
             Verification::Full => true,
@@ -276,8 +307,110 @@ impl KnownSet {
         for word in self.verified.iter() {
             word.store(u64::MAX, Ordering::Relaxed);
         }
-        self.file_sha256 = Some(file_hash);
+        let _ = self.file_sha256.set(file_hash);
         Ok(file_hash)
+    }
+
+    /// Start computing the file's SHA-256 on a background thread, unless it is known:
+    /// one sequential read of the file through a mapping of its own, which also checks
+    /// every data block and the root again, so the SHA-256 it yields is that of bytes the
+    /// set's root commits to. For `collect` on lazily verified sets: the manifest records
+    /// the SHA-256 that `sha256sum` prints without adding a full read before collection.
+    pub fn start_file_sha256(&self) -> Result<()> {
+        if self.file_sha256.get().is_some() {
+            return Ok(());
+        }
+        let Ok(mut slot) = self.background.lock() else {
+            return Ok(());
+        };
+        if slot.is_some() {
+            return Ok(());
+        }
+        // SAFETY: as for the lookup map (see `open`): read-only, private, never written by
+        // fieldkit; a change by someone else is caught by the digests this pass checks.
+        let map = unsafe { Mmap::map(&self.file) }
+            .with_context(|| format!("{}: cannot memory-map", self.path.display()))?;
+        #[cfg(unix)]
+        let _ = map.advise(memmap2::Advice::Sequential);
+        let cancel = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicU64::new(0));
+        let layout = Layout {
+            trailer: self.trailer.clone(),
+            digests_offset: self.digests_offset,
+            block_digest: self.block_digest,
+        };
+        let (c, d) = (cancel.clone(), done.clone());
+        let handle = std::thread::Builder::new()
+            .name("fieldkit-set-sha256".into())
+            .spawn(move || layout.check_pass(&map, &c, &d))
+            .with_context(|| format!("{}: cannot start a thread", self.path.display()))?;
+        *slot = Some(Background {
+            handle,
+            cancel,
+            done,
+        });
+        Ok(())
+    }
+
+    /// The file's SHA-256: known already, or the result of the background pass started by
+    /// [`KnownSet::start_file_sha256`], waited for. `waiting(bytes done, file length)` is
+    /// called about once a second while waiting; setting `stop` gives up (the pass is
+    /// cancelled). `Err` says why there is none.
+    pub fn finish_file_sha256(
+        &self,
+        stop: &AtomicBool,
+        waiting: &mut dyn FnMut(u64, u64),
+    ) -> std::result::Result<[u8; 32], String> {
+        if let Some(sha) = self.file_sha256.get() {
+            return Ok(*sha);
+        }
+        if let Some(e) = self.file_sha256_error.get() {
+            return Err(e.clone());
+        }
+        let Some(bg) = self.background.lock().ok().and_then(|mut b| b.take()) else {
+            return Err("not computed: the set was verified lazily and no pass over the whole file was made".into());
+        };
+        let started = std::time::Instant::now();
+        let mut reported = 0u64;
+        while !bg.handle.is_finished() {
+            if stop.load(Ordering::Relaxed) {
+                bg.cancel.store(true, Ordering::Relaxed);
+                let e = format!(
+                    "not computed: the collection was interrupted after {} of {} bytes",
+                    bg.done.load(Ordering::Relaxed),
+                    self.trailer.file_len
+                );
+                let _ = self.file_sha256_error.set(e.clone());
+                return Err(e);
+            }
+            // Tell the caller after a second, then every five.
+            let secs = started.elapsed().as_secs();
+            if secs > reported && (reported == 0 || secs >= reported + 5) {
+                reported = secs;
+                waiting(bg.done.load(Ordering::Relaxed), self.trailer.file_len);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let result = match bg.handle.join() {
+            Ok(r) => r,
+            Err(_) => Err("not computed: the thread computing it failed".into()),
+        };
+        match result {
+            Ok(sha) => {
+                let _ = self.file_sha256.set(sha);
+                Ok(sha)
+            }
+            Err(e) => {
+                let e = format!("{}: {e}", self.path.display());
+                let _ = self.file_sha256_error.set(e.clone());
+                Err(e)
+            }
+        }
+    }
+
+    /// Lookups so far that failed on a damaged block.
+    pub fn lookup_errors(&self) -> u64 {
+        self.lookup_errors.load(Ordering::Relaxed)
     }
 
     pub fn path(&self) -> &Path {
@@ -302,9 +435,15 @@ impl KnownSet {
         self.trailer.root
     }
 
-    /// SHA-256 of the whole file, when it was fully verified.
+    /// SHA-256 of the whole file, when it is known (fully verified at open, or after
+    /// [`KnownSet::finish_file_sha256`]).
     pub fn file_sha256(&self) -> Option<[u8; 32]> {
-        self.file_sha256
+        self.file_sha256.get().copied()
+    }
+
+    /// Whether every data block has been checked (at open, or by use).
+    pub fn fully_verified(&self) -> bool {
+        self.blocks_verified() == self.block_count()
     }
 
     pub fn file_len(&self) -> u64 {
@@ -371,8 +510,13 @@ impl KnownSet {
         let Some(section) = self.section_for(algorithm, key) else {
             return Ok(None);
         };
-        let span = self.bucket_span(section, key)?;
-        self.search_span(section, key, span)
+        let answer = self
+            .bucket_span(section, key)
+            .and_then(|span| self.search_span(section, key, span));
+        if answer.is_err() {
+            self.lookup_errors.fetch_add(1, Ordering::Relaxed);
+        }
+        answer
     }
 
     /// Look many digests up, appending one answer per query to `out`. Same answers as
@@ -495,6 +639,59 @@ impl KnownSet {
 
     fn digests_len(&self) -> usize {
         to_usize(self.trailer.digests_len)
+    }
+}
+
+/// What a pass over the whole file needs to know of the set's layout.
+struct Layout {
+    trailer: Trailer,
+    digests_offset: usize,
+    block_digest: BlockDigest,
+}
+
+impl Layout {
+    /// One sequential pass on one thread: the SHA-256 of the whole file, every data block
+    /// against its digest, and the index against the root digest read at open. `done`
+    /// counts the bytes hashed; `cancel` stops the pass.
+    fn check_pass(
+        &self,
+        map: &[u8],
+        cancel: &AtomicBool,
+        done: &AtomicU64,
+    ) -> std::result::Result<[u8; 32], String> {
+        if map.len() as u64 != self.trailer.file_len {
+            return Err("the file changed size since it was opened".into());
+        }
+        let block_size = self.trailer.block_size as usize;
+        let data_len = to_usize(self.trailer.data_len);
+        let mut file_hash = Sha256::new();
+        for (i, block) in map[..data_len].chunks(block_size).enumerate() {
+            if cancel.load(Ordering::Relaxed) {
+                return Err("cancelled".into());
+            }
+            let want = &map[self.digests_offset + i * DIGEST_LEN..][..DIGEST_LEN];
+            if self.block_digest.digest(block)[..] != want[..] {
+                return Err(format!(
+                    "data block {i} no longer matches its digest (the file was changed or damaged \
+                     after it was opened)"
+                ));
+            }
+            file_hash.update(block);
+            done.fetch_add(block.len() as u64, Ordering::Relaxed);
+        }
+        let index = &map[data_len..];
+        if Sha256::digest(&index[..index.len() - 32])[..] != self.trailer.root
+            || index[index.len() - 32..] != self.trailer.root
+        {
+            return Err(
+                "the index no longer matches the root digest read at open (the file was \
+                 changed after it was opened)"
+                    .into(),
+            );
+        }
+        file_hash.update(index);
+        done.fetch_add(index.len() as u64, Ordering::Relaxed);
+        Ok(file_hash.finalize().into())
     }
 }
 
