@@ -227,6 +227,27 @@ fn findings(bundle: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Mounts a tmpfs of `size` at `dir` for the life of the value.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).unwrap();
+        let r = sh(&format!(
+            "mount -t tmpfs -o size={size} fieldkit-test {}",
+            dir.display()
+        ));
+        assert_eq!(r.code, 0, "mount tmpfs: {}", r.stderr);
+        Tmpfs(dir.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = sh(&format!("umount {}", self.0.display()));
+    }
+}
+
 #[test]
 fn a_damaged_known_bad_set_is_refused_before_anything_is_collected() {
     let t = tempfile::tempdir().unwrap();
@@ -412,5 +433,116 @@ fn a_damaged_block_in_a_large_known_good_set_is_an_alert_a_finding_and_a_count_a
             .contains(&format!("data block {block} no longer matches")),
         "{good}"
     );
+    assert_eq!(verify(&bundle, &[]).code, 0);
+}
+
+#[test]
+fn over_limit_files_are_hashed_without_storing_and_only_known_bad_ones_are_read_again() {
+    require_root();
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    write_random(&src.join("bad.bin"), 5 << 20, 1);
+    write_random(&src.join("big.bin"), 5 << 20, 2);
+    std::fs::write(src.join("small.txt"), b"small").unwrap();
+    let bad_bytes = std::fs::read(src.join("bad.bin")).unwrap();
+    let list = t.path().join("bad.sha256");
+    std::fs::write(&list, format!("{}  bad.bin\n", sha256_hex(&bad_bytes))).unwrap();
+    let set = t.path().join("bad.fkhs");
+    build_set(&set, "known-bad", &["--name", "samples"], &[&list]);
+    let profile = t.path().join("limit.toml");
+    std::fs::write(
+        &profile,
+        "name = \"limit-1k\"\nformat_version = 1\nmax_file_size = \"1KiB\"\n\n\
+         [[rule]]\nname = \"everything\"\ncategory = \"all\"\npaths = [\"/**\"]\n",
+    )
+    .unwrap();
+    let (r, bundle) = collect(
+        &src,
+        &t.path().join("out"),
+        &[
+            "--profile",
+            profile.to_str().unwrap(),
+            "--known-bad",
+            set.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("KNOWN-BAD FILE:"), "{}", r.stderr);
+    let recs = records(&bundle);
+    let bad = record_for(&recs, "bad.bin");
+    assert_eq!(bad["status"], "collected", "{bad}");
+    assert_eq!(bad["sha256"], sha256_hex(&bad_bytes));
+    assert!(
+        bad["read_method"].as_str().unwrap().contains("read twice")
+            && bad["read_method"]
+                .as_str()
+                .unwrap()
+                .contains("both reads have the same SHA-256"),
+        "{bad}"
+    );
+    assert!(
+        bad["detail"]
+            .as_str()
+            .unwrap()
+            .contains("known-bad: stored although"),
+        "{bad}"
+    );
+    assert_eq!(member(&bundle, bad["member"].as_str().unwrap()), bad_bytes);
+    let f = findings(&bundle)
+        .into_iter()
+        .find(|f| f["kind"] == "hashset.known_bad")
+        .expect("known-bad finding");
+    assert_eq!(f["member"], bad["member"]);
+    assert_eq!(f["evidence"]["set"], "samples");
+    let big = record_for(&recs, "big.bin");
+    assert_eq!(big["status"], "skipped", "{big}");
+    assert_eq!(big["reason"], "too_large");
+    assert_eq!(
+        big["sha256"],
+        sha256_hex(&std::fs::read(src.join("big.bin")).unwrap())
+    );
+    assert!(big["member"].is_null());
+    assert!(
+        big["detail"]
+            .as_str()
+            .unwrap()
+            .contains("read once and hashed"),
+        "{big}"
+    );
+    assert_eq!(record_for(&recs, "small.txt")["status"], "collected");
+    assert_eq!(manifest(&bundle)["counts"]["known_bad"], 1);
+    assert_eq!(verify(&bundle, &[]).code, 0);
+
+    // No byte of a skipped over-limit file reaches the output: a 12 MiB file (above
+    // the 8 MiB that are read into memory, so it would have been streamed into the
+    // bundle's .part) and the 5 MiB one, onto a 3 MiB filesystem.
+    let src2 = t.path().join("src2");
+    std::fs::create_dir_all(&src2).unwrap();
+    write_random(&src2.join("huge.bin"), 12 << 20, 3);
+    std::fs::copy(src.join("big.bin"), src2.join("big.bin")).unwrap();
+    std::fs::write(src2.join("small.txt"), b"small").unwrap();
+    let small_fs = Tmpfs::mount(&t.path().join("small-fs"), "3m");
+    let (r, bundle) = collect(
+        &src2,
+        &small_fs.0.join("out"),
+        &[
+            "--profile",
+            profile.to_str().unwrap(),
+            "--known-bad",
+            set.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let recs = records(&bundle);
+    for name in ["huge.bin", "big.bin"] {
+        let rec = record_for(&recs, name);
+        assert_eq!(rec["status"], "skipped", "{rec}");
+        assert_eq!(
+            rec["sha256"],
+            sha256_hex(&std::fs::read(src2.join(name)).unwrap())
+        );
+    }
+    assert!(std::fs::metadata(&bundle).unwrap().len() < 1 << 20);
     assert_eq!(verify(&bundle, &[]).code, 0);
 }
