@@ -546,3 +546,120 @@ fn over_limit_files_are_hashed_without_storing_and_only_known_bad_ones_are_read_
     assert!(std::fs::metadata(&bundle).unwrap().len() < 1 << 20);
     assert_eq!(verify(&bundle, &[]).code, 0);
 }
+
+#[test]
+fn an_md5_only_vics_set_makes_collect_compute_md5_and_flags_the_file() {
+    use md5::Digest;
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir_all(src.join("Pictures")).unwrap();
+    let image = b"\xFF\xD8\xFF\xE0 not really a jpeg, but listed by its MD5";
+    std::fs::write(src.join("Pictures/IMG_0001.jpg"), image).unwrap();
+    std::fs::write(src.join("Pictures/holiday.jpg"), b"an unlisted picture").unwrap();
+    let image_md5 = hex(&md5::Md5::digest(image));
+    // Project VIC VICS 2.0 export: Media with MD5 only (no SHA1/SHA256), a Category.
+    let vics = format!(
+        "{{\"@odata.context\": \"http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/Default/$metadata#Media\",\n\
+         \"value\": [\n\
+         {{\"MediaID\": 1, \"Category\": 1, \"MD5\": \"{}\", \"MediaSize\": {}}},\n\
+         {{\"MediaID\": 2, \"Category\": 2, \"MD5\": \"{}\", \"MediaSize\": 3}}\n]}}\n",
+        image_md5.to_uppercase(),
+        image.len(),
+        hex(&md5::Md5::digest(b"xyz"))
+    );
+    let json = t.path().join("agency.json");
+    std::fs::write(&json, vics).unwrap();
+    let set = t.path().join("agency.fkhs");
+    build_set(
+        &set,
+        "known-bad",
+        &[
+            "--name",
+            "agency",
+            "--category-label",
+            "1=Category 1 (test label)",
+        ],
+        &[&json],
+    );
+    let (r, bundle) = collect(
+        &src,
+        &t.path().join("out"),
+        &["--known-bad", set.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("KNOWN-BAD FILE:") && r.stderr.contains("IMG_0001.jpg"),
+        "{}",
+        r.stderr
+    );
+    let m = manifest(&bundle);
+    assert!(
+        m["hash_algorithms"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("md5")),
+        "{}",
+        m["hash_algorithms"]
+    );
+    let recs = records(&bundle);
+    let hit = record_for(&recs, "IMG_0001.jpg");
+    assert_eq!(hit["md5"], image_md5);
+    assert_eq!(hit["known"][0]["algorithm"], "md5");
+    assert_eq!(hit["status"], "collected");
+    let other = record_for(&recs, "holiday.jpg");
+    assert_eq!(
+        other["md5"].as_str().unwrap().len(),
+        32,
+        "every file gets an MD5"
+    );
+    assert!(other["known"].as_array().is_none_or(|k| k.is_empty()));
+    let f = findings(&bundle)
+        .into_iter()
+        .find(|f| f["kind"] == "hashset.known_bad")
+        .expect("known-bad finding");
+    // The set holds MD5 only, so no stronger digest missed: not downgraded.
+    assert_eq!(f["severity"], "critical");
+    assert_eq!(f["evidence"]["algorithm"], "md5");
+    assert_eq!(f["evidence"]["category"], "Category 1 (test label)");
+    assert_eq!(f["evidence"]["category_code"], "1");
+    assert_eq!(f["evidence"]["digest"], image_md5);
+    assert_eq!(m["counts"]["known_bad"], 1);
+}
+
+#[test]
+fn a_sha1_only_set_makes_collect_compute_sha1_and_flags_the_file() {
+    use sha1::Digest;
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let tool = b"MZ\x90\x00 a listed tool";
+    std::fs::write(src.join("tool.exe"), tool).unwrap();
+    std::fs::write(src.join("readme.txt"), b"unlisted").unwrap();
+    let tool_sha1 = hex(&sha1::Sha1::digest(tool));
+    let list = t.path().join("tools.sha1");
+    std::fs::write(&list, format!("{tool_sha1} *tool.exe\n")).unwrap();
+    let set = t.path().join("tools.fkhs");
+    build_set(&set, "known-bad", &["--name", "tools"], &[&list]);
+    let (r, bundle) = collect(
+        &src,
+        &t.path().join("out"),
+        &["--known-bad", set.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let m = manifest(&bundle);
+    let algs = m["hash_algorithms"].as_array().unwrap();
+    assert!(algs.contains(&serde_json::json!("sha1")), "{algs:?}");
+    assert!(!algs.contains(&serde_json::json!("md5")), "{algs:?}");
+    let recs = records(&bundle);
+    let hit = record_for(&recs, "tool.exe");
+    assert_eq!(hit["sha1"], tool_sha1);
+    assert_eq!(hit["known"][0]["algorithm"], "sha1");
+    assert!(record_for(&recs, "readme.txt")["md5"].is_null());
+    let f = findings(&bundle)
+        .into_iter()
+        .find(|f| f["kind"] == "hashset.known_bad")
+        .expect("known-bad finding");
+    assert_eq!(f["severity"], "critical");
+    assert_eq!(f["evidence"]["algorithm"], "sha1");
+    assert_eq!(f["evidence"]["set"], "tools");
+}
