@@ -430,7 +430,7 @@ fn a_damaged_block_in_a_large_known_good_set_is_an_alert_a_finding_and_a_count_a
         good["file_sha256_note"]
             .as_str()
             .unwrap()
-            .contains(&format!("data block {block} no longer matches")),
+            .contains(&format!("data block {block} does not match its digest")),
         "{good}"
     );
     assert_eq!(verify(&bundle, &[]).code, 0);

@@ -69,14 +69,20 @@ impl Engine<'_> {
         }
         let mut bad_set_failed = false;
         for failure in &answer.failures {
-            bad_set_failed |= failure.set.kind() == SetKind::KnownBad;
+            let bad_set = failure.set.kind() == SetKind::KnownBad;
+            bad_set_failed |= bad_set;
             verdict.findings.push(failure.to_finding(Some(&display)));
             self.progress.alert(format!(
                 "fieldkit: KNOWN-FILE CHECK FAILED: {display} could not be checked against {} set {:?} \
-                 (damaged set: {:#}); the file is kept and the failure recorded; collection continues",
+                 (damaged set: {:#}); {}; recorded as a finding; collection continues",
                 failure.set.kind(),
                 failure.set.name(),
-                failure.error
+                failure.error,
+                if bad_set {
+                    "the file is kept whatever the limits (it may be on that list)"
+                } else {
+                    "the file is treated as not known-good"
+                }
             ));
         }
         if !answer.failures.is_empty() {

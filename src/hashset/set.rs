@@ -672,8 +672,8 @@ impl Layout {
             let want = &map[self.digests_offset + i * DIGEST_LEN..][..DIGEST_LEN];
             if self.block_digest.digest(block)[..] != want[..] {
                 return Err(format!(
-                    "data block {i} no longer matches its digest (the file was changed or damaged \
-                     after it was opened)"
+                    "integrity check failed: data block {i} does not match its digest (the file \
+                     is damaged, or was changed after it was built)"
                 ));
             }
             file_hash.update(block);
