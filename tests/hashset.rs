@@ -4,7 +4,8 @@
 //! case, BOMs and CRLF; damaged sets refused; deterministic builds; and a cross-check
 //! against `hashdeep -k` on the same tree and known list.
 //!
-//! Needs the apt packages `hashdeep` and `sqlite3` (coreutils provides the *sum tools).
+//! Needs the apt packages `hashdeep`, `sqlite3` and `b3sum` (coreutils provides the *sum
+//! tools).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -482,4 +482,62 @@ mod tests {
         // Digests the caller did not compute are never matched.
         assert!(sets.lookup(&s, None, None).unwrap().is_empty());
     }
+
+    #[test]
+    fn a_damaged_set_fails_alone_and_is_counted_and_its_background_hash_says_why() {
+        let t = tempfile::tempdir().unwrap();
+        let file = b"listed in both";
+        let line = to_hex(&Sha256::digest(file));
+        let good = write_set(
+            t.path(),
+            "good",
+            SetKind::KnownGood,
+            std::slice::from_ref(&line),
+        );
+        let bad = write_set(t.path(), "bad", SetKind::KnownBad, &[line]);
+        // Flip a byte of the known-good set's only entry; open it lazily so the damage
+        // is found by the lookup, not at open.
+        let mut bytes = std::fs::read(&good).unwrap();
+        bytes[16 + 3] ^= 0x01;
+        std::fs::write(&good, &bytes).unwrap();
+        let damaged = KnownSet::open(&good, Verification::Lazy).unwrap();
+        damaged.start_file_sha256().unwrap();
+        let intact = KnownSet::open(&bad, Verification::Lazy).unwrap();
+        intact.start_file_sha256().unwrap();
+        let sets = KnownSets::from_sets(vec![damaged, intact]);
+
+        let sha: [u8; 32] = Sha256::digest(file).into();
+        let answer = sets.lookup_each(&sha, None, None);
+        assert_eq!(answer.matches.len(), 1, "the intact set still answers");
+        assert_eq!(answer.matches[0].kind(), SetKind::KnownBad);
+        assert_eq!(answer.failures.len(), 1);
+        let failure = &answer.failures[0];
+        assert_eq!(failure.set.name(), "good");
+        let finding = failure.to_finding(Some("/x"));
+        assert_eq!(finding.kind, "hashset.lookup_failed");
+        assert_eq!(finding.severity, Severity::Medium);
+        assert!(
+            finding.evidence["error"]
+                .as_str()
+                .unwrap()
+                .contains("integrity check failed: data block 0"),
+            "{}",
+            finding.evidence
+        );
+        assert!(sets.lookup(&sha, None, None).is_err());
+        assert_eq!(sets.sets()[0].lookup_errors(), 2);
+        assert_eq!(sets.sets()[1].lookup_errors(), 0);
+
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let info = sets.manifest_info(&stop, &mut |_, _, _| {});
+        assert!(info[0].file_sha256.is_none());
+        let note = info[0].file_sha256_note.as_deref().unwrap();
+        assert!(note.contains("data block 0 does not match"), "{note}");
+        assert_eq!(info[0].lookup_errors, 2);
+        assert_eq!(
+            info[1].file_sha256.as_deref(),
+            Some(to_hex(&Sha256::digest(std::fs::read(&bad).unwrap())).as_str())
+        );
+        assert!(info[1].verification.as_deref().unwrap().starts_with("lazy"));
+    }
 }
