@@ -73,6 +73,7 @@ sync
 log "fieldkit hashset build ($N entries)"
 /usr/bin/time -v "$FK" hashset build --quiet --out "$SET" --kind known-good "$LIST" > build.out 2> build.time
 B_T=$(elapsed build.time); B_RSS=$(maxrss_mb build.time); B_SIZE=$(stat -c %s "$SET")
+SET_VERSION=$(head -c 12 "$SET" | tail -c 4 | od -An -tu4 | tr -d ' ')
 log "GNU sort -u"
 /usr/bin/time -v env LC_ALL=C sort -u -S 1G --parallel=2 -T "$DATA" "$LIST" -o sorted-$N.txt 2> sort.time
 S_T=$(elapsed sort.time); S_RSS=$(maxrss_mb sort.time)
@@ -220,8 +221,9 @@ and the file's SHA-256, and re-opens the result before renaming it). Target ≥ 
 | util-linux \`look\` on the sorted hex file | ${LOOK_COLD} ms | ${LOOK_1K} s per 1000 (one process each) | $(python3 -c "print(f'{1000 / $LOOK_1K:.0f}')") /s | – |
 
 * fieldkit found $MATCHES of $Q (bisect: $PY_FOUND). Ratio vs the Python bisect: $(ratio "$PY_T" "$FK_TOTAL")× faster.
-* Every fresh process checks each 64 KiB block against its SHA-256 the first time it reads
-  from it; $Q random lookups touch all of the set's blocks, so this run includes hashing
+* Every fresh process checks each 64 KiB block against its digest (BLAKE3 in set format 2,
+  SHA-256 in format 1: this set is format $SET_VERSION) the first time it reads from it;
+  $Q random lookups touch all of the set's blocks, so this run includes hashing
   the whole $(gb "$B_SIZE") GB once (${FK_CHECKS} s). The lookups themselves run at
   $FK_RATE_NOCHECK M/s. With the set's pages not in the page cache, the same run took ${FK_COLD_TOTAL} s.
 * Cold start = process start, open (root digest over the index), one lookup (two blocks

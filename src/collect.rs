@@ -650,22 +650,20 @@ pub fn collect(
             rules: req.profile.rules.len(),
             max_file_size_override: req.max_file_size,
         },
+        // Waits for the SHA-256 of lazily verified sets (hashed in the background since
+        // they were opened; see KnownSet::start_file_sha256).
         known_sets: req
             .known
             .as_ref()
             .map(|k| {
-                k.sets()
-                    .iter()
-                    .map(|set| manifest::KnownSetInfo {
-                        name: set.name().to_string(),
-                        kind: match set.kind() {
-                            crate::hashset::SetKind::KnownBad => "known_bad".into(),
-                            crate::hashset::SetKind::KnownGood => "known_good".into(),
-                        },
-                        path: set.path().display().to_string(),
-                        digest: hex(&set.digest()),
-                    })
-                    .collect()
+                k.manifest_info(interrupt, &mut |name, done, total| {
+                    progress.alert(format!(
+                        "fieldkit: finishing the SHA-256 of set {name:?} for the manifest \
+                         ({} of {} MB read)",
+                        done >> 20,
+                        total >> 20
+                    ))
+                })
             })
             .unwrap_or_default(),
         keep_known: req.keep_known,

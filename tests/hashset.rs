@@ -4,7 +4,8 @@
 //! case, BOMs and CRLF; damaged sets refused; deterministic builds; and a cross-check
 //! against `hashdeep -k` on the same tree and known list.
 //!
-//! Needs the apt packages `hashdeep` and `sqlite3` (coreutils provides the *sum tools).
+//! Needs the apt packages `hashdeep`, `sqlite3` and `b3sum` (coreutils provides the *sum
+//! tools).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -1083,6 +1084,97 @@ fn the_shipped_eicar_set_rebuilds_byte_identically_and_matches_eicar() {
     }
 }
 
+#[test]
+fn nsrl_rds2_duplicates_across_products_are_one_entry_flagged_duplicate() {
+    let t = tempfile::tempdir().unwrap();
+    let (a, b) = (&b"shared library"[..], &b"only once"[..]);
+    let header = "\"SHA-1\",\"MD5\",\"CRC32\",\"FileName\",\"FileSize\",\"ProductCode\",\"OpSystemCode\",\"SpecialCode\"\r\n";
+    let line = |c: &[u8], name: &str, product: u32, upper: bool| {
+        let (s, m) = if upper {
+            (sha1(c).to_uppercase(), md5(c).to_uppercase())
+        } else {
+            (sha1(c), md5(c))
+        };
+        format!(
+            "\"{s}\",\"{m}\",\"00000000\",\"{name}\",{},{product},\"362\",\"\"\r\n",
+            c.len()
+        )
+    };
+    // The same file in three products (as the RDS lists it), once in lower case.
+    let text = [
+        header.to_string(),
+        line(a, "lib.dll", 190, true),
+        line(b, "once.exe", 190, true),
+        line(a, "lib.dll", 191, true),
+        line(a, "LIB.DLL", 2044, false),
+    ]
+    .concat();
+    let file = t.path().join("NSRLFile.txt");
+    std::fs::write(&file, &text).unwrap();
+    let set = t.path().join("rds2.fkhs");
+    let report = build(&set, "known-good", &[], &[&file]).json();
+    let meta = &report["metadata"];
+    assert_eq!(meta["sources"][0]["records"], 4);
+    assert_eq!(meta["sources"][0]["malformed_skipped"], 0);
+    for section in meta["sections"].as_array().unwrap() {
+        assert_eq!(section["entries"], 2, "{section}");
+        assert_eq!(section["input_hashes"], 4, "{section}");
+        assert_eq!(section["multi_source_entries"], 0, "{section}");
+    }
+    let r = fk(&[
+        "hashset",
+        "lookup",
+        "--json",
+        set.to_str().unwrap(),
+        &sha1(a),
+        &md5(a),
+        &sha1(b),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let answers = r.json_lines();
+    assert_eq!(answers[0]["flags"], serde_json::json!(["duplicate"]));
+    assert_eq!(answers[1]["flags"], serde_json::json!(["duplicate"]));
+    assert_eq!(answers[2]["flags"], serde_json::json!([]));
+    assert!(answers.iter().all(|v| v["match"] == true));
+}
+
+#[test]
+fn hashdeep_files_with_a_bom_and_crlf_line_ends_are_read() {
+    let t = tempfile::tempdir().unwrap();
+    let files_dir = t.path().join("files");
+    std::fs::create_dir(&files_dir).unwrap();
+    let files = make_files(&files_dir);
+    let listing = tool(t.path(), "hashdeep", &["-c", "md5,sha256", "-r", "files"]);
+    let text = String::from_utf8(listing).unwrap();
+    assert!(text.starts_with("%%%% HASHDEEP-1."), "{text}");
+    // As a Windows editor saves it: UTF-8 BOM, CRLF.
+    let windows = format!("\u{FEFF}{}", text.replace('\n', "\r\n"));
+    let hd = t.path().join("known-windows.hashdeep");
+    std::fs::write(&hd, windows).unwrap();
+    let set = t.path().join("hd.fkhs");
+    let report = build(&set, "known-good", &[], &[&hd]).json();
+    let source = &report["metadata"]["sources"][0];
+    assert_eq!(
+        source["format"], "hashdeep",
+        "the BOM must not hide the header"
+    );
+    assert_eq!(source["records"], files.len() as u64);
+    assert_eq!(source["malformed_skipped"], 0);
+    for (name, content) in &files {
+        assert!(matched(&set, &sha256(content)), "{name}");
+        assert!(matched(&set, &md5(content)), "{name}");
+    }
+    // The CRLF file gives exactly the entries of the same listing with LF line ends.
+    let lf = t.path().join("known.hashdeep");
+    std::fs::write(&lf, text).unwrap();
+    let set_lf = t.path().join("hd-lf.fkhs");
+    build(&set_lf, "known-good", &[], &[&lf]);
+    assert_eq!(
+        info(&set)["metadata"]["sections"],
+        info(&set_lf)["metadata"]["sections"]
+    );
+}
+
 /// The same tree checked against the same known list by `hashdeep -k … -m/-x` and by
 /// `sha256sum | fieldkit hashset lookup --stdin` gives the same matched and unmatched files.
 #[test]
@@ -1112,7 +1204,7 @@ fn cross_check_with_hashdeep_matching_mode() {
         }
         all.push(tree.join(&name));
     }
-    for algorithm in ["sha256", "md5"] {
+    for algorithm in ["sha256", "sha1", "md5"] {
         let known_list = tool(t.path(), "hashdeep", &["-c", algorithm, "-r", "known"]);
         let known_file = t.path().join(format!("known.{algorithm}.hashdeep"));
         std::fs::write(&known_file, &known_list).unwrap();
@@ -1166,4 +1258,145 @@ fn cross_check_with_hashdeep_matching_mode() {
             "{algorithm}: unmatched files differ"
         );
     }
+}
+
+/// The commands docs/hashset-format.md gives for checking a set with standard tools only:
+/// the root digest with `sha256sum`, each data block with `b3sum` (Debian package b3sum).
+/// Prints `root STORED COMPUTED` then `block N STORED COMPUTED` per block.
+const STANDARD_TOOLS_CHECK: &str = r#"
+len=$(stat -c %s "$F")
+data_len=$(tail -c 72 "$F" | head -c 8 | od -An -tu8 | tr -d ' ')
+digests_len=$(tail -c 48 "$F" | head -c 8 | od -An -tu8 | tr -d ' ')
+digests_at=$((len - 88 - digests_len))
+echo "root $(tail -c 32 "$F" | od -An -tx1 | tr -d ' \n') $(head -c $((len - 32)) "$F" | tail -c +$((data_len + 1)) | sha256sum | cut -d' ' -f1)"
+n=0
+while [ $((n * 65536)) -lt "$data_len" ]; do
+  size=$((data_len - n * 65536)); [ "$size" -gt 65536 ] && size=65536
+  stored=$(tail -c +$((digests_at + n * 32 + 1)) "$F" | head -c 32 | od -An -tx1 | tr -d ' \n')
+  echo "block $n $stored $(tail -c +$((n * 65536 + 1)) "$F" | head -c "$size" | b3sum --no-names)"
+  n=$((n + 1))
+done
+"#;
+
+fn standard_tools_check(set: &Path) -> Vec<(String, String, String)> {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(STANDARD_TOOLS_CHECK)
+        .env("F", set)
+        .output()
+        .expect("sh");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.rsplitn(3, ' ').collect();
+            (f[2].to_string(), f[1].to_string(), f[0].to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn block_digests_are_blake3_and_recheck_with_b3sum_the_root_with_sha256sum() {
+    let probe = Command::new("sh")
+        .arg("-c")
+        .arg("command -v b3sum")
+        .output()
+        .unwrap();
+    assert!(
+        probe.status.success(),
+        "this test needs `b3sum` (Debian package b3sum); .ci/run installs it"
+    );
+    let t = tempfile::tempdir().unwrap();
+    // 3,000 SHA-256 entries (111 kB) + prefix table: one full block and one partial block.
+    let list = t.path().join("list.txt");
+    let text: String = (0..3000u32)
+        .map(|i| format!("{}\n", sha256(&i.to_le_bytes())))
+        .collect();
+    std::fs::write(&list, text).unwrap();
+    let set = t.path().join("set.fkhs");
+    build(&set, "known-good", &[], &[&list]);
+    let meta = info(&set);
+    assert_eq!(meta["format_version"], 2);
+    assert_eq!(meta["block_digest"], "blake3");
+    assert_eq!(meta["metadata"]["block_digest"], "blake3");
+    assert_eq!(meta["metadata"]["root_digest"], "sha256");
+    let checks = standard_tools_check(&set);
+    assert_eq!(checks.len(), 3, "{checks:?}");
+    assert_eq!(checks[0].0, "root");
+    assert_eq!(checks[0].1, meta["set_digest"].as_str().unwrap());
+    for (what, stored, computed) in &checks {
+        assert_eq!(
+            stored, computed,
+            "{what}: stored digest differs from the tool's"
+        );
+    }
+    // A flipped byte in block 1 is what b3sum and fieldkit both see.
+    let mut bytes = std::fs::read(&set).unwrap();
+    bytes[70_000] ^= 0x10;
+    let damaged = t.path().join("damaged.fkhs");
+    std::fs::write(&damaged, &bytes).unwrap();
+    let checks = standard_tools_check(&damaged);
+    assert_eq!(checks[1].1, checks[1].2, "block 0 is intact");
+    assert_ne!(checks[2].1, checks[2].2, "b3sum sees the damage in block 1");
+    let r = fk(&["hashset", "info", damaged.to_str().unwrap()]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("integrity check failed: data block 1 (bytes 65536..")
+            && r.stderr.lines().count() == 1,
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn version_1_sets_with_sha256_blocks_still_open_and_are_still_checked() {
+    // tests/data/eicar-v1.fkhs: hashsets/eicar.fkhs as format version 1 built it.
+    let v1 = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/eicar-v1.fkhs");
+    let meta = info(&v1);
+    assert_eq!(meta["format_version"], 1);
+    assert_eq!(meta["block_digest"], "sha256");
+    assert_eq!(meta["metadata"]["name"], "eicar-test");
+    assert!(meta["metadata"].get("block_digest").is_none());
+    let eicar = [
+        "X5O!P%@AP[4\\PZX54(P^)7CC)7}$",
+        "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*",
+    ]
+    .concat();
+    assert!(matched(&v1, &sha256(eicar.as_bytes())));
+    assert!(matched(&v1, &md5(eicar.as_bytes())));
+    // Its blocks are checked with SHA-256: a flipped entry byte is caught.
+    let t = tempfile::tempdir().unwrap();
+    let damaged = t.path().join("v1-damaged.fkhs");
+    std::fs::write(&damaged, flip(&std::fs::read(&v1).unwrap(), 16 + 5)).unwrap();
+    let r = fk(&["hashset", "info", damaged.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("integrity check failed: data block 0"),
+        "{}",
+        r.stderr
+    );
+    // A version this fieldkit does not know is refused in one line that says so.
+    let mut future = std::fs::read(&v1).unwrap();
+    future[8] = 9;
+    std::fs::write(&damaged, &future).unwrap();
+    let r = fk(&[
+        "hashset",
+        "lookup",
+        damaged.to_str().unwrap(),
+        &sha256(b"x"),
+    ]);
+    assert_eq!(r.code, 2);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("set format version 9; this fieldkit reads versions 1 to 2"),
+        "{}",
+        r.stderr
+    );
 }

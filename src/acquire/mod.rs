@@ -11,6 +11,7 @@
 //! aborts the run for one file: every failure is a record. An output failure (disk full)
 //! stops everything.
 
+mod known;
 mod pipe;
 pub mod spool;
 
@@ -533,6 +534,10 @@ impl Engine<'_> {
             size: before.len(),
             mtime: read::mtime_secs(&before),
         };
+        if over_limit {
+            // Known-bad sets are in use: hash without storing first (known.rs).
+            return self.over_limit(rec, opened.file, before, limits, &rel, &ctx, shared);
+        }
         self.read_and_store(
             rec,
             opened.file,
@@ -543,6 +548,7 @@ impl Engine<'_> {
             &rel,
             &ctx,
             shared,
+            None,
         )
     }
 
@@ -634,6 +640,8 @@ impl Engine<'_> {
         rel: &[&OsStr],
         ctx: &FileContext<'_>,
         shared: &Shared<'_>,
+        // The first read of an over-limit file that matched a known-bad set (known.rs).
+        first: Option<known::FirstRead>,
     ) -> (FileRecord, Vec<Finding>) {
         let size = before.len();
         let mtime = ctx.mtime;
@@ -880,67 +888,22 @@ impl Engine<'_> {
         rec.sha1 = digests.sha1.map(|h| hex(&h));
         rec.md5 = digests.md5.map(|h| hex(&h));
         rec.acquired_utc = Some(crate::timefmt::now_utc());
-        // Known-file sets decide whether the content is kept.
-        let mut known_findings = Vec::new();
-        let mut known_good = false;
-        if let Some(known) = self.known {
-            match known.lookup(&digests.sha256, digests.md5.as_ref(), digests.sha1.as_ref()) {
-                Ok(matches) => {
-                    let bad: Vec<_> = matches
-                        .iter()
-                        .filter(|m| m.kind() == crate::hashset::SetKind::KnownBad)
-                        .collect();
-                    for m in &matches {
-                        rec.known.push(crate::bundle::record::KnownMatch {
-                            set: m.set.name().to_string(),
-                            kind: if m.kind() == crate::hashset::SetKind::KnownBad {
-                                "known_bad"
-                            } else {
-                                "known_good"
-                            }
-                            .into(),
-                            category: m.category_label().into_owned(),
-                            algorithm: m.algorithm.name().to_string(),
-                        });
-                    }
-                    for m in &bad {
-                        let display = rec.path.display();
-                        known_findings.push(m.to_finding(Some(&display)));
-                        self.progress.alert(format!(
-                            "fieldkit: KNOWN-BAD FILE: {display} matches set {:?} ({}) — stored and recorded; collection continues",
-                            m.set.name(),
-                            m.category_label()
-                        ));
-                    }
-                    known_good = bad.is_empty() && !matches.is_empty();
-                }
-                Err(e) => {
-                    rec.detail = Some(format!("known-file check failed: {e:#}"));
-                }
+        // Known-file sets decide whether the content is kept (known.rs); an over-limit
+        // file arrives here only on its second read, after a known-bad match.
+        let (known_findings, known_good, is_bad) = match &first {
+            Some(f) => (f.verdict.findings.clone(), false, true),
+            None => {
+                let v = self.check_known(&mut rec, &digests);
+                (v.findings, v.known_good, v.keep)
             }
-        }
-        let is_bad = !known_findings.is_empty();
-        let discard =
-            (known_good && !self.keep_known && problem.is_none()) || (over_limit && !is_bad);
+        };
+        let discard = known_good && !self.keep_known && problem.is_none();
         if discard {
             if let Some(mut w) = guard.take()
                 && let Err(e) = w.abort()
             {
                 shared.fail(format!("{}: {e}", w.part_path().display()));
                 return output_failed(rec);
-            }
-            if over_limit && !known_good {
-                let max = limits.max_file_size.unwrap_or(0);
-                let mut rec = skipped(
-                    rec,
-                    "too_large",
-                    format!(
-                        "{size} bytes exceeds the size limit of {max} bytes; read and hashed for the \
-                         known-bad check (no match), not stored"
-                    ),
-                );
-                rec.member = None;
-                return (rec, Vec::new());
             }
             rec.status = Some(Status::KnownGood);
             rec.reason = Some("known_good".into());
@@ -1013,6 +976,9 @@ impl Engine<'_> {
                     rec.detail = Some(note);
                 }
             }
+        }
+        if let Some(first) = &first {
+            self.second_read_checked(&mut rec, first, &digests.sha256);
         }
         if matches!(stored, Stored::Duplicate(_)) && rec.status != Some(Status::Duplicate) {
             // Partial or changed content identical to an earlier member: the record keeps

@@ -154,6 +154,28 @@ pub struct KnownSetInfo {
     pub path: String,
     /// The set's digest (`fieldkit hashset info` prints it): identifies its exact content.
     pub digest: String,
+    /// Size of the set file in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_len: Option<u64>,
+    /// SHA-256 of the whole set file (what `sha256sum` prints), computed by this run from
+    /// bytes that matched the set's digests; absent when it could not be (see the note).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_sha256: Option<String>,
+    /// How `file_sha256` was obtained, or why there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_sha256_note: Option<String>,
+    /// How the set's data were checked: all at open, or each block before first use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<String>,
+    /// The set file's format version and block digest (`sha256` in v1, `blake3` in v2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format_version: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_digest: Option<String>,
+    /// Lookups that failed on a damaged block of this set: each is also a
+    /// `hashset.lookup_failed` finding and was an alert on stderr.
+    #[serde(default)]
+    pub lookup_errors: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -28,22 +28,37 @@ pub const EXIT_OUTPUT_FAILED: u8 = 3;
 pub const EXIT_INCOMPLETE: u8 = 4;
 
 /// Open the known-good and known-bad sets, refusing a set given under the wrong flag.
+///
+/// Known-bad sets are verified completely before collection starts (they are small; a
+/// damaged block would otherwise only show when a lookup touches it, and a known-bad
+/// file could be missed): a damaged one is refused and nothing is collected. Large
+/// known-good sets are checked block by block on first use; their file SHA-256 is
+/// computed on a background thread for the manifest (`KnownSet::start_file_sha256`).
 fn open_known_sets(
     good: &[std::path::PathBuf],
     bad: &[std::path::PathBuf],
 ) -> anyhow::Result<Option<crate::hashset::KnownSets>> {
-    use crate::hashset::{KnownSet, KnownSets, SetKind, Verification};
+    use crate::hashset::{DamagedSet, KnownSet, KnownSets, SetKind, Verification};
     if good.is_empty() && bad.is_empty() {
         return Ok(None);
     }
     let mut sets = Vec::new();
-    for (paths, want, flag) in [
-        (good, SetKind::KnownGood, "--known-good"),
-        (bad, SetKind::KnownBad, "--known-bad"),
+    for (paths, want, flag, mode) in [
+        (good, SetKind::KnownGood, "--known-good", Verification::Auto),
+        (bad, SetKind::KnownBad, "--known-bad", Verification::Full),
     ] {
         for p in paths {
-            let set = KnownSet::open(p, Verification::Auto)
-                .map_err(|e| anyhow!("{}: cannot use as {flag}: {e:#}", p.display()))?;
+            let started = std::time::Instant::now();
+            let set = KnownSet::open(p, mode).map_err(|e| {
+                if e.downcast_ref::<DamagedSet>().is_some() {
+                    anyhow!(
+                        "{flag} {}: refusing to collect with a damaged set: {e:#}",
+                        p.display()
+                    )
+                } else {
+                    anyhow!("{}: cannot use as {flag}: {e:#}", p.display())
+                }
+            })?;
             if set.kind() != want {
                 anyhow::bail!(
                     "{}: set {:?} is {:?}, but was given as {flag}",
@@ -52,6 +67,15 @@ fn open_known_sets(
                     set.kind()
                 );
             }
+            if mode == Verification::Full && set.file_len() > crate::hashset::AUTO_FULL_LIMIT {
+                eprintln!(
+                    "fieldkit: known-bad set {:?}: all {} MB verified in {:.1} s before collecting",
+                    set.name(),
+                    set.file_len() >> 20,
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            set.start_file_sha256()?;
             sets.push(set);
         }
     }

@@ -162,6 +162,9 @@ fn run_info(args: HashsetInfoArgs) -> Result<u8> {
             "file_sha256": file_sha256,
             "set_digest": to_hex(&set.digest()),
             "integrity": "ok",
+            "format_version": set.format_version(),
+            "block_digest": set.block_digest().name(),
+            "root_digest": crate::hashset::format::ROOT_DIGEST,
             "blocks_verified": set.blocks_verified(),
             "metadata": set.metadata(),
         });
@@ -186,8 +189,12 @@ fn run_info(args: HashsetInfoArgs) -> Result<u8> {
         set.blocks_verified()
     );
     println!(
-        "format        {} v{} (built by {})",
-        meta.format, meta.format_version, meta.build.created_by
+        "format        {} v{} (built by {}); block digests {}, root digest {}",
+        meta.format,
+        meta.format_version,
+        meta.build.created_by,
+        set.block_digest().name(),
+        crate::hashset::format::ROOT_DIGEST
     );
     for s in &meta.sections {
         println!(

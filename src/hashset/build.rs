@@ -21,9 +21,9 @@ use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
 
 use super::format::{
-    self, BLOCK_SIZE, BuildInfo, CategoryInfo, CategoryMapInfo, DEDUP_RULE, FORMAT_NAME,
-    FORMAT_VERSION, HashCounts, Metadata, PAYLOAD_LEN, SectionDesc, SectionInfo, SourceInfo,
-    TRAILER_HASHED_LEN, Trailer, flags,
+    self, BLOCK_SIZE, BlockDigest, BuildInfo, CategoryInfo, CategoryMapInfo, DEDUP_RULE,
+    FORMAT_NAME, FORMAT_VERSION, HashCounts, Metadata, PAYLOAD_LEN, SectionDesc, SectionInfo,
+    SourceInfo, TRAILER_HASHED_LEN, Trailer, flags,
 };
 use super::input::{self, InputFormat, Record, RecordSink, SourceCtx};
 use super::{Algorithm, KnownSet, SetKind, Verification, hex};
@@ -208,6 +208,8 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
     let metadata = Metadata {
         format: FORMAT_NAME.to_string(),
         format_version: FORMAT_VERSION,
+        block_digest: Some(BlockDigest::CURRENT),
+        root_digest: Some(format::ROOT_DIGEST.to_string()),
         name,
         kind: opts.kind,
         description: opts.description.clone(),
@@ -234,6 +236,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport> {
     let metadata_json = serde_json::to_vec_pretty(&metadata).context("encoding metadata")?;
     let sections_bytes: Vec<u8> = descs.iter().flat_map(|d| d.encode()).collect();
     let mut trailer = Trailer {
+        version: FORMAT_VERSION,
         block_size: BLOCK_SIZE,
         data_len,
         sections_len: sections_bytes.len() as u64,
@@ -978,7 +981,7 @@ impl<'f> BlockWriter<'f> {
             return Ok(());
         }
         let (digest, ()) = rayon::join(
-            || Sha256::digest(&self.block),
+            || BlockDigest::CURRENT.digest(&self.block),
             || self.file_hash.update(&self.block),
         );
         self.digests.extend_from_slice(&digest);

@@ -18,7 +18,10 @@ use super::{Algorithm, SetKind};
 /// caught by the first comparison.
 pub const PRELUDE_MAGIC: [u8; 8] = *b"FKHS\r\n\x1a\n";
 pub const TRAILER_MAGIC: [u8; 8] = *b"FKHS-END";
-pub const FORMAT_VERSION: u32 = 1;
+/// The version this fieldkit writes: 2, with BLAKE3 block digests.
+pub const FORMAT_VERSION: u32 = 2;
+/// Versions this fieldkit reads: 1 (SHA-256 block digests) and 2.
+pub const READ_VERSIONS: std::ops::RangeInclusive<u32> = 1..=2;
 pub const PRELUDE_LEN: usize = 16;
 pub const TRAILER_LEN: usize = 88;
 /// Bytes of the trailer covered by the root digest (everything before the root itself).
@@ -109,9 +112,64 @@ pub fn prelude() -> [u8; PRELUDE_LEN] {
     out
 }
 
+/// The digest of each data block in the block digest table. Version 1 used SHA-256;
+/// version 2 uses BLAKE3 (and names it in the metadata's `block_digest`). Both are
+/// cryptographic 256-bit hashes; BLAKE3 checks a 64 KiB block about 3.5 times faster on
+/// one core, which is what a fresh process's first lookups spend their time on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlockDigest {
+    Sha256,
+    Blake3,
+}
+
+impl BlockDigest {
+    /// What this fieldkit writes.
+    pub const CURRENT: BlockDigest = BlockDigest::Blake3;
+
+    pub fn digest(self, block: &[u8]) -> [u8; DIGEST_LEN] {
+        match self {
+            BlockDigest::Sha256 => {
+                use sha2::Digest;
+                sha2::Sha256::digest(block).into()
+            }
+            BlockDigest::Blake3 => *blake3::hash(block).as_bytes(),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BlockDigest::Sha256 => "sha256",
+            BlockDigest::Blake3 => "blake3",
+        }
+    }
+
+    /// The block digest of a set of format `version` whose metadata says `named`: a
+    /// version-1 set has SHA-256 blocks and names none; version 2 must name one.
+    pub fn for_version(version: u32, named: Option<BlockDigest>) -> Result<BlockDigest, String> {
+        match (version, named) {
+            (1, None | Some(BlockDigest::Sha256)) => Ok(BlockDigest::Sha256),
+            (1, Some(other)) => Err(format!(
+                "metadata names block digest {} in a version-1 set",
+                other.name()
+            )),
+            (_, Some(named)) => Ok(named),
+            (_, None) => Err(format!(
+                "metadata of a version-{version} set does not name its block digest"
+            )),
+        }
+    }
+}
+
+/// The root digest (last 32 bytes) is SHA-256 in every version, so that
+/// `head | tail | sha256sum` re-computes it with standard tools.
+pub const ROOT_DIGEST: &str = "sha256";
+
 /// The fixed record at the very end of the file: where the index is, and the root digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Trailer {
+    /// Format version (equal to the prelude's).
+    pub version: u32,
     pub block_size: u32,
     /// Length of the data region `[0, data_len)`, which the block digests cover.
     pub data_len: u64,
@@ -127,7 +185,7 @@ impl Trailer {
     pub fn encode(&self) -> [u8; TRAILER_LEN] {
         let mut out = [0u8; TRAILER_LEN];
         out[0..8].copy_from_slice(&TRAILER_MAGIC);
-        out[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out[8..12].copy_from_slice(&self.version.to_le_bytes());
         out[12..16].copy_from_slice(&self.block_size.to_le_bytes());
         out[16..24].copy_from_slice(&self.data_len.to_le_bytes());
         out[24..32].copy_from_slice(&self.sections_len.to_le_bytes());
@@ -147,14 +205,17 @@ impl Trailer {
             return Err("no end-of-set marker (file truncated, extended or not a set)".into());
         }
         let version = le_u32(&bytes[8..12]);
-        if version != FORMAT_VERSION {
+        if !READ_VERSIONS.contains(&version) {
             return Err(format!(
-                "format version {version} in the trailer; this fieldkit reads version {FORMAT_VERSION}"
+                "format version {version} in the trailer; this fieldkit reads versions {} to {}",
+                READ_VERSIONS.start(),
+                READ_VERSIONS.end()
             ));
         }
         let mut root = [0u8; 32];
         root.copy_from_slice(&bytes[56..88]);
         let trailer = Trailer {
+            version,
             block_size: le_u32(&bytes[12..16]),
             data_len: le_u64(&bytes[16..24]),
             sections_len: le_u64(&bytes[24..32]),
@@ -285,6 +346,12 @@ pub fn le_u64(bytes: &[u8]) -> u64 {
 pub struct Metadata {
     pub format: String,
     pub format_version: u32,
+    /// Digest of each data block: absent in version 1 (SHA-256), `blake3` in version 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_digest: Option<BlockDigest>,
+    /// Digest of the index (the root): always `sha256`; absent in version 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_digest: Option<String>,
     pub name: String,
     pub kind: SetKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -425,6 +492,7 @@ mod tests {
     #[test]
     fn trailer_round_trips_and_rejects_inconsistent_lengths() {
         let t = Trailer {
+            version: FORMAT_VERSION,
             block_size: BLOCK_SIZE,
             data_len: 100,
             sections_len: 48,
@@ -437,5 +505,32 @@ mod tests {
         let mut bad = t.clone();
         bad.file_len += 1;
         assert!(Trailer::decode(&bad.encode()).is_err());
+        let mut v1 = t.clone();
+        v1.version = 1;
+        assert_eq!(Trailer::decode(&v1.encode()), Ok(v1));
+        let mut future = t.clone();
+        future.version = 3;
+        let err = Trailer::decode(&future.encode()).unwrap_err();
+        assert!(err.contains("format version 3"), "{err}");
+    }
+
+    #[test]
+    fn block_digest_follows_the_version_and_the_metadata() {
+        assert_eq!(BlockDigest::for_version(1, None), Ok(BlockDigest::Sha256));
+        assert!(BlockDigest::for_version(1, Some(BlockDigest::Blake3)).is_err());
+        assert!(BlockDigest::for_version(2, None).is_err());
+        assert_eq!(
+            BlockDigest::for_version(2, Some(BlockDigest::Blake3)),
+            Ok(BlockDigest::Blake3)
+        );
+        // Known answers: b3sum and sha256sum of "abc".
+        assert_eq!(
+            crate::hashset::to_hex(&BlockDigest::Blake3.digest(b"abc")),
+            "6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85"
+        );
+        assert_eq!(
+            crate::hashset::to_hex(&BlockDigest::Sha256.digest(b"abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

@@ -1,10 +1,12 @@
 //! The sets a run checks files against, as `collect` uses them: open several sets once,
 //! then ask per file "which sets know this file, by which digest?" from any thread.
 //!
-//! Owns matching across algorithms and turning a match into a `Finding`. Must never
-//! allocate when nothing matches (the common case for every file on a disk), never
-//! report a match on a digest the caller did not compute, and never hide which
-//! algorithm a match rests on: an MD5-only match is weaker evidence and says so.
+//! Owns matching across algorithms and turning a match — or a failed check — into a
+//! `Finding`, and the record of which sets a collection used. Must never allocate when
+//! nothing matches (the common case for every file on a disk), never report a match on
+//! a digest the caller did not compute, never hide which algorithm a match rests on (an
+//! MD5-only match is weaker evidence and says so), and never let one set's damaged
+//! block hide another set's answer.
 
 use std::path::PathBuf;
 
@@ -76,33 +78,59 @@ impl KnownSets {
     }
 
     /// Every set that knows the file with these digests, in set order; empty (and no
-    /// allocation) when none does. Digests passed as `None` are not checked. Errors only
-    /// when a set's data turn out to be damaged.
+    /// allocation) when none does. Digests passed as `None` are not checked. Errors
+    /// when any set's data turn out to be damaged (see [`KnownSets::lookup_each`] to get
+    /// the other sets' answers all the same).
     pub fn lookup(
         &self,
         sha256: &[u8; 32],
         md5: Option<&[u8; 16]>,
         sha1: Option<&[u8; 20]>,
     ) -> Result<Vec<HashMatch<'_>>> {
+        let mut answer = self.lookup_each(sha256, md5, sha1);
+        match answer.failures.pop() {
+            Some(failure) => Err(failure.error),
+            None => Ok(answer.matches),
+        }
+    }
+
+    /// Like [`KnownSets::lookup`], but every set is asked even when another one fails:
+    /// the matches of the sets that answered, and a failure for each set that could not
+    /// (a damaged block). Neither list allocates when empty.
+    pub fn lookup_each(
+        &self,
+        sha256: &[u8; 32],
+        md5: Option<&[u8; 16]>,
+        sha1: Option<&[u8; 20]>,
+    ) -> Answer<'_> {
         let mut out = Vec::new();
+        let mut failures = Vec::new();
         let probes: [(Algorithm, Option<&[u8]>); 3] = [
             (Algorithm::Sha256, Some(&sha256[..])),
             (Algorithm::Sha1, sha1.map(|d| &d[..])),
             (Algorithm::Md5, md5.map(|d| &d[..])),
         ];
-        for set in &self.sets {
+        'sets: for set in &self.sets {
             let mut best: Option<(LookupHit, &[u8])> = None;
             let (mut matched, mut unmatched) = ([false; 3], [false; 3]);
             for (algorithm, digest) in probes {
                 let Some(digest) = digest.filter(|_| set.has(algorithm)) else {
                     continue;
                 };
-                match set.lookup(algorithm, digest)? {
-                    Some(hit) => {
+                match set.lookup(algorithm, digest) {
+                    Ok(Some(hit)) => {
                         matched[algorithm.index()] = true;
                         best.get_or_insert((hit, digest));
                     }
-                    None => unmatched[algorithm.index()] = true,
+                    Ok(None) => unmatched[algorithm.index()] = true,
+                    Err(error) => {
+                        failures.push(LookupFailure {
+                            set,
+                            algorithm,
+                            error,
+                        });
+                        continue 'sets;
+                    }
                 }
             }
             if let Some((hit, digest)) = best {
@@ -120,7 +148,121 @@ impl KnownSets {
                 });
             }
         }
-        Ok(out)
+        Answer {
+            matches: out,
+            failures,
+        }
+    }
+
+    /// What the manifest records of each set: identity (name, kind, path, root digest),
+    /// the file's SHA-256 (known after full verification; otherwise waited for from the
+    /// background pass that [`KnownSet::start_file_sha256`] started, unless `stop` is
+    /// set), how it was verified, and how many lookups failed. `waiting` is told about
+    /// each wait that takes more than a second (set name, bytes done, total).
+    pub fn manifest_info(
+        &self,
+        stop: &std::sync::atomic::AtomicBool,
+        waiting: &mut dyn FnMut(&str, u64, u64),
+    ) -> Vec<crate::bundle::manifest::KnownSetInfo> {
+        self.sets
+            .iter()
+            .map(|set| {
+                let verified_at_open = set.file_sha256().is_some();
+                let file_sha = set
+                    .finish_file_sha256(stop, &mut |done, total| waiting(set.name(), done, total));
+                crate::bundle::manifest::KnownSetInfo {
+                    name: set.name().to_string(),
+                    kind: match set.kind() {
+                        SetKind::KnownBad => "known_bad".into(),
+                        SetKind::KnownGood => "known_good".into(),
+                    },
+                    path: set.path().display().to_string(),
+                    digest: to_hex(&set.digest()),
+                    file_len: Some(set.file_len()),
+                    file_sha256: file_sha.as_ref().ok().map(|d| to_hex(d)),
+                    file_sha256_note: Some(match &file_sha {
+                        Ok(_) if verified_at_open => {
+                            "computed while every block was verified at open".to_string()
+                        }
+                        Ok(_) => "computed during the collection by one pass over the whole \
+                                  file that also re-checked every block and the root digest"
+                            .to_string(),
+                        Err(e) => e.clone(),
+                    }),
+                    verification: Some(
+                        if verified_at_open {
+                            "full: every block checked at open"
+                        } else {
+                            "lazy: each block checked before its first use"
+                        }
+                        .to_string(),
+                    ),
+                    format_version: Some(set.format_version()),
+                    block_digest: Some(set.block_digest().name().to_string()),
+                    lookup_errors: set.lookup_errors(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// The answer of every set for one file: see [`KnownSets::lookup_each`].
+#[derive(Debug)]
+pub struct Answer<'s> {
+    pub matches: Vec<HashMatch<'s>>,
+    pub failures: Vec<LookupFailure<'s>>,
+}
+
+/// A set that could not answer for one file: its data failed an integrity check.
+#[derive(Debug)]
+pub struct LookupFailure<'s> {
+    pub set: &'s KnownSet,
+    /// The digest being looked up when it failed (the file's other digests in this set
+    /// were not looked up).
+    pub algorithm: Algorithm,
+    pub error: anyhow::Error,
+}
+
+impl LookupFailure<'_> {
+    /// The finding for a file that could not be checked against a set:
+    /// `hashset.lookup_failed`, high for a known-bad set (the file may be known-bad and
+    /// was not recognised), medium for a known-good set (the file is treated as unknown:
+    /// stored).
+    pub fn to_finding(&self, path: Option<&str>) -> Finding {
+        let set = self.set;
+        let (severity, consequence) = match set.kind() {
+            SetKind::KnownBad => (
+                Severity::High,
+                "the file may be on this known-bad list and was not recognised",
+            ),
+            SetKind::KnownGood => (
+                Severity::Medium,
+                "the file is treated as not known-good (stored)",
+            ),
+        };
+        Finding {
+            id: String::new(),
+            analyzer: "hashset".to_string(),
+            kind: "hashset.lookup_failed".to_string(),
+            severity,
+            path: path.map(str::to_string),
+            member: None,
+            sha256: None,
+            title: format!(
+                "Could not check the file against {} set \"{}\": the set is damaged",
+                set.kind(),
+                set.name()
+            ),
+            evidence: json!({
+                "set": set.name(),
+                "set_kind": set.kind().name(),
+                "set_path": set.path().display().to_string(),
+                "set_digest": to_hex(&set.digest()),
+                "algorithm": self.algorithm.name(),
+                "error": format!("{:#}", self.error),
+                "consequence": consequence,
+            }),
+        }
     }
 }
 
@@ -339,5 +481,63 @@ mod tests {
 
         // Digests the caller did not compute are never matched.
         assert!(sets.lookup(&s, None, None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_damaged_set_fails_alone_and_is_counted_and_its_background_hash_says_why() {
+        let t = tempfile::tempdir().unwrap();
+        let file = b"listed in both";
+        let line = to_hex(&Sha256::digest(file));
+        let good = write_set(
+            t.path(),
+            "good",
+            SetKind::KnownGood,
+            std::slice::from_ref(&line),
+        );
+        let bad = write_set(t.path(), "bad", SetKind::KnownBad, &[line]);
+        // Flip a byte of the known-good set's only entry; open it lazily so the damage
+        // is found by the lookup, not at open.
+        let mut bytes = std::fs::read(&good).unwrap();
+        bytes[16 + 3] ^= 0x01;
+        std::fs::write(&good, &bytes).unwrap();
+        let damaged = KnownSet::open(&good, Verification::Lazy).unwrap();
+        damaged.start_file_sha256().unwrap();
+        let intact = KnownSet::open(&bad, Verification::Lazy).unwrap();
+        intact.start_file_sha256().unwrap();
+        let sets = KnownSets::from_sets(vec![damaged, intact]);
+
+        let sha: [u8; 32] = Sha256::digest(file).into();
+        let answer = sets.lookup_each(&sha, None, None);
+        assert_eq!(answer.matches.len(), 1, "the intact set still answers");
+        assert_eq!(answer.matches[0].kind(), SetKind::KnownBad);
+        assert_eq!(answer.failures.len(), 1);
+        let failure = &answer.failures[0];
+        assert_eq!(failure.set.name(), "good");
+        let finding = failure.to_finding(Some("/x"));
+        assert_eq!(finding.kind, "hashset.lookup_failed");
+        assert_eq!(finding.severity, Severity::Medium);
+        assert!(
+            finding.evidence["error"]
+                .as_str()
+                .unwrap()
+                .contains("integrity check failed: data block 0"),
+            "{}",
+            finding.evidence
+        );
+        assert!(sets.lookup(&sha, None, None).is_err());
+        assert_eq!(sets.sets()[0].lookup_errors(), 2);
+        assert_eq!(sets.sets()[1].lookup_errors(), 0);
+
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let info = sets.manifest_info(&stop, &mut |_, _, _| {});
+        assert!(info[0].file_sha256.is_none());
+        let note = info[0].file_sha256_note.as_deref().unwrap();
+        assert!(note.contains("data block 0 does not match"), "{note}");
+        assert_eq!(info[0].lookup_errors, 2);
+        assert_eq!(
+            info[1].file_sha256.as_deref(),
+            Some(to_hex(&Sha256::digest(std::fs::read(&bad).unwrap())).as_str())
+        );
+        assert!(info[1].verification.as_deref().unwrap().starts_with("lazy"));
     }
 }

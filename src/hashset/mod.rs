@@ -22,8 +22,8 @@ use serde::{Deserialize, Serialize};
 
 pub use build::{BuildOptions, BuildReport, build};
 pub use input::InputFormat;
-pub use known::{HashMatch, KnownSets};
-pub use set::{DamagedSet, KnownSet, LookupHit, Verification};
+pub use known::{Answer, HashMatch, KnownSets, LookupFailure};
+pub use set::{AUTO_FULL_LIMIT, DamagedSet, KnownSet, LookupHit, Verification};
 
 /// A hash algorithm a set can be keyed by, weakest first (the order matters: when a file
 /// matches by several algorithms the strongest one is reported).

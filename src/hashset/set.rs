@@ -8,7 +8,8 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::{Context, Result};
 use memmap2::Mmap;
@@ -17,8 +18,8 @@ use sha2::{Digest, Sha256};
 
 use super::Algorithm;
 use super::format::{
-    self, DIGEST_LEN, FORMAT_NAME, FORMAT_VERSION, Metadata, PRELUDE_LEN, PRELUDE_MAGIC,
-    SECTION_DESC_LEN, SectionDesc, TRAILER_HASHED_LEN, TRAILER_LEN, Trailer,
+    self, BlockDigest, DIGEST_LEN, FORMAT_NAME, Metadata, PRELUDE_LEN, PRELUDE_MAGIC,
+    READ_VERSIONS, SECTION_DESC_LEN, SectionDesc, TRAILER_HASHED_LEN, TRAILER_LEN, Trailer,
 };
 
 /// How much of a set is checked when it is opened.
@@ -74,11 +75,39 @@ pub struct KnownSet {
     metadata: Metadata,
     sections: [Option<Section>; 3],
     digests_offset: usize,
+    /// How the data blocks are digested (SHA-256 in version 1, BLAKE3 in version 2).
+    block_digest: BlockDigest,
     /// One bit per data block: set once the block matched its digest.
     verified: Box<[AtomicU64]>,
     /// Time spent checking blocks on first use (for `--stats` and benchmarks).
     verify_nanos: AtomicU64,
-    file_sha256: Option<[u8; 32]>,
+    /// Lookups that failed because a block did not match its digest.
+    lookup_errors: AtomicU64,
+    /// The open file (kept for a background pass over it; lookups use the map).
+    file: File,
+    /// SHA-256 of the whole file, once computed (full verification or background pass).
+    file_sha256: OnceLock<[u8; 32]>,
+    /// Why the background pass gave no SHA-256, once it has ended that way.
+    file_sha256_error: OnceLock<String>,
+    background: Mutex<Option<Background>>,
+}
+
+/// The thread computing the file's SHA-256 during a collection.
+struct Background {
+    handle: std::thread::JoinHandle<Result<[u8; 32], String>>,
+    cancel: Arc<AtomicBool>,
+    /// Bytes hashed so far.
+    done: Arc<AtomicU64>,
+}
+
+impl Drop for KnownSet {
+    fn drop(&mut self) {
+        if let Ok(mut bg) = self.background.lock()
+            && let Some(bg) = bg.take()
+        {
+            bg.cancel.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 impl std::fmt::Debug for KnownSet {
@@ -121,14 +150,23 @@ impl KnownSet {
             return Err(fail("not a fieldkit hash set (no FKHS signature)".into()));
         }
         let version = format::le_u32(&map[8..12]);
-        if version != FORMAT_VERSION {
+        if !READ_VERSIONS.contains(&version) {
             return Err(fail(format!(
-                "set format version {version}; this fieldkit reads version {FORMAT_VERSION}"
+                "set format version {version}; this fieldkit reads versions {} to {} \
+                 (a newer fieldkit built it: use that one, or rebuild the set)",
+                READ_VERSIONS.start(),
+                READ_VERSIONS.end()
             )));
         }
         let trailer_at = map.len() - TRAILER_LEN;
         let trailer =
             Trailer::decode(&map[trailer_at..]).map_err(|e| fail(format!("damaged set: {e}")))?;
+        if trailer.version != version {
+            return Err(fail(format!(
+                "damaged set: the prelude says format version {version}, the trailer {}",
+                trailer.version
+            )));
+        }
         if trailer.file_len != len {
             return Err(fail(format!(
                 "damaged set: the trailer says {} bytes but the file has {len} (truncated or appended to)",
@@ -162,10 +200,20 @@ impl KnownSet {
         let digests_offset = metadata_start + to_usize(trailer.metadata_len);
         let metadata: Metadata = serde_json::from_slice(&map[metadata_start..digests_offset])
             .map_err(|e| fail(format!("damaged set: metadata is not valid JSON ({e})")))?;
-        if metadata.format != FORMAT_NAME || metadata.format_version != FORMAT_VERSION {
+        if metadata.format != FORMAT_NAME || metadata.format_version != version {
             return Err(fail(format!(
                 "metadata names format {:?} version {}",
                 metadata.format, metadata.format_version
+            )));
+        }
+        let block_digest = BlockDigest::for_version(version, metadata.block_digest)
+            .map_err(|e| fail(format!("damaged set: {e}")))?;
+        if let Some(root) = metadata.root_digest.as_deref()
+            && root != format::ROOT_DIGEST
+        {
+            return Err(fail(format!(
+                "damaged set: metadata names root digest {root:?}; sets use {}",
+                format::ROOT_DIGEST
             )));
         }
         let mut sections: [Option<Section>; 3] = [None, None, None];
@@ -208,9 +256,14 @@ impl KnownSet {
             metadata,
             sections,
             digests_offset,
+            block_digest,
             verified,
             verify_nanos: AtomicU64::new(0),
-            file_sha256: None,
+            lookup_errors: AtomicU64::new(0),
+            file,
+            file_sha256: OnceLock::new(),
+            file_sha256_error: OnceLock::new(),
+            background: Mutex::new(None),
         };
         let full = match mode {
             Verification::Full => true,
@@ -230,6 +283,7 @@ impl KnownSet {
         let block_size = self.trailer.block_size as usize;
         let data = &map[..to_usize(self.trailer.data_len)];
         let digests = &map[self.digests_offset..self.digests_offset + self.digests_len()];
+        let block_digest = self.block_digest;
         let (file_hash, bad_block) = rayon::join(
             || {
                 let mut h = Sha256::new();
@@ -243,7 +297,7 @@ impl KnownSet {
                 data.par_chunks(block_size)
                     .zip(digests.par_chunks_exact(DIGEST_LEN))
                     .enumerate()
-                    .find_first(|(_, (block, want))| Sha256::digest(block)[..] != want[..])
+                    .find_first(|(_, (block, want))| block_digest.digest(block)[..] != want[..])
                     .map(|(i, _)| i)
             },
         );
@@ -253,8 +307,110 @@ impl KnownSet {
         for word in self.verified.iter() {
             word.store(u64::MAX, Ordering::Relaxed);
         }
-        self.file_sha256 = Some(file_hash);
+        let _ = self.file_sha256.set(file_hash);
         Ok(file_hash)
+    }
+
+    /// Start computing the file's SHA-256 on a background thread, unless it is known:
+    /// one sequential read of the file through a mapping of its own, which also checks
+    /// every data block and the root again, so the SHA-256 it yields is that of bytes the
+    /// set's root commits to. For `collect` on lazily verified sets: the manifest records
+    /// the SHA-256 that `sha256sum` prints without adding a full read before collection.
+    pub fn start_file_sha256(&self) -> Result<()> {
+        if self.file_sha256.get().is_some() {
+            return Ok(());
+        }
+        let Ok(mut slot) = self.background.lock() else {
+            return Ok(());
+        };
+        if slot.is_some() {
+            return Ok(());
+        }
+        // SAFETY: as for the lookup map (see `open`): read-only, private, never written by
+        // fieldkit; a change by someone else is caught by the digests this pass checks.
+        let map = unsafe { Mmap::map(&self.file) }
+            .with_context(|| format!("{}: cannot memory-map", self.path.display()))?;
+        #[cfg(unix)]
+        let _ = map.advise(memmap2::Advice::Sequential);
+        let cancel = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicU64::new(0));
+        let layout = Layout {
+            trailer: self.trailer.clone(),
+            digests_offset: self.digests_offset,
+            block_digest: self.block_digest,
+        };
+        let (c, d) = (cancel.clone(), done.clone());
+        let handle = std::thread::Builder::new()
+            .name("fieldkit-set-sha256".into())
+            .spawn(move || layout.check_pass(&map, &c, &d))
+            .with_context(|| format!("{}: cannot start a thread", self.path.display()))?;
+        *slot = Some(Background {
+            handle,
+            cancel,
+            done,
+        });
+        Ok(())
+    }
+
+    /// The file's SHA-256: known already, or the result of the background pass started by
+    /// [`KnownSet::start_file_sha256`], waited for. `waiting(bytes done, file length)` is
+    /// called about once a second while waiting; setting `stop` gives up (the pass is
+    /// cancelled). `Err` says why there is none.
+    pub fn finish_file_sha256(
+        &self,
+        stop: &AtomicBool,
+        waiting: &mut dyn FnMut(u64, u64),
+    ) -> std::result::Result<[u8; 32], String> {
+        if let Some(sha) = self.file_sha256.get() {
+            return Ok(*sha);
+        }
+        if let Some(e) = self.file_sha256_error.get() {
+            return Err(e.clone());
+        }
+        let Some(bg) = self.background.lock().ok().and_then(|mut b| b.take()) else {
+            return Err("not computed: the set was verified lazily and no pass over the whole file was made".into());
+        };
+        let started = std::time::Instant::now();
+        let mut reported = 0u64;
+        while !bg.handle.is_finished() {
+            if stop.load(Ordering::Relaxed) {
+                bg.cancel.store(true, Ordering::Relaxed);
+                let e = format!(
+                    "not computed: the collection was interrupted after {} of {} bytes",
+                    bg.done.load(Ordering::Relaxed),
+                    self.trailer.file_len
+                );
+                let _ = self.file_sha256_error.set(e.clone());
+                return Err(e);
+            }
+            // Tell the caller after a second, then every five.
+            let secs = started.elapsed().as_secs();
+            if secs > reported && (reported == 0 || secs >= reported + 5) {
+                reported = secs;
+                waiting(bg.done.load(Ordering::Relaxed), self.trailer.file_len);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let result = match bg.handle.join() {
+            Ok(r) => r,
+            Err(_) => Err("not computed: the thread computing it failed".into()),
+        };
+        match result {
+            Ok(sha) => {
+                let _ = self.file_sha256.set(sha);
+                Ok(sha)
+            }
+            Err(e) => {
+                let e = format!("{}: {e}", self.path.display());
+                let _ = self.file_sha256_error.set(e.clone());
+                Err(e)
+            }
+        }
+    }
+
+    /// Lookups so far that failed on a damaged block.
+    pub fn lookup_errors(&self) -> u64 {
+        self.lookup_errors.load(Ordering::Relaxed)
     }
 
     pub fn path(&self) -> &Path {
@@ -279,13 +435,29 @@ impl KnownSet {
         self.trailer.root
     }
 
-    /// SHA-256 of the whole file, when it was fully verified.
+    /// SHA-256 of the whole file, when it is known (fully verified at open, or after
+    /// [`KnownSet::finish_file_sha256`]).
     pub fn file_sha256(&self) -> Option<[u8; 32]> {
-        self.file_sha256
+        self.file_sha256.get().copied()
+    }
+
+    /// Whether every data block has been checked (at open, or by use).
+    pub fn fully_verified(&self) -> bool {
+        self.blocks_verified() == self.block_count()
     }
 
     pub fn file_len(&self) -> u64 {
         self.trailer.file_len
+    }
+
+    /// The file's format version (1 or 2).
+    pub fn format_version(&self) -> u32 {
+        self.trailer.version
+    }
+
+    /// How the data blocks are digested.
+    pub fn block_digest(&self) -> BlockDigest {
+        self.block_digest
     }
 
     pub fn block_count(&self) -> u64 {
@@ -338,8 +510,13 @@ impl KnownSet {
         let Some(section) = self.section_for(algorithm, key) else {
             return Ok(None);
         };
-        let span = self.bucket_span(section, key)?;
-        self.search_span(section, key, span)
+        let answer = self
+            .bucket_span(section, key)
+            .and_then(|span| self.search_span(section, key, span));
+        if answer.is_err() {
+            self.lookup_errors.fetch_add(1, Ordering::Relaxed);
+        }
+        answer
     }
 
     /// Look many digests up, appending one answer per query to `out`. Same answers as
@@ -439,7 +616,7 @@ impl KnownSet {
             let start = block * block_size;
             let end = (start + block_size).min(to_usize(self.trailer.data_len));
             let want = &self.map[self.digests_offset + block * DIGEST_LEN..][..DIGEST_LEN];
-            if Sha256::digest(&self.map[start..end])[..] != want[..] {
+            if self.block_digest.digest(&self.map[start..end])[..] != want[..] {
                 return Err(self.block_error(block));
             }
             self.verified[word].fetch_or(bit, Ordering::Release);
@@ -462,6 +639,59 @@ impl KnownSet {
 
     fn digests_len(&self) -> usize {
         to_usize(self.trailer.digests_len)
+    }
+}
+
+/// What a pass over the whole file needs to know of the set's layout.
+struct Layout {
+    trailer: Trailer,
+    digests_offset: usize,
+    block_digest: BlockDigest,
+}
+
+impl Layout {
+    /// One sequential pass on one thread: the SHA-256 of the whole file, every data block
+    /// against its digest, and the index against the root digest read at open. `done`
+    /// counts the bytes hashed; `cancel` stops the pass.
+    fn check_pass(
+        &self,
+        map: &[u8],
+        cancel: &AtomicBool,
+        done: &AtomicU64,
+    ) -> std::result::Result<[u8; 32], String> {
+        if map.len() as u64 != self.trailer.file_len {
+            return Err("the file changed size since it was opened".into());
+        }
+        let block_size = self.trailer.block_size as usize;
+        let data_len = to_usize(self.trailer.data_len);
+        let mut file_hash = Sha256::new();
+        for (i, block) in map[..data_len].chunks(block_size).enumerate() {
+            if cancel.load(Ordering::Relaxed) {
+                return Err("cancelled".into());
+            }
+            let want = &map[self.digests_offset + i * DIGEST_LEN..][..DIGEST_LEN];
+            if self.block_digest.digest(block)[..] != want[..] {
+                return Err(format!(
+                    "integrity check failed: data block {i} does not match its digest (the file \
+                     is damaged, or was changed after it was built)"
+                ));
+            }
+            file_hash.update(block);
+            done.fetch_add(block.len() as u64, Ordering::Relaxed);
+        }
+        let index = &map[data_len..];
+        if Sha256::digest(&index[..index.len() - 32])[..] != self.trailer.root
+            || index[index.len() - 32..] != self.trailer.root
+        {
+            return Err(
+                "the index no longer matches the root digest read at open (the file was \
+                 changed after it was opened)"
+                    .into(),
+            );
+        }
+        file_hash.update(index);
+        done.fetch_add(index.len() as u64, Ordering::Relaxed);
+        Ok(file_hash.finalize().into())
     }
 }
 
