@@ -1435,7 +1435,7 @@ fn on_a_terminal_collect_shows_progress_on_stderr_and_prints_the_paper_log_summa
     );
     assert_eq!(
         field("Files"),
-        "2 collected, 1 duplicate, 0 changed while read, 0 skipped, 0 errors (3 considered)"
+        "2 collected, 1 duplicate, 0 changed while read, 0 skipped, 0 errors, 0 locked (3 considered)"
     );
     let read = field("Read");
     let secs: f64 = read

@@ -155,6 +155,7 @@ impl Shared<'_> {
             Status::KnownGood => c.known_good += 1,
             Status::Skipped => c.skipped += 1,
             Status::Error => c.error += 1,
+            Status::Locked => c.locked += 1,
         }
         if let Err(e) = out.records.push_seq(seq, &rec) {
             drop(out);
@@ -490,11 +491,11 @@ impl Engine<'_> {
                 } else {
                     reason
                 };
-                let detail = if reason == "locked" {
-                    locked_detail(&e)
-                } else {
-                    detail
-                };
+                if reason == "locked" {
+                    let mut rec = errored(rec, reason, locked_detail(&e));
+                    rec.status = Some(Status::Locked);
+                    return (rec, Vec::new());
+                }
                 return (errored(rec, reason, detail), Vec::new());
             }
         };
@@ -946,7 +947,11 @@ impl Engine<'_> {
         let change = after.as_ref().and_then(|a| change_between(&before, a));
         match (problem, change) {
             (Some((reason, detail)), _) => {
-                rec.status = Some(Status::Error);
+                rec.status = Some(if reason == "locked" {
+                    Status::Locked
+                } else {
+                    Status::Error
+                });
                 rec.reason = Some(reason.into());
                 rec.detail = Some(format!(
                     "{detail}; the {bytes} bytes read are stored and hashed"

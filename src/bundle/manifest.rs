@@ -207,6 +207,9 @@ pub struct Counts {
     pub known_good: u64,
     pub skipped: u64,
     pub error: u64,
+    /// Held by another process without read sharing (Windows): not read.
+    #[serde(default)]
+    pub locked: u64,
     /// Bytes read from the source and hashed.
     pub bytes_read: u64,
     /// Bytes stored under files/ (after de-duplication).

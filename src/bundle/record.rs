@@ -28,6 +28,10 @@ pub enum Status {
     Skipped,
     /// Could not be read (completely): see `reason`; a partial read is stored and marked.
     Error,
+    /// Another process holds the file without read sharing, or a byte-range lock stopped
+    /// the read (Windows: a live registry hive, an open event log). Not read, or read up to
+    /// the lock (stored and marked); raw-volume access for these is a later feature.
+    Locked,
 }
 
 impl Status {
@@ -39,6 +43,7 @@ impl Status {
             Status::KnownGood => "known_good",
             Status::Skipped => "skipped",
             Status::Error => "error",
+            Status::Locked => "locked",
         }
     }
 }

@@ -1369,6 +1369,7 @@ fn check_records(
             Status::KnownGood => counts.known_good += 1,
             Status::Skipped => counts.skipped += 1,
             Status::Error => counts.error += 1,
+            Status::Locked => counts.locked += 1,
         }
         counts.bytes_read = counts
             .bytes_read

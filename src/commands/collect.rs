@@ -433,8 +433,8 @@ fn print_summary(
     }
     writeln!(
         out,
-        "  Files         {} collected, {} duplicate, {} changed while read, {} skipped, {} errors ({} considered)",
-        n.collected, n.duplicate, n.changed, n.skipped, n.error, n.considered
+        "  Files         {} collected, {} duplicate, {} changed while read, {} skipped, {} errors, {} locked ({} considered)",
+        n.collected, n.duplicate, n.changed, n.skipped, n.error, n.locked, n.considered
     )?;
     if n.known_good > 0 || !m.known_sets.is_empty() {
         writeln!(

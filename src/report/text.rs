@@ -116,8 +116,15 @@ pub fn render(r: &Report) -> String {
     let c = &m.counts;
     let _ = writeln!(
         s,
-        "Files          {} considered: {} collected, {} duplicate, {} changed while read, {} known-good, {} skipped, {} errors",
-        c.considered, c.collected, c.duplicate, c.changed, c.known_good, c.skipped, c.error
+        "Files          {} considered: {} collected, {} duplicate, {} changed while read, {} known-good, {} skipped, {} errors, {} locked",
+        c.considered,
+        c.collected,
+        c.duplicate,
+        c.changed,
+        c.known_good,
+        c.skipped,
+        c.error,
+        c.locked
     );
     let u = &r.unparseable;
     let _ = writeln!(
