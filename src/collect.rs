@@ -516,7 +516,10 @@ pub fn collect(
     }
 
     let spools = (|| -> std::io::Result<(Spool, Spool)> {
-        Ok((Spool::new_ordered_in(&out_dir)?, Spool::new_in(&out_dir)?))
+        Ok((
+            Spool::new_ordered_in(&out_dir)?,
+            Spool::new_ordered_in(&out_dir)?,
+        ))
     })()
     .map_err(|e| {
         output_failure(format!(
@@ -532,7 +535,7 @@ pub fn collect(
             counts.findings += 1;
             f.id = format!("F{:06}", counts.findings);
             findings_spool
-                .push(&f)
+                .push_seq(0, &f)
                 .map_err(|e| output_failure(format!("writing the findings spool: {e}")))?;
         }
     }
@@ -749,7 +752,7 @@ pub fn collect(
             writer.add_metadata(MANIFEST, &manifest_json)?;
             // files.jsonl in walk order (the spool keeps where each record lies).
             let records = output.records.into_contents()?;
-            let findings = output.findings.into_contents()?;
+            let findings = number_findings(output.findings.into_contents()?, &out_dir)?;
             // The report travels inside the bundle; it is built from the same spooled
             // records, read again from the output device's temp files.
             let report = crate::report::build(
@@ -865,6 +868,28 @@ fn member_info(name: &str, description: &str) -> manifest::MemberInfo {
         name: name.into(),
         description: description.into(),
     }
+}
+
+/// findings.jsonl as it goes in the bundle: the spooled findings in walk order (live
+/// state first), numbered `F000001`, … in that order — a new temp file on the output
+/// device, one finding in memory at a time.
+fn number_findings(
+    spooled: crate::acquire::spool::Contents,
+    out_dir: &Path,
+) -> anyhow::Result<crate::acquire::spool::Contents> {
+    use std::io::BufRead;
+    let mut numbered = Spool::new_in(out_dir)
+        .with_context(|| format!("{}: cannot create a temporary file", out_dir.display()))?;
+    let mut n = 0u64;
+    for line in std::io::BufReader::new(spooled.reader()).split(b'\n') {
+        let line = line.context("reading the findings spool")?;
+        let mut f: crate::finding::Finding =
+            serde_json::from_slice(&line).context("a spooled finding is not valid JSON")?;
+        n += 1;
+        f.id = format!("F{n:06}");
+        numbered.push(&f).context("writing the numbered findings")?;
+    }
+    Ok(numbered.into_contents()?)
 }
 
 #[cfg(test)]

@@ -1133,6 +1133,72 @@ fn files_jsonl_lists_paths_in_walk_order_whatever_the_thread_timing() {
     assert_eq!(first_difference(&runs[0], &sorted), None, "walk order");
 }
 
+#[test]
+fn findings_jsonl_is_numbered_in_walk_order_whatever_the_thread_timing() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    // 120 executables (each distinct, so none is a duplicate) and text files with a
+    // checksum-valid BIP39 phrase: several findings per file, from files of mixed sizes.
+    let exe = std::fs::read("/bin/true").unwrap();
+    for i in 0..120 {
+        let dir = src.join(format!("tmp/d{}", i % 7));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut bytes = exe.clone();
+        bytes.extend_from_slice(format!("unique {i}").as_bytes());
+        std::fs::write(dir.join(format!("tool{i:03}")), bytes).unwrap();
+        if i % 10 == 0 {
+            std::fs::write(
+                dir.join(format!("notes{i:03}.txt")),
+                format!(
+                    "note {i}: abandon abandon abandon abandon abandon abandon abandon \
+                     abandon abandon abandon abandon about\n"
+                ),
+            )
+            .unwrap();
+        }
+    }
+    write_random(&src.join("tmp/d3/zz_big.bin"), 9 << 20, 5);
+    let findings = |bundle: &Path| -> Vec<String> {
+        String::from_utf8(member(bundle, "findings.jsonl"))
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let mut runs = Vec::new();
+    for n in 0..2 {
+        let (r, bundle) = collect(
+            &src,
+            &t.path().join(format!("out{n}")),
+            &["--threads", "2", "--no-verify"],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        runs.push(findings(&bundle));
+    }
+    assert!(runs[0].len() >= 132, "{} findings", runs[0].len());
+    assert_eq!(runs[0].len(), runs[1].len());
+    let differ = runs[0].iter().zip(&runs[1]).position(|(a, b)| a != b);
+    assert!(
+        differ.is_none(),
+        "the same tree gives the same findings.jsonl; line {differ:?} differs"
+    );
+    // Numbered F000001… in order, and in the order of the files they are about.
+    let parsed: Vec<serde_json::Value> = runs[0]
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for (i, f) in parsed.iter().enumerate() {
+        assert_eq!(f["id"], format!("F{:06}", i + 1), "{f}");
+    }
+    let paths: Vec<&str> = parsed.iter().filter_map(|f| f["path"].as_str()).collect();
+    let mut sorted = paths.clone();
+    sorted.sort_by(|a, b| Path::new(a).cmp(Path::new(b)));
+    assert_eq!(
+        paths, sorted,
+        "findings follow the walk order of their files"
+    );
+}
+
 /// Run fieldkit with its stdout a pipe whose reading end is already closed (what
 /// `| head -1` becomes once head has exited): every write fails with EPIPE.
 fn run_with_closed_stdout(args: &[&std::ffi::OsStr]) -> (std::process::ExitStatus, String) {

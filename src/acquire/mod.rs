@@ -122,7 +122,6 @@ struct Shared<'w> {
     /// First output (bundle-side) failure; set once, stops the run.
     fatal: Mutex<Option<String>>,
     stop: AtomicBool,
-    finding_seq: AtomicU64,
 }
 
 impl Shared<'_> {
@@ -162,10 +161,11 @@ impl Shared<'_> {
             self.fail(format!("writing the files.jsonl spool: {e}"));
             return;
         }
-        for mut f in findings {
-            let n = self.finding_seq.fetch_add(1, Ordering::SeqCst) + 1;
-            f.id = format!("F{n:06}");
-            if let Err(e) = out.findings.push(&f) {
+        // Findings go in at the file's walk position (after the live state's, which sit
+        // at 0); their ids are given in that order when the bundle is sealed, so the same
+        // tree gives the same findings.jsonl whatever the thread timing.
+        for f in findings {
+            if let Err(e) = out.findings.push_seq(seq.saturating_add(1), &f) {
                 drop(out);
                 self.fail(format!("writing the findings spool: {e}"));
                 return;
@@ -193,13 +193,11 @@ impl Engine<'_> {
     /// Run the walk and the acquisition; returns what to put in the bundle, or the first
     /// output failure (the bundle cannot be finalized then).
     pub fn run(&self, writer: &Mutex<BundleWriter>, out: Output) -> Result<Output, String> {
-        let findings_before = out.counts.findings;
         let shared = Shared {
             writer,
             out: Mutex::new(out),
             fatal: Mutex::new(None),
             stop: AtomicBool::new(false),
-            finding_seq: AtomicU64::new(findings_before),
         };
         let (tx, rx) = std::sync::mpsc::sync_channel::<(u64, WalkEvent)>(4096);
         let pool = rayon::ThreadPoolBuilder::new()
