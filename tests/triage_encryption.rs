@@ -836,41 +836,7 @@ fn mutation_samples(d: &Path) -> Vec<(&'static str, Vec<u8>)> {
     );
     run_tool_in(d, "gcc", &["-o", "hello.elf", "hello.c"], "gcc");
     write(d, "m.c", b"int main(void){return 42;}\n");
-    for (target, arch) in [
-        ("x86_64-apple-macos11", "x86_64"),
-        ("arm64-apple-macos11", "arm64"),
-    ] {
-        run_tool_in(
-            d,
-            "clang",
-            &["-target", target, "-c", "m.c", "-o", &format!("{arch}.o")],
-            "clang",
-        );
-        run_tool_in(
-            d,
-            "ld64.lld-14",
-            &[
-                "-arch",
-                arch,
-                "-platform_version",
-                "macos",
-                "11.0",
-                "11.0",
-                "-e",
-                "_main",
-                "-o",
-                arch,
-                &format!("{arch}.o"),
-            ],
-            "lld",
-        );
-    }
-    run_tool_in(
-        d,
-        "llvm-lipo-14",
-        &["-create", "x86_64", "arm64", "-output", "fat.macho"],
-        "llvm",
-    );
+    build_fat_macho(d, "m.c", "fat.macho");
     for i in 0..12 {
         write(
             d,

@@ -685,41 +685,7 @@ fn mach_o_thin_and_fat_binaries_from_clang_and_lld() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     std::fs::write(d.join("m.c"), "int main(void){return 42;}\n").expect("source");
-    for (target, arch) in [
-        ("x86_64-apple-macos11", "x86_64"),
-        ("arm64-apple-macos11", "arm64"),
-    ] {
-        run_tool_in(
-            d,
-            "clang",
-            &["-target", target, "-c", "m.c", "-o", &format!("{arch}.o")],
-            "clang",
-        );
-        run_tool_in(
-            d,
-            "ld64.lld-14",
-            &[
-                "-arch",
-                arch,
-                "-platform_version",
-                "macos",
-                "11.0",
-                "11.0",
-                "-e",
-                "_main",
-                "-o",
-                arch,
-                &format!("{arch}.o"),
-            ],
-            "lld",
-        );
-    }
-    run_tool_in(
-        d,
-        "llvm-lipo-14",
-        &["-create", "x86_64", "arm64", "-output", "fat"],
-        "llvm",
-    );
+    build_fat_macho(d, "m.c", "fat");
     let files: Vec<PathBuf> = ["x86_64", "arm64", "fat", "x86_64.o"]
         .iter()
         .map(|n| d.join(n))
@@ -847,41 +813,7 @@ fn fat_mach_o_whose_slices_lie_past_the_parse_prefix_lists_every_architecture() 
         "const char big[17 << 20] = {1};\nint main(int argc, char **argv) { return big[argc]; }\n",
     )
     .expect("source");
-    for (target, arch) in [
-        ("x86_64-apple-macos11", "x86_64"),
-        ("arm64-apple-macos11", "arm64"),
-    ] {
-        run_tool_in(
-            d,
-            "clang",
-            &["-target", target, "-c", "big.c", "-o", &format!("{arch}.o")],
-            "clang",
-        );
-        run_tool_in(
-            d,
-            "ld64.lld-14",
-            &[
-                "-arch",
-                arch,
-                "-platform_version",
-                "macos",
-                "11.0",
-                "11.0",
-                "-e",
-                "_main",
-                "-o",
-                arch,
-                &format!("{arch}.o"),
-            ],
-            "lld",
-        );
-    }
-    run_tool_in(
-        d,
-        "llvm-lipo-14",
-        &["-create", "x86_64", "arm64", "-output", "fat"],
-        "llvm",
-    );
+    build_fat_macho(d, "big.c", "fat");
     // llvm-otool's view of the fat header: both slices, the second past 16 MiB.
     let detail = run_tool_in(d, "llvm-otool-14", &["-f", "fat"], "llvm");
     let detail = String::from_utf8_lossy(&detail.stdout).into_owned();

@@ -169,11 +169,7 @@ impl Engine<'_> {
         drop(chunk);
         let bytes = hasher.bytes();
         let digests = hasher.finish();
-        rec.bytes_read = Some(bytes);
-        rec.sha256 = Some(hex(&digests.sha256));
-        rec.sha1 = digests.sha1.map(|h| hex(&h));
-        rec.md5 = digests.md5.map(|h| hex(&h));
-        rec.acquired_utc = Some(crate::timefmt::now_utc());
+        super::record_digests(&mut rec, bytes, &digests);
         let verdict = self.check_known(&mut rec, &digests);
         if !verdict.keep {
             let mut findings = verdict.findings;

@@ -175,6 +175,15 @@ impl Shared<'_> {
     }
 }
 
+/// What was read: byte count, every digest computed, and when the read finished.
+fn record_digests(rec: &mut FileRecord, bytes: u64, digests: &Digests) {
+    rec.bytes_read = Some(bytes);
+    rec.sha256 = Some(hex(&digests.sha256));
+    rec.sha1 = digests.sha1.map(|h| hex(&h));
+    rec.md5 = digests.md5.map(|h| hex(&h));
+    rec.acquired_utc = Some(crate::timefmt::now_utc());
+}
+
 fn skipped(mut rec: FileRecord, reason: &str, detail: impl Into<String>) -> FileRecord {
     rec.status = Some(Status::Skipped);
     rec.reason = Some(reason.to_string());
@@ -366,33 +375,19 @@ impl Engine<'_> {
         }
         match file_type_name(&meta) {
             "file" => {}
-            "symlink" if self.plan.follow_symlinks => {
-                rec.link_target = read::read_link(&c.path)
-                    .ok()
-                    .map(|t| PathField::from_path(&t));
-                return (
-                    skipped(
-                        rec,
-                        "symlink",
-                        "symbolic link whose target does not exist: recorded, nothing to read",
-                    ),
-                    Vec::new(),
-                );
-            }
             "symlink" => {
+                // Following, a link still seen as a link here has no target to read.
+                let detail = if self.plan.follow_symlinks {
+                    "symbolic link whose target does not exist: recorded, nothing to read"
+                } else {
+                    "symbolic link: recorded with its target, not followed (reading \
+                     the target updates the link's access time on a read-write mount \
+                     without noatime; the times recorded here were taken before)"
+                };
                 rec.link_target = read::read_link(&c.path)
                     .ok()
                     .map(|t| PathField::from_path(&t));
-                return (
-                    skipped(
-                        rec,
-                        "symlink",
-                        "symbolic link: recorded with its target, not followed (reading \
-                         the target updates the link's access time on a read-write mount \
-                         without noatime; the times recorded here were taken before)",
-                    ),
-                    Vec::new(),
-                );
+                return (skipped(rec, "symlink", detail), Vec::new());
             }
             kind @ ("fifo" | "socket" | "char_device" | "block_device") => {
                 return (
@@ -882,11 +877,7 @@ impl Engine<'_> {
         let bytes = hasher.bytes();
         let after = file.metadata().ok();
         let digests = hasher.finish();
-        rec.bytes_read = Some(bytes);
-        rec.sha256 = Some(hex(&digests.sha256));
-        rec.sha1 = digests.sha1.map(|h| hex(&h));
-        rec.md5 = digests.md5.map(|h| hex(&h));
-        rec.acquired_utc = Some(crate::timefmt::now_utc());
+        record_digests(&mut rec, bytes, &digests);
         // Known-file sets decide whether the content is kept (known.rs); an over-limit
         // file arrives here only on its second read, after a known-bad match.
         let (known_findings, known_good, is_bad) = match &first {

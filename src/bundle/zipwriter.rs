@@ -108,20 +108,7 @@ pub fn local_header_bytes(e: &Entry) -> Vec<u8> {
     } else {
         VERSION_STORED
     };
-    h.extend_from_slice(&needed.to_le_bytes());
-    h.extend_from_slice(&FLAG_UTF8.to_le_bytes());
-    h.extend_from_slice(&0u16.to_le_bytes());
-    h.extend_from_slice(&e.dos_time.to_le_bytes());
-    h.extend_from_slice(&e.dos_date.to_le_bytes());
-    h.extend_from_slice(&e.crc.to_le_bytes());
-    let small = if e.zip64_local {
-        U32_MAX as u32
-    } else {
-        e.size as u32
-    };
-    h.extend_from_slice(&small.to_le_bytes());
-    h.extend_from_slice(&small.to_le_bytes());
-    h.extend_from_slice(&(e.name.len() as u16).to_le_bytes());
+    common_fields(&mut h, needed, e, e.zip64_local);
     let mut extra = Vec::new();
     if e.zip64_local {
         extra.extend_from_slice(&1u16.to_le_bytes());
@@ -134,6 +121,26 @@ pub fn local_header_bytes(e: &Entry) -> Vec<u8> {
     h.extend_from_slice(&e.name);
     h.extend_from_slice(&extra);
     h
+}
+
+/// The fields local header and central record share, from "version needed" to the name
+/// length: stored (method 0), UTF-8 names, both sizes equal; `size_in_zip64` puts
+/// 0xFFFFFFFF in the size fields (the sizes are then in the ZIP64 extra field).
+fn common_fields(h: &mut Vec<u8>, needed: u16, e: &Entry, size_in_zip64: bool) {
+    h.extend_from_slice(&needed.to_le_bytes());
+    h.extend_from_slice(&FLAG_UTF8.to_le_bytes());
+    h.extend_from_slice(&0u16.to_le_bytes()); // method: stored
+    h.extend_from_slice(&e.dos_time.to_le_bytes());
+    h.extend_from_slice(&e.dos_date.to_le_bytes());
+    h.extend_from_slice(&e.crc.to_le_bytes());
+    let small = if size_in_zip64 {
+        U32_MAX as u32
+    } else {
+        e.size as u32
+    };
+    h.extend_from_slice(&small.to_le_bytes());
+    h.extend_from_slice(&small.to_le_bytes());
+    h.extend_from_slice(&(e.name.len() as u16).to_le_bytes());
 }
 
 /// The central directory record of `e` exactly as `finish` writes it.
@@ -163,20 +170,7 @@ pub fn central_record_bytes(e: &Entry) -> Vec<u8> {
     let mut h = Vec::with_capacity(46 + e.name.len() + extra.len());
     h.extend_from_slice(&CENTRAL_SIG.to_le_bytes());
     h.extend_from_slice(&MADE_BY.to_le_bytes());
-    h.extend_from_slice(&needed.to_le_bytes());
-    h.extend_from_slice(&FLAG_UTF8.to_le_bytes());
-    h.extend_from_slice(&0u16.to_le_bytes());
-    h.extend_from_slice(&e.dos_time.to_le_bytes());
-    h.extend_from_slice(&e.dos_date.to_le_bytes());
-    h.extend_from_slice(&e.crc.to_le_bytes());
-    let small_size = if need64_size {
-        U32_MAX as u32
-    } else {
-        e.size as u32
-    };
-    h.extend_from_slice(&small_size.to_le_bytes());
-    h.extend_from_slice(&small_size.to_le_bytes());
-    h.extend_from_slice(&(e.name.len() as u16).to_le_bytes());
+    common_fields(&mut h, needed, e, need64_size);
     h.extend_from_slice(&(extra.len() as u16).to_le_bytes());
     h.extend_from_slice(&0u16.to_le_bytes()); // comment length
     h.extend_from_slice(&0u16.to_le_bytes()); // disk number start

@@ -128,3 +128,44 @@ pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
     out.truncate(len);
     out
 }
+
+/// Compile `source` (a C file in `dir`) for macOS x86_64 and arm64 with clang, link each
+/// with lld's Mach-O linker, and join them with llvm-lipo: leaves `x86_64`, `arm64` (thin
+/// executables), `x86_64.o`, `arm64.o` and the fat binary `fat_name` in `dir`.
+pub fn build_fat_macho(dir: &Path, source: &str, fat_name: &str) {
+    for (target, arch) in [
+        ("x86_64-apple-macos11", "x86_64"),
+        ("arm64-apple-macos11", "arm64"),
+    ] {
+        run_tool_in(
+            dir,
+            "clang",
+            &["-target", target, "-c", source, "-o", &format!("{arch}.o")],
+            "clang",
+        );
+        run_tool_in(
+            dir,
+            "ld64.lld-14",
+            &[
+                "-arch",
+                arch,
+                "-platform_version",
+                "macos",
+                "11.0",
+                "11.0",
+                "-e",
+                "_main",
+                "-o",
+                arch,
+                &format!("{arch}.o"),
+            ],
+            "lld",
+        );
+    }
+    run_tool_in(
+        dir,
+        "llvm-lipo-14",
+        &["-create", "x86_64", "arm64", "-output", fat_name],
+        "llvm",
+    );
+}
