@@ -833,6 +833,23 @@ fn listing(dir: &Path) -> String {
     sh(&format!("find {} | sort", dir.display())).stdout
 }
 
+/// Exit 2 with `message`, and the tree under `root` exactly as `before`.
+fn assert_refused_leaving_nothing(r: &Run, out: &Path, message: &str, root: &Path, before: &str) {
+    assert_eq!(r.code, 2, "{}: {}", out.display(), r.stderr);
+    assert!(
+        r.stderr.contains(message),
+        "{}: {}",
+        out.display(),
+        r.stderr
+    );
+    assert_eq!(
+        listing(root),
+        before,
+        "nothing was created for {}",
+        out.display()
+    );
+}
+
 #[test]
 fn output_inside_the_source_reached_through_dot_dot_is_refused_and_nothing_is_created() {
     let t = tempfile::tempdir().unwrap();
@@ -854,18 +871,12 @@ fn output_inside_the_source_reached_through_dot_dot_is_refused_and_nothing_is_cr
             "--out",
             out.to_str().unwrap(),
         ]);
-        assert_eq!(r.code, 2, "{}: {}", out.display(), r.stderr);
-        assert!(
-            r.stderr.contains("refusing to write inside the source"),
-            "{}: {}",
-            out.display(),
-            r.stderr
-        );
-        assert_eq!(
-            listing(t.path()),
-            before,
-            "nothing was created for {}",
-            out.display()
+        assert_refused_leaving_nothing(
+            &r,
+            &out,
+            "refusing to write inside the source",
+            t.path(),
+            &before,
         );
     }
 }
@@ -892,19 +903,12 @@ fn output_next_to_the_binary_reached_through_dot_dot_is_refused_and_nothing_is_c
             .arg("--out")
             .arg(&out);
         let r = run_with_timeout(cmd, Duration::from_secs(60));
-        assert_eq!(r.code, 2, "{}: {}", out.display(), r.stderr);
-        assert!(
-            r.stderr
-                .contains("refusing to write next to the fieldkit binary"),
-            "{}: {}",
-            out.display(),
-            r.stderr
-        );
-        assert_eq!(
-            listing(t.path()),
-            before,
-            "nothing was created for {}",
-            out.display()
+        assert_refused_leaving_nothing(
+            &r,
+            &out,
+            "refusing to write next to the fieldkit binary",
+            t.path(),
+            &before,
         );
     }
 }
