@@ -13,7 +13,9 @@ cd "$(dirname "$0")/.."
 RUNS=${1:-10}
 BIN=${FIELDKIT:-target/release/fieldkit}
 [ -x "$BIN" ] || { echo "build first: cargo build --release (or set FIELDKIT)" >&2; exit 2; }
-work=$(mktemp -d)
+# `live --out` refuses the examined system's own disk (as collect does), so the members go
+# to a tmpfs, as they would go to the responder's USB stick.
+work=$(mktemp -d -p /dev/shm)
 trap 'rm -rf "$work"' EXIT
 
 now_ns() { date +%s%N; }
@@ -46,7 +48,7 @@ fk_med=$(printf '%s\n' "${fk[@]}" | median)
 pr_med=$(printf '%s\n' "${pr[@]}" | median)
 procs=$(ls -d /proc/[0-9]* | wc -l)
 echo "machine: $(nproc) cores, $procs processes, $(ls /sys/class/block | wc -l) block devices"
-echo "fieldkit live (all 8 captures, members written): median ${fk_med} ms over $RUNS runs (${fk[*]})"
+echo "fieldkit live (all 9 captures, members written): median ${fk_med} ms over $RUNS runs (${fk[*]})"
 echo "peer shell tools (same facts):                 median ${pr_med} ms over $RUNS runs (${pr[*]})"
 awk -v a="$fk_med" -v b="$pr_med" 'BEGIN { printf "ratio fieldkit/peer: %.2f\n", a / b }'
 echo "per capture (last run, ms):"
