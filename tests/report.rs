@@ -476,3 +476,94 @@ fn a_damaged_bundle_with_hostile_names_shows_what_was_unreadable_and_csv_stays_i
         "1 line(s) of files.jsonl and 2 line(s) of findings.jsonl could not be read"
     );
 }
+
+/// The HTML report of a live collection (the running system as source, as root, onto a
+/// tmpfs standing in for the USB stick) in Chromium: the live-state section is there,
+/// after the findings and before the timeline (the order issue 5 gives), and says what
+/// the responder needs (the clock
+/// offset against the given reference time, processes, listening sockets, encryption).
+#[test]
+fn the_html_report_of_a_live_collection_shows_the_live_state_in_chromium() {
+    require_root();
+    require_tool("chromium", "chromium");
+    require_tool("node", "nodejs");
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/html");
+    assert!(
+        here.join("node_modules/playwright-core").exists(),
+        "run `npm ci --prefix tests/html` first (.ci/run does)"
+    );
+    let t = tempfile::tempdir().unwrap();
+    let usb = t.path().join("usb");
+    std::fs::create_dir(&usb).unwrap();
+    let m = sh(&format!(
+        "mount -t tmpfs -o size=128m fieldkit-usb '{}'",
+        usb.display()
+    ));
+    assert_eq!(m.code, 0, "mount: {}", m.stderr);
+    let profile = t.path().join("tiny.toml");
+    std::fs::write(
+        &profile,
+        "name = \"tiny\"\nformat_version = 1\n[[rule]]\nname = \"id\"\ncategory = \"system\"\npaths = [\"/etc/hostname\"]\n",
+    )
+    .unwrap();
+    let mut cmd = fieldkit();
+    cmd.args(["collect", "--json", "--quiet", "--source", "/", "--out"])
+        .arg(&usb)
+        .arg("--profile")
+        .arg(&profile)
+        .args(["--reference-time", "2026-01-01T00:00:00Z"]);
+    let r = run_with_timeout(cmd, Duration::from_secs(180));
+    let html = t.path().join("live.html");
+    let rendered = if r.code == 0 {
+        let bundle = r.json()["bundle"].as_str().unwrap_or_default().to_string();
+        run(&[
+            "report",
+            &bundle,
+            "--format",
+            "html",
+            "--out",
+            html.to_str().unwrap(),
+        ])
+    } else {
+        r
+    };
+    sh(&format!("umount '{}'", usb.display()));
+    assert_eq!(rendered.code, 0, "{}\n{}", rendered.stdout, rendered.stderr);
+    let shot = t.path().join("live.png");
+    let mut node = std::process::Command::new("node");
+    node.arg(here.join("check-report.mjs"))
+        .arg(&html)
+        .arg(&shot);
+    let out = run_with_timeout(node, Duration::from_secs(120));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let v: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    let url = v["url"].as_str().unwrap();
+    assert_eq!(v["requests"], serde_json::json!([url]), "{v}");
+    let sections: Vec<&str> = v["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.as_str())
+        .collect();
+    let at = |id: &str| {
+        sections
+            .iter()
+            .position(|s| *s == id)
+            .unwrap_or_else(|| panic!("section {id} missing: {sections:?}"))
+    };
+    assert!(
+        at("findings") < at("live") && at("live") < at("timeline"),
+        "{sections:?}"
+    );
+    let text = v["visibleText"].as_str().unwrap();
+    let live = &text[text.find("Live state").expect("Live state heading")..];
+    for want in [
+        "2026-01-01T00:00:00Z",
+        "Processes",
+        "Listening",
+        "Encryption",
+    ] {
+        assert!(live.contains(want), "live section lacks {want:?}:\n{live}");
+    }
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
+}
