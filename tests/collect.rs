@@ -170,6 +170,23 @@ fn special_files_are_recorded_and_never_opened_so_nothing_hangs() {
     assert_eq!(verify(&bundle, &[]).code, 0);
 }
 
+/// Collect `src` (everything, into `dir/out`) with a profile that follows symlinks.
+fn collect_following_links(dir: &Path, src: &Path) -> std::path::PathBuf {
+    let profile = dir.join("follow.toml");
+    std::fs::write(
+        &profile,
+        "name = \"follow\"\nformat_version = 1\nfollow_symlinks = true\n[[rule]]\nname = \"all\"\ncategory = \"all\"\npaths = [\"/**\"]\n",
+    )
+    .unwrap();
+    let (r, bundle) = collect(
+        src,
+        &dir.join("out"),
+        &["--profile", profile.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    bundle
+}
+
 #[test]
 fn symlink_loops_terminate_with_a_precise_error_when_the_profile_follows_links() {
     let t = tempfile::tempdir().unwrap();
@@ -178,18 +195,7 @@ fn symlink_loops_terminate_with_a_precise_error_when_the_profile_follows_links()
     std::fs::create_dir(t.path().join("out")).unwrap();
     std::fs::write(src.join("a/b/f.txt"), b"f").unwrap();
     std::os::unix::fs::symlink("../..", src.join("a/b/back")).unwrap();
-    let profile = t.path().join("follow.toml");
-    std::fs::write(
-        &profile,
-        "name = \"follow\"\nformat_version = 1\nfollow_symlinks = true\n[[rule]]\nname = \"all\"\ncategory = \"all\"\npaths = [\"/**\"]\n",
-    )
-    .unwrap();
-    let (r, bundle) = collect(
-        &src,
-        &t.path().join("out"),
-        &["--profile", profile.to_str().unwrap()],
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bundle = collect_following_links(t.path(), &src);
     let recs = records(&bundle);
     let lp = record_for(&recs, "a/b/back");
     assert_eq!(lp["status"], "error");
@@ -1013,18 +1019,7 @@ fn a_profile_that_follows_symlinks_reads_links_inside_the_source_and_records_lin
     ln(&t.path().join("examiner/secret.txt"), "abs_out");
     ln(&t.path().join("examiner"), "dir_out");
     ln(Path::new("nowhere"), "dangling");
-    let profile = t.path().join("follow.toml");
-    std::fs::write(
-        &profile,
-        "name = \"follow\"\nformat_version = 1\nfollow_symlinks = true\n[[rule]]\nname = \"all\"\ncategory = \"all\"\npaths = [\"/**\"]\n",
-    )
-    .unwrap();
-    let (r, bundle) = collect(
-        &src,
-        &t.path().join("out"),
-        &["--profile", profile.to_str().unwrap()],
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bundle = collect_following_links(t.path(), &src);
     let recs = records(&bundle);
     let sha = |b: &[u8]| {
         use sha2::Digest;
