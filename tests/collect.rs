@@ -6,7 +6,7 @@ mod common;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::*;
@@ -35,7 +35,7 @@ fn tree() -> tempfile::TempDir {
 }
 
 /// Original bytes of a record's path.
-fn original_path(r: &serde_json::Value) -> std::path::PathBuf {
+fn original_path(r: &serde_json::Value) -> PathBuf {
     use base64::Engine;
     match (r["path"].as_str(), r["path_b64"].as_str()) {
         (Some(p), _) => p.into(),
@@ -171,7 +171,7 @@ fn special_files_are_recorded_and_never_opened_so_nothing_hangs() {
 }
 
 /// Collect `src` (everything, into `dir/out`) with a profile that follows symlinks.
-fn collect_following_links(dir: &Path, src: &Path) -> std::path::PathBuf {
+fn collect_following_links(dir: &Path, src: &Path) -> PathBuf {
     let profile = dir.join("follow.toml");
     std::fs::write(
         &profile,
@@ -1542,15 +1542,22 @@ fn collect_and_act_mid_read(src: &Path, out: &Path, act: impl FnOnce()) -> Run {
     child.join().unwrap()
 }
 
+/// `dir/src` holding one 400 MiB random file `name` (long enough to change it while it is
+/// read), and an empty `dir/out`.
+fn one_big_file(dir: &Path, name: &str, seed: u64) -> (PathBuf, PathBuf, PathBuf) {
+    let src = dir.join("src");
+    let out = dir.join("out");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::create_dir(&out).unwrap();
+    let f = src.join(name);
+    write_random(&f, 400 << 20, seed);
+    (src, out, f)
+}
+
 #[test]
 fn a_file_whose_mtime_changes_while_read_keeps_its_size_and_is_marked_changed() {
     let t = tempfile::tempdir().unwrap();
-    let src = t.path().join("src");
-    let out = t.path().join("out");
-    std::fs::create_dir_all(&src).unwrap();
-    std::fs::create_dir(&out).unwrap();
-    let f = src.join("touched.db");
-    write_random(&f, 400 << 20, 31);
+    let (src, out, f) = one_big_file(t.path(), "touched.db", 31);
     let r = collect_and_act_mid_read(&src, &out, || {
         // A writer that only updates the time (same size, same bytes).
         let file = std::fs::OpenOptions::new().write(true).open(&f).unwrap();
@@ -1575,12 +1582,7 @@ fn a_file_whose_mtime_changes_while_read_keeps_its_size_and_is_marked_changed() 
 #[test]
 fn a_file_truncated_while_read_is_stored_as_read_and_marked_truncated() {
     let t = tempfile::tempdir().unwrap();
-    let src = t.path().join("src");
-    let out = t.path().join("out");
-    std::fs::create_dir_all(&src).unwrap();
-    std::fs::create_dir(&out).unwrap();
-    let f = src.join("rotated.log");
-    write_random(&f, 400 << 20, 32);
+    let (src, out, f) = one_big_file(t.path(), "rotated.log", 32);
     let r = collect_and_act_mid_read(&src, &out, || {
         // Log rotation: cut to 1 MiB, below what has been read already.
         let file = std::fs::OpenOptions::new().write(true).open(&f).unwrap();
