@@ -5,6 +5,7 @@
 
 pub mod dirlist;
 pub mod homes;
+pub mod image;
 pub mod longpath;
 pub mod mounts;
 pub mod read;
