@@ -55,10 +55,16 @@ pub struct CollectArgs {
     /// What to collect from: the running system's root (default) or a mounted evidence folder.
     #[arg(long, value_name = "PATH")]
     pub source: Option<PathBuf>,
-    /// Built-in profile name or a profile TOML file [default: the OS triage profile for the
-    /// running system, `all-files` for any other source].
-    #[arg(long, value_name = "NAME|FILE")]
+    /// Built-in profile name, a profile TOML file, or a third-party definition imported on
+    /// the fly: `kape:TARGET`, `uac:PROFILE[@OS]`, `fa:ARTIFACT,…` (with --definitions)
+    /// [default: the OS triage profile for the running system, `all-files` for any other
+    /// source].
+    #[arg(long, value_name = "NAME|FILE|SPEC")]
     pub profile: Option<String>,
+    /// Folder of the KAPE, UAC or ForensicArtifacts library a `kape:`/`uac:`/`fa:`
+    /// profile is imported from (none is embedded in fieldkit).
+    #[arg(long, value_name = "DIR")]
+    pub definitions: Option<PathBuf>,
     /// Directory the bundle is written to (must not be inside the source, nor the
     /// directory holding fieldkit itself).
     #[arg(long, value_name = "DIR")]
@@ -204,6 +210,25 @@ pub enum ProfilesAction {
     Check {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Import KAPE targets, UAC artifacts/profiles or ForensicArtifacts definitions as a
+    /// native profile: `kape:KapeTriage`, `uac:ir_triage[@OS]`, `fa:A,B` (`*`: all).
+    Import {
+        /// What to import: kape:NAME[,…], uac:PROFILE|ARTIFACT[,…][@OS], fa:NAME[,…].
+        spec: String,
+        /// Folder of the library (KapeFiles, UAC, ForensicArtifacts' artifacts/data).
+        #[arg(long, value_name = "DIR")]
+        definitions: PathBuf,
+        /// Write the native profile TOML here (never overwrites) instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Print, per definition, mapped / partial / not applicable / error with FILE:LINE
+        /// and what was lost (instead of the TOML, unless --out is given too).
+        #[arg(long)]
+        report: bool,
+        /// The report as JSON (with --report).
+        #[arg(long, requires = "report")]
+        json: bool,
     },
 }
 

@@ -25,7 +25,7 @@ use crate::bundle::writer::{BundleWriter, sync_dir};
 use crate::bundle::{self, ACTIONS_JSONL, FILES_JSONL, FINDINGS_JSONL, MANIFEST, SIGNER_PUB};
 use crate::hashing::{AlgSet, hex};
 use crate::plan::Plan;
-use crate::profile::{Origin, Profile};
+use crate::profile::Profile;
 use crate::sign::{self, Signer};
 use crate::source::mounts::MountTable;
 use crate::source::walk::{Avoid, file_id};
@@ -646,10 +646,7 @@ pub fn collect(
         profile: manifest::ProfileInfo {
             name: req.profile.name.clone(),
             sha256: req.profile.sha256.clone(),
-            origin: match &req.profile.origin {
-                Origin::Builtin => "builtin".into(),
-                Origin::File(p) => p.display().to_string(),
-            },
+            origin: req.profile.origin.describe(),
             rules: req.profile.rules.len(),
             max_file_size_override: req.max_file_size,
         },

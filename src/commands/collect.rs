@@ -190,7 +190,7 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
         }
         .to_string()
     });
-    let profile = profile::load(&profile_name)?;
+    let profile = profile::load_any(&profile_name, args.definitions.as_deref())?;
     let max_file_size = args
         .max_file_size
         .as_deref()
