@@ -172,7 +172,8 @@ pub fn load_any(name: &str, definitions: Option<&Path>) -> anyhow::Result<Profil
             let c = imported.counts();
             if c.partial > 0 || c.not_applicable > 0 {
                 eprintln!(
-                    "fieldkit: {}: {} rules from {} definitions ({} mapped, {} partly mapped,                      {} not applicable); details: fieldkit profiles import {} --definitions … --report",
+                    "fieldkit: {}: {} rules from {} definitions ({} mapped, {} partly mapped, {} not \
+                     applicable); details: fieldkit profiles import {} --definitions … --report",
                     spec.text,
                     profile.rules.len(),
                     c.definitions,

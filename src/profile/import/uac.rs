@@ -332,6 +332,7 @@ impl Mapper<'_> {
             );
         }
         let mut notes = Vec::new();
+        let mut lost = false;
         let out_dir = a.get("output_directory").or_else(|| {
             globals
                 .iter()
@@ -377,6 +378,17 @@ impl Mapper<'_> {
                 )],
             );
         }
+        if collector == "find"
+            && let Some(cmd) = a.get("command")
+        {
+            return entry(
+                Outcome::NotApplicable,
+                vec![format!(
+                    "selects among the files found by running {:?} on them: fieldkit runs no program",
+                    cmd.trim()
+                )],
+            );
+        }
         if collector == "find" {
             notes.push(
                 "find lists names: fieldkit collects the files (their record holds name, \
@@ -400,7 +412,6 @@ impl Mapper<'_> {
         if a.get("exclude_nologin_users") == Some("true") {
             notes.push("every home directory, also of users without a login shell".into());
         }
-        let mut lost = false;
         if let Some(fs) = a.get("exclude_file_system") {
             let fs = array(fs);
             let pseudo = ["proc", "procfs", "sysfs", "devfs", "tmpfs"];
@@ -448,7 +459,14 @@ impl Mapper<'_> {
                 );
             }
             if !home && !rest.starts_with('/') {
-                return entry(Outcome::Error, vec![format!("path {w:?} is not absolute")]);
+                // UAC hands the words to find unquoted: a relative word is searched in
+                // UAC's working directory, never on the evidence.
+                notes.push(format!(
+                    "path word {w:?} is relative (an unquoted space in the definition splits \
+                     the path): not collected"
+                ));
+                lost = true;
+                continue;
             }
             let comps: Vec<String> = rest
                 .split('/')
