@@ -381,13 +381,22 @@ pub enum ReportFormat {
     Json,
     Csv,
     Html,
+    /// CASE/UCO 1.x JSON-LD (as the bundle's case.jsonld, plus the bundle file's hash).
+    Case,
+    /// sleuthkit 3.x bodyfile of every recorded time (`mactime -b FILE`).
+    Bodyfile,
+    /// Timesketch JSONL: an event per time of each file and per finding.
+    Timeline,
+    /// Timesketch CSV: the same events with a header line.
+    TimelineCsv,
 }
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// The bundle (.zip).
     pub bundle: PathBuf,
-    /// Output format; csv lists the findings.
+    /// Output format; csv lists the findings; case, bodyfile, timeline, timeline-csv
+    /// export for CASE/UCO tools, sleuthkit's mactime and Timesketch.
     #[arg(long, value_enum, default_value = "text")]
     pub format: ReportFormat,
     /// Write to this file instead of stdout (never overwrites).

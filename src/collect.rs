@@ -721,6 +721,10 @@ pub fn collect(
             member_info(ACTIONS_JSONL, "every action taken, UTC"),
             member_info(FINDINGS_JSONL, "triage findings"),
             member_info(
+                bundle::CASE_JSONLD,
+                "CASE/UCO 1.x JSON-LD of the collection (docs/interop.md)",
+            ),
+            member_info(
                 bundle::REPORT_HTML,
                 "self-contained report for reading offline",
             ),
@@ -767,6 +771,27 @@ pub fn collect(
             }
             writer.add_metadata(ACTIONS_JSONL, &act)?;
             writer.add_metadata_stream(FINDINGS_JSONL, findings.reader(), findings.len())?;
+            // CASE/UCO JSON-LD, from the same spooled records, via a temp file on the
+            // output device (one record in memory at a time).
+            {
+                use std::io::{Seek, Write};
+                let case_findings =
+                    crate::report::read_findings(BufReader::new(findings.reader())).findings;
+                let mut tmp = std::io::BufWriter::new(tempfile::tempfile_in(&out_dir)?);
+                crate::report::case::write(
+                    &mut tmp,
+                    &manifest,
+                    BufReader::new(records.reader()),
+                    BufReader::new(records.reader()),
+                    &case_findings,
+                    None,
+                )?;
+                tmp.flush()?;
+                let mut file = tmp.into_inner().map_err(|e| e.into_error())?;
+                let len = file.stream_position()?;
+                file.rewind()?;
+                writer.add_metadata_stream(bundle::CASE_JSONLD, file, len)?;
+            }
             writer.add_metadata(
                 bundle::REPORT_HTML,
                 crate::report::html::render(&report).as_bytes(),
