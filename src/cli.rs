@@ -65,6 +65,11 @@ pub struct CollectArgs {
     /// profile is imported from (none is embedded in fieldkit).
     #[arg(long, value_name = "DIR")]
     pub definitions: Option<PathBuf>,
+    /// Encrypt the bundle to this age X25519 (`age1…`) or `ssh-ed25519` public key, or to
+    /// every key in this file (repeatable): writes BUNDLE.zip.age, signed, decryptable with
+    /// `age -d`; the plain bundle is never written to the output device.
+    #[arg(long = "encrypt-to", value_name = "RECIPIENT")]
+    pub encrypt_to: Vec<String>,
     /// Directory the bundle is written to (must not be inside the source, nor the
     /// directory holding fieldkit itself).
     #[arg(long, value_name = "DIR")]
@@ -168,6 +173,10 @@ pub struct VerifyArgs {
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Decrypt an encrypted bundle (.zip.age) on the fly with this age identity file or
+    /// OpenSSH Ed25519 private key.
+    #[arg(long, value_name = "FILE")]
+    pub identity_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -410,6 +419,10 @@ pub struct ReportArgs {
     pub allowed_signers: Option<PathBuf>,
     #[arg(long, value_name = "NAME", requires = "allowed_signers")]
     pub identity: Option<String>,
+    /// Decrypt an encrypted bundle (.zip.age) on the fly with this age identity file or
+    /// OpenSSH Ed25519 private key.
+    #[arg(long, value_name = "FILE")]
+    pub identity_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,9 @@
 //! `record`), and reading back (`verify`, `extract`). Never modifies a finished bundle:
 //! verification and extraction only read.
 
+pub mod age;
 pub mod extract;
+pub mod input;
 pub mod manifest;
 pub mod naming;
 pub mod record;
