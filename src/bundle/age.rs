@@ -18,8 +18,6 @@
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use curve25519_dalek::edwards::CompressedEdwardsY;
 use curve25519_dalek::montgomery::MontgomeryPoint;
 use hkdf::Hkdf;
@@ -192,9 +190,8 @@ impl Recipient {
             ));
         }
         let wrap = hkdf(&shared, &salt, label);
-        let body = ChaCha20Poly1305::new(Key::from_slice(&wrap))
-            .encrypt(Nonce::from_slice(&[0u8; 12]), &file_key[..])
-            .map_err(|_| io::Error::other("wrapping the file key failed"))?;
+        let body = fieldkit_chunk_aead::seal(&wrap, &[0u8; 12], &file_key[..])
+            .ok_or_else(|| io::Error::other("wrapping the file key failed"))?;
         let mut s = format!(
             "-> {kind}{args} {}\n",
             base64::Engine::encode(&b64(), share.to_bytes())
@@ -318,9 +315,7 @@ impl Identity {
             _ => return None,
         };
         let wrap = hkdf(&shared, &salt, label);
-        let key = ChaCha20Poly1305::new(Key::from_slice(&wrap))
-            .decrypt(Nonce::from_slice(&[0u8; 12]), stanza.body.as_slice())
-            .ok()?;
+        let key = fieldkit_chunk_aead::open(&wrap, &[0u8; 12], stanza.body.as_slice())?;
         key.try_into().ok()
     }
 }
@@ -338,8 +333,8 @@ fn header_mac(file_key: &[u8; 16], header_up_to_dashes: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-fn payload_cipher(file_key: &[u8; 16], nonce: &[u8; 16]) -> ChaCha20Poly1305 {
-    ChaCha20Poly1305::new(Key::from_slice(&hkdf(file_key, nonce, b"payload")))
+fn payload_key(file_key: &[u8; 16], nonce: &[u8; 16]) -> [u8; 32] {
+    hkdf(file_key, nonce, b"payload")
 }
 
 fn chunk_nonce(counter: u64, last: bool) -> [u8; 12] {
@@ -354,7 +349,7 @@ fn chunk_nonce(counter: u64, last: bool) -> [u8; 12] {
 /// rewritten. `seek` answers only "where am I" (the ZIP writer asks), never moves.
 pub struct Writer<W: Write> {
     inner: W,
-    cipher: ChaCha20Poly1305,
+    cipher: [u8; 32],
     buf: Vec<u8>,
     counter: u64,
     /// Plaintext bytes taken (the position the ZIP writer sees).
@@ -385,7 +380,7 @@ impl<W: Write> Writer<W> {
         Ok((
             Writer {
                 inner,
-                cipher: payload_cipher(&file_key, &nonce),
+                cipher: payload_key(&file_key, &nonce),
                 buf: Vec::with_capacity(CHUNK),
                 counter: 0,
                 pos: 0,
@@ -397,16 +392,9 @@ impl<W: Write> Writer<W> {
     }
 
     fn seal(&mut self, last: bool) -> io::Result<()> {
-        let ct = self
-            .cipher
-            .encrypt(
-                Nonce::from_slice(&chunk_nonce(self.counter, last)),
-                Payload {
-                    msg: &self.buf,
-                    aad: &[],
-                },
-            )
-            .map_err(|_| io::Error::other("encrypting a chunk failed"))?;
+        let ct =
+            fieldkit_chunk_aead::seal(&self.cipher, &chunk_nonce(self.counter, last), &self.buf)
+                .ok_or_else(|| io::Error::other("encrypting a chunk failed"))?;
         self.counter = self
             .counter
             .checked_add(1)
@@ -478,7 +466,7 @@ impl<W: Write> Seek for Writer<W> {
 pub struct Reader<R: Read + Seek> {
     inner: R,
     file_key: [u8; 16],
-    cipher: ChaCha20Poly1305,
+    cipher: [u8; 32],
     payload_start: u64,
     len: u64,
     chunks: u64,
@@ -618,7 +606,7 @@ impl<R: Read + Seek> Reader<R> {
         let mut r = Reader {
             inner,
             file_key,
-            cipher: payload_cipher(&file_key, &nonce),
+            cipher: payload_key(&file_key, &nonce),
             payload_start,
             len,
             chunks,
@@ -681,10 +669,8 @@ impl<R: Read + Seek> Reader<R> {
         let mut ct = vec![0u8; size as usize];
         self.inner.read_exact(&mut ct)?;
         let last = index + 1 == self.chunks;
-        let pt = self
-            .cipher
-            .decrypt(Nonce::from_slice(&chunk_nonce(index, last)), ct.as_slice())
-            .map_err(|_| {
+        let pt = fieldkit_chunk_aead::open(&self.cipher, &chunk_nonce(index, last), ct.as_slice())
+            .ok_or_else(|| {
                 io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!(
