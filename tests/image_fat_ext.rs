@@ -317,6 +317,7 @@ fn fls(image: &Path, extra: &str) -> BTreeMap<String, (String, String)> {
             || t.starts_with("V/V")
             || path.starts_with('$')
             || path.contains("/$")
+            || path.contains("(Volume Label Entry)")
         {
             continue;
         }
@@ -676,4 +677,169 @@ fn ext4_as_the_kernel_writes_it_fragmented_unwritten_hashed_directories_and_time
         "not_regular",
         "device nodes are recorded, never read"
     );
+}
+
+// ---------------------------------------------------------------------------------
+// FAT12/16/32
+
+/// Names FAT keeps in different ways: 8.3 upper case, 8.3 with the lower-case flags,
+/// VFAT long names (mixed case, spaces, several slots, non-ASCII, CJK), nested
+/// directories, a directory of more entries than one cluster holds.
+fn make_fat_tree(dir: &Path) {
+    std::fs::create_dir_all(dir.join("docs/sub/deeper")).unwrap();
+    std::fs::create_dir_all(dir.join("docs/many")).unwrap();
+    std::fs::create_dir_all(dir.join("frag")).unwrap();
+    std::fs::write(dir.join("readme.txt"), b"lower-case 8.3 name\n").unwrap();
+    std::fs::write(dir.join("UPPER.TXT"), b"upper-case 8.3 name\n").unwrap();
+    std::fs::write(dir.join("MixedCase.Txt"), b"mixed\n").unwrap();
+    std::fs::write(dir.join("Grüße an alle.txt"), b"umlauts\n").unwrap();
+    std::fs::write(dir.join("日本語のファイル.txt"), b"cjk\n").unwrap();
+    std::fs::write(
+        dir.join("a long file name with spaces that needs five slots.data"),
+        noise(5000, 11),
+    )
+    .unwrap();
+    std::fs::write(dir.join("empty"), b"").unwrap();
+    std::fs::write(dir.join("docs/sub/deeper/file.bin"), noise(100_000, 12)).unwrap();
+    for i in 0..90 {
+        std::fs::write(
+            dir.join(format!("docs/many/entry number {i}.txt")),
+            format!("{i}\n"),
+        )
+        .unwrap();
+    }
+    for i in 0..24 {
+        std::fs::write(dir.join(format!("frag/f{i:02}")), noise(3000, 100 + i)).unwrap();
+    }
+    bash(&format!(
+        "cd {}; touch -d '2003-04-05 06:07:09' readme.txt; touch -d '1999-12-31 23:59:58' UPPER.TXT",
+        q(dir)
+    ));
+}
+
+/// Copy the tree with mtools, then thin out `frag/` and write a large file into the
+/// holes, so it is fragmented; the tree is changed the same way, so it stays the truth.
+fn fill_fat(image: &Path, src: &Path) -> Vec<u8> {
+    bash(&format!("mcopy -s -m -i {} {}/* ::/", q(image), q(src)));
+    let mut dels = String::new();
+    for i in (0..24).step_by(2) {
+        std::fs::remove_file(src.join(format!("frag/f{i:02}"))).unwrap();
+        dels.push_str(&format!(" ::/frag/f{i:02}"));
+    }
+    let big = noise(40_000, 99);
+    std::fs::write(src.join("big.bin"), &big).unwrap();
+    // FAT32's FSInfo sector hints where the next free cluster is, and mtools allocates
+    // from there: reset the hint to "unknown" (0xFFFFFFFF at byte 492 of the FSInfo
+    // sector, whose number is at BPB offset 48), so the freed clusters are used first.
+    bash(&format!(
+        "mdel -i {img}{dels}; \
+         if [ \"$(dd if={img} bs=1 skip=82 count=5 status=none)\" = FAT32 ]; then \
+           fsinfo=$(od -An -tu2 -j48 -N2 {img} | tr -d ' '); \
+           printf '\\377\\377\\377\\377' | dd of={img} bs=1 seek=$((fsinfo * 512 + 492)) conv=notrunc status=none; \
+         fi; \
+         mcopy -m -i {img} {big} ::/big.bin",
+        img = q(image),
+        big = q(&src.join("big.bin"))
+    ));
+    big
+}
+
+#[test]
+fn fat12_fat16_and_fat32_read_like_sleuthkit_and_the_tree_copied_in() {
+    for (t, p) in [
+        ("mkfs.fat", "dosfstools"),
+        ("mcopy", "mtools"),
+        ("fls", "sleuthkit"),
+        ("istat", "sleuthkit"),
+    ] {
+        require_tool(t, p);
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    for (bits, kib, cluster) in [(12, 2048, 2048), (16, 16384, 2048), (32, 40960, 512)] {
+        let what = format!("FAT{bits}");
+        let src = tmp.path().join(format!("src{bits}"));
+        make_fat_tree(&src);
+        let image = tmp.path().join(format!("fat{bits}.img"));
+        bash(&format!(
+            "mkfs.fat -C -F {bits} -S 512 -s {} -n FIELDKIT -i 1234ABCD {} {kib} >/dev/null",
+            cluster / 512,
+            q(&image)
+        ));
+        let big = fill_fat(&image, &src);
+        let fs = Fat::open(open_image(&image)).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let info = fs.info();
+        assert_eq!(info.kind, format!("fat{bits}"), "{info:?}");
+        assert_eq!(info.label.as_deref(), Some("FIELDKIT"));
+        assert_eq!(info.serial.as_deref(), Some("1234-ABCD"));
+        let ours = walk(&fs);
+        let truth = walk_tree(&src);
+        assert_same_tree(&what, &ours, &truth);
+        let Some(Layout::Extents { extents, .. }) = &ours[&b"big.bin"[..]].layout else {
+            panic!()
+        };
+        assert!(
+            extents.len() > 2,
+            "{what}: big.bin in {} pieces: the test did not fragment it",
+            extents.len()
+        );
+        assert_eq!(ours[&b"big.bin"[..]].sha256, Some(sha256(&big)));
+        // Write times: FAT keeps 2-second steps, mtools rounds down.
+        for (path, t) in &truth {
+            if t.kind == NodeKind::File {
+                let m = ns(ours[path].node.times.modified).unwrap();
+                assert!(
+                    m <= t.mtime && t.mtime - m < 2_000_000_000,
+                    "{what}: {}: mtime {m} vs {}",
+                    show(path),
+                    t.mtime
+                );
+            }
+        }
+        let listing = fls(&image, "");
+        let lossy = by_lossy_name(&ours);
+        assert_eq!(
+            lossy.keys().collect::<Vec<_>>(),
+            listing.keys().collect::<Vec<_>>(),
+            "{what}: fls lists other paths"
+        );
+        for (path, h) in icat_hashes(&image, "", &listing) {
+            assert_eq!(
+                lossy[&path].sha256.as_deref(),
+                Some(h.as_str()),
+                "{what}: {path}: icat content"
+            );
+        }
+        for name in [
+            "readme.txt",
+            "UPPER.TXT",
+            "Grüße an alle.txt",
+            "docs/sub/deeper/file.bin",
+            "big.bin",
+        ] {
+            let t = istat_times(&image, "", &listing[name].1);
+            let n = &lossy[name].node;
+            assert_eq!(
+                ns(n.times.modified),
+                t.get("Written").copied(),
+                "{what}: {name}: write time vs istat"
+            );
+            assert_eq!(
+                ns(n.times.accessed),
+                t.get("Accessed").copied(),
+                "{what}: {name}: access date vs istat"
+            );
+            assert_eq!(
+                ns(n.times.born),
+                t.get("Created").copied(),
+                "{what}: {name}: creation time vs istat"
+            );
+        }
+        assert_eq!(
+            ns(lossy["readme.txt"].node.times.modified),
+            Some(1_049_522_828_000_000_000),
+            "2003-04-05 06:07:08 (09 rounded down)"
+        );
+        let n = assert_dd_rebuilds(&what, &image, 0, &ours);
+        assert!(n > 100, "{what}: {n} files rebuilt with dd");
+    }
 }
