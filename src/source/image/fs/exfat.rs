@@ -27,7 +27,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::fat::table::{Run, Table, Width, read_full};
+use super::fat::table::{Run, Table, Width, chunked, read_full};
 use super::fat::time::dos;
 use super::ondisk::{DirAncestry, byte, check_name, le16, le32, le64, utf16_to_wtf8};
 use super::{
@@ -517,7 +517,7 @@ fn scan(
     let mut offsets: Vec<u64> = Vec::new();
     let mut want = 0usize;
     let mut buf = Vec::new();
-    for &(at, len) in pieces {
+    for (at, len) in chunked(pieces) {
         buf.resize(len as usize, 0);
         let got = read_full(vol, at, &mut buf)?;
         for (i, raw) in buf[..got - got % 32].chunks_exact(32).enumerate() {

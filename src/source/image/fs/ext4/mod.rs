@@ -178,6 +178,12 @@ impl Ext4 {
         if inodes_per_group == 0 || u64::from(inodes_per_group) > 8 * block_size {
             return Err(bad_sb(40, format!("{inodes_per_group} inodes per group")));
         }
+        if blocks_count.checked_mul(block_size).is_none() {
+            return Err(bad_sb(
+                4,
+                format!("{blocks_count} blocks of {block_size} bytes overflow 64 bits"),
+            ));
+        }
         if first_data_block >= blocks_count {
             return Err(bad_sb(
                 20,

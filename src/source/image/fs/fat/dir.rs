@@ -6,7 +6,7 @@
 //! and Linux do; it never merges into another entry's name. Never reads past the pieces
 //! it was given.
 
-use super::table::{Width, read_full};
+use super::table::{Width, chunked, read_full};
 use crate::source::image::fs::ondisk::{byte, le16, le32, utf16_to_wtf8};
 use crate::source::image::fs::{FsError, Times};
 use crate::source::image::media::ReadAt;
@@ -228,7 +228,7 @@ pub(crate) fn scan(
         complete: false,
     };
     let mut buf = Vec::new();
-    for &(at, len) in pieces {
+    for (at, len) in chunked(pieces) {
         buf.resize(len as usize, 0);
         let got = read_full(vol, at, &mut buf)?;
         for (i, raw) in buf[..got - got % 32].chunks_exact(32).enumerate() {

@@ -260,3 +260,12 @@ pub(crate) fn read_full(vol: &dyn ReadAt, at: u64, buf: &mut [u8]) -> Result<usi
     }
     Ok(done)
 }
+
+/// Directory pieces split into reads of at most 64 KiB (a multiple of the 32-byte
+/// entry), so a directory that claims to be huge costs memory only as it is read.
+pub(crate) fn chunked(pieces: &[(u64, u64)]) -> impl Iterator<Item = (u64, u64)> + '_ {
+    const CHUNK: u64 = 64 * 1024;
+    pieces.iter().flat_map(|&(at, len)| {
+        (0..len.div_ceil(CHUNK)).map(move |i| (at + i * CHUNK, (len - i * CHUNK).min(CHUNK)))
+    })
+}
