@@ -24,6 +24,11 @@ use super::media::ReadAt;
 
 pub mod read;
 
+pub mod exfat;
+pub mod ext4;
+pub mod fat;
+pub(crate) mod ondisk;
+
 /// An entry's identity inside one file system: NTFS file reference (MFT record number
 /// in the low 48 bits, sequence number in the high 16), ext inode number, FAT/exFAT
 /// the byte offset of its directory entry in the volume (the root: 0). Opaque to
