@@ -41,10 +41,23 @@ fn parse_time(text: &str) -> Option<(i64, u32)> {
     Some((ts.as_second(), ts.subsec_nanosecond().max(0) as u32))
 }
 
+/// Other spellings of the four times a nested set may use (`created` for `btime`, …).
+fn aliases(name: &str) -> &'static [&'static str] {
+    match name {
+        "atime" => &["atime", "accessed"],
+        "mtime" => &["mtime", "modified"],
+        "ctime" => &["ctime", "changed"],
+        _ => &["btime", "created", "born"],
+    }
+}
+
 fn set_of(obj: &Map<String, Value>, label: Option<String>) -> Option<TimeSet> {
     let mut times = Vec::new();
     for (name, _) in TIMES {
-        if let Some(t) = obj.get(name).and_then(Value::as_str)
+        let found = aliases(name)
+            .iter()
+            .find_map(|a| obj.get(*a).and_then(Value::as_str));
+        if let Some(t) = found
             && let Some((s, ns)) = parse_time(t)
         {
             times.push((name, t.to_string(), s, ns));
