@@ -593,7 +593,9 @@ impl<R: Read + Seek> Reader<R> {
             ));
         };
         let mut nonce = [0u8; 16];
-        nonce.copy_from_slice(&head[header_len..header_len + 16]);
+        nonce.copy_from_slice(head.get(header_len..header_len + 16).ok_or_else(|| {
+            OpenError::Format(format!("the age header is longer than {MAX_HEADER} bytes"))
+        })?);
         let full = (CHUNK + TAG) as u64;
         let chunks = ct_len.div_ceil(full);
         let last_len = ct_len - (chunks - 1) * full;
@@ -812,6 +814,39 @@ mod tests {
         assert!(open(&bad, &id).is_err());
         let mut rd = open(&ct, &id).unwrap();
         rd.authenticate_all().unwrap();
+    }
+
+    #[test]
+    fn mutated_and_cut_files_never_panic() {
+        let (r, id) = x25519_pair();
+        let ct = encrypt(&vec![7u8; CHUNK + 100], std::slice::from_ref(&r));
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for round in 0..600 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mut b = ct.clone();
+            match round % 3 {
+                0 => b.truncate((x as usize) % (ct.len() + 1)),
+                1 => {
+                    let at = (x as usize) % b.len();
+                    b[at] ^= (x >> 32) as u8 | 1;
+                }
+                _ => {
+                    let at = (x as usize) % 300;
+                    b.insert(at.min(b.len()), b'\n');
+                }
+            }
+            if let Ok(mut rd) = Reader::open(
+                io::Cursor::new(b.clone()),
+                b.len() as u64,
+                std::slice::from_ref(&id),
+            ) {
+                let _ = rd.authenticate_all();
+                let mut out = Vec::new();
+                let _ = rd.read_to_end(&mut out);
+            }
+        }
     }
 
     #[test]

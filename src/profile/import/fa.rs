@@ -98,6 +98,9 @@ fn parse_document(text: &str) -> Result<(FaDoc, Option<String>), (usize, String)
                 };
                 let line = loc.line() as usize;
                 let col = loc.column() as usize;
+                if line == 0 {
+                    return Err((1, first));
+                }
                 let fixed = text.lines().nth(line.saturating_sub(1)).and_then(|l| {
                     let chars: Vec<char> = l.chars().collect();
                     let at = col.checked_sub(1)?;

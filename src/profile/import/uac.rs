@@ -853,6 +853,29 @@ mod tests {
     }
 
     #[test]
+    fn malformed_lines_are_errors_not_panics() {
+        for text in [
+            "",
+            "-",
+            "artifacts:\n",
+            "artifacts:\n  - x\n",
+            "version: 1\nartifacts:\n  -\n    path: \"unbalanced\n    collector: file\n    supported_os: [all]\n",
+            "artifacts:\n  -\n    command: \"\"\"\n    never closed\n",
+            "artifacts:\n  -\n    supported_os: [linux]\n    collector: file\n    path: %user_home%\n    max_depth: x\n",
+        ] {
+            if let Ok(f) = parse_file(text) {
+                let m = Mapper {
+                    dir: Path::new("/nonexistent"),
+                    os: "linux",
+                };
+                for a in &f.artifacts {
+                    let _ = m.artifact("x.yaml", 1, &f.globals, a, &mut Vec::new());
+                }
+            }
+        }
+    }
+
+    #[test]
     fn file_collectors_map_with_depth_names_and_excludes() {
         let t = tempfile::tempdir().unwrap();
         let a = t.path().join("artifacts/files/logs");
