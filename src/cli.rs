@@ -55,10 +55,21 @@ pub struct CollectArgs {
     /// What to collect from: the running system's root (default) or a mounted evidence folder.
     #[arg(long, value_name = "PATH")]
     pub source: Option<PathBuf>,
-    /// Built-in profile name or a profile TOML file [default: the OS triage profile for the
-    /// running system, `all-files` for any other source].
-    #[arg(long, value_name = "NAME|FILE")]
+    /// Built-in profile name, a profile TOML file, or a third-party definition imported on
+    /// the fly: `kape:TARGET`, `uac:PROFILE[@OS]`, `fa:ARTIFACT,…` (with --definitions)
+    /// [default: the OS triage profile for the running system, `all-files` for any other
+    /// source].
+    #[arg(long, value_name = "NAME|FILE|SPEC")]
     pub profile: Option<String>,
+    /// Folder of the KAPE, UAC or ForensicArtifacts library a `kape:`/`uac:`/`fa:`
+    /// profile is imported from (none is embedded in fieldkit).
+    #[arg(long, value_name = "DIR")]
+    pub definitions: Option<PathBuf>,
+    /// Encrypt the bundle to this age X25519 (`age1…`) or `ssh-ed25519` public key, or to
+    /// every key in this file (repeatable): writes BUNDLE.zip.age, signed, decryptable with
+    /// `age -d`; the plain bundle is never written to the output device.
+    #[arg(long = "encrypt-to", value_name = "RECIPIENT")]
+    pub encrypt_to: Vec<String>,
     /// Directory the bundle is written to (must not be inside the source, nor the
     /// directory holding fieldkit itself).
     #[arg(long, value_name = "DIR")]
@@ -162,6 +173,10 @@ pub struct VerifyArgs {
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Decrypt an encrypted bundle (.zip.age) on the fly with this age identity file or
+    /// OpenSSH Ed25519 private key.
+    #[arg(long, value_name = "FILE")]
+    pub identity_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -204,6 +219,25 @@ pub enum ProfilesAction {
     Check {
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Import KAPE targets, UAC artifacts/profiles or ForensicArtifacts definitions as a
+    /// native profile: `kape:KapeTriage`, `uac:ir_triage[@OS]`, `fa:A,B` (`*`: all).
+    Import {
+        /// What to import: kape:NAME[,…], uac:PROFILE|ARTIFACT[,…][@OS], fa:NAME[,…].
+        spec: String,
+        /// Folder of the library (KapeFiles, UAC, ForensicArtifacts' artifacts/data).
+        #[arg(long, value_name = "DIR")]
+        definitions: PathBuf,
+        /// Write the native profile TOML here (never overwrites) instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Print, per definition, mapped / partial / not applicable / error with FILE:LINE
+        /// and what was lost (instead of the TOML, unless --out is given too).
+        #[arg(long)]
+        report: bool,
+        /// The report as JSON (with --report).
+        #[arg(long, requires = "report")]
+        json: bool,
     },
 }
 
@@ -356,13 +390,22 @@ pub enum ReportFormat {
     Json,
     Csv,
     Html,
+    /// CASE/UCO 1.x JSON-LD (as the bundle's case.jsonld, plus the bundle file's hash).
+    Case,
+    /// sleuthkit 3.x bodyfile of every recorded time (`mactime -b FILE`).
+    Bodyfile,
+    /// Timesketch JSONL: an event per time of each file and per finding.
+    Timeline,
+    /// Timesketch CSV: the same events with a header line.
+    TimelineCsv,
 }
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// The bundle (.zip).
     pub bundle: PathBuf,
-    /// Output format; csv lists the findings.
+    /// Output format; csv lists the findings; case, bodyfile, timeline, timeline-csv
+    /// export for CASE/UCO tools, sleuthkit's mactime and Timesketch.
     #[arg(long, value_enum, default_value = "text")]
     pub format: ReportFormat,
     /// Write to this file instead of stdout (never overwrites).
@@ -376,6 +419,10 @@ pub struct ReportArgs {
     pub allowed_signers: Option<PathBuf>,
     #[arg(long, value_name = "NAME", requires = "allowed_signers")]
     pub identity: Option<String>,
+    /// Decrypt an encrypted bundle (.zip.age) on the fly with this age identity file or
+    /// OpenSSH Ed25519 private key.
+    #[arg(long, value_name = "FILE")]
+    pub identity_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -25,7 +25,7 @@ use crate::bundle::writer::{BundleWriter, sync_dir};
 use crate::bundle::{self, ACTIONS_JSONL, FILES_JSONL, FINDINGS_JSONL, MANIFEST, SIGNER_PUB};
 use crate::hashing::{AlgSet, hex};
 use crate::plan::Plan;
-use crate::profile::{Origin, Profile};
+use crate::profile::Profile;
 use crate::sign::{self, Signer};
 use crate::source::mounts::MountTable;
 use crate::source::walk::{Avoid, file_id};
@@ -59,6 +59,8 @@ pub struct Request {
     pub on_live: Option<LiveNotice>,
     pub command_line: Vec<OsString>,
     pub analyzers: Vec<Box<dyn Analyzer>>,
+    /// `--encrypt-to`: the bundle is written age-encrypted to these recipients.
+    pub encrypt_to: Vec<crate::bundle::age::Recipient>,
 }
 
 /// Why a collection did not produce a finalized bundle.
@@ -91,6 +93,10 @@ pub struct Collected {
     pub timings: Timings,
     /// What the live step found (open encrypted volumes above all), when it ran.
     pub live: Option<crate::live::LiveSummary>,
+    /// Encrypted bundles: SHA-256 of the plain bundle inside (`age -d` gives it back) and
+    /// the run's file key (memory only: to read the findings back for the summary).
+    pub inner_sha256: Option<String>,
+    pub file_key: Option<[u8; 16]>,
 }
 
 /// Seconds spent in each phase of a run.
@@ -401,7 +407,12 @@ pub fn collect(
     let host = crate::host::host_identity();
     let bundle_id = uuid::Uuid::new_v4().to_string();
     let file_name = bundle_file_name(&req.case, host.hostname.as_deref(), &start, &bundle_id);
-    let writer = BundleWriter::create(&out_dir, &file_name).map_err(Failure::Refused)?;
+    let writer = if req.encrypt_to.is_empty() {
+        BundleWriter::create(&out_dir, &file_name)
+    } else {
+        BundleWriter::create_encrypted(&out_dir, &file_name, &req.encrypt_to)
+    }
+    .map_err(Failure::Refused)?;
     let part_path = writer.part_path().to_path_buf();
     let output_failure = |error: String| Failure::Output {
         error,
@@ -646,10 +657,7 @@ pub fn collect(
         profile: manifest::ProfileInfo {
             name: req.profile.name.clone(),
             sha256: req.profile.sha256.clone(),
-            origin: match &req.profile.origin {
-                Origin::Builtin => "builtin".into(),
-                Origin::File(p) => p.display().to_string(),
-            },
+            origin: req.profile.origin.describe(),
             rules: req.profile.rules.len(),
             max_file_size_override: req.max_file_size,
         },
@@ -724,6 +732,10 @@ pub fn collect(
             member_info(ACTIONS_JSONL, "every action taken, UTC"),
             member_info(FINDINGS_JSONL, "triage findings"),
             member_info(
+                bundle::CASE_JSONLD,
+                "CASE/UCO 1.x JSON-LD of the collection (docs/interop.md)",
+            ),
+            member_info(
                 bundle::REPORT_HTML,
                 "self-contained report for reading offline",
             ),
@@ -731,6 +743,14 @@ pub fn collect(
             member_info(bundle::SUMS, "sha256sum list of every member above"),
             member_info(bundle::SUMS_SIG, "SSHSIG (Ed25519) signature of SHA256SUMS"),
         ],
+        encryption: (!req.encrypt_to.is_empty()).then(|| manifest::EncryptionInfo {
+            format: "age-encryption.org/v1".into(),
+            recipients: req
+                .encrypt_to
+                .iter()
+                .map(|r| r.text().to_string())
+                .collect(),
+        }),
     };
     actions.push(Action::event(
         "bundle.finalize",
@@ -770,6 +790,27 @@ pub fn collect(
             }
             writer.add_metadata(ACTIONS_JSONL, &act)?;
             writer.add_metadata_stream(FINDINGS_JSONL, findings.reader(), findings.len())?;
+            // CASE/UCO JSON-LD, from the same spooled records, via a temp file on the
+            // output device (one record in memory at a time).
+            {
+                use std::io::{Seek, Write};
+                let case_findings =
+                    crate::report::read_findings(BufReader::new(findings.reader())).findings;
+                let mut tmp = std::io::BufWriter::new(tempfile::tempfile_in(&out_dir)?);
+                crate::report::case::write(
+                    &mut tmp,
+                    &manifest,
+                    BufReader::new(records.reader()),
+                    BufReader::new(records.reader()),
+                    &case_findings,
+                    None,
+                )?;
+                tmp.flush()?;
+                let mut file = tmp.into_inner().map_err(|e| e.into_error())?;
+                let len = file.stream_position()?;
+                file.rewind()?;
+                writer.add_metadata_stream(bundle::CASE_JSONLD, file, len)?;
+            }
             writer.add_metadata(
                 bundle::REPORT_HTML,
                 crate::report::html::render(&report).as_bytes(),
@@ -799,7 +840,15 @@ pub fn collect(
             },
             check_sidecars: false,
         };
-        Some(verify::verify(&finished.path, &opts))
+        // An encrypted bundle is read back with the file key this run made (kept in
+        // memory only): decrypted on the fly, every chunk authenticated, nothing plain
+        // written.
+        let ids: Vec<crate::bundle::age::Identity> = finished
+            .file_key
+            .map(crate::bundle::age::Identity::FileKey)
+            .into_iter()
+            .collect();
+        Some(verify::verify_with(&finished.path, &opts, &ids))
     } else {
         None
     };
@@ -847,6 +896,8 @@ pub fn collect(
     }
     timings.sidecars = t_sidecars.elapsed().as_secs_f64();
     Ok(Collected {
+        inner_sha256: finished.inner_sha256.map(|d| hex(&d)),
+        file_key: finished.file_key,
         bundle: finished.path,
         sha256: hex(&whole),
         size: finished.len,

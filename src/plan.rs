@@ -18,7 +18,9 @@ pub struct PlannedRule {
     pub category: String,
     patterns: Vec<PathPattern>,
     names: Vec<globset::GlobMatcher>,
+    name_regex: Vec<regex::Regex>,
     exclude: Vec<PathPattern>,
+    min_file_size: Option<u64>,
     max_depth: Option<u32>,
     pub max_file_size: Option<u64>,
     pub read_pseudo: bool,
@@ -39,7 +41,9 @@ impl PlannedRule {
             category: rule.category.clone(),
             patterns,
             names: rule.names.clone(),
+            name_regex: rule.name_regex.clone(),
             exclude: rule.exclude.clone(),
+            min_file_size: rule.min_file_size,
             max_depth: rule.max_depth,
             max_file_size: rule.max_file_size.or(default_max),
             read_pseudo: rule.read_pseudo,
@@ -80,11 +84,27 @@ impl PlannedRule {
             .any(|p| p.literal_prefix_len() > comps.len() && p.may_match_below(comps))
     }
 
-    fn wants(&self, comps: &[&OsStr]) -> bool {
+    /// `size`: what the walk's `lstat` says, when it knows (a rule's minimum size cannot
+    /// turn a file away whose size is unknown).
+    fn wants(&self, comps: &[&OsStr], size: Option<u64>) -> bool {
         let Some(name) = comps.last() else {
             return false;
         };
-        (self.names.is_empty() || self.names.iter().any(|n| n.is_match(Path::new(name))))
+        let by_glob = || self.names.iter().any(|n| n.is_match(Path::new(name)));
+        // Regexes see the name as text; a name that is not UTF-8 is matched in its lossy
+        // form (a regex cannot address the raw bytes of an OS string portably).
+        let by_regex = || {
+            let text = name.to_string_lossy();
+            self.name_regex.iter().any(|r| r.is_match(&text))
+        };
+        let name_ok =
+            (self.names.is_empty() && self.name_regex.is_empty()) || by_glob() || by_regex();
+        let size_ok = match (self.min_file_size, size) {
+            (Some(min), Some(size)) => size >= min,
+            _ => true,
+        };
+        name_ok
+            && size_ok
             && !self.excluded(comps)
             && self
                 .patterns
@@ -158,12 +178,13 @@ impl Plan {
             .any(|r| r.may_descend(comps) && r.reaches_literally_below(comps))
     }
 
-    /// Indices of the rules that want the file at `comps`.
-    pub fn matching_rules(&self, comps: &[&OsStr]) -> Vec<u16> {
+    /// Indices of the rules that want the file at `comps`, whose size (from the walk's
+    /// `lstat` of a regular file) is `size` when known.
+    pub fn matching_rules(&self, comps: &[&OsStr], size: Option<u64>) -> Vec<u16> {
         self.rules
             .iter()
             .enumerate()
-            .filter(|(_, r)| r.wants(comps))
+            .filter(|(_, r)| r.wants(comps, size))
             .map(|(i, _)| i as u16)
             .collect()
     }

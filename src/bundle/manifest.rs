@@ -45,6 +45,19 @@ pub struct Manifest {
     /// Other members and what they hold.
     #[serde(default)]
     pub members: Vec<MemberInfo>,
+    /// With `--encrypt-to`: how the bundle file is encrypted and to whom.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<EncryptionInfo>,
+}
+
+/// The encryption of the bundle file (this manifest is inside it, so it travels
+/// encrypted too; docs/encryption.md).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct EncryptionInfo {
+    /// `age-encryption.org/v1`.
+    pub format: String,
+    /// The recipients as given (`age1…`, `ssh-ed25519 AAAA… comment`).
+    pub recipients: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -5,7 +5,9 @@
 //! `record`), and reading back (`verify`, `extract`). Never modifies a finished bundle:
 //! verification and extraction only read.
 
+pub mod age;
 pub mod extract;
+pub mod input;
 pub mod manifest;
 pub mod naming;
 pub mod record;
@@ -20,6 +22,8 @@ pub const ACTIONS_JSONL: &str = "actions.jsonl";
 pub const FINDINGS_JSONL: &str = "findings.jsonl";
 pub const SIGNER_PUB: &str = "signer.pub";
 pub const REPORT_HTML: &str = "report.html";
+/// CASE/UCO 1.x JSON-LD of the collection (report::case).
+pub const CASE_JSONLD: &str = "case.jsonld";
 pub use writer::{SUMS, SUMS_SIG};
 
 /// Creates `path` (never overwriting: a sidecar or kit seal that already exists is an

@@ -16,7 +16,6 @@
 //! must end in a verdict, never a hang or a panic.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,6 +23,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use ssh_key::PublicKey;
 
+use super::input::BundleInput;
 use super::manifest::{Case, Counts, Manifest};
 use super::record::{FileRecord, Status};
 use super::zipwriter;
@@ -112,6 +112,9 @@ pub struct Report {
     pub counts: Option<Counts>,
     #[serde(skip)]
     pub whole_sha256: Option<[u8; 32]>,
+    /// Encrypted bundles: SHA-256 of the plain archive inside (what `age -d` gives).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inner_sha256: Option<String>,
 }
 
 impl Report {
@@ -133,6 +136,7 @@ impl Report {
             case: None,
             counts: None,
             whole_sha256: None,
+            inner_sha256: None,
         }
     }
 
@@ -252,7 +256,7 @@ impl EndRecords {
     }
 }
 
-fn read_at(file: &mut File, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+fn read_at(file: &mut BundleInput, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
     file.seek(SeekFrom::Start(offset))?;
     let mut buf = vec![0u8; len];
     file.read_exact(&mut buf)?;
@@ -276,7 +280,7 @@ fn le64(b: &[u8], i: usize) -> u64 {
 /// Parse the end record at `eocd` (22 bytes in `rec`), following the ZIP64 locator and
 /// end record when its fields are saturated.
 fn end_records_at(
-    file: &mut File,
+    file: &mut BundleInput,
     len: u64,
     eocd: u64,
     rec: &[u8],
@@ -318,7 +322,7 @@ fn end_records_at(
 /// The end records of the archive: the last end-of-central-directory record in the final
 /// 64 KiB that is the archive's own, else the last one found (which then belongs to
 /// something else), or none.
-fn find_end_records(file: &mut File, len: u64) -> std::io::Result<Option<EndRecords>> {
+fn find_end_records(file: &mut BundleInput, len: u64) -> std::io::Result<Option<EndRecords>> {
     let tail = len.min(65_557);
     let base = len - tail;
     let buf = read_at(file, base, tail as usize)?;
@@ -497,11 +501,14 @@ struct CdRecord {
 }
 
 /// The central directory from `cd_start`; returns its records and where it ends.
-fn read_central_directory(file: &mut File, cd_start: u64) -> std::io::Result<(Vec<CdRecord>, u64)> {
+fn read_central_directory(
+    file: &mut BundleInput,
+    cd_start: u64,
+) -> std::io::Result<(Vec<CdRecord>, u64)> {
     let mut out = Vec::new();
     let mut pos = cd_start;
     file.seek(SeekFrom::Start(cd_start))?;
-    let mut reader = BufReader::with_capacity(1 << 20, &*file);
+    let mut reader = BufReader::with_capacity(1 << 20, &mut *file);
     loop {
         let mut h = [0u8; 46];
         if reader.read_exact(&mut h).is_err() || h[..4] != [0x50, 0x4b, 0x01, 0x02] {
@@ -603,7 +610,7 @@ fn parse_sums(text: &str) -> Result<Vec<(String, [u8; 32])>, String> {
 }
 
 fn read_member(
-    archive: &mut zip::ZipArchive<BufReader<File>>,
+    archive: &mut zip::ZipArchive<BufReader<BundleInput>>,
     name: &str,
 ) -> Result<Vec<u8>, String> {
     let f = archive
@@ -743,7 +750,7 @@ fn member_pass(
 /// One sequential read of the whole file, overlapping I/O with hashing: this thread
 /// reads, one thread hashes the whole file, one parses local headers and hashes members.
 fn stream_pass(
-    file: &mut File,
+    file: &mut BundleInput,
     len: u64,
     entries: &[Entry],
     algs: AlgSet,
@@ -791,21 +798,62 @@ fn stream_pass(
 
 /// Verify the bundle at `path`.
 pub fn verify(path: &Path, opts: &Options) -> Report {
+    verify_with(path, opts, &[])
+}
+
+/// Verify the bundle at `path`; an encrypted one (`NAME.zip.age`) is decrypted on the
+/// fly with `identities` (bundle::input), and everything below is checked on the plain
+/// archive inside it, the sidecars against the encrypted file.
+pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identity]) -> Report {
     let mut r = Report::new(path);
     r.trust = match &opts.trust {
         Trust::SelfAttested => "self-attested (the key recorded in the bundle; compare its fingerprint with the responder's notes)".into(),
         Trust::Keys { source, .. } => source.clone(),
     };
-    let mut file = match File::open(path) {
+    let part = path
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().ends_with(".part"));
+    let opened = if !part && super::input::is_encrypted(path) {
+        if identities.is_empty() {
+            r.problem(
+                "encrypted",
+                format!(
+                    "{}: an encrypted bundle (age): give --identity-file with a key it is \
+                     encrypted to",
+                    path.display()
+                ),
+            );
+            return r.finish(Some(Verdict::Unusable));
+        }
+        match BundleInput::open_encrypted(path, identities) {
+            Ok(i) => Ok(i),
+            Err(super::age::OpenError::Damaged(e)) => {
+                r.problem("encrypted_damaged", format!("{}: {e}", path.display()));
+                return r.finish(Some(Verdict::Invalid));
+            }
+            Err(super::age::OpenError::NoIdentity(e)) => {
+                r.problem("cannot_decrypt", format!("{}: {e}", path.display()));
+                return r.finish(Some(Verdict::Unusable));
+            }
+            Err(super::age::OpenError::Format(e)) => {
+                r.problem("not_age", format!("{}: {e}", path.display()));
+                return r.finish(Some(Verdict::Unusable));
+            }
+            Err(super::age::OpenError::Io(e)) => Err(e),
+        }
+    } else {
+        BundleInput::open_plain(path)
+    };
+    let mut file = match opened {
         Ok(f) => f,
         Err(e) => {
             r.problem("unreadable", format!("{}: {e}", path.display()));
             return r.finish(Some(Verdict::Unusable));
         }
     };
-    let len = match file.metadata() {
-        Ok(m) if m.is_file() => m.len(),
-        Ok(_) => {
+    let len = match file.is_file().and_then(|f| Ok((f, file.byte_len()?))) {
+        Ok((true, len)) => len,
+        Ok((false, _)) => {
             r.problem(
                 "not_a_file",
                 format!("{}: not a regular file", path.display()),
@@ -1284,6 +1332,21 @@ pub fn verify(path: &Path, opts: &Options) -> Report {
         );
     }
 
+    // An encrypted bundle: the pass read the plain archive; the file (and its sidecars)
+    // is the encrypted one.
+    let whole = match file.digests() {
+        Some((encrypted, inner)) => {
+            if inner != whole {
+                r.problem(
+                    "encrypted_damaged",
+                    "the plain archive read twice from the encrypted file differs".to_string(),
+                );
+            }
+            r.inner_sha256 = Some(hex(&inner));
+            encrypted
+        }
+        None => whole,
+    };
     r.sha256 = Some(hex(&whole));
     r.whole_sha256 = Some(whole);
     let mut by_name: HashMap<&str, (&Entry, &MemberDigest)> = HashMap::new();
@@ -1323,7 +1386,7 @@ pub fn verify(path: &Path, opts: &Options) -> Report {
 }
 
 fn check_records(
-    archive: &mut zip::ZipArchive<BufReader<File>>,
+    archive: &mut zip::ZipArchive<BufReader<BundleInput>>,
     by_name: &HashMap<&str, (&Entry, &MemberDigest)>,
     manifest: Option<&Manifest>,
     r: &mut Report,
@@ -1553,6 +1616,7 @@ fn check_sidecars(
 mod tests {
     use super::*;
     use crate::bundle::zipwriter::ZipWriter;
+    use std::fs::File;
 
     /// An archive from our writer with a plain member and one streamed with ZIP64 sizes in
     /// its local header (expected ≥ 2 GiB, actually short).
@@ -1578,7 +1642,7 @@ mod tests {
     fn the_writers_own_headers_are_canonical_in_both_local_forms() {
         let d = tempfile::tempdir().unwrap();
         let (path, len) = archive(d.path());
-        let mut f = File::open(&path).unwrap();
+        let mut f = BundleInput::Plain(File::open(&path).unwrap());
         let end = find_end_records(&mut f, len).unwrap().unwrap();
         assert!(end.is_own() && end.trailing == 0);
         let (recs, cd_end) = read_central_directory(&mut f, end.cd_start).unwrap();
@@ -1622,7 +1686,7 @@ mod tests {
         part.extend_from_slice(&std::fs::read(&inner).unwrap());
         let p = d.path().join("x.zip");
         std::fs::write(&p, &part).unwrap();
-        let mut f = File::open(&p).unwrap();
+        let mut f = BundleInput::Plain(File::open(&p).unwrap());
         let end = find_end_records(&mut f, part.len() as u64)
             .unwrap()
             .unwrap();
@@ -1632,7 +1696,7 @@ mod tests {
         let mut appended = std::fs::read(&inner).unwrap();
         appended.extend_from_slice(b"appended");
         std::fs::write(&p, &appended).unwrap();
-        let mut f = File::open(&p).unwrap();
+        let mut f = BundleInput::Plain(File::open(&p).unwrap());
         let end = find_end_records(&mut f, appended.len() as u64)
             .unwrap()
             .unwrap();

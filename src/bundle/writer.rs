@@ -17,8 +17,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use sha2::{Digest, Sha256};
 
+use super::age;
 use super::naming::MemberNames;
-use super::zipwriter::ZipWriter;
+use super::zipwriter::{Output, ZipWriter};
 use crate::hashing::hex;
 use crate::sign::Signer;
 
@@ -33,8 +34,67 @@ pub enum Stored {
     Duplicate(Arc<str>),
 }
 
+/// The archive's destination: the `.part` file itself, or (with `--encrypt-to`) an
+/// age stream into it, so the plain archive never reaches the device.
+pub enum Sink {
+    Plain(File),
+    Age(Box<age::Writer<File>>),
+}
+
+impl io::Write for Sink {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::Plain(f) => f.write(b),
+            Sink::Age(w) => w.write(b),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Plain(f) => f.flush(),
+            Sink::Age(w) => w.flush(),
+        }
+    }
+}
+
+impl io::Seek for Sink {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        match self {
+            Sink::Plain(f) => f.seek(to),
+            Sink::Age(w) => w.seek(to),
+        }
+    }
+}
+
+impl Output for Sink {
+    fn truncate_to(&mut self, len: u64) -> io::Result<()> {
+        match self {
+            Sink::Plain(f) => f.set_len(len),
+            Sink::Age(w) if w.position() == len => Ok(()),
+            Sink::Age(_) => Err(io::Error::other(
+                "internal error: an encrypted bundle cannot be cut back",
+            )),
+        }
+    }
+}
+
+/// A streamed member of an encrypted bundle, held until its hash says whether it is
+/// kept: its bytes go to an unlinked temporary file on the output device, encrypted
+/// (age, to a key that exists only in this process's memory), never in plain text.
+struct Spooled {
+    name: Arc<str>,
+    mtime: Option<i64>,
+    writer: age::Writer<File>,
+    secret: [u8; 32],
+    crc: crc32fast::Hasher,
+}
+
 pub struct BundleWriter {
-    zip: ZipWriter,
+    zip: ZipWriter<Sink>,
+    /// With `--encrypt-to`: the file key (to read our own output back) and the member
+    /// being spooled.
+    encrypted: Option<[u8; 16]>,
+    spooled: Option<Spooled>,
+    dir: PathBuf,
     part_path: PathBuf,
     final_path: PathBuf,
     names: MemberNames,
@@ -53,8 +113,13 @@ pub struct Finished {
     pub path: PathBuf,
     pub len: u64,
     pub members: usize,
-    /// SHA-256 of the whole archive as written (page cache), when `finish` was asked.
+    /// SHA-256 of the whole archive as written (page cache), when `finish` was asked
+    /// (of the encrypted file, for an encrypted bundle).
     pub whole_sha256: Option<[u8; 32]>,
+    /// Encrypted bundles: the plain archive's SHA-256 (what `age -d` gives back) and the
+    /// file key (for verify-after-write; never written anywhere).
+    pub inner_sha256: Option<[u8; 32]>,
+    pub file_key: Option<[u8; 16]>,
 }
 
 impl BundleWriter {
@@ -74,7 +139,10 @@ impl BundleWriter {
             .open(&part_path)
             .with_context(|| format!("{}: cannot create bundle", part_path.display()))?;
         Ok(BundleWriter {
-            zip: ZipWriter::new(file),
+            zip: ZipWriter::new(Sink::Plain(file)),
+            encrypted: None,
+            spooled: None,
+            dir: dir.to_path_buf(),
             part_path,
             final_path,
             names: MemberNames::new(),
@@ -84,6 +152,27 @@ impl BundleWriter {
             stored_bytes: 0,
             failed: None,
         })
+    }
+
+    /// Create `dir/<file_name>.age.part`: the archive is encrypted to `recipients` as it
+    /// is written (age v1), append-only, and renamed `<file_name>.age` when finalized.
+    pub fn create_encrypted(
+        dir: &Path,
+        file_name: &str,
+        recipients: &[age::Recipient],
+    ) -> anyhow::Result<Self> {
+        let mut w = Self::create(dir, &format!("{file_name}.age"))?;
+        // A second handle on the new, still empty .part: the plain writer made by
+        // `create` is dropped unused.
+        let file = OpenOptions::new()
+            .write(true)
+            .open(&w.part_path)
+            .with_context(|| format!("{}: cannot open bundle", w.part_path.display()))?;
+        let (age, key) = age::Writer::new(file, recipients)
+            .with_context(|| format!("{}: writing the age header", w.part_path.display()))?;
+        w.zip = ZipWriter::new(Sink::Age(Box::new(age)));
+        w.encrypted = Some(key);
+        Ok(w)
     }
 
     fn check(&self) -> io::Result<()> {
@@ -150,6 +239,12 @@ impl BundleWriter {
     ) -> io::Result<()> {
         self.check()?;
         let name: Arc<str> = self.names.assign(components).into();
+        if self.encrypted.is_some() {
+            let r = self.new_spool(name.clone(), mtime);
+            self.spooled = Some(self.note(r)?);
+            self.open_member = Some(name);
+            return Ok(());
+        }
         let r = self.zip.begin(&name, mtime, MEMBER_MODE, expected_size);
         self.note(r)?;
         self.open_member = Some(name);
@@ -158,11 +253,21 @@ impl BundleWriter {
 
     /// How many more bytes the streaming member can take (4 GiB − 1 without ZIP64).
     pub fn max_stream_len(&self) -> u64 {
+        // A spooled member's header is written once its size is known (ZIP64 when it
+        // needs it): no cap.
+        if self.spooled.is_some() {
+            return u64::MAX;
+        }
         self.zip.max_stream_len()
     }
 
     pub fn write_chunk(&mut self, data: &[u8]) -> io::Result<()> {
         self.check()?;
+        if let Some(s) = self.spooled.as_mut() {
+            s.crc.update(data);
+            let r = io::Write::write_all(&mut s.writer, data);
+            return self.note(r);
+        }
         let r = self.zip.write_chunk(data);
         self.note(r)
     }
@@ -174,21 +279,88 @@ impl BundleWriter {
             .open_member
             .take()
             .ok_or_else(|| io::Error::other("no member is being streamed"))?;
-        if let Some(existing) = self.stored_as(&sha256) {
-            let r = self.zip.abort();
+        if let Some(spooled) = self.spooled.take() {
+            if let Some(existing) = self.stored_as(&sha256) {
+                // Dropped: the spool file is unlinked and its key forgotten.
+                return Ok(Stored::Duplicate(existing));
+            }
+            let r = self.add_spooled(spooled, sha256, len);
             self.note(r)?;
-            return Ok(Stored::Duplicate(existing));
+        } else {
+            if let Some(existing) = self.stored_as(&sha256) {
+                let r = self.zip.abort();
+                self.note(r)?;
+                return Ok(Stored::Duplicate(existing));
+            }
+            let r = self.zip.end();
+            self.note(r)?;
         }
-        let r = self.zip.end();
-        self.note(r)?;
         self.stored_bytes += len;
         self.sums.push((name.clone(), sha256));
         self.by_content.insert(sha256, name.clone());
         Ok(Stored::New(name))
     }
 
+    /// A spool for one member of an encrypted bundle, under a key of its own.
+    fn new_spool(&self, name: Arc<str>, mtime: Option<i64>) -> io::Result<Spooled> {
+        let mut secret = [0u8; 32];
+        getrandom::getrandom(&mut secret).map_err(|e| io::Error::other(e.to_string()))?;
+        let file = tempfile::tempfile_in(&self.dir)?;
+        let (writer, _) = age::Writer::new(file, &[age::Recipient::from_secret(&secret)])?;
+        Ok(Spooled {
+            name,
+            mtime,
+            writer,
+            secret,
+            crc: crc32fast::Hasher::new(),
+        })
+    }
+
+    /// Copy a spooled member into the archive: its header is written once with the
+    /// final CRC and size, then its bytes, decrypted from the spool chunk by chunk (each
+    /// authenticated) and hashed again: they must be the bytes whose SHA-256 was taken.
+    fn add_spooled(&mut self, s: Spooled, sha256: [u8; 32], len: u64) -> io::Result<()> {
+        use io::Seek;
+        let (mut file, spooled_sha, n) = s.writer.finish()?;
+        if n != len || spooled_sha != sha256 {
+            return Err(io::Error::other(format!(
+                "{}: the spooled copy ({n} bytes) is not what was hashed ({len} bytes)",
+                s.name
+            )));
+        }
+        let total = file.seek(io::SeekFrom::End(0))?;
+        let mut reader =
+            age::Reader::open(file, total, &[age::Identity::X25519 { secret: s.secret }]).map_err(
+                |e| io::Error::other(format!("{}: reading the spool back: {e}", s.name)),
+            )?;
+        let mut hashing = HashingReader {
+            inner: &mut reader,
+            sha: Sha256::new(),
+        };
+        self.zip.add_known(
+            &s.name,
+            s.mtime,
+            MEMBER_MODE,
+            s.crc.finalize(),
+            len,
+            &mut hashing,
+        )?;
+        let again: [u8; 32] = hashing.sha.finalize().into();
+        if again != sha256 {
+            return Err(io::Error::other(format!(
+                "{}: the spool read back differs from what was hashed",
+                s.name
+            )));
+        }
+        Ok(())
+    }
+
     /// Abandon the streaming member (nothing of it remains in the archive).
     pub fn abort(&mut self) -> io::Result<()> {
+        if self.spooled.take().is_some() {
+            self.open_member = None;
+            return Ok(());
+        }
         if self.open_member.take().is_some() {
             let r = self.zip.abort();
             self.note(r)?;
@@ -222,7 +394,31 @@ impl BundleWriter {
             anyhow::bail!("internal error: member name {name} used twice");
         }
         let now = jiff::Timestamp::now().as_second();
-        let ctx = || format!("{}: writing {name}", self.part_path.display());
+        let part_display = self.part_path.display().to_string();
+        let ctx = || format!("{part_display}: writing {name}");
+        if self.encrypted.is_some() {
+            // Append-only: spooled (encrypted) first, so the header is written once with
+            // its CRC and size.
+            let mut spool = self.new_spool(name.into(), Some(now)).with_context(ctx)?;
+            let mut hasher = Sha256::new();
+            let mut n = 0u64;
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let k = reader.read(&mut buf).with_context(ctx)?;
+                if k == 0 {
+                    break;
+                }
+                hasher.update(&buf[..k]);
+                spool.crc.update(&buf[..k]);
+                io::Write::write_all(&mut spool.writer, &buf[..k]).with_context(ctx)?;
+                n += k as u64;
+            }
+            let sha: [u8; 32] = hasher.finalize().into();
+            let r = self.add_spooled(spool, sha, n);
+            self.note(r).with_context(ctx)?;
+            self.sums.push((name.into(), sha));
+            return Ok(sha);
+        }
         self.zip
             .begin(name, Some(now), MEMBER_MODE, len)
             .with_context(ctx)?;
@@ -260,10 +456,19 @@ impl BundleWriter {
         self.add_metadata(SUMS_SIG, sig.as_bytes())?;
         let members = self.zip.member_count();
         let part = self.part_path.clone();
-        let (file, len): (File, u64) = self
+        let (sink, len): (Sink, u64) = self
             .zip
             .finish()
             .with_context(|| format!("{}: writing the central directory", part.display()))?;
+        let (file, inner_sha256) = match sink {
+            Sink::Plain(f) => (f, None),
+            Sink::Age(w) => {
+                let (f, digest, _) = w
+                    .finish()
+                    .with_context(|| format!("{}: sealing the encryption", part.display()))?;
+                (f, Some(digest))
+            }
+        };
         let whole_sha256 = std::thread::scope(|scope| -> anyhow::Result<Option<[u8; 32]>> {
             let hashing = hash_whole.then(|| {
                 scope.spawn(|| crate::acquire::hash_file(&part, crate::hashing::AlgSet::default()))
@@ -300,12 +505,35 @@ impl BundleWriter {
         if let Some(dir) = self.final_path.parent() {
             sync_dir(dir);
         }
+        let len = if inner_sha256.is_some() {
+            std::fs::metadata(&self.final_path)
+                .map(|m| m.len())
+                .unwrap_or(len)
+        } else {
+            len
+        };
         Ok(Finished {
             path: self.final_path,
             len,
             members,
             whole_sha256,
+            inner_sha256,
+            file_key: self.encrypted,
         })
+    }
+}
+
+/// Hashes what passes through.
+struct HashingReader<'a, R: Read> {
+    inner: &'a mut R,
+    sha: Sha256,
+}
+
+impl<R: Read> Read for HashingReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.sha.update(&buf[..n]);
+        Ok(n)
     }
 }
 

@@ -52,6 +52,19 @@ pub struct Entry {
     pub zip64_local: bool,
 }
 
+/// Where the archive goes: a file (plain bundles), or an append-only encrypting stream
+/// (`bundle::age`, for `--encrypt-to`), which refuses every seek backwards.
+pub trait Output: Write + Seek {
+    /// Cut the output at `len` (a plain file drops what a rolled-back member left).
+    fn truncate_to(&mut self, len: u64) -> io::Result<()>;
+}
+
+impl Output for File {
+    fn truncate_to(&mut self, len: u64) -> io::Result<()> {
+        self.set_len(len)
+    }
+}
+
 /// The member currently being streamed.
 struct Open {
     entry: Entry,
@@ -59,8 +72,8 @@ struct Open {
     written: u64,
 }
 
-pub struct ZipWriter {
-    out: BufWriter<File>,
+pub struct ZipWriter<W: Output = File> {
+    out: BufWriter<W>,
     pos: u64,
     entries: Vec<Entry>,
     open: Option<Open>,
@@ -222,8 +235,8 @@ pub fn end_records_bytes(count: u64, cd_start: u64, cd_end: u64) -> Vec<u8> {
     r
 }
 
-impl ZipWriter {
-    pub fn new(file: File) -> Self {
+impl<W: Output> ZipWriter<W> {
+    pub fn new(file: W) -> Self {
         ZipWriter {
             out: BufWriter::with_capacity(1 << 20, file),
             pos: 0,
@@ -300,6 +313,33 @@ impl ZipWriter {
         e.size = size;
         self.local_header(&e.clone(), e.crc, size)?;
         self.put(data)?;
+        self.entries.push(e);
+        Ok(())
+    }
+
+    /// Write a whole member whose CRC and size are known, copying exactly `size` bytes
+    /// from `data`: no header is patched afterwards (an encrypted bundle is append-only).
+    pub fn add_known(
+        &mut self,
+        name: &str,
+        mtime: Option<i64>,
+        mode: u32,
+        crc: u32,
+        size: u64,
+        data: &mut dyn io::Read,
+    ) -> io::Result<()> {
+        let mut e = self.new_entry(name, mtime, mode, size >= ZIP64_LOCAL_THRESHOLD)?;
+        e.crc = crc;
+        e.size = size;
+        self.local_header(&e.clone(), crc, size)?;
+        let mut buf = vec![0u8; 1 << 20];
+        let mut left = size;
+        while left > 0 {
+            let want = (buf.len() as u64).min(left) as usize;
+            data.read_exact(&mut buf[..want])?;
+            self.put(&buf[..want])?;
+            left -= want as u64;
+        }
         self.entries.push(e);
         Ok(())
     }
@@ -390,7 +430,7 @@ impl ZipWriter {
     /// Write the central directory and end records, truncate and flush. The caller fsyncs
     /// (so it can hash the file from the page cache while the device catches up).
     /// Returns the file and the archive's final length.
-    pub fn finish(mut self) -> io::Result<(File, u64)> {
+    pub fn finish(mut self) -> io::Result<(W, u64)> {
         if self.open.is_some() {
             return Err(io::Error::other("finish with a member still open"));
         }
@@ -405,8 +445,8 @@ impl ZipWriter {
         self.put(&r)?;
         self.out.flush()?;
         let len = self.pos;
-        let file = self.out.into_inner().map_err(|e| e.into_error())?;
-        file.set_len(len)?;
+        let mut file = self.out.into_inner().map_err(|e| e.into_error())?;
+        file.truncate_to(len)?;
         Ok((file, len))
     }
 

@@ -190,7 +190,7 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
         }
         .to_string()
     });
-    let profile = profile::load(&profile_name)?;
+    let profile = profile::load_any(&profile_name, args.definitions.as_deref())?;
     let max_file_size = args
         .max_file_size
         .as_deref()
@@ -210,6 +210,12 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
     } else {
         None
     };
+    let mut encrypt_to = Vec::new();
+    for r in &args.encrypt_to {
+        encrypt_to.extend(
+            crate::bundle::age::Recipient::parse_arg(r).map_err(|e| anyhow!("--encrypt-to {e}"))?,
+        );
+    }
     let signer = match &args.key {
         Some(path) => Signer::load(path, || passphrase_source(args.passphrase_file.as_deref()))?,
         None => Signer::one_time(&format!(
@@ -286,6 +292,7 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
         },
         live_timeout: std::time::Duration::from_secs_f64(args.live_timeout.max(0.1)),
         command_line: std::env::args_os().collect(),
+        encrypt_to,
         analyzers: if args.no_triage {
             Vec::new()
         } else {
@@ -349,7 +356,20 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
         exit::OK
     };
     // What the findings mean, read back from the sealed bundle (titles only, never evidence).
-    let findings = crate::report::summary::FindingsSummary::from_bundle(&c.bundle);
+    let findings = match c.file_key {
+        None => crate::report::summary::FindingsSummary::from_bundle(&c.bundle),
+        Some(key) => {
+            super::report::open_archive(&c.bundle, &[crate::bundle::age::Identity::FileKey(key)])
+                .and_then(|mut zip| {
+                    let member = zip
+                        .by_name(crate::bundle::FINDINGS_JSONL)
+                        .map_err(|e| anyhow!("no findings.jsonl: {e}"))?;
+                    Ok(crate::report::summary::FindingsSummary::from_jsonl(
+                        std::io::BufReader::new(member),
+                    ))
+                })
+        }
+    };
     if args.json {
         let summary = serde_json::json!({
             "status": m.status,
@@ -368,6 +388,8 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
                 "verdict": r.verdict, "problems": r.problems, "members": r.members,
             })),
             "sidecars": [c.sidecar_sha256, c.sidecar_sig],
+            "encrypted_to": m.encryption.as_ref().map(|e| e.recipients.clone()),
+            "inner_sha256": c.inner_sha256,
             "kit": m.tool.kit,
             "live": c.live,
             "findings": match &findings {
@@ -406,6 +428,13 @@ fn print_summary(
     )?;
     writeln!(out, "  Bundle        {}", c.bundle.display())?;
     writeln!(out, "  SHA-256       {}", c.sha256)?;
+    if let (Some(e), Some(inner)) = (&m.encryption, &c.inner_sha256) {
+        writeln!(
+            out,
+            "  Encrypted     age, to {} recipient(s); decrypted bundle SHA-256 {inner}",
+            e.recipients.len()
+        )?;
+    }
     writeln!(
         out,
         "  Size          {} ({} bytes)",

@@ -6,11 +6,11 @@
 //! present a report without the verification verdict (a tampered bundle's report says so
 //! and exits non-zero).
 
-use std::fs::File;
 use std::io::{BufReader, Read, Write};
 
 use anyhow::{Context, anyhow};
 
+use crate::bundle::input::BundleInput;
 use crate::bundle::manifest::Manifest;
 use crate::bundle::verify::{self, Options};
 use crate::bundle::{FILES_JSONL, FINDINGS_JSONL, MANIFEST};
@@ -19,15 +19,56 @@ use crate::report;
 
 /// Load the report model from a sealed bundle (after verifying it).
 pub fn load(bundle: &std::path::Path, trust: verify::Trust) -> anyhow::Result<report::Report> {
-    let v = verify::verify(
+    load_with(bundle, trust, &[])
+}
+
+/// Open a bundle's archive for reading members: the file, or (encrypted) the plain
+/// archive decrypted on the fly.
+pub fn open_archive(
+    bundle: &std::path::Path,
+    identities: &[crate::bundle::age::Identity],
+) -> anyhow::Result<zip::ZipArchive<BufReader<BundleInput>>> {
+    let input = if crate::bundle::input::is_encrypted(bundle) {
+        BundleInput::open_encrypted(bundle, identities)
+            .map_err(|e| anyhow!("{}: cannot decrypt: {e}", bundle.display()))?
+    } else {
+        BundleInput::open_plain(bundle)
+            .with_context(|| format!("{}: cannot open", bundle.display()))?
+    };
+    zip::ZipArchive::new(BufReader::new(input)).map_err(|e| {
+        anyhow!(
+            "{}: not a readable bundle ({e}); run `fieldkit verify`",
+            bundle.display()
+        )
+    })
+}
+
+/// `load` for a bundle that may be encrypted (decrypted on the fly with `identities`).
+pub fn load_with(
+    bundle: &std::path::Path,
+    trust: verify::Trust,
+    identities: &[crate::bundle::age::Identity],
+) -> anyhow::Result<report::Report> {
+    let v = verify::verify_with(
         bundle,
         &Options {
             trust,
             check_sidecars: true,
         },
+        identities,
     );
-    let file = File::open(bundle).with_context(|| format!("{}: cannot open", bundle.display()))?;
-    let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| {
+    if crate::bundle::input::is_encrypted(bundle) && v.verdict == verify::Verdict::Unusable {
+        anyhow::bail!(
+            "{}: {}",
+            bundle.display(),
+            v.problems
+                .iter()
+                .map(|p| p.message.clone())
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
+    let mut zip = open_archive(bundle, identities).map_err(|e| {
         anyhow!(
             "{}: not a readable bundle ({e}); run `fieldkit verify`",
             bundle.display()
@@ -89,12 +130,24 @@ pub fn run(args: ReportArgs) -> anyhow::Result<u8> {
         args.allowed_signers.as_deref(),
         args.identity.as_deref(),
     )?;
-    let r = load(&args.bundle, trust)?;
+    let ids = super::verify::identities(args.identity_file.as_deref())?;
+    let r = load_with(&args.bundle, trust, &ids)?;
+    if matches!(
+        args.format,
+        ReportFormat::Case
+            | ReportFormat::Bodyfile
+            | ReportFormat::Timeline
+            | ReportFormat::TimelineCsv
+    ) {
+        export(&args, &r, &ids)?;
+        return Ok(verdict_code(&r));
+    }
     let text = match args.format {
         ReportFormat::Text => report::text::render(&r),
         ReportFormat::Json => serde_json::to_string_pretty(&r)? + "\n",
         ReportFormat::Csv => report::findings_csv(&r),
         ReportFormat::Html => report::html::render(&r),
+        _ => unreachable!("exports are streamed above"),
     };
     match &args.out {
         Some(path) => {
@@ -110,8 +163,107 @@ pub fn run(args: ReportArgs) -> anyhow::Result<u8> {
         }
         None => print!("{text}"),
     }
-    Ok(match r.integrity.verdict.as_deref() {
+    Ok(verdict_code(&r))
+}
+
+fn verdict_code(r: &report::Report) -> u8 {
+    match r.integrity.verdict.as_deref() {
         Some("valid") | Some("valid but incomplete") => 0,
         _ => 1,
-    })
+    }
+}
+
+/// CASE, bodyfile and Timesketch exports: streamed from files.jsonl in the bundle to
+/// `--out` (created, never overwritten) or stdout. The verdict is on stderr (the data on
+/// stdout stays machine-readable) and in the exit code.
+fn export(
+    args: &ReportArgs,
+    r: &report::Report,
+    ids: &[crate::bundle::age::Identity],
+) -> anyhow::Result<()> {
+    use std::io::BufWriter;
+    let verdict = r
+        .integrity
+        .verdict
+        .clone()
+        .unwrap_or_else(|| "unknown".into());
+    if verdict != "valid" && verdict != "valid but incomplete" {
+        eprintln!(
+            "fieldkit report: WARNING: the bundle is {verdict}: {}",
+            r.integrity.problems.join("; ")
+        );
+    }
+    let open_zip = || open_archive(&args.bundle, ids);
+    let mut out: Box<dyn Write> = match &args.out {
+        Some(path) => Box::new(BufWriter::new(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .with_context(|| {
+                    format!("{}: cannot create (never overwritten)", path.display())
+                })?,
+        )),
+        None => Box::new(BufWriter::new(std::io::stdout().lock())),
+    };
+    let mut zip = open_zip()?;
+    match args.format {
+        ReportFormat::Case => {
+            let size = std::fs::metadata(&args.bundle).ok().map(|m| m.len());
+            let name = args
+                .bundle
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let sha = r.integrity.bundle_sha256.clone();
+            // Two passes over files.jsonl, each from its own reading of the archive.
+            let mut second = open_zip()?;
+            let first = zip
+                .by_name(FILES_JSONL)
+                .map_err(|e| anyhow!("no {FILES_JSONL}: {e}"))?;
+            let again = second
+                .by_name(FILES_JSONL)
+                .map_err(|e| anyhow!("no {FILES_JSONL}: {e}"))?;
+            report::case::write(
+                &mut out,
+                &r.manifest,
+                BufReader::new(first),
+                BufReader::new(again),
+                &r.findings,
+                sha.as_deref().map(|sha256| report::case::BundleFile {
+                    name: &name,
+                    sha256,
+                    size,
+                }),
+            )?;
+        }
+        ReportFormat::Bodyfile => {
+            let member = zip
+                .by_name(FILES_JSONL)
+                .map_err(|e| anyhow!("no {FILES_JSONL}: {e}"))?;
+            report::timeline::bodyfile(&mut out, BufReader::new(member))?;
+        }
+        _ => {
+            let layout = if args.format == ReportFormat::TimelineCsv {
+                report::timeline::Layout::Csv
+            } else {
+                report::timeline::Layout::Jsonl
+            };
+            let member = zip
+                .by_name(FILES_JSONL)
+                .map_err(|e| anyhow!("no {FILES_JSONL}: {e}"))?;
+            report::timeline::timesketch(
+                &mut out,
+                layout,
+                BufReader::new(member),
+                &r.findings,
+                &r.manifest.times.start_utc,
+            )?;
+        }
+    }
+    out.flush()?;
+    if let Some(p) = &args.out {
+        eprintln!("wrote {}", p.display());
+    }
+    Ok(())
 }

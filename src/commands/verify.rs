@@ -58,14 +58,28 @@ pub fn trust_from(
     Ok(Trust::SelfAttested)
 }
 
+/// `--identity-file`: the identities to decrypt an encrypted bundle with.
+pub fn identities(
+    file: Option<&std::path::Path>,
+) -> anyhow::Result<Vec<crate::bundle::age::Identity>> {
+    match file {
+        None => Ok(Vec::new()),
+        Some(f) => {
+            crate::bundle::age::Identity::load(f, &mut || super::collect::passphrase_source(None))
+        }
+    }
+}
+
 pub fn run(args: VerifyArgs) -> anyhow::Result<u8> {
     let trust = trust_from_args(&args)?;
-    let report = verify::verify(
+    let ids = identities(args.identity_file.as_deref())?;
+    let report = verify::verify_with(
         &args.bundle,
         &Options {
             trust,
             check_sidecars: true,
         },
+        &ids,
     );
     let code = report.verdict.exit_code();
     if args.json {
@@ -91,6 +105,12 @@ fn print_report(out: &mut dyn Write, report: &verify::Report) -> std::io::Result
     writeln!(out, "  Bundle      {}", report.bundle)?;
     if let Some(s) = &report.sha256 {
         writeln!(out, "  SHA-256     {s}")?;
+    }
+    if let Some(s) = &report.inner_sha256 {
+        writeln!(
+            out,
+            "  Decrypted   SHA-256 {s} (the bundle inside, as age -d gives it)"
+        )?;
     }
     if let Some(id) = &report.bundle_id {
         writeln!(out, "  Bundle ID   {id}")?;

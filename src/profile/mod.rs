@@ -9,6 +9,7 @@
 //! A profile never touches the filesystem; `plan` resolves it against a source.
 
 pub mod builtin;
+pub mod import;
 pub mod parse;
 pub mod pattern;
 
@@ -55,6 +56,25 @@ impl TargetOs {
 pub enum Origin {
     Builtin,
     File(PathBuf),
+    /// Imported from a third-party library: the spec (`kape:KapeTriage`) and the
+    /// definitions folder it was read from.
+    Import {
+        spec: String,
+        definitions: PathBuf,
+    },
+}
+
+impl Origin {
+    /// How the manifest names it.
+    pub fn describe(&self) -> String {
+        match self {
+            Origin::Builtin => "builtin".into(),
+            Origin::File(p) => p.display().to_string(),
+            Origin::Import { spec, definitions } => {
+                format!("import {spec} from {}", definitions.display())
+            }
+        }
+    }
 }
 
 /// One thing to collect.
@@ -71,11 +91,21 @@ pub struct Rule {
     /// File-name patterns; a file must match one of them (empty: any name).
     pub names: Vec<globset::GlobMatcher>,
     pub name_texts: Vec<String>,
+    /// File-name regular expressions (KAPE `regex:` masks); a file matches the rule's
+    /// names when it matches one of `names` or one of these (searched, not anchored,
+    /// like .NET's `Regex.IsMatch` that KAPE uses).
+    pub name_regex: Vec<regex::Regex>,
+    pub name_regex_texts: Vec<String>,
     /// Path patterns (same syntax as `paths`, rooted at the source) never collected.
     pub exclude: Vec<PathPattern>,
     /// Maximum depth of a file below the pattern's literal base directory.
     pub max_depth: Option<u32>,
     pub max_file_size: Option<u64>,
+    /// Files smaller than this (by the walk's `lstat`) are not wanted by this rule.
+    pub min_file_size: Option<u64>,
+    /// Whether this rule's patterns ignore case (the profile's setting unless the rule
+    /// sets its own: an imported profile may mix Windows and Linux definitions).
+    pub case_insensitive: bool,
     /// Read files on pseudo filesystems (/proc, /sys) that this rule names explicitly,
     /// up to `pseudo_max_bytes`, instead of recording them as skipped.
     pub read_pseudo: bool,
@@ -121,6 +151,39 @@ impl Profile {
             "macos-triage"
         } else {
             "linux-triage"
+        }
+    }
+}
+
+/// Load a profile by built-in name, from a TOML file, or imported from a third-party
+/// library (`kape:`, `uac:`, `fa:` with `definitions`). An import that lost part of a
+/// definition says so on stderr in one line (the details: `profiles import --report`).
+pub fn load_any(name: &str, definitions: Option<&Path>) -> anyhow::Result<Profile> {
+    match import::Spec::parse(name) {
+        None => {
+            if definitions.is_some() {
+                bail!("--definitions is for kape:, uac: and fa: profiles; {name:?} is not one");
+            }
+            load(name)
+        }
+        Some(Err(e)) => bail!("--profile {e}"),
+        Some(Ok(spec)) => {
+            let (profile, imported) = import::load(&spec, definitions)?;
+            let c = imported.counts();
+            if c.partial > 0 || c.not_applicable > 0 {
+                eprintln!(
+                    "fieldkit: {}: {} rules from {} definitions ({} mapped, {} partly mapped, {} not \
+                     applicable); details: fieldkit profiles import {} --definitions … --report",
+                    spec.text,
+                    profile.rules.len(),
+                    c.definitions,
+                    c.mapped,
+                    c.partial,
+                    c.not_applicable,
+                    spec.text
+                );
+            }
+            Ok(profile)
         }
     }
 }

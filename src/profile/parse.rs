@@ -271,6 +271,12 @@ fn parse_rule(ctx: &mut Ctx<'_>, item: &Spanned<DeValue<'_>>, ci: bool) -> Optio
     };
     let before = ctx.errors.len();
     let line = ctx.line_of(item.span().start);
+    // Read first: the rule's own case sensitivity decides how its patterns compile.
+    let mut case_insensitive = None;
+    if let Some(v) = table.get("case_insensitive") {
+        case_insensitive = ctx.boolean(v, "case_insensitive");
+    }
+    let ci = case_insensitive.unwrap_or(ci);
     let mut name = None;
     let mut category = None;
     let mut description = String::new();
@@ -282,6 +288,9 @@ fn parse_rule(ctx: &mut Ctx<'_>, item: &Spanned<DeValue<'_>>, ci: bool) -> Optio
     let mut exclude = Vec::new();
     let mut max_depth = None;
     let mut max_file_size = None;
+    let mut min_file_size = None;
+    let mut name_regex = Vec::new();
+    let mut name_regex_texts = Vec::new();
     let mut read_pseudo = false;
     let mut executables_only = false;
     let mut pseudo_max_bytes = DEFAULT_PSEUDO_MAX_BYTES;
@@ -296,9 +305,14 @@ fn parse_rule(ctx: &mut Ctx<'_>, item: &Spanned<DeValue<'_>>, ci: bool) -> Optio
                 paths_seen = true;
                 for (text, span) in ctx.strings(value, "paths") {
                     let (body, is_home) = match text.strip_prefix(HOME_VAR) {
-                        Some(rest) if rest.is_empty() || rest.starts_with('/') => {
-                            (if rest.is_empty() { "/**".to_string() } else { rest.to_string() }, true)
-                        }
+                        Some(rest) if rest.is_empty() || rest.starts_with('/') => (
+                            if rest.is_empty() {
+                                "/**".to_string()
+                            } else {
+                                rest.to_string()
+                            },
+                            true,
+                        ),
                         _ => (text.clone(), false),
                     };
                     match PathPattern::compile(&body, ci) {
@@ -312,7 +326,10 @@ fn parse_rule(ctx: &mut Ctx<'_>, item: &Spanned<DeValue<'_>>, ci: bool) -> Optio
             "names" => {
                 for (text, span) in ctx.strings(value, "names") {
                     if text.contains('/') {
-                        ctx.err(span, format!("name pattern {text:?} must not contain '/' (use paths)"));
+                        ctx.err(
+                            span,
+                            format!("name pattern {text:?} must not contain '/' (use paths)"),
+                        );
                         continue;
                     }
                     match compile_component(&text, ci) {
@@ -322,6 +339,27 @@ fn parse_rule(ctx: &mut Ctx<'_>, item: &Spanned<DeValue<'_>>, ci: bool) -> Optio
                     name_texts.push(text);
                 }
             }
+            "name_regex" => {
+                for (text, span) in ctx.strings(value, "name_regex") {
+                    match regex::RegexBuilder::new(&text)
+                        .case_insensitive(ci)
+                        .size_limit(1 << 20)
+                        .build()
+                    {
+                        Ok(re) => name_regex.push(re),
+                        Err(e) => ctx.err(
+                            span,
+                            format!(
+                                "bad name_regex {text:?}: {}",
+                                e.to_string().lines().last().unwrap_or("invalid")
+                            ),
+                        ),
+                    }
+                    name_regex_texts.push(text);
+                }
+            }
+            "case_insensitive" => {}
+            "min_file_size" => min_file_size = ctx.size(value, "min_file_size"),
             "exclude" => {
                 for (text, span) in ctx.strings(value, "exclude") {
                     match PathPattern::compile(&text, ci) {
@@ -344,14 +382,16 @@ fn parse_rule(ctx: &mut Ctx<'_>, item: &Spanned<DeValue<'_>>, ci: bool) -> Optio
                 executables_only = ctx.boolean(value, "executables_only").unwrap_or(false)
             }
             "pseudo_max_bytes" => {
-                pseudo_max_bytes = ctx.size(value, "pseudo_max_bytes").unwrap_or(DEFAULT_PSEUDO_MAX_BYTES)
+                pseudo_max_bytes = ctx
+                    .size(value, "pseudo_max_bytes")
+                    .unwrap_or(DEFAULT_PSEUDO_MAX_BYTES)
             }
             other => ctx.err(
                 key.span(),
                 format!(
                     "unknown key `{other}` in [[rule]] (rule keys: name, category, description, \
-                     paths, names, exclude, max_depth, max_file_size, executables_only, read_pseudo, \
-                     pseudo_max_bytes)"
+                     paths, names, name_regex, exclude, max_depth, max_file_size, min_file_size, \
+                     case_insensitive, executables_only, read_pseudo, pseudo_max_bytes)"
                 ),
             ),
         }
@@ -379,9 +419,13 @@ fn parse_rule(ctx: &mut Ctx<'_>, item: &Spanned<DeValue<'_>>, ci: bool) -> Optio
         home_paths,
         names,
         name_texts,
+        name_regex,
+        name_regex_texts,
         exclude,
         max_depth,
         max_file_size,
+        min_file_size,
+        case_insensitive: ci,
         read_pseudo,
         pseudo_max_bytes,
         executables_only,

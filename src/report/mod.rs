@@ -9,9 +9,11 @@
 //! bounded by [`MAX_LINE`]) and never drops a line silently: lines that cannot be read are
 //! counted and every format shows the count.
 
+pub mod case;
 pub mod html;
 pub mod summary;
 pub mod text;
+pub mod timeline;
 
 use std::collections::BTreeMap;
 use std::io::BufRead;

@@ -186,9 +186,10 @@ impl Walker<'_> {
 
     /// The candidate for a non-directory entry, if any rule wants it.
     fn candidate(&self, path: PathBuf, metadata: Option<Metadata>) -> Option<WalkEvent> {
+        let size = metadata.as_ref().filter(|m| m.is_file()).map(|m| m.len());
         let rules = self
             .plan
-            .matching_rules(&relative_components(self.root, &path));
+            .matching_rules(&relative_components(self.root, &path), size);
         if rules.is_empty() {
             return None;
         }
