@@ -52,7 +52,9 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct CollectArgs {
-    /// What to collect from: the running system's root (default) or a mounted evidence folder.
+    /// What to collect from: the running system's root (default), a mounted evidence
+    /// folder, or a disk image or block device (raw, split raw, E01, VMDK, VHD(X); read
+    /// without mounting).
     #[arg(long, value_name = "PATH")]
     pub source: Option<PathBuf>,
     /// Built-in profile name, a profile TOML file, or a third-party definition imported on
@@ -150,6 +152,19 @@ pub struct CollectArgs {
     /// No progress display.
     #[arg(long, short)]
     pub quiet: bool,
+    /// With a disk image or device as --source: the volume to collect (its number in
+    /// `fieldkit image info`), or `all` [default: every volume with a file system
+    /// fieldkit can read].
+    #[arg(long, value_name = "N|all")]
+    pub partition: Option<String>,
+    /// With an image: also store the content of deleted entries (NTFS MFT records not in
+    /// use); without it they are recorded (name, times, size, runs) and not read.
+    #[arg(long)]
+    pub deleted: bool,
+    /// With an image: hash the whole media (SHA-256, and MD5/SHA-1 when the container
+    /// stores them, compared) beside the collection and record it in the manifest.
+    #[arg(long)]
+    pub hash_image: bool,
 }
 
 #[derive(Debug, Args)]
@@ -382,6 +397,10 @@ pub struct HashArgs {
     /// Worker threads [default: number of CPUs].
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Treat each path as a disk image or device and hash every file of its readable
+    /// volumes (named IMAGE/volN/PATH), read without mounting.
+    #[arg(long)]
+    pub image: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -61,6 +61,46 @@ pub struct Request {
     pub analyzers: Vec<Box<dyn Analyzer>>,
     /// `--encrypt-to`: the bundle is written age-encrypted to these recipients.
     pub encrypt_to: Vec<crate::bundle::age::Recipient>,
+    /// False when `profile` is only the default: an image source then picks the profile
+    /// from the file systems it finds (and says so).
+    pub profile_given: bool,
+    /// How to read a source that is a disk image or device.
+    pub image: ImageOptions,
+}
+
+/// `collect --source IMAGE` options.
+#[derive(Debug, Clone, Copy)]
+pub struct ImageOptions {
+    /// `--partition N|all`.
+    pub partition: crate::source::image::source::PartitionChoice,
+    /// `--deleted`: store the content of deleted entries too.
+    pub read_deleted: bool,
+    /// `--hash-image`: hash the whole media beside the collection.
+    pub hash_image: bool,
+}
+
+impl Default for ImageOptions {
+    fn default() -> Self {
+        ImageOptions {
+            partition: crate::source::image::source::PartitionChoice::All,
+            read_deleted: false,
+            hash_image: false,
+        }
+    }
+}
+
+/// True if `path` is something to read as a disk image: a regular file or a block
+/// device (the image reader then detects the container by its content).
+pub fn is_image_input(path: &Path) -> bool {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => true,
+        #[cfg(unix)]
+        Ok(m) => {
+            use std::os::unix::fs::FileTypeExt;
+            m.file_type().is_block_device()
+        }
+        _ => false,
+    }
 }
 
 /// Why a collection did not produce a finalized bundle.
@@ -377,7 +417,7 @@ fn drop_cache(path: &Path) {
 /// Run a collection. `interrupt` is set by SIGINT/SIGTERM; `progress` is polled by the
 /// caller's display.
 pub fn collect(
-    req: Request,
+    mut req: Request,
     interrupt: &AtomicBool,
     progress: &Progress,
 ) -> Result<Collected, Failure> {
@@ -390,13 +430,40 @@ pub fn collect(
         .canonicalize()
         .with_context(|| format!("{}: source is not accessible", req.source.display()))
         .map_err(Failure::Refused)?;
-    if !source.is_dir() {
+    let image_input = !source.is_dir() && is_image_input(&source);
+    if !source.is_dir() && !image_input {
         return Err(Failure::Refused(anyhow!(
-            "{}: source is not a directory",
+            "{}: source is not a directory, a disk image or a block device",
+            source.display()
+        )));
+    }
+    if !image_input && (req.image.read_deleted || req.image.hash_image) {
+        return Err(Failure::Refused(anyhow!(
+            "{}: --deleted and --hash-image apply to a disk image or device, and this is a folder",
             source.display()
         )));
     }
     let out_dir = check_output(&source, &req.out_dir).map_err(Failure::Refused)?;
+    // A disk image or device: opened (container, volumes, file systems) before anything
+    // is written, so a damaged image is refused with its one-line reason.
+    let mut prepared = if image_input {
+        let p = crate::source::image::source::prepare(&source, req.image.partition)
+            .map_err(|e| Failure::Refused(anyhow!(e)))?;
+        Some(p)
+    } else {
+        None
+    };
+    if let Some(p) = prepared.as_mut() {
+        let why = if req.profile_given {
+            format!("profile {} given with --profile", req.profile.name)
+        } else {
+            let (name, why) = crate::source::image::source::choose_profile(&p.readable);
+            req.profile = crate::profile::load(name).map_err(Failure::Refused)?;
+            eprintln!("fieldkit: {}: {why}", source.display());
+            format!("chosen from the image: {why}")
+        };
+        p.manifest.profile_choice = Some(why);
+    }
     let reference = match &req.reference_time {
         Some(t) => Some(crate::live::ReferenceTime::parse(t).map_err(Failure::Refused)?),
         None => None,
@@ -432,6 +499,8 @@ pub fn collect(
             out_dir.display(),
             if live {
                 "live system"
+            } else if image_input {
+                "disk image (read by fieldkit's own readers, nothing mounted)"
             } else {
                 "mounted source"
             }
@@ -475,7 +544,55 @@ pub fn collect(
         .phase
         .store(crate::acquire::PHASE_ACQUIRE, Ordering::SeqCst);
     let plan_start = crate::timefmt::now_utc();
-    let (plan, homes_result) = Plan::new(&req.profile, &source, req.max_file_size);
+    // An image: each volume's plan is resolved against its own file system (its homes);
+    // the rules, and so every file's limits, are the same for all.
+    let mut image_volumes = Vec::new();
+    for v in prepared.iter().flat_map(|p| p.readable.iter()) {
+        let tree = crate::source::image::source::ImageTree { fs: &*v.fs };
+        let (plan, result) = Plan::new_in(&req.profile, &tree, req.max_file_size);
+        let homes: Vec<String> = plan.homes.iter().map(|h| home_text(h)).collect();
+        actions.push(Action {
+            start_utc: crate::timefmt::now_utc(),
+            end_utc: Some(crate::timefmt::now_utc()),
+            action: "plan.resolve_homes".into(),
+            target: Some(format!("{} volume {}", source.display(), v.number)),
+            outcome: if result.is_ok() {
+                Outcome::Ok
+            } else {
+                Outcome::Error
+            },
+            detail: Some(match &result {
+                Ok(()) => format!("{} home director(y/ies): {}", homes.len(), homes.join(", ")),
+                Err(e) => e.clone(),
+            }),
+        });
+        image_volumes.push(crate::source::image::source::ImageVolume {
+            index: v.number,
+            offset: v.offset,
+            fs: std::sync::Arc::clone(&v.fs),
+            info: v.info.clone(),
+            plan,
+        });
+    }
+    for v in prepared.iter().flat_map(|p| p.manifest.volumes.iter()) {
+        if v.status != "collected" {
+            actions.push(Action::event(
+                "image.volume",
+                Outcome::Skipped,
+                Some(format!(
+                    "volume {} at offset {} ({} bytes) not collected: {}",
+                    v.index,
+                    v.offset,
+                    v.size,
+                    v.reason.as_deref().unwrap_or(&v.status)
+                )),
+            ));
+        }
+    }
+    let (plan, homes_result) = match image_volumes.first() {
+        Some(v) => (v.plan.clone(), Ok(())),
+        None => Plan::new(&req.profile, &source, req.max_file_size),
+    };
     let homes: Vec<String> = plan
         .homes
         .iter()
@@ -486,21 +603,23 @@ pub fn collect(
                 .join("/")
         })
         .collect();
-    actions.push(Action {
-        start_utc: plan_start,
-        end_utc: Some(crate::timefmt::now_utc()),
-        action: "plan.resolve_homes".into(),
-        target: Some(source.display().to_string()),
-        outcome: if homes_result.is_ok() {
-            Outcome::Ok
-        } else {
-            Outcome::Error
-        },
-        detail: Some(match &homes_result {
-            Ok(()) => format!("{} home director(y/ies): {}", homes.len(), homes.join(", ")),
-            Err(e) => e.clone(),
-        }),
-    });
+    if !image_input {
+        actions.push(Action {
+            start_utc: plan_start,
+            end_utc: Some(crate::timefmt::now_utc()),
+            action: "plan.resolve_homes".into(),
+            target: Some(source.display().to_string()),
+            outcome: if homes_result.is_ok() {
+                Outcome::Ok
+            } else {
+                Outcome::Error
+            },
+            detail: Some(match &homes_result {
+                Ok(()) => format!("{} home director(y/ies): {}", homes.len(), homes.join(", ")),
+                Err(e) => e.clone(),
+            }),
+        });
+    }
     let mounts = if live || cfg!(target_os = "linux") {
         MountTable::load()
     } else {
@@ -551,11 +670,40 @@ pub fn collect(
         }
     }
     let writer = Mutex::new(writer);
-    let engine = Engine {
+    let os_source = crate::source::os::OsSource {
         root: &source,
         plan: &plan,
         mounts: &mounts,
         avoid: &avoid,
+    };
+    let image_source = crate::source::image::source::ImageSource {
+        name: source.display().to_string(),
+        volumes: image_volumes,
+        read_deleted: req.image.read_deleted,
+    };
+    let engine_source: &dyn crate::source::Source = if image_input {
+        &image_source
+    } else {
+        &os_source
+    };
+    // --hash-image: the whole media, sequentially on its own threads while the files
+    // are collected (container::hash: one reader thread, one hashing thread).
+    let media_hash = match prepared.as_ref() {
+        Some(p) if req.image.hash_image => {
+            let media = std::sync::Arc::clone(p.image.media());
+            let started = crate::timefmt::now_utc();
+            Some((
+                started,
+                std::thread::spawn(move || {
+                    crate::source::image::container::hash::hash_media(media, |_| {})
+                }),
+            ))
+        }
+        _ => None,
+    };
+    let engine = Engine {
+        source: engine_source,
+        plan: &plan,
         algs: req.algs,
         analyzers: &req.analyzers,
         threads: req.threads,
@@ -585,6 +733,75 @@ pub fn collect(
         }
     };
     actions.append(&mut output.actions);
+    if let (Some((started, handle)), Some(p)) = (media_hash, prepared.as_mut()) {
+        let result = handle
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the hashing thread failed")));
+        let (outcome, detail) = match result {
+            Ok(d) => {
+                let checks = crate::source::image::container::hash::compare(
+                    &p.image.container.stored_hashes,
+                    &d,
+                );
+                let compared: Vec<String> = checks
+                    .iter()
+                    .map(|c| {
+                        if c.matches {
+                            format!(
+                                "{}: matches the container's stored value {}",
+                                c.algorithm, c.stored
+                            )
+                        } else {
+                            format!(
+                                "{}: MISMATCH: the container stores {} but the media hashes to {}",
+                                c.algorithm, c.stored, c.computed
+                            )
+                        }
+                    })
+                    .collect();
+                let bad = checks.iter().any(|c| !c.matches);
+                let detail = format!(
+                    "sha256 {} of {} bytes{}",
+                    d.sha256,
+                    d.bytes,
+                    if compared.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; {}", compared.join("; "))
+                    }
+                );
+                let stored = &p.image.container.stored_hashes;
+                p.manifest.media_hashes = Some(crate::bundle::image_record::MediaHashes {
+                    sha256: d.sha256.clone(),
+                    sha1: stored.sha1.as_ref().map(|_| d.sha1.clone()),
+                    md5: stored.md5.as_ref().map(|_| d.md5.clone()),
+                    bytes: d.bytes,
+                    method: "one sequential read of the whole media on its own threads while                              the files were collected (the files' runs are read separately)"
+                        .into(),
+                    compared,
+                });
+                if bad {
+                    progress.alert(format!(
+                        "fieldkit: IMAGE HASH MISMATCH: {}: {detail}",
+                        source.display()
+                    ));
+                }
+                (if bad { Outcome::Error } else { Outcome::Ok }, detail)
+            }
+            Err(e) => (
+                Outcome::Error,
+                format!("the whole media could not be hashed: {e}"),
+            ),
+        };
+        actions.push(Action {
+            start_utc: started,
+            end_utc: Some(crate::timefmt::now_utc()),
+            action: "image.hash".into(),
+            target: Some(source.display().to_string()),
+            outcome,
+            detail: Some(detail),
+        });
+    }
     let mut timings = Timings {
         acquire: t0.elapsed().as_secs_f64(),
         ..Timings::default()
@@ -637,7 +854,11 @@ pub fn collect(
             path: req.source.display().to_string(),
             resolved_path: source.display().to_string(),
             live_system: live,
-            fs_type: device_of(&source).and_then(|d| mounts.fs_type(d).map(str::to_string)),
+            fs_type: if image_input {
+                None
+            } else {
+                device_of(&source).and_then(|d| mounts.fs_type(d).map(str::to_string))
+            },
             homes,
         },
         times: manifest::Times {
@@ -751,6 +972,7 @@ pub fn collect(
                 .map(|r| r.text().to_string())
                 .collect(),
         }),
+        image: prepared.map(|p| p.manifest),
     };
     actions.push(Action::event(
         "bundle.finalize",
@@ -912,6 +1134,13 @@ pub fn collect(
         timings,
         live: live_capture.map(|lc| lc.summary),
     })
+}
+
+fn home_text(h: &[OsString]) -> String {
+    h.iter()
+        .map(|c| c.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 fn member_info(name: &str, description: &str) -> manifest::MemberInfo {

@@ -138,9 +138,23 @@ impl Plan {
         root: &Path,
         max_file_size_override: Option<u64>,
     ) -> (Plan, Result<(), String>) {
+        Self::new_in(
+            profile,
+            &crate::source::homes::OsTree { root },
+            max_file_size_override,
+        )
+    }
+
+    /// `new` for any source: homes are found in `tree` (an image's file system, rooted
+    /// at its root).
+    pub fn new_in(
+        profile: &Profile,
+        tree: &dyn crate::source::homes::Tree,
+        max_file_size_override: Option<u64>,
+    ) -> (Plan, Result<(), String>) {
         let needs_homes = profile.rules.iter().any(|r| !r.home_paths.is_empty());
         let (homes, home_result) = if needs_homes {
-            match crate::source::homes::resolve(root, profile.os) {
+            match crate::source::homes::resolve_in(tree, profile.os) {
                 Ok(h) => (h, Ok(())),
                 Err(e) => (Vec::new(), Err(e)),
             }
@@ -185,6 +199,23 @@ impl Plan {
             .iter()
             .enumerate()
             .filter(|(_, r)| r.wants(comps, size))
+            .map(|(i, _)| i as u16)
+            .collect()
+    }
+
+    /// Indices of the rules that name the file at `comps` literally (every component of
+    /// some pattern up to this one is literal): how an image's file-system metadata
+    /// (`$MFT`, `$Extend/$UsnJrnl:$J`) is collected only where a profile asks for it.
+    pub fn matching_rules_literally(&self, comps: &[&OsStr], size: Option<u64>) -> Vec<u16> {
+        self.rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                r.wants(comps, size)
+                    && r.patterns
+                        .iter()
+                        .any(|p| p.literal_prefix_len() >= comps.len() && p.matches(comps))
+            })
             .map(|(i, _)| i as u16)
             .collect()
     }

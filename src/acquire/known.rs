@@ -10,8 +10,6 @@
 //! and never let a failed lookup pass silently: each one is an alert on stderr, a
 //! `hashset.lookup_failed` finding and a count in the manifest's `known_sets`.
 
-use std::io::{Seek, SeekFrom};
-
 use super::*;
 use crate::hashset::SetKind;
 
@@ -108,14 +106,14 @@ impl Engine<'_> {
     pub(super) fn over_limit(
         &self,
         mut rec: FileRecord,
-        mut file: std::fs::File,
-        before: std::fs::Metadata,
+        mut file: EntryReader,
+        before: EntryMeta,
         limits: crate::plan::Limits,
         rel: &[&OsStr],
         ctx: &FileContext<'_>,
         shared: &Shared<'_>,
     ) -> (FileRecord, Vec<Finding>) {
-        let size = before.len();
+        let size = before.size;
         let max = limits.max_file_size.unwrap_or(0);
         let mut hasher = MultiHasher::new(self.algs);
         let mut chunk = ChunkBuf::take();
@@ -143,7 +141,7 @@ impl Engine<'_> {
             if first_chunk {
                 first_chunk = false;
                 if limits.executables_only
-                    && !read::has_exec_bit(&before)
+                    && !before.has_exec_bit()
                     && !read::looks_executable(data)
                 {
                     let rec = skipped(
@@ -204,7 +202,7 @@ impl Engine<'_> {
             return (rec, findings);
         }
         // Known-bad: store it after all, from a second read of the same open file.
-        if let Err(e) = file.seek(SeekFrom::Start(0)) {
+        if let Err(e) = file.rewind() {
             let mut findings = verdict.findings;
             for f in &mut findings {
                 f.sha256 = rec.sha256.clone();

@@ -31,9 +31,11 @@ use crate::bundle::writer::{BundleWriter, Stored};
 use crate::finding::Finding;
 use crate::hashing::{AlgSet, Digests, MultiHasher, hex};
 use crate::plan::Plan;
-use crate::source::mounts::{FsClass, MountTable};
-use crate::source::read::{self, change_between, facts, file_type_name};
-use crate::source::walk::{Avoid, Candidate, WalkEvent, Walker, io_reason, relative_components};
+use crate::source::entry::{EntryMeta, change_between};
+use crate::source::mounts::FsClass;
+use crate::source::read;
+use crate::source::walk::io_reason;
+use crate::source::{Candidate, EntryReader, Source, WalkEvent};
 use crate::triage::{Analyzer, FileContext, FileDigests, FileTriage};
 use spool::Spool;
 
@@ -95,10 +97,11 @@ pub struct Output {
 }
 
 pub struct Engine<'a> {
-    pub root: &'a Path,
+    /// Where the entries come from (the OS file API or an image's file systems): the
+    /// engine does the same for every source (`source` module doc).
+    pub source: &'a dyn Source,
+    /// The plan the source walks with; the engine takes each file's limits from it.
     pub plan: &'a Plan,
-    pub mounts: &'a MountTable,
-    pub avoid: &'a [Avoid],
     pub algs: AlgSet,
     pub analyzers: &'a [Box<dyn Analyzer>],
     pub threads: usize,
@@ -155,6 +158,7 @@ impl Shared<'_> {
             Status::Skipped => c.skipped += 1,
             Status::Error => c.error += 1,
             Status::Locked => c.locked += 1,
+            Status::Deleted => c.deleted += 1,
         }
         if let Err(e) = out.records.push_seq(seq, &rec) {
             drop(out);
@@ -215,25 +219,20 @@ impl Engine<'_> {
             .build();
         let walk_start = crate::timefmt::now_utc();
         std::thread::scope(|scope| {
-            let walker = Walker {
-                root: self.root,
-                plan: self.plan,
-                mounts: self.mounts,
-                avoid: self.avoid,
-                interrupt: self.interrupt,
-            };
+            let source = self.source;
+            let interrupt = self.interrupt;
             let stop = &shared.stop;
             let progress = self.progress;
             scope.spawn(move || {
                 // Each event's place in the walk, which is sorted: files.jsonl order.
                 let mut seq = 0u64;
-                walker.walk(|ev| {
+                source.walk(interrupt, &mut |ev| {
                     if stop.load(Ordering::Relaxed) {
                         return false;
                     }
                     if let WalkEvent::Candidate(c) = &ev {
                         progress.files_planned.fetch_add(1, Ordering::Relaxed);
-                        let size = c.metadata.as_ref().map(|m| m.len()).unwrap_or(0);
+                        let size = c.metadata.as_ref().map(|m| m.size).unwrap_or(0);
                         progress.bytes_planned.fetch_add(size, Ordering::Relaxed);
                     }
                     seq += 1;
@@ -257,7 +256,7 @@ impl Engine<'_> {
             start_utc: walk_start,
             end_utc: Some(crate::timefmt::now_utc()),
             action: "acquire".into(),
-            target: Some(self.root.display().to_string()),
+            target: Some(self.source.describe()),
             outcome: if fatal.is_some() {
                 Outcome::Error
             } else if interrupted {
@@ -293,7 +292,11 @@ impl Engine<'_> {
                     shared.record(seq, rec, Vec::new());
                     return;
                 }
-                let (rec, findings) = self.acquire(c, shared);
+                let deleted = c.image.as_ref().is_some_and(|e| e.deleted);
+                let (mut rec, findings) = self.acquire(c, shared);
+                if deleted {
+                    mark_deleted(&mut rec);
+                }
                 self.progress.files_done.fetch_add(1, Ordering::Relaxed);
                 shared.record(seq, rec, findings);
                 return;
@@ -308,18 +311,7 @@ impl Engine<'_> {
                     file_type: Some("dir".into()),
                     ..FileRecord::default()
                 };
-                if let Ok(m) = read::lstat(&path) {
-                    rec.facts = facts(&m);
-                    if m.file_type().is_symlink() {
-                        rec.file_type = Some("symlink".into());
-                        rec.link_target = read::read_link(&path)
-                            .ok()
-                            .map(|t| PathField::from_path(&t));
-                        rec.resolved_target = std::fs::canonicalize(&path)
-                            .ok()
-                            .map(|t| PathField::from_path(&t));
-                    }
-                }
+                self.source.describe_not_walked(&path, &mut rec);
                 skipped(rec, reason, detail)
             }
             WalkEvent::Error {
@@ -333,47 +325,29 @@ impl Engine<'_> {
                 };
                 errored(rec, reason, detail)
             }
+            WalkEvent::Record(rec) => *rec,
         };
         shared.record(seq, rec, Vec::new());
     }
 
     /// Everything about one candidate file.
-    fn acquire(&self, c: Candidate, shared: &Shared<'_>) -> (FileRecord, Vec<Finding>) {
+    fn acquire(&self, mut c: Candidate, shared: &Shared<'_>) -> (FileRecord, Vec<Finding>) {
         let mut rec = base_record(&c, self.plan);
-        let mut meta = match c.metadata {
+        let meta = match c.metadata.take() {
             Some(m) => m,
-            None => match read::lstat(&c.path) {
+            None => match self.source.stat(&c) {
                 Ok(m) => m,
                 Err(e) => return (errored(rec, io_reason(&e), e.to_string()), Vec::new()),
             },
         };
-        rec.file_type = Some(file_type_name(&meta).into());
-        rec.facts = facts(&meta);
-        rec.size = Some(meta.len());
-        // With a profile that follows links, a link is read through its target when that
-        // lies inside the source; both paths are recorded.
-        let mut open_path = std::borrow::Cow::Borrowed(c.path.as_path());
-        if self.plan.follow_symlinks
-            && let Ok(link) = read::lstat(&c.path)
-            && link.file_type().is_symlink()
-        {
-            match self.follow(&c.path, &link, &mut rec) {
-                Ok(real) => {
-                    if meta.file_type().is_symlink()
-                        && let Ok(m) = std::fs::metadata(&real)
-                    {
-                        // The walk gave the link's own lstat: classify by the target.
-                        meta = m;
-                        rec.file_type = Some(file_type_name(&meta).into());
-                        rec.facts = facts(&meta);
-                        rec.size = Some(meta.len());
-                    }
-                    open_path = std::borrow::Cow::Owned(real);
-                }
-                Err(done) => return (*done, Vec::new()),
-            }
-        }
-        match file_type_name(&meta) {
+        rec.file_type = Some(meta.kind.name().into());
+        rec.facts = meta.facts();
+        rec.size = Some(meta.size);
+        let (meta, open_instead) = match self.source.resolve(&c, meta, &mut rec) {
+            Ok(resolved) => resolved,
+            Err(done) => return (*done, Vec::new()),
+        };
+        match meta.kind.name() {
             "file" => {}
             "symlink" => {
                 // Following, a link still seen as a link here has no target to read.
@@ -384,9 +358,7 @@ impl Engine<'_> {
                      the target updates the link's access time on a read-write mount \
                      without noatime; the times recorded here were taken before)"
                 };
-                rec.link_target = read::read_link(&c.path)
-                    .ok()
-                    .map(|t| PathField::from_path(&t));
+                rec.link_target = self.source.link_target(&c);
                 return (skipped(rec, "symlink", detail), Vec::new());
             }
             kind @ ("fifo" | "socket" | "char_device" | "block_device") => {
@@ -413,7 +385,7 @@ impl Engine<'_> {
             }
         }
         if let Some(w) = &self.window {
-            let verdict = w.classify(&crate::triage::window::ActivityWindow::times_of(&meta));
+            let verdict = w.classify(&meta.window_times());
             rec.window = Some(verdict);
             if self.window_only && verdict == crate::triage::window::WindowVerdict::Outside {
                 return (
@@ -446,7 +418,7 @@ impl Engine<'_> {
                 .iter()
                 .any(|s| s.kind() == crate::hashset::SetKind::KnownBad)
         });
-        let over_limit = !pseudo && limits.max_file_size.is_some_and(|max| meta.len() > max);
+        let over_limit = !pseudo && limits.max_file_size.is_some_and(|max| meta.size > max);
         if over_limit
             && !has_bad_sets
             && let Some(max) = limits.max_file_size
@@ -455,86 +427,52 @@ impl Engine<'_> {
                 skipped(
                     rec,
                     "too_large",
-                    format!("{} bytes exceeds the size limit of {max} bytes", meta.len()),
+                    format!("{} bytes exceeds the size limit of {max} bytes", meta.size),
                 ),
                 Vec::new(),
             );
         }
-        let opened = match read::open_evidence(&open_path) {
-            Ok(o) if !self.still_inside(&o, &open_path) => {
-                return (
-                    errored(
-                        rec,
-                        "replaced",
-                        "the link's target moved out of the source between resolving and opening it",
-                    ),
-                    Vec::new(),
-                );
-            }
+        let opened = match self.source.open(&c, open_instead.as_deref()) {
             Ok(o) => o,
-            Err(e) => {
-                let reason = io_reason(&e);
-                let detail = if reason == "symlink_loop" {
-                    format!("replaced by a symbolic link after it was listed: {e}")
-                } else {
-                    e.to_string()
-                };
-                let reason = if reason == "symlink_loop" {
-                    "replaced"
-                } else {
-                    reason
-                };
-                if reason == "locked" {
-                    let mut rec = errored(rec, reason, locked_detail(&e));
-                    rec.status = Some(Status::Locked);
-                    return (rec, Vec::new());
-                }
-                return (errored(rec, reason, detail), Vec::new());
+            Err(refused) => {
+                let mut rec = errored(rec, refused.reason, refused.detail);
+                rec.status = Some(refused.status);
+                return (rec, Vec::new());
             }
         };
-        let before = opened.metadata.clone();
+        let before = opened.before;
         if !before.is_file() {
-            rec.file_type = Some(file_type_name(&before).into());
+            rec.file_type = Some(before.kind.name().into());
             return (
                 errored(
                     rec,
                     "replaced",
-                    format!(
-                        "replaced by a {} after it was listed",
-                        file_type_name(&before)
-                    ),
+                    format!("replaced by a {} after it was listed", before.kind.name()),
                 ),
                 Vec::new(),
             );
         }
-        rec.facts = facts(&before);
-        rec.size = Some(before.len());
-        rec.read_method = Some(if opened.noatime {
-            "read(O_RDONLY|O_NOATIME)".into()
-        } else if cfg!(unix) {
-            "read(O_RDONLY) (O_NOATIME refused)".into()
-        } else {
-            "ReadFile(GENERIC_READ, share read|write|delete, reparse points not followed)".into()
-        });
-        let rel = relative_components(self.root, &c.path);
-        let source_path = rel
-            .iter()
-            .map(|s| s.to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
+        rec.facts = before.facts();
+        rec.size = Some(before.size);
+        rec.read_method = Some(opened.read_method);
+        if let (Some(img), Some(data)) = (rec.image.as_mut(), opened.image_data) {
+            img.data = Some(data);
+        }
+        let rel = self.source.member_components(&c);
+        let source_path = self.source.source_path(&c);
         let ctx = FileContext {
             path: &c.path,
             source_path: &source_path,
-            size: before.len(),
-            mtime: read::mtime_secs(&before),
+            size: before.size,
+            mtime: before.mtime_secs(),
         };
         if over_limit {
             // Known-bad sets are in use: hash without storing first (known.rs).
-            return self.over_limit(rec, opened.file, before, limits, &rel, &ctx, shared);
+            return self.over_limit(rec, opened.reader, before, limits, &rel, &ctx, shared);
         }
         self.read_and_store(
             rec,
-            opened.file,
+            opened.reader,
             before,
             limits,
             pseudo,
@@ -546,88 +484,12 @@ impl Engine<'_> {
         )
     }
 
-    /// Resolve a symlink the profile follows: its canonical target when that lies inside
-    /// the source, else the finished record (outside: skipped, never opened).
-    fn follow(
-        &self,
-        path: &Path,
-        link: &std::fs::Metadata,
-        rec: &mut FileRecord,
-    ) -> Result<std::path::PathBuf, Box<FileRecord>> {
-        rec.link_target = read::read_link(path).ok().map(|t| PathField::from_path(&t));
-        match std::fs::canonicalize(path) {
-            Ok(real) if real.starts_with(self.root) => {
-                rec.resolved_target = Some(PathField::from_path(&real));
-                Ok(real)
-            }
-            Ok(real) => {
-                rec.resolved_target = Some(PathField::from_path(&real));
-                // The link's own facts: nothing about the place outside is recorded.
-                rec.file_type = Some("symlink".into());
-                rec.facts = facts(link);
-                rec.size = Some(link.len());
-                Err(Box::new(skipped(
-                    std::mem::take(rec),
-                    "symlink_outside_source",
-                    format!(
-                        "symbolic link to {}, outside the source: recorded, not followed (on a \
-                         mounted image it would lead into the examiner's own system)",
-                        real.display()
-                    ),
-                )))
-            }
-            Err(e) => {
-                rec.file_type = Some("symlink".into());
-                rec.facts = facts(link);
-                rec.size = Some(link.len());
-                let rec = std::mem::take(rec);
-                Err(Box::new(if e.kind() == std::io::ErrorKind::NotFound {
-                    skipped(
-                        rec,
-                        "symlink",
-                        "symbolic link whose target does not exist: recorded, nothing to read",
-                    )
-                } else {
-                    errored(
-                        rec,
-                        io_reason(&e),
-                        format!("symbolic link that cannot be resolved: {e}"),
-                    )
-                }))
-            }
-        }
-    }
-
-    /// After opening a followed link's target: the file opened still lies inside the
-    /// source (Linux: the kernel's name for the open descriptor). Elsewhere, and for paths
-    /// that are not links, true.
-    fn still_inside(&self, opened: &read::Opened, path: &Path) -> bool {
-        if !self.plan.follow_symlinks || !path.is_absolute() {
-            return true;
-        }
-        #[cfg(target_os = "linux")]
-        {
-            use std::os::unix::io::AsRawFd;
-            let fd = opened.file.as_raw_fd();
-            match std::fs::read_link(format!("/proc/self/fd/{fd}")) {
-                Ok(real) => real.starts_with(self.root),
-                // No /proc: the canonical path was checked just before the open.
-                Err(_) => true,
-            }
-        }
-        #[cfg(not(target_os = "linux"))]
-        {
-            let _ = opened;
-            true
-        }
-    }
-
     #[allow(clippy::too_many_arguments)]
     fn read_and_store(
         &self,
         mut rec: FileRecord,
-        mut file: std::fs::File,
-        before: std::fs::Metadata,
+        mut file: EntryReader,
+        before: EntryMeta,
         limits: crate::plan::Limits,
         pseudo: bool,
         over_limit: bool,
@@ -637,7 +499,7 @@ impl Engine<'_> {
         // The first read of an over-limit file that matched a known-bad set (known.rs).
         first: Option<known::FirstRead>,
     ) -> (FileRecord, Vec<Finding>) {
-        let size = before.len();
+        let size = before.size;
         let mtime = ctx.mtime;
         let mut hasher = MultiHasher::new(self.algs);
         let mut scans = FileTriage::start(self.analyzers, ctx);
@@ -676,9 +538,7 @@ impl Engine<'_> {
                     format!("read failed at offset {}: {e}", memory.len()),
                 ));
             }
-            if limits.executables_only
-                && !read::has_exec_bit(&before)
-                && !read::looks_executable(&memory)
+            if limits.executables_only && !before.has_exec_bit() && !read::looks_executable(&memory)
             {
                 return not_executable(rec);
             }
@@ -786,7 +646,7 @@ impl Engine<'_> {
                             format!(
                                 "read stopped at offset {}: {}",
                                 read_total,
-                                locked_detail(&e)
+                                crate::source::os::locked_detail(&e)
                             ),
                         ));
                         break;
@@ -804,7 +664,7 @@ impl Engine<'_> {
                 if !first_checked {
                     first_checked = true;
                     if limits.executables_only
-                        && !read::has_exec_bit(&before)
+                        && !before.has_exec_bit()
                         && !read::looks_executable(data)
                     {
                         if let Some(mut w) = guard.take()
@@ -861,10 +721,7 @@ impl Engine<'_> {
                 }
             }
         }
-        if !first_checked
-            && problem.is_none()
-            && limits.executables_only
-            && !read::has_exec_bit(&before)
+        if !first_checked && problem.is_none() && limits.executables_only && !before.has_exec_bit()
         {
             // Empty: no signature to look at, and no execute bit.
             if let Some(mut w) = guard.take()
@@ -875,7 +732,7 @@ impl Engine<'_> {
             return not_executable(rec);
         }
         let bytes = hasher.bytes();
-        let after = file.metadata().ok();
+        let after = file.metadata_after();
         let digests = hasher.finish();
         record_digests(&mut rec, bytes, &digests);
         // Known-file sets decide whether the content is kept (known.rs); an over-limit
@@ -1045,15 +902,6 @@ fn helper_failed(rec: &FileRecord) -> String {
     )
 }
 
-/// The record detail for a file another process holds locked (Windows sharing or lock
-/// violation): says what happened and that raw NTFS reading is not implemented yet.
-fn locked_detail(e: &std::io::Error) -> String {
-    format!(
-        "locked by another process ({e}), e.g. a live registry hive or an open event log; \
-         not read: reading locked files from the raw NTFS volume is a later fieldkit feature"
-    )
-}
-
 /// Take the bundle lock and start streaming a member, writing `prefix` first.
 fn start_stream<'w>(
     writer: &'w Mutex<BundleWriter>,
@@ -1081,7 +929,25 @@ fn base_record(c: &Candidate, plan: &Plan) -> FileRecord {
         path: PathField::from_path(&c.path),
         fs_type: c.fs_type.clone(),
         rules: plan.rule_names(&c.rules),
+        image: c.image.as_ref().map(|e| Box::new(e.facts.clone())),
         ..FileRecord::default()
+    }
+}
+
+/// A deleted entry of an image read with `--deleted`: stored content keeps its member,
+/// and the record says `deleted` (the runs may since have been reused: the record's
+/// `image.runs_unallocated` says whether they still were free).
+fn mark_deleted(rec: &mut FileRecord) {
+    if matches!(rec.status, Some(Status::Collected | Status::Duplicate)) {
+        rec.status = Some(Status::Deleted);
+        rec.reason = Some("deleted".into());
+        rec.detail = Some(
+            "deleted entry (metadata record not in use): content read from the runs it last              had (--deleted); they may have been reused since"
+                .into(),
+        );
+    } else {
+        let was = rec.detail.take().unwrap_or_default();
+        rec.detail = Some(format!("deleted entry; {was}"));
     }
 }
 
@@ -1097,6 +963,35 @@ pub fn hash_file(path: &Path, algs: AlgSet) -> Result<(Digests, u64), (String, S
     let mut buf = ChunkBuf::take();
     loop {
         match file.read(&mut buf.0) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buf.0[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err((
+                    "read_error".into(),
+                    format!("at offset {}: {e}", hasher.bytes()),
+                ));
+            }
+        }
+    }
+    let n = hasher.bytes();
+    Ok((hasher.finish(), n))
+}
+
+/// Hash one regular-file candidate of any source without storing it (`fieldkit hash`
+/// over an image): opened and read exactly as `collect` reads it.
+pub fn hash_candidate(
+    source: &dyn Source,
+    c: &Candidate,
+    algs: AlgSet,
+) -> Result<(Digests, u64), (String, String)> {
+    let mut opened = source
+        .open(c, None)
+        .map_err(|r| (r.reason.to_string(), r.detail))?;
+    let mut hasher = MultiHasher::new(algs);
+    let mut buf = ChunkBuf::take();
+    loop {
+        match opened.reader.read(&mut buf.0) {
             Ok(0) => break,
             Ok(n) => hasher.update(&buf.0[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}

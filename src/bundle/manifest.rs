@@ -48,6 +48,10 @@ pub struct Manifest {
     /// With `--encrypt-to`: how the bundle file is encrypted and to whom.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<EncryptionInfo>,
+    /// When the source was a disk image or device: the container, its own hashes, the
+    /// volumes and file systems found (docs/bundle-format.md, "From an image").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<crate::bundle::image_record::ImageManifest>,
 }
 
 /// The encryption of the bundle file (this manifest is inside it, so it travels
@@ -223,6 +227,9 @@ pub struct Counts {
     /// Held by another process without read sharing (Windows): not read.
     #[serde(default)]
     pub locked: u64,
+    /// Deleted entries of an image recorded (content stored only with --deleted).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub deleted: u64,
     /// Bytes read from the source and hashed.
     pub bytes_read: u64,
     /// Bytes stored under files/ (after de-duplication).
@@ -266,4 +273,8 @@ pub struct Method {
 pub struct MemberInfo {
     pub name: String,
     pub description: String,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

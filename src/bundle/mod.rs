@@ -7,6 +7,7 @@
 
 pub mod age;
 pub mod extract;
+pub mod image_record;
 pub mod input;
 pub mod manifest;
 pub mod naming;

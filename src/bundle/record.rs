@@ -32,6 +32,10 @@ pub enum Status {
     /// the read (Windows: a live registry hive, an open event log). Not read, or read up to
     /// the lock (stored and marked); raw-volume access for these is a later feature.
     Locked,
+    /// A deleted entry found in an image's unallocated metadata (an NTFS MFT record not
+    /// in use): recorded with its name, times and runs; its content is stored (`member`)
+    /// only with `collect --deleted`.
+    Deleted,
 }
 
 impl Status {
@@ -44,6 +48,7 @@ impl Status {
             Status::Skipped => "skipped",
             Status::Error => "error",
             Status::Locked => "locked",
+            Status::Deleted => "deleted",
         }
     }
 }
@@ -155,6 +160,10 @@ pub struct FileRecord {
     /// Profile rules that selected this path.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<String>,
+    /// From a disk image: the volume, the file system's identity of the entry, every
+    /// time at full precision and the byte ranges of the image that hold it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<Box<crate::bundle::image_record::ImageFacts>>,
 }
 
 #[cfg(test)]

@@ -1433,6 +1433,7 @@ fn check_records(
             Status::Skipped => counts.skipped += 1,
             Status::Error => counts.error += 1,
             Status::Locked => counts.locked += 1,
+            Status::Deleted => counts.deleted += 1,
         }
         counts.bytes_read = counts
             .bytes_read

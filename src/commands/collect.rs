@@ -298,6 +298,15 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
         } else {
             crate::triage::default_analyzers()
         },
+        profile_given: args.profile.is_some(),
+        image: collect::ImageOptions {
+            partition: match args.partition.as_deref() {
+                Some(p) => p.parse().map_err(|e| anyhow!("--partition: {e}"))?,
+                None => crate::source::image::source::PartitionChoice::All,
+            },
+            read_deleted: args.deleted,
+            hash_image: args.hash_image,
+        },
     };
     let result = collect::collect(request, &interrupt, &progress);
     done.store(true, Ordering::SeqCst);
@@ -465,6 +474,33 @@ fn print_summary(
         "  Files         {} collected, {} duplicate, {} changed while read, {} skipped, {} errors, {} locked ({} considered)",
         n.collected, n.duplicate, n.changed, n.skipped, n.error, n.locked, n.considered
     )?;
+    if n.deleted > 0 {
+        writeln!(
+            out,
+            "  Deleted       {} deleted entr(y/ies) of the image recorded{}",
+            n.deleted,
+            if m.command_line.iter().any(|a| a == "--deleted") {
+                " (content read: --deleted)"
+            } else {
+                " (not read; --deleted reads them)"
+            }
+        )?;
+    }
+    if let Some(img) = &m.image {
+        writeln!(
+            out,
+            "  Image         {} {} ({} bytes), {} volume(s) collected of {}; profile {}",
+            img.container,
+            img.path,
+            img.size,
+            img.volumes
+                .iter()
+                .filter(|v| v.status == "collected")
+                .count(),
+            img.volumes.len(),
+            img.profile_choice.as_deref().unwrap_or("?")
+        )?;
+    }
     if n.known_good > 0 || !m.known_sets.is_empty() {
         writeln!(
             out,

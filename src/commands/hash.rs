@@ -7,7 +7,9 @@
 //! following of swapped-in links), never list a directory other than through
 //! `source::dirlist` (O_NOATIME), never follow a symlink, never write anything but its
 //! output, and never drop a file silently: one that cannot be read is named on stderr and
-//! turns the exit code to 1.
+//! turns the exit code to 1. With `--image`, each path is a disk image or device (its
+//! container detected by content) hashed file by file through the image reader, each
+//! file named `IMAGE/volN/PATH` — without it a file is hashed as itself, image or not.
 
 use std::ffi::OsStr;
 use std::io::Write;
@@ -106,8 +108,20 @@ pub fn run(args: HashArgs) -> anyhow::Result<u8> {
     let algs = AlgSet::parse(&args.hash).map_err(|e| anyhow!("--hash: {e}"))?;
     let mut files: Vec<PathBuf> = Vec::new();
     let mut errors = 0u64;
+    let mut images = Vec::new();
     for p in &args.paths {
-        regular_files(Path::new(p), &mut files, &mut errors);
+        let p = Path::new(p);
+        if args.image {
+            match image_files(p) {
+                Ok(i) => images.push(i),
+                Err(e) => {
+                    eprintln!("fieldkit: {e}");
+                    errors += 1;
+                }
+            }
+        } else {
+            regular_files(p, &mut files, &mut errors);
+        }
     }
     let threads = args.threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -179,6 +193,104 @@ pub fn run(args: HashArgs) -> anyhow::Result<u8> {
             }
         }
     }
+    // Images: every regular file (and NTFS stream) of every readable volume, named
+    // IMAGE/volN/PATH, read through the image source exactly as collect reads it.
+    for (image, source, cands) in &images {
+        let results: Vec<Result<(Digests, u64), (String, String)>> = pool.install(|| {
+            cands
+                .par_iter()
+                .map(|c| crate::acquire::hash_candidate(source, c, algs))
+                .collect()
+        });
+        for (c, result) in cands.iter().zip(results) {
+            let vol = c
+                .image
+                .as_ref()
+                .and_then(|e| source.volumes.get(e.volume))
+                .map(|v| v.index)
+                .unwrap_or(0);
+            let mut name = image.clone().into_os_string();
+            name.push(format!("/vol{vol}"));
+            name.push(c.path.as_os_str());
+            let name = PathBuf::from(name);
+            match result {
+                Ok((d, size)) => {
+                    let line = if args.hashdeep {
+                        let mut line = size.to_string().into_bytes();
+                        for alg in [Alg::Md5, Alg::Sha1, Alg::Sha256] {
+                            if requested.contains(&alg) {
+                                line.push(b',');
+                                line.extend_from_slice(
+                                    pick(&d, alg).unwrap_or_default().as_bytes(),
+                                );
+                            }
+                        }
+                        line.push(b',');
+                        line.extend_from_slice(&name_bytes(name.as_os_str()));
+                        line
+                    } else {
+                        sum_line(&name, &pick(&d, first).unwrap_or_default())
+                    };
+                    out.write_all(&line)?;
+                    out.write_all(b"\n")?;
+                }
+                Err((reason, detail)) => {
+                    eprintln!("fieldkit: {}: {reason}: {detail}", name.display());
+                    errors += 1;
+                }
+            }
+        }
+    }
     out.flush()?;
     Ok(if errors > 0 { 1 } else { 0 })
+}
+
+type ImageFiles = (
+    PathBuf,
+    crate::source::image::source::ImageSource,
+    Vec<crate::source::Candidate>,
+);
+
+/// The regular files of every readable volume of an image, in walk order.
+fn image_files(p: &Path) -> anyhow::Result<ImageFiles> {
+    use crate::source::image::source::{ImageSource, ImageTree, ImageVolume, PartitionChoice};
+    let prepared =
+        crate::source::image::source::prepare(p, PartitionChoice::All).map_err(|e| anyhow!(e))?;
+    let profile = crate::profile::load("all-files")?;
+    let volumes = prepared
+        .readable
+        .iter()
+        .map(|v| {
+            let (plan, _) = crate::plan::Plan::new_in(&profile, &ImageTree { fs: &*v.fs }, None);
+            ImageVolume {
+                index: v.number,
+                offset: v.offset,
+                fs: std::sync::Arc::clone(&v.fs),
+                info: v.info.clone(),
+                plan,
+            }
+        })
+        .collect();
+    let source = ImageSource {
+        name: p.display().to_string(),
+        volumes,
+        read_deleted: false,
+    };
+    let mut cands = Vec::new();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    crate::source::Source::walk(&source, &stop, &mut |ev| {
+        match ev {
+            crate::source::WalkEvent::Candidate(c)
+                if c.metadata.as_ref().is_some_and(|m| m.is_file()) =>
+            {
+                cands.push(c)
+            }
+            crate::source::WalkEvent::Error { path, detail, .. } => {
+                eprintln!("fieldkit: {}{}: {detail}", p.display(), path.display())
+            }
+            _ => {}
+        }
+        true
+    });
+    Ok((p.to_path_buf(), source, cands))
 }

@@ -126,6 +126,13 @@ pub fn render(r: &Report) -> String {
         c.error,
         c.locked
     );
+    if c.deleted > 0 {
+        let _ = writeln!(
+            s,
+            "Deleted        {} deleted entr(y/ies) of the image",
+            c.deleted
+        );
+    }
     let u = &r.unparseable;
     let _ = writeln!(
         s,

@@ -3,8 +3,8 @@
 //! Owns the one way fieldkit opens a source file: read-only, `O_NOATIME` where the kernel
 //! permits (so access times on the evidence stay as they were), `O_NOFOLLOW` (a file
 //! swapped for a symlink after the walk is not followed), `O_NONBLOCK` (a file swapped for
-//! a FIFO cannot block the open), then `fstat` to confirm it is still a regular file. Also
-//! owns turning metadata into the facts files.jsonl records (times, mode, owner, inode).
+//! a FIFO cannot block the open), then `fstat` to confirm it is still a regular file. The
+//! facts files.jsonl records come from `entry::EntryMeta`, made once from the `fstat`.
 //! On Windows the same guarantees come from opening the reparse point itself (a file
 //! swapped for a link is not followed) with read/write/delete sharing; there is no
 //! counterpart of O_NOATIME (docs/packaging.md, "Windows").
@@ -12,12 +12,11 @@
 //! would kill the process with SIGBUS).
 
 use std::fs::{File, Metadata};
+
 use std::io;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-
-use crate::timefmt;
 
 pub struct Opened {
     pub file: File,
@@ -115,37 +114,6 @@ pub fn read_link(path: &Path) -> io::Result<std::path::PathBuf> {
     std::fs::read_link(super::longpath::short(path)?.path)
 }
 
-/// What kind of filesystem object a metadata describes, as recorded.
-pub fn file_type_name(m: &Metadata) -> &'static str {
-    let ft = m.file_type();
-    if ft.is_file() {
-        return "file";
-    }
-    if ft.is_dir() {
-        return "dir";
-    }
-    if ft.is_symlink() {
-        return "symlink";
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if ft.is_fifo() {
-            return "fifo";
-        }
-        if ft.is_socket() {
-            return "socket";
-        }
-        if ft.is_char_device() {
-            return "char_device";
-        }
-        if ft.is_block_device() {
-            return "block_device";
-        }
-    }
-    "other"
-}
-
 /// Metadata facts as they appear in a files.jsonl record.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FileFacts {
@@ -172,93 +140,6 @@ pub struct FileFacts {
     pub dev: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nlink: Option<u64>,
-}
-
-pub fn facts(m: &Metadata) -> FileFacts {
-    let btime = m.created().ok().and_then(timefmt::system_time_utc);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        FileFacts {
-            mtime: timefmt::unix_utc(m.mtime(), m.mtime_nsec()),
-            atime: timefmt::unix_utc(m.atime(), m.atime_nsec()),
-            ctime: timefmt::unix_utc(m.ctime(), m.ctime_nsec()),
-            btime,
-            mode: Some(format!("{:o}", m.mode())),
-            uid: Some(m.uid()),
-            gid: Some(m.gid()),
-            inode: Some(m.ino()),
-            dev: Some(m.dev()),
-            nlink: Some(m.nlink()),
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        FileFacts {
-            mtime: m.modified().ok().and_then(timefmt::system_time_utc),
-            atime: m.accessed().ok().and_then(timefmt::system_time_utc),
-            btime,
-            ..FileFacts::default()
-        }
-    }
-}
-
-/// Modification time in whole seconds since the epoch.
-pub fn mtime_secs(m: &Metadata) -> Option<i64> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        Some(m.mtime())
-    }
-    #[cfg(not(unix))]
-    {
-        let t = m.modified().ok()?;
-        match t.duration_since(std::time::UNIX_EPOCH) {
-            Ok(d) => i64::try_from(d.as_secs()).ok(),
-            Err(e) => i64::try_from(e.duration().as_secs()).ok().map(|s| -s),
-        }
-    }
-}
-
-/// Describe how a file changed between two `fstat`s, or `None` if it did not.
-pub fn change_between(before: &Metadata, after: &Metadata) -> Option<String> {
-    let mut what = Vec::new();
-    if before.len() != after.len() {
-        // Say which way: a log rotated (truncated) under the reader is not one that grew.
-        let how = if after.len() < before.len() {
-            "truncated"
-        } else {
-            "grew"
-        };
-        what.push(format!("{how} (size {} -> {})", before.len(), after.len()));
-    }
-    if before.modified().ok() != after.modified().ok() {
-        what.push("mtime changed".to_string());
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        if (before.ctime(), before.ctime_nsec()) != (after.ctime(), after.ctime_nsec())
-            && what.is_empty()
-        {
-            what.push("ctime changed".to_string());
-        }
-    }
-    (!what.is_empty()).then(|| what.join(", "))
-}
-
-/// True if the execute bit is set for anyone.
-pub fn has_exec_bit(m: &Metadata) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        m.permissions().mode() & 0o111 != 0
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = m;
-        false
-    }
 }
 
 /// True if `head` starts like an executable or script (ELF, MZ/PE, Mach-O, fat, `#!`).

@@ -1,4 +1,4 @@
-//! The pattern-directed walk of a mounted or live filesystem.
+//! The pattern-directed walk of a mounted or live filesystem (the OS source's walk).
 //!
 //! Owns deciding, directory by directory, where to descend (only where some rule could
 //! still match), which entries are candidates for collection, and which subtrees are
@@ -17,33 +17,8 @@ use super::mounts::{FsClass, MountTable};
 use super::{dirlist, longpath};
 use crate::plan::Plan;
 
-/// A path some rule wants, with what the walk already knows about it.
-#[derive(Debug)]
-pub struct Candidate {
-    pub path: PathBuf,
-    pub rules: Vec<u16>,
-    /// `lstat` (or `stat` when following symlinks) taken by the walk.
-    pub metadata: Option<Metadata>,
-    pub fs_class: FsClass,
-    pub fs_type: Option<String>,
-}
-
-#[derive(Debug)]
-pub enum WalkEvent {
-    Candidate(Candidate),
-    /// A directory deliberately not walked, with a stable reason code.
-    NotWalked {
-        path: PathBuf,
-        reason: &'static str,
-        detail: String,
-    },
-    /// A directory or entry the walk could not read.
-    Error {
-        path: PathBuf,
-        reason: &'static str,
-        detail: String,
-    },
-}
+use super::entry::EntryMeta;
+pub use super::{Candidate, WalkEvent};
 
 /// A directory the walk must not enter (the output directory, the kit directory).
 #[derive(Debug, Clone)]
@@ -197,9 +172,10 @@ impl Walker<'_> {
         Some(WalkEvent::Candidate(Candidate {
             path,
             rules,
-            metadata,
+            metadata: metadata.as_ref().map(EntryMeta::from_std),
             fs_class,
             fs_type,
+            image: None,
         }))
     }
 

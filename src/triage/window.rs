@@ -79,27 +79,6 @@ impl ActivityWindow {
         Some(self.since.is_none_or(|s| ts >= s) && self.until.is_none_or(|u| ts <= u))
     }
 
-    /// The times of a file's metadata (birth time where the filesystem records it).
-    pub fn times_of(m: &std::fs::Metadata) -> FileTimes {
-        let split = |t: std::time::SystemTime| {
-            Timestamp::try_from(t)
-                .ok()
-                .map(|ts| (ts.as_second(), ts.subsec_nanosecond()))
-        };
-        #[cfg(unix)]
-        let ctime = {
-            use std::os::unix::fs::MetadataExt;
-            Some((m.ctime(), m.ctime_nsec() as i32))
-        };
-        #[cfg(not(unix))]
-        let ctime = None;
-        FileTimes {
-            mtime: m.modified().ok().and_then(split),
-            ctime,
-            btime: m.created().ok().and_then(split),
-        }
-    }
-
     pub fn classify(&self, times: &FileTimes) -> WindowVerdict {
         let modified = self.contains(times.mtime);
         let changed = self.contains(times.ctime);

@@ -21,7 +21,11 @@
 //! structures (every error is an `FsError` naming the offset), or return bytes it could
 //! not decode as if they were the file's content.
 
+pub mod container;
 pub mod fs;
 pub mod media;
+pub mod open;
+pub mod source;
+pub mod volume;
 
 pub use media::{ReadAt, Window};

@@ -22,6 +22,7 @@ use serde::Serialize;
 
 use super::media::ReadAt;
 
+pub mod probe;
 pub mod read;
 
 pub mod exfat;

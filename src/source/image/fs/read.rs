@@ -98,6 +98,14 @@ impl LayoutReader {
     pub fn size(&self) -> u64 {
         self.size
     }
+
+    /// Back to the first byte (a second read of the same stream).
+    pub fn rewind(&mut self) {
+        self.pos = 0;
+        if let Source::Extents { index, .. } = &mut self.source {
+            *index = 0;
+        }
+    }
 }
 
 impl io::Read for LayoutReader {

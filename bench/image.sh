@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Benchmark: fieldkit collect from disk images against named peers, in one run, as ratios.
+# Usage: bench/image.sh [--runs N]     (needs root: loop mounts)
+#   BENCH_DIR (default /var/tmp/fieldkit-bench) holds the corpus (../shared/bench/
+#   make-corpus.py's 1.5 GB, 20,004-file tree, as bench/collect.sh) and the images.
+# Measures, with the same flags everywhere (`--profile all-files --no-verify --no-triage`,
+# so the comparison is of reading, hashing and storing):
+#   - collect from a raw ext4 image of the corpus vs collect of the same image
+#     loop-mounted read-only (target <= 1.2x);
+#   - vs sleuthkit: fls to list, then `icat` once per file into a folder, plus sha256sum;
+#   - vs Fox-IT acquire (a Python image collector) when it installs here
+#     (BENCH_DIR/acq-venv: `python3 -m venv acq-venv && acq-venv/bin/pip install
+#     'acquire[full]'` — without [full] it has no ext4 reader), target >= 30x faster;
+#   - an NTFS image of the corpus, when this build has an NTFS reader;
+#   - E01 (deflate, fast) of the ext4 image: collect throughput;
+#   - peak RSS at two image sizes (the corpus, and a quarter of it): flat.
+# Each timing is the median of N runs, page cache warm; outputs deleted and synced.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=3
+[ "${1:-}" = --runs ] && RUNS=$2
+[ "$(id -u)" = 0 ] || { echo "bench/image.sh needs root (loop mounts)" >&2; exit 2; }
+BENCH_DIR=${BENCH_DIR:-/var/tmp/fieldkit-bench}
+CORPUS=$BENCH_DIR/corpus
+IMG=$BENCH_DIR/img
+OUT=$BENCH_DIR/out
+FK=$PWD/target/release/fieldkit
+for t in mkfs.ext4 fls icat ewfacquire /usr/bin/time bc; do
+  command -v "$t" >/dev/null || { echo "bench needs $t" >&2; exit 2; }
+done
+cargo build --release --quiet
+mkdir -p "$BENCH_DIR" "$IMG"
+[ -f "$CORPUS/images/disk3.raw" ] || python3 "${SHARED:-../shared}"/bench/make-corpus.py "$CORPUS"
+SMALL=$BENCH_DIR/corpus-small
+[ -d "$SMALL" ] || python3 "${SHARED:-../shared}"/bench/make-corpus.py "$SMALL" --small 5000 --large-mib 256
+# ext4 images of the trees (2 GiB / 640 MiB), an E01 of the big one.
+[ -f "$IMG/ext4.img" ] || mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 -d "$CORPUS" "$IMG/ext4.img" 2G
+[ -f "$IMG/ext4-small.img" ] || mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 -d "$SMALL" "$IMG/ext4-small.img" 640M
+[ -f "$IMG/ext4.E01" ] || ewfacquire -u -q -t "$IMG/ext4" -f encase6 -c deflate:fast -S 4GiB "$IMG/ext4.img" > /dev/null
+MNT=$BENCH_DIR/mnt
+mkdir -p "$MNT"
+mountpoint -q "$MNT" || mount -o ro,loop "$IMG/ext4.img" "$MNT"
+trap 'umount "$MNT" 2>/dev/null || true' EXIT
+cat "$IMG/ext4.img" "$IMG/ext4-small.img" > /dev/null
+find "$MNT" -type f -print0 | xargs -0 cat > /dev/null
+
+declare -A SECS RSS
+measure() {  # name, command...
+  local name=$1; shift
+  local times=() rss=0
+  for _ in $(seq "$RUNS"); do
+    rm -rf "$OUT"; mkdir -p "$OUT"; sync
+    local t0 t1
+    t0=$(date +%s.%N)
+    /usr/bin/time -o "$BENCH_DIR/time.txt" -f "%M" "$@" > /dev/null 2> "$BENCH_DIR/stderr.txt" || {
+      echo "$name failed:" >&2; cat "$BENCH_DIR/stderr.txt" >&2; exit 1; }
+    t1=$(date +%s.%N)
+    times+=("$(echo "$t1 - $t0" | bc -l)")
+    local r; r=$(tail -1 "$BENCH_DIR/time.txt"); [ "$r" -gt "$rss" ] && rss=$r
+  done
+  SECS[$name]=$(printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  RSS[$name]=$rss
+  printf '  %-44s %8.2f s  peak RSS %7.1f MiB\n' "$name" "${SECS[$name]}" "$(echo "$rss/1024" | bc -l)" >&2
+}
+FLAGS=(collect --quiet --profile all-files --no-verify --no-triage)
+echo "image benchmark: $(nproc) cores, corpus $(du -sh "$CORPUS" | cut -f1), $RUNS runs each (median)" >&2
+measure "collect, ext4 image loop-mounted"   "$FK" "${FLAGS[@]}" --source "$MNT" --out "$OUT"
+measure "collect --source ext4.img"           "$FK" "${FLAGS[@]}" --source "$IMG/ext4.img" --out "$OUT"
+measure "collect --source ext4-small.img"     "$FK" "${FLAGS[@]}" --source "$IMG/ext4-small.img" --out "$OUT"
+measure "collect --source ext4.E01 (deflate)" "$FK" "${FLAGS[@]}" --source "$IMG/ext4.E01" --out "$OUT"
+# sleuthkit: one icat per file (what a script around TSK does), 2 in parallel, + hashes.
+fls -r -p -u "$IMG/ext4.img" | awk -F'\t' '$1 ~ /^r\/r/ {split($1, a, " "); sub(":", "", a[2]); print a[2]}' > "$BENCH_DIR/inodes.txt"
+ICAT_SCRIPT='mkdir -p "$0/x" && xargs -P2 -I{} sh -c "icat \"$1\" {} > \"$0/x/{}\"" < "$2" && find "$0/x" -type f -print0 | xargs -0 -P2 -n 500 sha256sum > /dev/null'
+measure "icat per file + sha256sum (sleuthkit)" sh -c "$ICAT_SCRIPT" "$OUT" "$IMG/ext4.img" "$BENCH_DIR/inodes.txt"
+ACQ=$BENCH_DIR/acq-venv/bin/acquire
+if [ -x "$ACQ" ]; then
+  RUNS_SAVED=$RUNS; RUNS=1
+  # Every file of the image into acquire's tar (it stores no hashes of them unless asked).
+  measure "Fox-IT acquire (all files, 1 run)" "$ACQ" "$IMG/ext4.img" -o "$OUT" -p none -g '/**/*' --disable-report
+  RUNS=$RUNS_SAVED
+fi
+
+mnt=${SECS["collect, ext4 image loop-mounted"]}
+img=${SECS["collect --source ext4.img"]}
+SIZE=$(stat -c %s "$IMG/ext4.img")
+echo
+echo "| what | median s | ratio | peak RSS MiB |"
+echo "|---|---|---|---|"
+for n in "collect, ext4 image loop-mounted" "collect --source ext4.img" "collect --source ext4.E01 (deflate)" "icat per file + sha256sum (sleuthkit)"; do
+  printf '| %s | %.2f | %.2f× loop mount | %.1f |\n' "$n" "${SECS[$n]}" "$(echo "${SECS[$n]} / $mnt" | bc -l)" "$(echo "${RSS[$n]}/1024" | bc -l)"
+done
+printf '| sleuthkit icat per file vs collect --source ext4.img | | %.1f× faster | |\n' "$(echo "${SECS["icat per file + sha256sum (sleuthkit)"]} / $img" | bc -l)"
+if [ -n "${SECS["Fox-IT acquire (all files, 1 run)"]:-}" ]; then
+  a=${SECS["Fox-IT acquire (all files, 1 run)"]}
+  printf '| Fox-IT acquire | %.2f | fieldkit %.1f× faster | %.1f |\n' "$a" "$(echo "$a / $img" | bc -l)" "$(echo "${RSS["Fox-IT acquire (all files, 1 run)"]}/1024" | bc -l)"
+else
+  echo "| Fox-IT acquire | not installed here (see BENCHMARKS.md) | | |"
+fi
+printf '| E01 (deflate fast) collect throughput | | %.0f MB/s of media | |\n' "$(echo "$SIZE / ${SECS["collect --source ext4.E01 (deflate)"]} / 1000000" | bc -l)"
+printf '| peak RSS: image of 2 GiB vs 640 MiB | %.1f vs %.1f MiB | | |\n' "$(echo "${RSS["collect --source ext4.img"]}/1024" | bc -l)" "$(echo "${RSS["collect --source ext4-small.img"]}/1024" | bc -l)"
+echo "| NTFS image | not measured: this build has no NTFS reader yet | | |"
+rm -rf "$OUT"
