@@ -926,8 +926,12 @@ fn sessions_and_recent_logins_agree_with_who_and_last_on_the_same_files() {
 #[test]
 fn an_executable_in_a_user_writable_directory_is_flagged_and_one_in_a_root_directory_is_not() {
     // Outside every temporary directory, so that only the directory's owner and mode
-    // decide.
-    let base = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    // decide: not under the checkout's target dir (a clone may itself lie under /tmp)
+    // nor $TMPDIR, but in /var/lib, which no temp-dir rule names.
+    let base = tempfile::Builder::new()
+        .prefix("fieldkit-live-test-")
+        .tempdir_in("/var/lib")
+        .unwrap();
     let dirs = [
         ("nobody-owned", 0o755, 65534),
         ("world-writable", 0o777, 0),
