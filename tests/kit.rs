@@ -7,8 +7,12 @@
 //! (long paths, a locked file) and the "live" system drive with per-user paths, verifying
 //! its own bundle, and Linux and Windows builds verifying each other's bundles.
 //!
-//! The kit is built once per run (about 3 minutes of CPU per target on 2 cores; the
-//! reproducibility test builds a second time) and shared by the tests.
+//! The kit is built once per run (about 5 minutes per target on 2 cores) and shared by
+//! the tests; `.ci/run` starts that build in the background while the test binaries
+//! compile, so here it is usually found fresh. The reproducibility test rebuilds the
+//! whole kit from another source and target path (every dependency again, ~10 minutes):
+//! it is `#[ignore]`d in the default run, which must fit CI's 25 minutes, and run by
+//! `packaging/check-reproducible`.
 #![cfg(target_os = "linux")]
 
 mod common;
@@ -20,7 +24,10 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-const MAX_BINARY_BYTES: u64 = 15_000_000;
+/// An alarm for a runaway dependency, not a size budget (a stick holds gigabytes): the
+/// Windows build is ~17.6 MB since the image reader (containers, volumes, five file
+/// systems) and the KAPE/UAC/ForensicArtifacts importers landed, the Linux one smaller.
+const MAX_BINARY_BYTES: u64 = 20_000_000;
 const BUILD_LIMIT: Duration = Duration::from_secs(40 * 60);
 const LINUX_BIN: &str = "fieldkit-x86_64-linux";
 const WINDOWS_BIN: &str = "fieldkit-x86_64-windows.exe";
@@ -339,6 +346,7 @@ fn no_build_paths_end_up_in_the_binaries() {
 }
 
 #[test]
+#[ignore = "rebuilds the whole kit from another path (~10 min on 2 cores): packaging/check-reproducible runs it"]
 fn two_builds_from_different_paths_are_byte_identical() {
     let b = built();
     // A second source tree elsewhere (the files git knows, as they are now) and a second
@@ -364,10 +372,9 @@ fn two_builds_from_different_paths_are_byte_identical() {
     // A reduced run leaves a kit-b with only the Linux binary (no seal), which build-kit
     // rightly refuses to replace: start from nothing.
     let _ = std::fs::remove_dir_all(&kit_b);
-    // CI rebuilds the Linux binary from scratch (every dependency compiled again, from
-    // another path); FIELDKIT_FULL_REPRO=1 rebuilds the whole kit, Windows included
-    // (another ~3 min on 2 cores; packaging/check-reproducible does the same).
-    let full = std::env::var("FIELDKIT_FULL_REPRO").is_ok_and(|v| v == "1");
+    // FIELDKIT_FULL_REPRO=0 rebuilds only the Linux binary (half the time, for a quick
+    // look); by default, as packaging/check-reproducible runs it, the whole kit.
+    let full = std::env::var("FIELDKIT_FULL_REPRO").map_or(true, |v| v != "0");
     let envs = [
         ("FIELDKIT_BUILD_COMMIT", b.commit.as_str()),
         ("SOURCE_DATE_EPOCH", epoch.stdout.trim()),
