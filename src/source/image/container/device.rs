@@ -137,8 +137,10 @@ pub fn open(path: &Path) -> Result<Container, ImageError> {
 fn device_geometry(file: &std::fs::File) -> io::Result<(u64, u32)> {
     use std::os::fd::AsRawFd;
     // <linux/fs.h>: BLKGETSIZE64 = _IOR(0x12, 114, size_t), BLKSSZGET = _IO(0x12, 104).
-    const BLKGETSIZE64: libc::c_ulong = 0x8008_1272;
-    const BLKSSZGET: libc::c_ulong = 0x1268;
+    // The request's C type differs by libc (glibc: unsigned long, musl: int); the cast
+    // keeps the 32 request bits either way.
+    const BLKGETSIZE64: libc::Ioctl = 0x8008_1272_u32 as libc::Ioctl;
+    const BLKSSZGET: libc::Ioctl = 0x1268 as libc::Ioctl;
     let fd = file.as_raw_fd();
     let mut size: u64 = 0;
     // SAFETY: BLKGETSIZE64 writes one u64 through the pointer, which is valid for it.
