@@ -838,6 +838,7 @@ pub fn open_fs(
             Arc::new(super::fs::fat::Fat::open(volume)?)
         }
         FsKind::ExFat => Arc::new(super::fs::exfat::ExFat::open(volume)?),
+        FsKind::Ntfs => Arc::new(super::fs::ntfs::Ntfs::open(volume)?),
         FsKind::Ext2 | FsKind::Ext3 | FsKind::Ext4 => {
             Arc::new(super::fs::ext4::Ext4::open(volume)?)
         }
