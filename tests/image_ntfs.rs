@@ -116,10 +116,11 @@ ln docs/tiny.txt other/hard.txt
 head -c 300000 /dev/urandom > big.bin
 printf 'a resident file of more than one hundred and forty bytes, so that its value crosses the end of the record'"'"'s first 512-byte block and its fixup %.0s' 1 2 3 4 > docs/crossing.txt
 for i in $(seq -w 0 59); do echo "file $i" > "many/a file with a long name number $i.txt"; done
-for i in $(seq -w 0 15); do head -c 65536 /dev/urandom > fill/$i; done
-sync
-for i in 01 03 05 07 09 11 13; do rm fill/$i; done
-head -c 700000 /dev/urandom > docs/deep/er/est/frag.bin
+# Appends taken in turns: ntfs-3g allocates next-fit, so both files are fragmented.
+for i in 1 2 3 4 5; do
+  head -c 65536 /dev/urandom >> docs/deep/er/est/frag.bin
+  head -c 65536 /dev/urandom >> fill/interleaved.bin
+done
 truncate -s 3M sparse.bin && printf tail >> sparse.bin
 echo 'non-ascii name' > 'résumé – ünïcode.txt'
 ln -s docs/tiny.txt interix-link
