@@ -167,7 +167,7 @@ impl Ntfs {
             let key_len = le16(b, pos + 10) as usize;
             let flags = le32(b, pos + 12);
             let entry_at = at + pos as u64;
-            if len < 16 || len % 8 != 0 || pos + len > end {
+            if len < 16 || !len.is_multiple_of(8) || pos + len > end {
                 return Err(bad(
                     "bad_index",
                     entry_at,

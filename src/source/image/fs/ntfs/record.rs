@@ -445,7 +445,7 @@ fn parse_record(
             break;
         }
         let len = le32(&buf, pos + 4) as usize;
-        if len < 24 || len % 8 != 0 || pos + len > used {
+        if len < 24 || !len.is_multiple_of(8) || pos + len > used {
             return Err(rec(
                 "bad_attribute",
                 pos,

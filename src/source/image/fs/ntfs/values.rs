@@ -124,7 +124,7 @@ pub(crate) fn reparse_point(v: &[u8]) -> Option<ReparsePoint> {
 /// a reparse point): `IntxLNK\1` followed by the target in UTF-16LE.
 pub(crate) fn interix_symlink(data: &[u8]) -> Option<Vec<u8>> {
     let rest = data.strip_prefix(b"IntxLNK\x01")?;
-    if rest.len() % 2 != 0 {
+    if !rest.len().is_multiple_of(2) {
         return None;
     }
     let units: Vec<u16> = rest
