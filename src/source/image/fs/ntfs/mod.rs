@@ -206,8 +206,39 @@ impl Ntfs {
     fn set_mft(&mut self, frags: &[&Attr]) -> Result<(), FsError> {
         match self.value_layout(frags)? {
             Layout::Extents { size, extents } if size >= self.record_size => {
+                // Only the part of the $MFT that lies in the volume holds records: a run
+                // list that claims more (damage, a cut image) must not make the reader
+                // look for millions of records that are not there.
+                let vol = self.volume.size();
+                let mut usable = 0u64;
+                for e in &extents {
+                    match e.volume_offset {
+                        Some(at) if at < vol => {
+                            let n = e.len.min(vol - at);
+                            usable = e.file_offset + n;
+                            if n < e.len {
+                                break;
+                            }
+                        }
+                        _ => break,
+                    }
+                }
+                let usable = usable.min(size) / self.record_size * self.record_size;
+                if usable < size {
+                    self.notes.push(format!(
+                        "the $MFT's runs hold {size} bytes, only the first {usable} lie in \
+                         the volume: records past them are not read"
+                    ));
+                }
+                if usable == 0 {
+                    return Err(FsError::new(
+                        "bad_mft",
+                        None,
+                        "the $MFT's first run lies outside the volume",
+                    ));
+                }
                 self.mft_extents = extents;
-                self.mft_size = size;
+                self.mft_size = usable;
                 Ok(())
             }
             _ => Err(FsError::new(

@@ -14,6 +14,7 @@
 //! whose update sequence does not match (`bad_fixup`, with the byte offset of the sector
 //! that failed).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::super::ondisk::{byte, le16, le32, le64};
@@ -302,6 +303,8 @@ impl Ntfs {
         };
         let bytes = self.attribute_bytes(list, MAX_ATTRIBUTE_LIST)?;
         let mut out: Vec<Attr> = Vec::new();
+        // (record, type, instance) of every attribute taken: each at most once.
+        let mut taken: HashSet<(u64, u32, u16)> = HashSet::new();
         let mut loaded: Vec<Record> = Vec::new();
         let mut pos = 0usize;
         let mut wanted = Vec::new();
@@ -366,20 +369,14 @@ impl Ntfs {
                 }
             };
             if let Some(a) = source.attrs.iter().find(|a| a.ty == ty && a.id == id)
-                && !out
-                    .iter()
-                    .any(|o| o.ty == a.ty && o.id == a.id && Arc::ptr_eq(&o.map, &a.map))
+                && taken.insert((source.number, ty, id))
             {
                 out.push(a.clone());
             }
         }
         // Attributes of the base record the list forgot (never dropped silently).
         for a in &rec.attrs {
-            if a.ty != AT_ATTRIBUTE_LIST
-                && !out
-                    .iter()
-                    .any(|o| o.ty == a.ty && o.id == a.id && Arc::ptr_eq(&o.map, &a.map))
-            {
+            if a.ty != AT_ATTRIBUTE_LIST && taken.insert((rec.number, a.ty, a.id)) {
                 out.push(a.clone());
             }
         }
