@@ -11,7 +11,8 @@
 #   - vs Fox-IT acquire (a Python image collector) when it installs here
 #     (BENCH_DIR/acq-venv: `python3 -m venv acq-venv && acq-venv/bin/pip install
 #     'acquire[full]'` — without [full] it has no ext4 reader), target >= 30x faster;
-#   - an NTFS image of the corpus, when this build has an NTFS reader;
+#   - an NTFS image of the corpus (mkntfs, files copied in through ntfs-3g) vs collect of
+#     the same image mounted read-only through ntfs-3g (FUSE: the only NTFS mount here);
 #   - E01 (deflate, fast) of the ext4 image: collect throughput;
 #   - peak RSS at two image sizes (the corpus, and a quarter of it): flat.
 # Each timing is the median of N runs, page cache warm; outputs deleted and synced.
@@ -68,6 +69,21 @@ measure "collect, ext4 image loop-mounted"   "$FK" "${FLAGS[@]}" --source "$MNT"
 measure "collect --source ext4.img"           "$FK" "${FLAGS[@]}" --source "$IMG/ext4.img" --out "$OUT"
 measure "collect --source ext4-small.img"     "$FK" "${FLAGS[@]}" --source "$IMG/ext4-small.img" --out "$OUT"
 measure "collect --source ext4.E01 (deflate)" "$FK" "${FLAGS[@]}" --source "$IMG/ext4.E01" --out "$OUT"
+if command -v mkntfs >/dev/null && command -v ntfs-3g >/dev/null; then
+  NMNT=$BENCH_DIR/ntfs-mnt
+  mkdir -p "$NMNT"
+  if [ ! -f "$IMG/ntfs.img" ]; then
+    truncate -s 3G "$IMG/ntfs.img.part" && mkntfs -F -Q -q "$IMG/ntfs.img.part" 2> /dev/null
+    ntfs-3g "$IMG/ntfs.img.part" "$NMNT" && cp -r "$CORPUS/." "$NMNT/" && umount "$NMNT"
+    mv "$IMG/ntfs.img.part" "$IMG/ntfs.img"
+  fi
+  ntfs-3g -o ro "$IMG/ntfs.img" "$NMNT"
+  trap 'umount "$MNT" 2>/dev/null || true; umount "$NMNT" 2>/dev/null || true' EXIT
+  cat "$IMG/ntfs.img" > /dev/null
+  measure "collect, NTFS image ntfs-3g-mounted" "$FK" "${FLAGS[@]}" --source "$NMNT" --out "$OUT"
+  measure "collect --source ntfs.img"           "$FK" "${FLAGS[@]}" --source "$IMG/ntfs.img" --out "$OUT"
+  umount "$NMNT"
+fi
 # sleuthkit: one icat per file (what a script around TSK does), 2 in parallel, + hashes.
 fls -r -p -u "$IMG/ext4.img" | awk -F'\t' '$1 ~ /^r\/r/ {split($1, a, " "); sub(":", "", a[2]); print a[2]}' > "$BENCH_DIR/inodes.txt"
 ICAT_SCRIPT='mkdir -p "$0/x" && xargs -P2 -I{} sh -c "icat \"$1\" {} > \"$0/x/{}\"" < "$2" && find "$0/x" -type f -print0 | xargs -0 -P2 -n 500 sha256sum > /dev/null'
@@ -98,5 +114,12 @@ else
 fi
 printf '| E01 (deflate fast) collect throughput | | %.0f MB/s of media | |\n' "$(echo "$SIZE / ${SECS["collect --source ext4.E01 (deflate)"]} / 1000000" | bc -l)"
 printf '| peak RSS: image of 2 GiB vs 640 MiB | %.1f vs %.1f MiB | | |\n' "$(echo "${RSS["collect --source ext4.img"]}/1024" | bc -l)" "$(echo "${RSS["collect --source ext4-small.img"]}/1024" | bc -l)"
-echo "| NTFS image | not measured: this build has no NTFS reader yet | | |"
+if [ -n "${SECS["collect --source ntfs.img"]:-}" ]; then
+  nm=${SECS["collect, NTFS image ntfs-3g-mounted"]}
+  ni=${SECS["collect --source ntfs.img"]}
+  printf '| collect, NTFS image ntfs-3g-mounted | %.2f | | %.1f |\n' "$nm" "$(echo "${RSS["collect, NTFS image ntfs-3g-mounted"]}/1024" | bc -l)"
+  printf '| collect --source ntfs.img | %.2f | %.2f× the ntfs-3g mount | %.1f |\n' "$ni" "$(echo "$ni / $nm" | bc -l)" "$(echo "${RSS["collect --source ntfs.img"]}/1024" | bc -l)"
+else
+  echo "| NTFS image | not measured: mkntfs/ntfs-3g (package ntfs-3g) not installed | | |"
+fi
 rm -rf "$OUT"

@@ -149,12 +149,17 @@ pub fn open_file_system(
     kind: FsKind,
     volume: Arc<dyn ReadAt>,
 ) -> Result<Box<dyn FileSystem>, FsError> {
-    // The readers are wired here as they land: Ntfs::open, Fat::open, ExFat::open,
-    // Ext4::open (each `fn open(volume: Arc<dyn ReadAt>) -> Result<_, FsError>`).
-    let _ = &volume;
-    let reason = match kind.unreadable_reason() {
-        Some(reason) => reason.to_string(),
-        None => format!("no {} reader in this build yet", kind.name()),
-    };
-    Err(FsError::new("unsupported", None, reason))
+    use super::fs::{exfat::ExFat, ext4::Ext4, fat::Fat, ntfs::Ntfs};
+    Ok(match kind {
+        FsKind::Ntfs => Box::new(Ntfs::open(volume)?),
+        FsKind::Fat12 | FsKind::Fat16 | FsKind::Fat32 => Box::new(Fat::open(volume)?),
+        FsKind::ExFat => Box::new(ExFat::open(volume)?),
+        FsKind::Ext2 | FsKind::Ext3 | FsKind::Ext4 => Box::new(Ext4::open(volume)?),
+        other => {
+            let reason = other
+                .unreadable_reason()
+                .unwrap_or("no reader for this file system in this build");
+            return Err(FsError::new("unsupported", None, reason));
+        }
+    })
 }

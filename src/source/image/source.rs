@@ -550,12 +550,24 @@ fn deleted_record(c: &Candidate, plan: &Plan) -> FileRecord {
     }
 }
 
-/// NTFS's own metadata files: `$…` names in the root (`$MFT`, `$LogFile`, `$Boot`,
-/// `$Secure`, `$Extend`, …) and everything below `$Extend`.
+/// NTFS's own metadata files: the fixed names of records 0–11 in the root (`$MFT`,
+/// `$LogFile`, `$Boot`, `$Secure`, `$Extend`, …; `$Quota` on NT 4) and everything below
+/// `$Extend`. Other `$` names in the root are ordinary entries (`$Recycle.Bin`,
+/// `$WINDOWS.~BT`, `$SysReset`) and are walked like any folder.
+const NTFS_METADATA_NAMES: &[&str] = &[
+    "$MFT", "$MFTMirr", "$LogFile", "$Volume", "$AttrDef", "$Bitmap", "$Boot", "$BadClus",
+    "$Secure", "$UpCase", "$Extend", "$Quota",
+];
+
 fn is_ntfs_metadata(comps: &[OsString]) -> bool {
-    comps
-        .first()
-        .is_some_and(|c| c.to_string_lossy().starts_with('$'))
+    comps.first().is_some_and(|c| {
+        let c = c.to_string_lossy();
+        // The file itself or one of its streams (`$Secure:$SDS`).
+        let base = c.split(':').next().unwrap_or(&c);
+        NTFS_METADATA_NAMES
+            .iter()
+            .any(|m| m.eq_ignore_ascii_case(base))
+    })
 }
 
 impl Source for ImageSource {
@@ -838,6 +850,7 @@ pub fn open_fs(
             Arc::new(super::fs::fat::Fat::open(volume)?)
         }
         FsKind::ExFat => Arc::new(super::fs::exfat::ExFat::open(volume)?),
+        FsKind::Ntfs => Arc::new(super::fs::ntfs::Ntfs::open(volume)?),
         FsKind::Ext2 | FsKind::Ext3 | FsKind::Ext4 => {
             Arc::new(super::fs::ext4::Ext4::open(volume)?)
         }

@@ -28,6 +28,7 @@ pub mod read;
 pub mod exfat;
 pub mod ext4;
 pub mod fat;
+pub mod ntfs;
 pub(crate) mod ondisk;
 
 /// An entry's identity inside one file system: NTFS file reference (MFT record number

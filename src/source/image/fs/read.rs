@@ -89,7 +89,7 @@ impl LayoutReader {
             Layout::Compressed { .. } => Err(FsError::new(
                 "undecodable",
                 None,
-                "NTFS-compressed data: this reader does not decode it",
+                "NTFS-compressed (LZNT1) data: this reader does not decode it",
             )),
             Layout::Undecodable { reason } => Err(FsError::new("undecodable", None, reason)),
         }
