@@ -221,7 +221,13 @@ pub fn wording(
                     Anchor::Pubkey | Anchor::Fingerprint | Anchor::Keys => {
                         format!(" ({})", expected(trust))
                     }
-                    _ => String::new(),
+                    Anchor::AllowedSigners => format!(
+                        " ({} for {}: {})",
+                        source(trust),
+                        trust.identity.as_deref().unwrap_or_default(),
+                        trust.reasons.join("; ")
+                    ),
+                    Anchor::SignerPub => String::new(),
                 },
                 if incomplete_reason.is_some() {
                     incomplete
