@@ -13,7 +13,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use common::*;
@@ -347,6 +347,43 @@ fn variant(rng: &mut Rng, signer: &str, other: &str, now: i64, tz_offset: i64) -
     file
 }
 
+/// Hand-picked corners of OpenSSH's parser, `{K}` standing for the signer's key.
+const CORNERS: &[&str] = &[
+    "you@\"unit.example\" {K}",
+    "\"you@unit.example\"\t{K}",
+    "you@unit.example namespaces=\"fieldkit-evidence\"\t{K}",
+    "you@unit.example namespaces=\"fieldkit-evidence\\\",x\" {K}",
+    "you@unit.example namespaces=\"x\\\",fieldkit-evidence\" {K}",
+    "you@unit.example {K} namespaces=\"git\"",
+    "you@unit.example,! {K}",
+    "!,you@unit.example {K}",
+    "you@unit.example \"namespaces\"=\"fieldkit-evidence\" {K}",
+    "you@unit.example namespaces=\"fieldkit-evidence\"cert-authority {K}",
+    "you@unit.example cert-authorityx {K}",
+    "you@unit.example valid-after=\" 20261203Z\" {K}",
+    "you@unit.example valid-after=\"2026 1203Z\" {K}",
+    "you@unit.example valid-after=\"202612 3Z\" {K}",
+    "you@unit.example valid-before=\"99991231Z\" {K}",
+    "you@unit.example valid-before=\"00010101Z\" {K}",
+    "you@unit.example valid-after=\"20200231Z\" {K}",
+    "you@unit.example valid-after=\"20200101000061Z\" {K}",
+    "you@unit.example valid-after=\"20200101Z\",valid-before=\"20200101Z\" {K}",
+    "you@unit.example namespaces=\"\" {K}",
+    "you@unit.example  {K}",
+    "you@unit.example\t\t{K}",
+    "you@unit.example namespaces=\"a b\",namespaces=\"c\" {K}",
+    "you@unit.example restrict,namespaces=\"fieldkit-evidence\" {K}",
+    "you@unit.example namespaces=\"fieldkit-evidence\", {K}",
+    "you@unit.example ,namespaces=\"fieldkit-evidence\" {K}",
+    "\"\"you@unit.example {K}",
+    "you@unit.example\"\" {K}",
+    "you@unit.example",
+    "you@unit.example {K}\n",
+    "\r\nyou@unit.example {K}",
+    "\tyou@unit.example {K}",
+    "\x0byou@unit.example {K}",
+];
+
 #[test]
 fn fieldkit_and_ssh_keygen_agree_on_every_allowed_signers_variant() {
     require_tool("ssh-keygen", "openssh-client");
@@ -393,15 +430,23 @@ fn fieldkit_and_ssh_keygen_agree_on_every_allowed_signers_variant() {
     let file = d.join("allowed_signers");
     let (mut agreed_valid, mut agreed_invalid) = (0usize, 0usize);
     let mut disagreements = Vec::new();
-    for i in 0..VARIANTS {
-        let b = if rng.chance(20) { &one_time } else { &own };
-        let zone = if rng.chance(35) {
+    for i in 0..VARIANTS + CORNERS.len() {
+        let corner = i.checked_sub(VARIANTS).map(|c| CORNERS[c]);
+        let b = if corner.is_none() && rng.chance(20) {
+            &one_time
+        } else {
+            &own
+        };
+        let zone = if corner.is_none() && rng.chance(35) {
             rng.below(zones.len())
         } else {
             0
         };
-        let text = variant(&mut rng, &b.key, &other_key, now, offsets[zone]);
-        let identity = if rng.chance(85) {
+        let text = match corner {
+            Some(c) => c.replace("{K}", &b.key).into_bytes(),
+            None => variant(&mut rng, &b.key, &other_key, now, offsets[zone]),
+        };
+        let identity = if corner.is_some() || rng.chance(85) {
             IDENTITY
         } else {
             *rng.pick(&[
@@ -412,6 +457,7 @@ fn fieldkit_and_ssh_keygen_agree_on_every_allowed_signers_variant() {
             ])
         };
         std::fs::write(&file, &text).unwrap();
+        // Both at once: the two cores each run one.
         let fk = Command::new(bin())
             .arg("verify")
             .arg(&b.bundle)
@@ -421,7 +467,10 @@ fn fieldkit_and_ssh_keygen_agree_on_every_allowed_signers_variant() {
             .arg(identity)
             .arg("--json")
             .env("TZ", zones[zone])
-            .output()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap();
         let stdin = std::fs::File::open(&b.sums).unwrap();
         let ssh = Command::new("ssh-keygen")
@@ -433,6 +482,7 @@ fn fieldkit_and_ssh_keygen_agree_on_every_allowed_signers_variant() {
             .env("TZ", zones[zone])
             .output()
             .unwrap();
+        let fk = fk.wait_with_output().unwrap();
         let fk_code = fk.status.code().unwrap_or(-1);
         let ssh_ok = ssh.status.success();
         let fk_ok = fk_code == 0;
@@ -456,8 +506,11 @@ fn fieldkit_and_ssh_keygen_agree_on_every_allowed_signers_variant() {
         }
     }
     eprintln!(
-        "allowed_signers variants: {VARIANTS} (seed {SEED:#x}), accepted by both: {agreed_valid}, \
-         rejected by both: {agreed_invalid}, disagreements: {} — {:.1} s",
+        "allowed_signers variants: {} ({VARIANTS} generated with seed {SEED:#x}, {} corners), \
+         accepted by both: {agreed_valid}, rejected by both: {agreed_invalid}, disagreements: {} \
+         — {:.1} s",
+        VARIANTS + CORNERS.len(),
+        CORNERS.len(),
         disagreements.len(),
         started.elapsed().as_secs_f64()
     );
@@ -469,7 +522,9 @@ fn fieldkit_and_ssh_keygen_agree_on_every_allowed_signers_variant() {
     );
     // Both outcomes must be well represented, or the variants prove little.
     assert!(
-        agreed_valid >= VARIANTS / 10 && agreed_invalid >= VARIANTS / 4,
+        agreed_valid >= VARIANTS / 10
+            && agreed_invalid >= VARIANTS / 4
+            && agreed_valid + agreed_invalid == VARIANTS + CORNERS.len(),
         "accepted {agreed_valid}, rejected {agreed_invalid}"
     );
 }

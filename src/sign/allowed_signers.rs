@@ -278,7 +278,7 @@ fn parse_line(line: &[u8]) -> Line {
         _ => return Line::Malformed("invalid line".into()),
     };
     let (key, opts) = match read_key(rest) {
-        Some((key, _)) => (key, None),
+        Some(key) => (key, None),
         None => {
             // No key here: options first.
             let end = advance_past_options(rest);
@@ -295,7 +295,7 @@ fn parse_line(line: &[u8]) -> Line {
                 .position(|c| !is_blank(*c))
                 .unwrap_or(after.len())..];
             match read_key(after) {
-                Some((key, _)) => (key, Some(opts)),
+                Some(key) => (key, Some(opts)),
                 None => return Line::Malformed("invalid key".into()),
             }
         }
@@ -310,8 +310,8 @@ fn parse_line(line: &[u8]) -> Line {
         namespaces: opts.namespaces,
         valid_after: opts.valid_after,
         valid_before: opts.valid_before,
-        key_type: key.0,
-        blob: key.1,
+        key_type: key.ty,
+        blob: key.blob,
     })
 }
 
@@ -362,12 +362,12 @@ fn advance_past_options(s: &[u8]) -> Option<usize> {
     }
 }
 
-/// sshkey.c `sshkey_read`: `type blob` at the start of `s`. Returns the type name and the
-/// decoded blob, or `None` when OpenSSH would not read a key there. Ed25519 (the only
+/// sshkey.c `sshkey_read`: `type blob` at the start of `s` (a comment may follow), or
+/// `None` when OpenSSH would not read a key there. Ed25519 (the only
 /// signer fieldkit makes) is checked as OpenSSH checks it; for other types the blob must
 /// decode and name its type, which can only decide whether a line is reported as
 /// malformed — such a key is never the signer.
-fn read_key(s: &[u8]) -> Option<((Vec<u8>, Vec<u8>), &[u8])> {
+fn read_key(s: &[u8]) -> Option<KeyField> {
     let space = s.iter().position(|c| is_blank(*c))?;
     let ty = &s[..space];
     if !KEY_TYPES.iter().any(|t| t.as_bytes() == ty) {
@@ -393,14 +393,16 @@ fn read_key(s: &[u8]) -> Option<((Vec<u8>, Vec<u8>), &[u8])> {
             return None;
         }
     }
-    let rest = &cp[end..];
-    Some((
-        (ty.to_vec(), blob.clone()),
-        &rest[rest
-            .iter()
-            .position(|c| !is_blank(*c))
-            .unwrap_or(rest.len())..],
-    ))
+    Some(KeyField {
+        ty: ty.to_vec(),
+        blob,
+    })
+}
+
+/// A key as an allowed_signers line gives it: its type name and decoded blob.
+struct KeyField {
+    ty: Vec<u8>,
+    blob: Vec<u8>,
 }
 
 fn ssh_string(b: &[u8]) -> Option<(&[u8], &[u8])> {
