@@ -183,8 +183,12 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "NAME", requires = "allowed_signers")]
     pub identity: Option<String>,
     /// The signer's public key (.pub); the signature must be by exactly this key.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "fingerprint")]
     pub pubkey: Option<PathBuf>,
+    /// The signer's key fingerprint as the paper log has it (`SHA256:…`, what collect
+    /// printed for a one-time key); the signature must be by exactly that key.
+    #[arg(long, value_name = "SHA256:…", conflicts_with = "allowed_signers")]
+    pub fingerprint: Option<String>,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -431,13 +435,21 @@ pub struct ReportArgs {
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Check the signature against this public key (otherwise: the key in the bundle).
-    #[arg(long, value_name = "FILE", conflicts_with = "allowed_signers")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["allowed_signers", "fingerprint"])]
     pub pubkey: Option<PathBuf>,
     /// OpenSSH allowed_signers file; requires --identity.
-    #[arg(long, value_name = "FILE", requires = "identity")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "identity",
+        conflicts_with = "fingerprint"
+    )]
     pub allowed_signers: Option<PathBuf>,
     #[arg(long, value_name = "NAME", requires = "allowed_signers")]
     pub identity: Option<String>,
+    /// The signer's key fingerprint as the paper log has it (`SHA256:…`).
+    #[arg(long, value_name = "SHA256:…")]
+    pub fingerprint: Option<String>,
     /// Decrypt an encrypted bundle (.zip.age) on the fly with this age identity file or
     /// OpenSSH Ed25519 private key.
     #[arg(long, value_name = "FILE")]

@@ -997,13 +997,18 @@ pub fn collect(
             let findings = number_findings(output.findings.into_contents()?, &out_dir)?;
             // The report travels inside the bundle; it is built from the same spooled
             // records, read again from the output device's temp files.
-            let report = crate::report::build(
+            let mut report = crate::report::build(
                 manifest.clone(),
                 BufReader::new(records.reader()),
                 BufReader::new(findings.reader()),
                 live_members.clone(),
                 live_text.clone(),
             );
+            // Its stock-tools recipe names the bundle as collect names it.
+            report.bundle_name = writer
+                .final_path()
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned());
             writer.add_metadata_stream(FILES_JSONL, records.reader(), records.len())?;
             let mut act = Vec::new();
             for a in actions {

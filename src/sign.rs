@@ -1,8 +1,9 @@
 //! Signing and signature checking: OpenSSH SSHSIG with Ed25519, so `ssh-keygen -Y verify`
 //! checks every signature fieldkit makes.
 //!
-//! Owns key handling (one-time keys, OpenSSH private key files with optional passphrase,
-//! `allowed_signers` parsing) and the namespaces: `fieldkit-evidence` for bundles, and any
+//! Owns key handling (one-time keys, OpenSSH private key files with optional passphrase;
+//! `allowed_signers` files in [`allowed_signers`], read exactly as ssh-keygen reads them)
+//! and the namespaces: `fieldkit-evidence` for bundles, and any
 //! other namespace a caller names (the kit seal uses `fieldkit-kit`, see `kit`), so a
 //! signature made for one purpose is never accepted for another. Design notes: SHA256SUMS.sig signs
 //! the SHA256SUMS bytes with SHA-512 inside SSHSIG (what `ssh-keygen -Y sign` does); the
@@ -16,6 +17,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow, bail};
 use signature::{Signer as _, Verifier as _};
 use ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey, PublicKey, SshSig};
+
+pub mod allowed_signers;
 
 /// The SSHSIG namespace of every evidence signature (`ssh-keygen -Y verify -n`).
 pub const NAMESPACE: &str = "fieldkit-evidence";
@@ -290,130 +293,25 @@ pub fn allowed_signers_line_in(
     )
 }
 
-/// Keys an `allowed_signers` file accepts for `identity` in the evidence namespace.
-pub fn allowed_keys(text: &str, identity: &str, file: &str) -> anyhow::Result<Vec<PublicKey>> {
-    Ok(allowed_signers_in(text, NAMESPACE, file)?
-        .into_iter()
-        .filter(|(principals, _)| {
-            principals
-                .split(',')
-                .any(|p| glob_match(p.trim_matches('"'), identity))
-        })
-        .map(|(_, key)| key)
-        .collect())
-}
-
-/// Principal patterns an `allowed_signers` file lists for `key` in `namespace` (what
-/// `ssh-keygen -Y find-principals` answers); empty when the key is not accepted there.
+/// Principals an `allowed_signers` file accepts `key` for in `namespace` now (the
+/// principals field of the first accepting line, split at commas; see
+/// [`allowed_signers`]); empty when no line accepts it. Malformed lines are skipped, as
+/// ssh-keygen skips them.
 pub fn principals_for_key(
     text: &str,
     key: &PublicKey,
     namespace: &str,
     file: &str,
 ) -> anyhow::Result<Vec<String>> {
-    Ok(allowed_signers_in(text, namespace, file)?
-        .into_iter()
-        .filter(|(_, k)| k.key_data() == key.key_data())
-        .flat_map(|(principals, _)| {
-            principals
-                .split(',')
-                .map(|p| p.trim_matches('"').to_string())
-                .collect::<Vec<_>>()
-        })
-        .collect())
-}
-
-/// The (principals, key) entries of an `allowed_signers` file valid in `namespace`
-/// (certificate authorities are not supported and are left out).
-fn allowed_signers_in(
-    text: &str,
-    namespace: &str,
-    file: &str,
-) -> anyhow::Result<Vec<(String, PublicKey)>> {
-    let mut keys = Vec::new();
-    for (n, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (principals, rest) = split_field(line);
-        let mut rest = rest.trim_start();
-        let mut namespaces_ok = true;
-        let mut cert_authority = false;
-        // Options come before the key type; key types start with "ssh-", "ecdsa-" or "sk-".
-        if !looks_like_key_type(rest) {
-            let (opts, after) = split_field(rest);
-            rest = after.trim_start();
-            for opt in split_options(opts) {
-                let lower = opt.to_ascii_lowercase();
-                if let Some(v) = lower.strip_prefix("namespaces=") {
-                    let v = v.trim_matches('"');
-                    namespaces_ok = v.split(',').any(|ns| glob_match(ns.trim(), namespace));
-                } else if lower == "cert-authority" {
-                    cert_authority = true;
-                }
+    let file = allowed_signers::AllowedSigners::parse(file, text.as_bytes());
+    Ok(
+        match file.check(key, None, Some(namespace), allowed_signers::now()) {
+            allowed_signers::Decision::Accepted { principals, .. } => {
+                principals.split(',').map(str::to_string).collect()
             }
-        }
-        if cert_authority {
-            continue;
-        }
-        if !namespaces_ok {
-            continue;
-        }
-        let key = PublicKey::from_openssh(rest.trim())
-            .map_err(|e| anyhow!("{file}:{}: bad public key: {e}", n + 1))?;
-        keys.push((principals.to_string(), key));
-    }
-    Ok(keys)
-}
-
-fn looks_like_key_type(s: &str) -> bool {
-    s.starts_with("ssh-") || s.starts_with("ecdsa-") || s.starts_with("sk-")
-}
-
-/// Split off the first whitespace-separated field, honouring double quotes.
-fn split_field(s: &str) -> (&str, &str) {
-    let mut in_quotes = false;
-    for (i, c) in s.char_indices() {
-        match c {
-            '"' => in_quotes = !in_quotes,
-            c if c.is_whitespace() && !in_quotes => return (&s[..i], &s[i..]),
-            _ => {}
-        }
-    }
-    (s, "")
-}
-
-fn split_options(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut in_quotes = false;
-    for c in s.chars() {
-        match c {
-            '"' => {
-                in_quotes = !in_quotes;
-                cur.push(c);
-            }
-            ',' if !in_quotes => out.push(std::mem::take(&mut cur)),
-            _ => cur.push(c),
-        }
-    }
-    out.push(cur);
-    out
-}
-
-/// OpenSSH pattern match: `*` and `?` wildcards.
-fn glob_match(pattern: &str, text: &str) -> bool {
-    fn m(p: &[u8], t: &[u8]) -> bool {
-        match (p.first(), t.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => m(&p[1..], t) || (!t.is_empty() && m(p, &t[1..])),
-            (Some(b'?'), Some(_)) => m(&p[1..], &t[1..]),
-            (Some(a), Some(b)) if a == b => m(&p[1..], &t[1..]),
-            _ => false,
-        }
-    }
-    m(pattern.as_bytes(), text.as_bytes())
+            allowed_signers::Decision::Rejected { .. } => Vec::new(),
+        },
+    )
 }
 
 #[cfg(test)]
@@ -450,31 +348,21 @@ mod tests {
     }
 
     #[test]
-    fn allowed_signers_select_by_principal_and_namespace() {
+    fn principals_come_from_the_first_accepting_line() {
         let a = Signer::one_time("a").unwrap();
         let pubkey = a.public_openssh().unwrap();
         let text = format!(
-            "# comment\n{}\nother@x {pubkey}\nwild*@lab.example namespaces=\"git,fieldkit-*\" {pubkey}\n\
-             nons@x namespaces=\"git\" {pubkey}\n",
-            allowed_signers_line("anna@lab.example", &pubkey)
+            "# comment\nbad ssh-ed25519 !!!\nnons@x namespaces=\"git\" {pubkey}\n{}\n",
+            allowed_signers_line("anna@lab.example,bo*", &pubkey)
         );
         assert_eq!(
-            allowed_keys(&text, "anna@lab.example", "f").unwrap().len(),
-            1
+            principals_for_key(&text, a.public_key(), NAMESPACE, "f").unwrap(),
+            ["anna@lab.example", "bo*"]
         );
-        assert_eq!(
-            allowed_keys(&text, "wildcard@lab.example", "f")
-                .unwrap()
-                .len(),
-            1
-        );
-        assert_eq!(allowed_keys(&text, "nons@x", "f").unwrap().len(), 0);
-        assert_eq!(allowed_keys(&text, "nobody", "f").unwrap().len(), 0);
         assert!(
-            allowed_keys("x ssh-ed25519 !!!\n", "x", "f")
-                .unwrap_err()
-                .to_string()
-                .contains("f:1")
+            principals_for_key(&text, a.public_key(), "git-other", "f")
+                .unwrap()
+                .is_empty()
         );
     }
 }

@@ -65,7 +65,13 @@ fn collect_then_verify_round_trips_content_and_names_byte_for_byte() {
 
     let v = verify(&bundle, &[]);
     assert_eq!(v.code, 0, "{}", v.stdout);
-    assert!(v.stdout.starts_with("VALID"), "{}", v.stdout);
+    // No trust anchor given: intact, and the headline says the signer was not checked.
+    assert!(
+        v.stdout
+            .starts_with("INTACT — signer not checked: compare SHA256:"),
+        "{}",
+        v.stdout
+    );
 
     // Every stored member holds exactly the original bytes, found by the exact original
     // path recorded in files.jsonl (including the non-UTF-8 one).
@@ -379,7 +385,12 @@ fn a_signal_mid_run_finalizes_a_signed_incomplete_bundle(signal: &str, seed: u64
     );
     let v = verify(&bundle, &[]);
     assert_eq!(v.code, 4, "{}", v.stdout);
-    assert!(v.stdout.starts_with("VALID BUT INCOMPLETE"), "{}", v.stdout);
+    assert!(
+        v.stdout
+            .starts_with("INTACT BUT INCOMPLETE — signer not checked"),
+        "{}",
+        v.stdout
+    );
     let recs = records(&bundle);
     assert_eq!(record_for(&recs, "a_big.bin")["reason"], "interrupted");
     assert_eq!(
@@ -1291,7 +1302,7 @@ fn a_closed_stdout_ends_the_output_quietly_with_the_commands_own_exit_status() {
         bundle.display()
     ));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stdout.starts_with("VALID"), "{}", r.stdout);
+    assert!(r.stdout.starts_with("INTACT — "), "{}", r.stdout);
     assert_eq!(r.stderr, "");
 }
 

@@ -166,9 +166,15 @@ fn a_lab_verifies_the_bundle_with_unzip_sha256sum_and_ssh_keygen_alone() {
         ],
     );
     assert_eq!(
-        v.code, 2,
-        "no key for that identity: {}{}",
+        v.code, 5,
+        "no key for that identity: intact, not signed by a key trusted for it: {}{}",
         v.stdout, v.stderr
+    );
+    assert!(
+        v.stdout
+            .starts_with("INTACT BUT NOT SIGNED BY THE KEY YOU TRUST — "),
+        "{}",
+        v.stdout
     );
 }
 

@@ -132,7 +132,8 @@ fn text_json_and_csv_reports_carry_the_case_counts_and_reasons() {
     let text = run(&["report", b]);
     assert_eq!(text.code, 0, "{}", text.stderr);
     assert!(
-        text.stdout.contains("Integrity      VALID"),
+        text.stdout
+            .contains("Integrity      INTACT — signer not checked: compare SHA256:"),
         "{}",
         text.stdout
     );
@@ -347,13 +348,15 @@ fn the_html_report_renders_offline_in_chromium_with_every_section_and_no_request
     }
     assert!(visible.contains("BIP39 recovery phrase (12 words, checksum valid)"));
     assert!(v["revealedText"].as_str().unwrap().contains(MNEMONIC));
+    // No trust anchor given: the banner says the bundle is intact and that the signer was
+    // not checked; it never claims more.
+    let banner = v["banner"].as_str().unwrap();
     assert!(
-        v["banner"]
-            .as_str()
-            .unwrap()
-            .starts_with("The bundle was verified"),
+        banner.starts_with("INTACT — signer not checked: compare SHA256:"),
         "{v}"
     );
+    assert!(banner.contains("with the paper log"), "{v}");
+    assert!(!banner.contains("since it was collected"), "{v}");
     assert_eq!(v["scripts"], 0);
     assert!(v["svgBars"].as_u64().unwrap() >= 2, "timeline bars: {v}");
     assert_eq!(v["consoleErrors"], serde_json::json!([]));

@@ -360,14 +360,36 @@ fn t15_complete_forgery_by_another_key_fails_against_the_examiners_key() {
         "{}",
         v.stdout
     );
-    // Against the examiner's real key it is rejected.
-    let v = verify(&b, &["--pubkey", f.pubkey.to_str().unwrap()]);
-    assert_eq!(v.code, 1, "{}", v.stdout);
     assert!(
-        v.stdout.contains("[bad_signature]") && v.stdout.contains("not an accepted signer"),
+        v.stdout.starts_with(&format!(
+            "INTACT — signer not checked: compare {fp} with the paper log"
+        )),
         "{}",
         v.stdout
     );
+    // Against the examiner's real key it is rejected: not as tampering (every hash
+    // matches what mallory signed), but as not signed by the key the examiner trusts.
+    let v = verify(&b, &["--pubkey", f.pubkey.to_str().unwrap()]);
+    assert_eq!(v.code, 5, "{}", v.stdout);
+    assert!(
+        v.stdout.starts_with(&format!(
+            "INTACT BUT NOT SIGNED BY THE KEY YOU TRUST — signed by {fp}, not by the key in {}",
+            f.pubkey.display()
+        )),
+        "{}",
+        v.stdout
+    );
+    assert!(
+        v.stdout.contains("re-signed by someone else"),
+        "{}",
+        v.stdout
+    );
+    let anna = sh(&format!(
+        "ssh-keygen -lf {} | cut -d' ' -f2",
+        f.pubkey.display()
+    ));
+    let v = verify(&b, &["--fingerprint", anna.stdout.trim()]);
+    assert_eq!(v.code, 5, "{}", v.stdout);
     let allowed = d.path().join("allowed_signers");
     let line = format!(
         "anna@lab.example namespaces=\"fieldkit-evidence\" {}",
@@ -383,7 +405,13 @@ fn t15_complete_forgery_by_another_key_fails_against_the_examiners_key() {
             "anna@lab.example",
         ],
     );
-    assert_eq!(v.code, 1, "{}", v.stdout);
+    assert_eq!(v.code, 5, "{}", v.stdout);
+    assert!(
+        v.stdout
+            .contains(&format!("no line lists key {fp} for \"anna@lab.example\"")),
+        "{}",
+        v.stdout
+    );
 }
 
 #[test]

@@ -12,6 +12,8 @@ pub mod input;
 pub mod manifest;
 pub mod naming;
 pub mod record;
+pub mod sidecars;
+pub mod trust;
 pub mod verify;
 pub mod writer;
 pub mod zipwriter;

@@ -31,18 +31,7 @@ use super::{ACTIONS_JSONL, FILES_JSONL, MANIFEST, SIGNER_PUB, SUMS, SUMS_SIG};
 use crate::hashing::{AlgSet, MultiHasher, hex};
 use crate::sign;
 
-/// Whose signature is accepted.
-#[derive(Debug, Clone)]
-pub enum Trust {
-    /// The key recorded in the bundle itself (`signer.pub`): proves the bundle is intact
-    /// since signing, not who signed; the fingerprint must be compared with the paper log.
-    SelfAttested,
-    /// Exactly these keys (from `--pubkey` or `--allowed-signers`/`--identity`).
-    Keys {
-        keys: Vec<PublicKey>,
-        source: String,
-    },
-}
+pub use super::trust::{Trust, TrustReport, TrustState};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -60,6 +49,10 @@ pub enum Verdict {
     ValidIncomplete,
     /// Something does not match: tampered or damaged.
     Invalid,
+    /// Every check passed, but the signature is by a key that is not the one trusted
+    /// (`--pubkey`, `--allowed-signers`, `--fingerprint`): not tampering, not evidence
+    /// from that key either.
+    WrongKey,
     /// No central directory: the run was killed before finishing, or the file is truncated.
     NotFinalized,
     /// Not a file we can read as a bundle at all.
@@ -75,6 +68,7 @@ impl Verdict {
             Verdict::Unusable => 2,
             Verdict::NotFinalized => 3,
             Verdict::ValidIncomplete => 4,
+            Verdict::WrongKey => 5,
         }
     }
 }
@@ -105,7 +99,8 @@ pub struct Report {
     pub records: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signer_fingerprint: Option<String>,
-    pub trust: String,
+    /// Who signed, and whether that is a key the examiner trusts.
+    pub trust: TrustReport,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub case: Option<Case>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -132,7 +127,7 @@ impl Report {
             members: 0,
             records: 0,
             signer_fingerprint: None,
-            trust: String::new(),
+            trust: TrustReport::default(),
             case: None,
             counts: None,
             whole_sha256: None,
@@ -151,6 +146,8 @@ impl Report {
         self.verdict = match fatal {
             Some(v) => v,
             None if !self.problems.is_empty() => Verdict::Invalid,
+            // Intact, but not signed by the key the examiner trusts (complete or not).
+            None if self.trust.state == TrustState::WrongKey => Verdict::WrongKey,
             None if self.status.as_deref() == Some("complete") => Verdict::Valid,
             None => Verdict::ValidIncomplete,
         };
@@ -227,11 +224,7 @@ const MEMBER_MODE: u32 = 0o100644;
 
 /// Sidecar paths: `<bundle>.sha256` and `<bundle>.sig`.
 pub fn sidecar_paths(bundle: &Path) -> (PathBuf, PathBuf) {
-    let mut s = bundle.as_os_str().to_os_string();
-    s.push(".sha256");
-    let mut g = bundle.as_os_str().to_os_string();
-    g.push(".sig");
-    (PathBuf::from(s), PathBuf::from(g))
+    super::sidecars::by_name(bundle)
 }
 
 /// What an end-of-central-directory record near the end of the file says.
@@ -806,10 +799,7 @@ pub fn verify(path: &Path, opts: &Options) -> Report {
 /// archive inside it, the sidecars against the encrypted file.
 pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identity]) -> Report {
     let mut r = Report::new(path);
-    r.trust = match &opts.trust {
-        Trust::SelfAttested => "self-attested (the key recorded in the bundle; compare its fingerprint with the responder's notes)".into(),
-        Trust::Keys { source, .. } => source.clone(),
-    };
+    r.trust = opts.trust.describe();
     let part = path
         .file_name()
         .is_some_and(|n| n.to_string_lossy().ends_with(".part"));
@@ -1178,18 +1168,33 @@ pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identi
             format!("{SIGNER_PUB} is not an OpenSSH public key"),
         );
     }
-    let accepted: Vec<PublicKey> = match &opts.trust {
-        Trust::Keys { keys, .. } => keys.clone(),
+    // The signature is checked with the key it names; whether that key is trusted is a
+    // separate question (trust.rs): a sound signature by another key is not tampering.
+    // Self-attested, the key must be the bundle's own signer.pub.
+    let own: Vec<PublicKey> = match &opts.trust {
         Trust::SelfAttested => embedded_key.iter().cloned().collect(),
+        _ => Vec::new(),
     };
     if matches!(opts.trust, Trust::SelfAttested) && embedded_key.is_none() {
-        r.notes.push(format!("no {SIGNER_PUB} in the bundle: any key's signature is accepted; pass --pubkey or --allowed-signers"));
+        r.notes.push(format!("no {SIGNER_PUB} in the bundle: any key's signature is accepted; pass --fingerprint, --pubkey or --allowed-signers"));
     }
     let mut signer_key = None;
     match read_member(&mut archive, SUMS_SIG) {
-        Ok(pem) => match sign::verify(&pem, sign::Message::Bytes(&sums_bytes), &accepted) {
+        Ok(pem) => match sign::verify(&pem, sign::Message::Bytes(&sums_bytes), &own) {
             Ok(key) => {
                 r.signer_fingerprint = Some(sign::fingerprint_of(&key));
+                if let Some(e) = &embedded_key
+                    && e.key_data() != key.key_data()
+                {
+                    r.problem(
+                        "signer_mismatch",
+                        format!(
+                            "{SUMS_SIG} is signed by {}, but {SIGNER_PUB} holds {}",
+                            sign::fingerprint_of(&key),
+                            sign::fingerprint_of(e)
+                        ),
+                    );
+                }
                 signer_key = Some(key);
             }
             Err(p) => r.problem("bad_signature", format!("{SUMS_SIG}: {p}")),
@@ -1197,6 +1202,10 @@ pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identi
         Err(e) if names.contains(SUMS_SIG) => r.problem("bad_signature", e),
         Err(_) => {}
     }
+    r.trust = opts
+        .trust
+        .evaluate(signer_key.as_ref(), sign::allowed_signers::now());
+    r.notes.extend(r.trust.warnings.iter().cloned());
 
     // Manifest.
     let manifest: Option<Manifest> = match read_member(&mut archive, MANIFEST) {
@@ -1380,7 +1389,11 @@ pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identi
 
     // Sidecars.
     if opts.check_sidecars {
-        check_sidecars(path, &whole, signer_key.as_ref(), &accepted, &mut r);
+        let keys = match (&signer_key, &embedded_key) {
+            (Some(k), _) | (None, Some(k)) => vec![k.clone()],
+            (None, None) => opts.trust.keys(),
+        };
+        check_sidecars(path, &whole, &keys, &mut r);
     }
     r.finish(None)
 }
@@ -1552,16 +1565,26 @@ fn count_lines(reader: impl Read) -> Result<u64, (u64, std::io::Error)> {
     Ok(n)
 }
 
-fn check_sidecars(
-    path: &Path,
-    whole: &[u8; 32],
-    inner_signer: Option<&PublicKey>,
-    accepted: &[PublicKey],
-    r: &mut Report,
-) {
-    let (sha_path, sig_path) = sidecar_paths(path);
-    match std::fs::read_to_string(&sha_path) {
-        Ok(text) => {
+/// `.sha256` and `.sig` beside the bundle (by name, else by the bundle id: sidecars.rs);
+/// the `.sig` must be by `keys` (the key that signed SHA256SUMS; none: any key).
+fn check_sidecars(path: &Path, whole: &[u8; 32], keys: &[PublicKey], r: &mut Report) {
+    let (sha, sig) = super::sidecars::find(path, r.bundle_id.as_deref());
+    let (want_sha, want_sig) = sidecar_paths(path);
+    let own = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    for found in [&sha, &sig].into_iter().flatten() {
+        if !found.by_name {
+            r.notes.push(format!(
+                "sidecar {} found by the bundle id in its name (the bundle is now called \
+                 {own:?}; rename sidecars with the bundle, keeping their suffixes)",
+                found.path.display()
+            ));
+        }
+    }
+    match sha.map(|f| (std::fs::read_to_string(&f.path), f.path)) {
+        Some((Ok(text), sha_path)) => {
             let first = text.lines().next().unwrap_or("");
             match parse_sums(first).ok().and_then(|v| v.into_iter().next()) {
                 Some((name, digest)) => {
@@ -1576,10 +1599,6 @@ fn check_sidecars(
                             ),
                         );
                     }
-                    let own = path
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default();
                     if name != own {
                         r.notes.push(format!(
                             "{} names {name:?}, the bundle is now called {own:?}",
@@ -1593,22 +1612,26 @@ fn check_sidecars(
                 ),
             }
         }
-        Err(_) => r.notes.push(format!(
+        Some((Err(e), sha_path)) => r
+            .notes
+            .push(format!("{}: cannot read: {e}", sha_path.display())),
+        None => r.notes.push(format!(
             "no {} sidecar beside the bundle",
-            sha_path.display()
+            want_sha.display()
         )),
     }
-    match std::fs::read(&sig_path) {
-        Ok(pem) => {
-            let want: Vec<PublicKey> = inner_signer.cloned().into_iter().collect();
-            let keys = if want.is_empty() { accepted } else { &want[..] };
+    match sig.map(|f| (std::fs::read(&f.path), f.path)) {
+        Some((Ok(pem), sig_path)) => {
             if let Err(p) = sign::verify(&pem, sign::Message::Sha256Digest(whole), keys) {
                 r.problem("sidecar_signature", format!("{}: {p}", sig_path.display()));
             }
         }
-        Err(_) => r.notes.push(format!(
+        Some((Err(e), sig_path)) => r
+            .notes
+            .push(format!("{}: cannot read: {e}", sig_path.display())),
+        None => r.notes.push(format!(
             "no {} sidecar beside the bundle",
-            sig_path.display()
+            want_sig.display()
         )),
     }
 }

@@ -15,7 +15,7 @@ use crate::bundle::manifest::Manifest;
 use crate::bundle::verify::{self, Options};
 use crate::bundle::{FILES_JSONL, FINDINGS_JSONL, MANIFEST};
 use crate::cli::{ReportArgs, ReportFormat};
-use crate::report;
+use crate::report::{self, verdict};
 
 /// Load the report model from a sealed bundle (after verifying it).
 pub fn load(bundle: &std::path::Path, trust: verify::Trust) -> anyhow::Result<report::Report> {
@@ -107,12 +107,7 @@ pub fn load_with(
         live_summary,
     );
     r.bundle_name = bundle.file_name().map(|n| n.to_string_lossy().into_owned());
-    r.integrity.verdict = Some(
-        format!("{:?}", v.verdict)
-            .to_lowercase()
-            .replace("validincomplete", "valid but incomplete")
-            .replace("notfinalized", "not finalized"),
-    );
+    r.integrity.verdict = Some(verdict::verdict_name(v.verdict).to_string());
     r.integrity.problems = v
         .problems
         .iter()
@@ -120,8 +115,30 @@ pub fn load_with(
         .collect();
     r.integrity.bundle_sha256 = v.sha256.clone();
     r.integrity.signer_fingerprint = v.signer_fingerprint.clone();
-    r.integrity.trust = Some(v.trust.clone());
+    r.integrity.wording = Some(verdict::wording(
+        v.verdict,
+        &v.trust,
+        v.incomplete_reason.as_deref(),
+        v.problems.len(),
+    ));
+    r.integrity.exit_code = Some(verdict::report_exit_code(v.verdict));
+    r.integrity.trust = Some(v.trust);
     Ok(r)
+}
+
+/// The verdict on stderr, for the formats whose stdout is data (CSV and the exports):
+/// the headline always, and the problems when there are any.
+fn say_verdict(r: &report::Report) {
+    let w = r.integrity.words();
+    if r.integrity.problems.is_empty() {
+        eprintln!("fieldkit report: {}", w.headline);
+    } else {
+        eprintln!(
+            "fieldkit report: {}: {}",
+            w.headline,
+            r.integrity.problems.join("; ")
+        );
+    }
 }
 
 pub fn run(args: ReportArgs) -> anyhow::Result<u8> {
@@ -129,6 +146,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<u8> {
         args.pubkey.as_deref(),
         args.allowed_signers.as_deref(),
         args.identity.as_deref(),
+        args.fingerprint.as_deref(),
     )?;
     let ids = super::verify::identities(args.identity_file.as_deref())?;
     let r = load_with(&args.bundle, trust, &ids)?;
@@ -145,7 +163,10 @@ pub fn run(args: ReportArgs) -> anyhow::Result<u8> {
     let text = match args.format {
         ReportFormat::Text => report::text::render(&r),
         ReportFormat::Json => serde_json::to_string_pretty(&r)? + "\n",
-        ReportFormat::Csv => report::findings_csv(&r),
+        ReportFormat::Csv => {
+            say_verdict(&r);
+            report::findings_csv(&r)
+        }
         ReportFormat::Html => report::html::render(&r),
         _ => unreachable!("exports are streamed above"),
     };
@@ -167,10 +188,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<u8> {
 }
 
 fn verdict_code(r: &report::Report) -> u8 {
-    match r.integrity.verdict.as_deref() {
-        Some("valid") | Some("valid but incomplete") => 0,
-        _ => 1,
-    }
+    r.integrity.exit_code.unwrap_or(1)
 }
 
 /// CASE, bodyfile and Timesketch exports: streamed from files.jsonl in the bundle to
@@ -182,17 +200,7 @@ fn export(
     ids: &[crate::bundle::age::Identity],
 ) -> anyhow::Result<()> {
     use std::io::BufWriter;
-    let verdict = r
-        .integrity
-        .verdict
-        .clone()
-        .unwrap_or_else(|| "unknown".into());
-    if verdict != "valid" && verdict != "valid but incomplete" {
-        eprintln!(
-            "fieldkit report: WARNING: the bundle is {verdict}: {}",
-            r.integrity.problems.join("; ")
-        );
-    }
+    say_verdict(r);
     let open_zip = || open_archive(&args.bundle, ids);
     let mut out: Box<dyn Write> = match &args.out {
         Some(path) => Box::new(BufWriter::new(

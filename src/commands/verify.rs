@@ -1,7 +1,8 @@
-//! `fieldkit verify` and `fieldkit extract`: print the verdict (human or `--json`) and
-//! exit with the verdict's code (0 valid, 1 invalid, 2 unusable, 3 not finalized,
-//! 4 valid but incomplete); extract exits 0 extracted, 1 refused or failed (target left
-//! as it was), 2 bad arguments.
+//! `fieldkit verify` and `fieldkit extract`: print the verdict (human or `--json`, in the
+//! words of report::verdict) and exit with the verdict's code (0 intact, 1 invalid,
+//! 2 unusable, 3 not finalized, 4 intact but incomplete, 5 intact but not signed by the
+//! key you trust); extract exits 0 extracted, 1 refused or failed (target left as it
+//! was), 2 bad arguments.
 //!
 //! Must never change the bundle or soften a verdict: the exit code is the library's
 //! verdict even when the output cannot be written (a closed pipe ends the printing only).
@@ -11,49 +12,53 @@ use std::io::Write;
 use anyhow::{Context, anyhow};
 use ssh_key::PublicKey;
 
-use crate::bundle::verify::{self, Options, Trust, Verdict};
+use crate::bundle::verify::{self, Options, Trust};
 use crate::cli::{ExtractArgs, VerifyArgs};
-use crate::sign;
+use crate::report::verdict::{self as words, Wording};
+use crate::sign::allowed_signers::AllowedSigners;
 
 pub fn trust_from_args(args: &VerifyArgs) -> anyhow::Result<Trust> {
     trust_from(
         args.pubkey.as_deref(),
         args.allowed_signers.as_deref(),
         args.identity.as_deref(),
+        args.fingerprint.as_deref(),
     )
 }
 
-/// The trust mode from `--pubkey` or `--allowed-signers` + `--identity` (else self-attested).
+/// The trust anchor from `--pubkey`, `--allowed-signers` + `--identity` or
+/// `--fingerprint` (else self-attested). An unreadable anchor is an error (exit 2); an
+/// anchor that does not name the signer is a verdict (exit 5), found by verifying.
 pub fn trust_from(
     pubkey: Option<&std::path::Path>,
     allowed_signers: Option<&std::path::Path>,
     identity: Option<&str>,
+    fingerprint: Option<&str>,
 ) -> anyhow::Result<Trust> {
     if let Some(p) = pubkey {
         let text = std::fs::read_to_string(p)
             .with_context(|| format!("{}: cannot read public key", p.display()))?;
         let key = PublicKey::from_openssh(text.trim())
             .map_err(|e| anyhow!("{}: not an OpenSSH public key: {e}", p.display()))?;
-        return Ok(Trust::Keys {
-            keys: vec![key],
-            source: format!("public key {}", p.display()),
+        return Ok(Trust::PublicKey {
+            key,
+            file: p.display().to_string(),
         });
     }
     if let (Some(file), Some(identity)) = (allowed_signers, identity) {
-        let text = std::fs::read_to_string(file)
+        let bytes = std::fs::read(file)
             .with_context(|| format!("{}: cannot read allowed signers", file.display()))?;
-        let keys = sign::allowed_keys(&text, identity, &file.display().to_string())?;
-        if keys.is_empty() {
-            anyhow::bail!(
-                "{}: no key for identity {identity:?} in namespace {}",
-                file.display(),
-                sign::NAMESPACE
-            );
-        }
-        return Ok(Trust::Keys {
-            keys,
-            source: format!("allowed signers {} for {identity}", file.display()),
+        let name = file.display().to_string();
+        return Ok(Trust::AllowedSigners {
+            signers: AllowedSigners::parse(&name, &bytes),
+            file: name,
+            identity: identity.to_string(),
         });
+    }
+    if let Some(fp) = fingerprint {
+        let fingerprint = crate::bundle::trust::parse_fingerprint(fp)
+            .map_err(|e| anyhow!("--fingerprint: {e}"))?;
+        return Ok(Trust::Fingerprint { fingerprint });
     }
     Ok(Trust::SelfAttested)
 }
@@ -82,26 +87,43 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<u8> {
         &ids,
     );
     let code = report.verdict.exit_code();
+    let wording = words::wording(
+        report.verdict,
+        &report.trust,
+        report.incomplete_reason.as_deref(),
+        report.problems.len(),
+    );
     if args.json {
-        let text = serde_json::to_string_pretty(&report)?;
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            headline: &'a str,
+            detail: &'a str,
+            tone: words::Tone,
+            exit_code: u8,
+            #[serde(flatten)]
+            report: &'a verify::Report,
+        }
+        let text = serde_json::to_string_pretty(&Out {
+            headline: &wording.headline,
+            detail: &wording.detail,
+            tone: wording.tone,
+            exit_code: code,
+            report: &report,
+        })?;
         return Ok(super::print_then(code, |out| writeln!(out, "{text}")));
     }
-    Ok(super::print_then(code, |out| print_report(out, &report)))
+    Ok(super::print_then(code, |out| {
+        print_report(out, &report, &wording)
+    }))
 }
 
-fn print_report(out: &mut dyn Write, report: &verify::Report) -> std::io::Result<()> {
-    let headline = match report.verdict {
-        Verdict::Valid => "VALID: every hash, the member list and the signature check out",
-        Verdict::ValidIncomplete => {
-            "VALID BUT INCOMPLETE: intact and signed, but the run did not finish"
-        }
-        Verdict::Invalid => "INVALID: the bundle has been altered or damaged",
-        Verdict::NotFinalized => {
-            "NOT FINALIZED: this file was never completed and cannot be trusted as a bundle"
-        }
-        Verdict::Unusable => "UNUSABLE: not a bundle that can be read",
-    };
-    writeln!(out, "{headline}")?;
+fn print_report(
+    out: &mut dyn Write,
+    report: &verify::Report,
+    wording: &Wording,
+) -> std::io::Result<()> {
+    writeln!(out, "{}", wording.headline)?;
+    writeln!(out, "  {}", wording.detail)?;
     writeln!(out, "  Bundle      {}", report.bundle)?;
     if let Some(s) = &report.sha256 {
         writeln!(out, "  SHA-256     {s}")?;
@@ -134,7 +156,7 @@ fn print_report(out: &mut dyn Write, report: &verify::Report) -> std::io::Result
     if let Some(fp) = &report.signer_fingerprint {
         writeln!(out, "  Signed by   {fp}")?;
     }
-    writeln!(out, "  Trust       {}", report.trust)?;
+    writeln!(out, "  Trust       {}", wording.signer)?;
     writeln!(
         out,
         "  Checked     {} members, {} bytes, {} file records",

@@ -43,6 +43,7 @@ th{background:#f4f4f4;width:16em}td code,pre{font-family:ui-monospace,Menlo,Cons
 pre{background:#f7f7f7;padding:.5em;overflow-x:auto;white-space:pre-wrap;word-break:break-all}\
 .banner{padding:.8em 1em;border-radius:6px;font-weight:600;margin:1em 0}.ok{background:#e3f4e3;border:1px solid #7bbf7b}\
 .bad{background:#fbe3e3;border:1px solid #d77}.info{background:#eef3fb;border:1px solid #9ab}\
+.warn{background:#fdf3d8;border:1px solid #d9b44a}.banner .detail{font-weight:400}\
 .sev{display:inline-block;min-width:6em;text-align:center;border-radius:4px;padding:.1em .4em;font-weight:700;color:#fff}\
 .sev-critical{background:#8b0000}.sev-high{background:#c0392b}.sev-medium{background:#d68910}.sev-low{background:#2e86c1}.sev-info{background:#7f8c8d}\
 .finding{border:1px solid #ddd;border-radius:6px;padding:.6em .8em;margin:.6em 0}.muted{color:#666;font-size:.9em}\
@@ -168,16 +169,19 @@ pub fn render(r: &Report) -> String {
         esc(r.bundle_name.as_deref().unwrap_or(&m.bundle_id))
     );
 
-    // The one-paragraph answer for a non-specialist.
-    let (cls, verdict) = match r.integrity.verdict.as_deref() {
-        Some("valid") => ("ok", "The bundle was verified: every file's fingerprint (SHA-256) and the digital signature match. Nothing has been changed since it was collected.".to_string()),
-        Some(v) => ("bad", format!("Verification result: {v}. The bundle may have been altered or damaged; see the problems listed below.")),
-        None => ("info", "This report was written during collection and sealed inside the bundle. Check the bundle with `fieldkit verify` (or sha256sum and ssh-keygen) before relying on it.".to_string()),
+    // The one-paragraph answer for a non-specialist, in the words every view uses.
+    let words = r.integrity.words();
+    let cls = match words.tone {
+        super::verdict::Tone::Good => "ok",
+        super::verdict::Tone::Caution => "warn",
+        super::verdict::Tone::Bad => "bad",
+        super::verdict::Tone::Info => "info",
     };
     let _ = writeln!(
         s,
-        "<div class=\"banner {cls}\" id=\"integrity\">{}</div>",
-        esc(&verdict)
+        "<div class=\"banner {cls}\" id=\"integrity\">{}<br><span class=\"detail\">{}</span></div>",
+        esc(&words.headline),
+        esc(&words.detail)
     );
     if !r.integrity.problems.is_empty() {
         let _ = writeln!(
@@ -263,9 +267,7 @@ pub fn render(r: &Report) -> String {
             }
         ),
     );
-    if let Some(t) = &r.integrity.trust {
-        row(&mut s, "Signature checked against", t);
-    }
+    row(&mut s, "Signer checked", &words.signer);
     row(&mut s, "Collection start (UTC)", &m.times.start_utc);
     row(&mut s, "Collection end (UTC)", &m.times.end_utc);
     row(
@@ -489,8 +491,11 @@ pub fn render(r: &Report) -> String {
     }
     let _ = writeln!(
         s,
-        "<h2 id=\"check\">How to check this bundle yourself</h2><pre>sha256sum -c BUNDLE.zip.sha256\nunzip -q BUNDLE.zip -d x &amp;&amp; (cd x &amp;&amp; sha256sum -c SHA256SUMS)\nssh-keygen -Y verify -f allowed_signers -I EXAMINER -n {} -s x/SHA256SUMS.sig &lt; x/SHA256SUMS</pre>",
-        esc(&m.signer.namespace)
+        "<h2 id=\"check\">How to check this bundle yourself</h2><p>With sha256sum, unzip and \
+         ssh-keygen alone, in the bundle's folder; every command must succeed (in a script, run \
+         them with <code>sh -e</code>). A renamed bundle: rename its .sha256 and .sig with it \
+         and set <code>B</code> to the new name.</p><pre id=\"recipe\">{}</pre>",
+        esc(&super::recipe::for_report(r))
     );
     s.push_str("</body></html>\n");
     s

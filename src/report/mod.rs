@@ -11,9 +11,11 @@
 
 pub mod case;
 pub mod html;
+pub mod recipe;
 pub mod summary;
 pub mod text;
 pub mod timeline;
+pub mod verdict;
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -42,12 +44,27 @@ pub struct Timeline {
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Integrity {
-    /// `valid`, `invalid`, … when the report was made from a sealed bundle.
+    /// `valid`, `invalid`, `wrong key`, … when the report was made from a sealed bundle
+    /// (verdict::verdict_name).
     pub verdict: Option<String>,
     pub problems: Vec<String>,
     pub bundle_sha256: Option<String>,
     pub signer_fingerprint: Option<String>,
-    pub trust: Option<String>,
+    /// Who signed and whether that was checked (bundle::trust).
+    pub trust: Option<crate::bundle::trust::TrustReport>,
+    /// The verdict's words (verdict::wording), the same in every view.
+    pub wording: Option<verdict::Wording>,
+    /// The exit status `report` ends with.
+    pub exit_code: Option<u8>,
+}
+
+impl Integrity {
+    /// The verdict's words, or those of a report written during collection.
+    pub fn words(&self) -> verdict::Wording {
+        self.wording
+            .clone()
+            .unwrap_or_else(verdict::during_collection)
+    }
 }
 
 /// What could not be read from the bundle's JSON-lines members (a damaged or altered

@@ -21,19 +21,11 @@ pub fn render(r: &Report) -> String {
             .unwrap_or_default()
     );
     let _ = writeln!(s, "{}", "=".repeat(72));
-    match &r.integrity.verdict {
-        Some(v) => {
-            let _ = writeln!(s, "Integrity      {}", v.to_uppercase());
-            for p in &r.integrity.problems {
-                let _ = writeln!(s, "               - {p}");
-            }
-        }
-        None => {
-            let _ = writeln!(
-                s,
-                "Integrity      (report made while collecting; check with `fieldkit verify`)"
-            );
-        }
+    let words = r.integrity.words();
+    let _ = writeln!(s, "Integrity      {}", words.headline);
+    let _ = writeln!(s, "               {}", words.detail);
+    for p in &r.integrity.problems {
+        let _ = writeln!(s, "               - {p}");
     }
     if let Some(h) = &r.integrity.bundle_sha256 {
         let _ = writeln!(s, "Bundle SHA-256 {h}");
@@ -48,9 +40,7 @@ pub fn render(r: &Report) -> String {
             ""
         }
     );
-    if let Some(t) = &r.integrity.trust {
-        let _ = writeln!(s, "Trust          {t}");
-    }
+    let _ = writeln!(s, "Trust          {}", words.signer);
     let _ = writeln!(
         s,
         "Status         {}{}",
@@ -187,5 +177,12 @@ pub fn render(r: &Report) -> String {
             let _ = writeln!(s, "  {line}");
         }
     }
+    let _ = writeln!(s);
+    let _ = writeln!(s, "{RECIPE_HEADING}\n{}", super::recipe::for_report(r));
     s
 }
+
+/// The line before the stock-tools recipe: the commands follow it as they are to be run,
+/// up to the next empty line.
+pub const RECIPE_HEADING: &str = "How to check without fieldkit (in the bundle's folder; \
+     every command must succeed — in a script, run them with sh -e):";
