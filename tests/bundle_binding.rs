@@ -213,7 +213,11 @@ fn no_structural_mutation_of_a_signed_bundle_verifies_with_or_without_the_signer
                 &b.bundle,
                 &trust.iter().map(String::as_str).collect::<Vec<_>>(),
             );
-            assert_eq!(code, 0, "{}: the bundle as collected verifies: {out}", b.what);
+            assert_eq!(
+                code, 0,
+                "{}: the bundle as collected verifies: {out}",
+                b.what
+            );
         }
         let jobs: Vec<(PathBuf, Vec<String>)> = muts
             .iter()
@@ -266,12 +270,18 @@ fn each_formerly_accepted_change_is_named() {
     let f = fixture();
     let (b, muts) = (&f.signed[1], &f.mutations[1]);
     let cases = [
-        ("files/b.txt: mtime +1 s, dos recomputed (both)", "header_time"),
+        (
+            "files/b.txt: mtime +1 s, dos recomputed (both)",
+            "header_time",
+        ),
         (
             "files/docs/old.txt: extended timestamp removed, dos kept",
             "header_time",
         ),
-        ("manifest.json: mtime -1 h, dos recomputed (both)", "header_time"),
+        (
+            "manifest.json: mtime -1 h, dos recomputed (both)",
+            "header_time",
+        ),
         (
             "SHA256SUMS.sig: mtime set to 2020-01-01, dos recomputed",
             "header_time",
@@ -285,7 +295,10 @@ fn each_formerly_accepted_change_is_named() {
             "member_order",
         ),
         ("SHA256SUMS.sig armour: CRLF line ends", "signature_armour"),
-        ("SHA256SUMS.sig armour: no final newline", "signature_armour"),
+        (
+            "SHA256SUMS.sig armour: no final newline",
+            "signature_armour",
+        ),
         (
             "SHA256SUMS.sig armour: 300 KiB of text before the header (hidden payload)",
             "signature_armour",
@@ -328,7 +341,14 @@ fn ssh_keygen_and_fieldkit_agree_on_every_armour_variant_of_the_signature() {
         let file = v["file"].as_str().unwrap();
         let label = v["label"].as_str().unwrap().to_string();
         let keygen = Command::new("ssh-keygen")
-            .args(["-Y", "check-novalidate", "-n", "fieldkit-evidence", "-s", file])
+            .args([
+                "-Y",
+                "check-novalidate",
+                "-n",
+                "fieldkit-evidence",
+                "-s",
+                file,
+            ])
             .stdin(std::fs::File::open(&sums).unwrap())
             .output()
             .expect("ssh-keygen");
@@ -352,7 +372,10 @@ fn ssh_keygen_and_fieldkit_agree_on_every_armour_variant_of_the_signature() {
             assert!(keygen_ok, "ssh-keygen accepts fieldkit's own armour");
             assert_eq!(code, 0, "{label}: {out}");
         } else {
-            assert_eq!(code, 1, "{label}: only the canonical armour verifies: {out}");
+            assert_eq!(
+                code, 1,
+                "{label}: only the canonical armour verifies: {out}"
+            );
             if keygen_ok {
                 lenient.push(label.clone());
             }
@@ -464,7 +487,10 @@ fn an_encrypted_bundles_inner_zip_is_bound_the_same_way() {
         &enc.join("identity.zip.age"),
         &["--identity-file", &id, "--pubkey", signer.to_str().unwrap()],
     );
-    assert_eq!(code, 0, "the unmutated archive re-encrypted by age verifies: {out}");
+    assert_eq!(
+        code, 0,
+        "the unmutated archive re-encrypted by age verifies: {out}"
+    );
     let verify_jobs: Vec<(PathBuf, Vec<String>)> = jobs
         .iter()
         .flat_map(|(out, _)| {

@@ -31,6 +31,8 @@ use super::{ACTIONS_JSONL, FILES_JSONL, MANIFEST, SIGNER_PUB, SUMS, SUMS_SIG};
 use crate::hashing::{AlgSet, MultiHasher, hex};
 use crate::sign;
 
+mod structure;
+
 /// Whose signature is accepted.
 #[derive(Debug, Clone)]
 pub enum Trust {
@@ -1091,6 +1093,7 @@ pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identi
         });
     }
     r.members = entries.len();
+    structure::check_file_order(&entries, &mut r);
     let archive_order: Vec<Arc<str>> = entries.iter().map(|e| e.name.clone()).collect();
     entries.sort_by_key(|e| e.header_start);
     // Required members.
@@ -1186,7 +1189,11 @@ pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identi
         r.notes.push(format!("no {SIGNER_PUB} in the bundle: any key's signature is accepted; pass --pubkey or --allowed-signers"));
     }
     let mut signer_key = None;
-    match read_member(&mut archive, SUMS_SIG) {
+    let sig_member = read_member(&mut archive, SUMS_SIG);
+    if let Ok(pem) = &sig_member {
+        structure::check_armour(SUMS_SIG, pem, &mut r);
+    }
+    match sig_member {
         Ok(pem) => match sign::verify(&pem, sign::Message::Bytes(&sums_bytes), &accepted) {
             Ok(key) => {
                 r.signer_fingerprint = Some(sign::fingerprint_of(&key));
@@ -1375,8 +1382,16 @@ pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identi
         by_name.insert(&e.name, (e, d));
     }
 
-    // files.jsonl against the stored content.
-    check_records(&mut archive, &by_name, manifest.as_ref(), &mut r);
+    // files.jsonl against the stored content; every header's times and form against it.
+    let mut bindings = structure::Bindings::default();
+    check_records(
+        &mut archive,
+        &by_name,
+        manifest.as_ref(),
+        &mut bindings,
+        &mut r,
+    );
+    structure::check_headers(&entries, &bindings, manifest.as_ref(), &mut r);
 
     // Sidecars.
     if opts.check_sidecars {
@@ -1389,6 +1404,7 @@ fn check_records(
     archive: &mut zip::ZipArchive<BufReader<BundleInput>>,
     by_name: &HashMap<&str, (&Entry, &MemberDigest)>,
     manifest: Option<&Manifest>,
+    bindings: &mut structure::Bindings,
     r: &mut Report,
 ) {
     let Ok(reader) = archive.by_name(FILES_JSONL) else {
@@ -1421,6 +1437,7 @@ fn check_records(
             }
         };
         counts.considered += 1;
+        bindings.record(&rec);
         if rec.known.iter().any(|k| k.kind == "known_bad") {
             counts.known_bad += 1;
         }
@@ -1600,6 +1617,7 @@ fn check_sidecars(
     }
     match std::fs::read(&sig_path) {
         Ok(pem) => {
+            structure::check_armour(&sig_path.display().to_string(), &pem, r);
             let want: Vec<PublicKey> = inner_signer.cloned().into_iter().collect();
             let keys = if want.is_empty() { accepted } else { &want[..] };
             if let Err(p) = sign::verify(&pem, sign::Message::Sha256Digest(whole), keys) {
