@@ -93,14 +93,14 @@ pub(super) fn check_headers(
             (
                 rec.mtime.as_deref(),
                 rec.size.unwrap_or(e.size),
-                "its files.jsonl record (mtime)",
+                "its files.jsonl record's mtime",
             )
         } else {
             let Some(start) = start else { continue };
             (
                 Some(start),
                 e.size,
-                "the manifest's times.start_utc (every member outside files/ carries it)",
+                "the manifest's start time (times.start_utc, carried by every member outside files/),",
             )
         };
         let t = zipwriter::header_time(recorded_time);
@@ -110,16 +110,12 @@ pub(super) fn check_headers(
             r.problem(
                 "header_time",
                 format!(
-                    "member {}: its headers carry the time {}, but fieldkit writes {} from {source}",
+                    "member {}: its headers carry the time {}, but {source} {} makes fieldkit \
+                     write {}",
                     e.name,
                     describe_time(e.mtime, e.dos_time, e.dos_date),
-                    match recorded_time {
-                        Some(s) => format!("{s} (as {})", describe_time(want_ext, want_dos.0, want_dos.1)),
-                        None => format!(
-                            "no time (none recorded: {})",
-                            describe_time(None, want_dos.0, want_dos.1)
-                        ),
-                    }
+                    recorded_time.unwrap_or("absent"),
+                    describe_time(want_ext, want_dos.0, want_dos.1),
                 ),
             );
         }
@@ -129,12 +125,11 @@ pub(super) fn check_headers(
             r.problem(
                 "altered_header",
                 format!(
-                    "member {}: its headers are the form for a member {} ZIP64 sizes in its \
-                     local header, but fieldkit writes that form only for a member recorded \
-                     at 2 GiB or more (or of 4 GiB or more), and this one is recorded at \
-                     {expected_size} bytes and holds {}",
+                    "member {}: its local header {} ZIP64 sizes, but fieldkit writes them \
+                     exactly for a member recorded at 2 GiB or more or holding 4 GiB or more, \
+                     and this one is recorded at {expected_size} bytes and holds {}",
                     e.name,
-                    if zip64 { "without" } else { "with" },
+                    if zip64 { "lacks" } else { "carries" },
                     e.size
                 ),
             );
