@@ -33,12 +33,17 @@ fn evidence(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(src.join("docs")).unwrap();
     std::fs::write(src.join("docs/a.txt"), b"alpha evidence\n").unwrap();
     std::fs::write(src.join("b.txt"), b"bravo evidence\n").unwrap();
-    // A file with an old time and one whose time has a fraction: both go into headers.
+    // Times with fractions, before 1970 (rounded down, DOS 1980), and beyond the 32-bit
+    // extended timestamp and the DOS range (no 0x5455 field, DOS year 2107).
     std::fs::write(src.join("docs/old.txt"), b"written in 1999\n").unwrap();
+    std::fs::write(src.join("docs/1960.txt"), b"written in 1960\n").unwrap();
+    std::fs::write(src.join("2200.txt"), b"written in 2200\n").unwrap();
     let r = sh(&format!(
-        "touch -d '1999-12-31 23:59:58.75 UTC' '{}' && touch -d '2030-06-15 12:00:01.5 UTC' '{}'",
-        src.join("docs/old.txt").display(),
-        src.join("b.txt").display()
+        "cd '{}' && touch -d '1999-12-31 23:59:58.75 UTC' docs/old.txt && \
+         touch -d '2030-06-15 12:00:01.5 UTC' b.txt && \
+         touch -d '1960-01-01 00:00:00.5 UTC' docs/1960.txt && \
+         touch -d '2200-03-04 05:06:07.25 UTC' 2200.txt",
+        src.display()
     ));
     assert_eq!(r.code, 0, "{}", r.stderr);
     src

@@ -574,7 +574,9 @@ def main():
         def emit(label, data):
             f = os.path.join(outdir, f"{len(result):04}.zip")
             if data == original:
-                sys.exit(f"mutation {label!r} changed nothing")
+                # Not applicable to this member (e.g. removing a field it does not have).
+                print(f"zipforge: {label!r} changes nothing here, left out", file=sys.stderr)
+                return
             open(f, "wb").write(data)
             result.append({"file": f, "label": label})
 
