@@ -474,10 +474,12 @@ pub fn collect(
     let host = crate::host::host_identity();
     let bundle_id = uuid::Uuid::new_v4().to_string();
     let file_name = bundle_file_name(&req.case, host.hostname.as_deref(), &start, &bundle_id);
+    // Members outside files/ carry the start time the manifest records (times.start_utc).
+    let metadata_mtime = bundle::zipwriter::header_time(Some(&start_utc));
     let writer = if req.encrypt_to.is_empty() {
-        BundleWriter::create(&out_dir, &file_name)
+        BundleWriter::create(&out_dir, &file_name, metadata_mtime)
     } else {
-        BundleWriter::create_encrypted(&out_dir, &file_name, &req.encrypt_to)
+        BundleWriter::create_encrypted(&out_dir, &file_name, metadata_mtime, &req.encrypt_to)
     }
     .map_err(Failure::Refused)?;
     let part_path = writer.part_path().to_path_buf();

@@ -500,7 +500,9 @@ impl Engine<'_> {
         first: Option<known::FirstRead>,
     ) -> (FileRecord, Vec<Finding>) {
         let size = before.size;
-        let mtime = ctx.mtime;
+        // The member's header time is derived from the record's mtime (what verify
+        // checks it against), not taken from the stat a second time.
+        let mtime = crate::bundle::zipwriter::header_time(rec.facts.mtime.as_deref());
         let mut hasher = MultiHasher::new(self.algs);
         let mut scans = FileTriage::start(self.analyzers, ctx);
         let mut memory: Vec<u8> = Vec::new();
@@ -770,7 +772,7 @@ impl Engine<'_> {
                 .map_err(|e| format!("{}: {e}", w.part_path().display())),
             None => match shared.writer.lock() {
                 Ok(mut w) => w
-                    .store(rel, &memory, digests.sha256, mtime)
+                    .store(rel, &memory, digests.sha256, mtime, size)
                     .map_err(|e| format!("{}: {e}", w.part_path().display())),
                 Err(_) => Err("bundle writer poisoned".to_string()),
             },

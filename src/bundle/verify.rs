@@ -33,6 +33,8 @@ use crate::sign;
 
 pub use super::trust::{Trust, TrustReport, TrustState};
 
+mod structure;
+
 #[derive(Debug, Clone)]
 pub struct Options {
     pub trust: Trust,
@@ -1081,6 +1083,7 @@ pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identi
         });
     }
     r.members = entries.len();
+    structure::check_file_order(&entries, &mut r);
     let archive_order: Vec<Arc<str>> = entries.iter().map(|e| e.name.clone()).collect();
     entries.sort_by_key(|e| e.header_start);
     // Required members.
@@ -1179,7 +1182,11 @@ pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identi
         r.notes.push(format!("no {SIGNER_PUB} in the bundle: any key's signature is accepted; pass --fingerprint, --pubkey or --allowed-signers"));
     }
     let mut signer_key = None;
-    match read_member(&mut archive, SUMS_SIG) {
+    let sig_member = read_member(&mut archive, SUMS_SIG);
+    if let Ok(pem) = &sig_member {
+        structure::check_armour(SUMS_SIG, pem, &mut r);
+    }
+    match sig_member {
         Ok(pem) => match sign::verify(&pem, sign::Message::Bytes(&sums_bytes), &own) {
             Ok(key) => {
                 r.signer_fingerprint = Some(sign::fingerprint_of(&key));
@@ -1384,8 +1391,16 @@ pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identi
         by_name.insert(&e.name, (e, d));
     }
 
-    // files.jsonl against the stored content.
-    check_records(&mut archive, &by_name, manifest.as_ref(), &mut r);
+    // files.jsonl against the stored content; every header's times and form against it.
+    let mut bindings = structure::Bindings::default();
+    check_records(
+        &mut archive,
+        &by_name,
+        manifest.as_ref(),
+        &mut bindings,
+        &mut r,
+    );
+    structure::check_headers(&entries, &bindings, manifest.as_ref(), &mut r);
 
     // Sidecars.
     if opts.check_sidecars {
@@ -1402,6 +1417,7 @@ fn check_records(
     archive: &mut zip::ZipArchive<BufReader<BundleInput>>,
     by_name: &HashMap<&str, (&Entry, &MemberDigest)>,
     manifest: Option<&Manifest>,
+    bindings: &mut structure::Bindings,
     r: &mut Report,
 ) {
     let Ok(reader) = archive.by_name(FILES_JSONL) else {
@@ -1434,6 +1450,7 @@ fn check_records(
             }
         };
         counts.considered += 1;
+        bindings.record(&rec);
         if rec.known.iter().any(|k| k.kind == "known_bad") {
             counts.known_bad += 1;
         }
@@ -1622,6 +1639,7 @@ fn check_sidecars(path: &Path, whole: &[u8; 32], keys: &[PublicKey], r: &mut Rep
     }
     match sig.map(|f| (std::fs::read(&f.path), f.path)) {
         Some((Ok(pem), sig_path)) => {
+            structure::check_armour(&sig_path.display().to_string(), &pem, r);
             if let Err(p) = sign::verify(&pem, sign::Message::Sha256Digest(whole), keys) {
                 r.problem("sidecar_signature", format!("{}: {p}", sig_path.display()));
             }

@@ -83,6 +83,8 @@ impl Output for Sink {
 struct Spooled {
     name: Arc<str>,
     mtime: Option<i64>,
+    /// The size recorded before it was read (decides the local header's ZIP64 form).
+    expected: u64,
     writer: age::Writer<File>,
     secret: [u8; 32],
     crc: crc32fast::Hasher,
@@ -102,6 +104,9 @@ pub struct BundleWriter {
     by_content: HashMap<[u8; 32], Arc<str>>,
     open_member: Option<Arc<str>>,
     stored_bytes: u64,
+    /// The header time of every member outside `files/`: the manifest's
+    /// `times.start_utc` (`zipwriter::header_time`), so that it is bound to signed content.
+    metadata_mtime: Option<i64>,
     /// The first write failure: every later operation reports it instead of a confusing
     /// follow-up error, and the archive is never finalized.
     failed: Option<String>,
@@ -123,8 +128,14 @@ pub struct Finished {
 }
 
 impl BundleWriter {
-    /// Create `dir/<file_name>.part` (never overwriting anything).
-    pub fn create(dir: &Path, file_name: &str) -> anyhow::Result<Self> {
+    /// Create `dir/<file_name>.part` (never overwriting anything). `metadata_mtime`: the
+    /// header time of every member outside `files/` (the manifest's start time, through
+    /// `zipwriter::header_time`).
+    pub fn create(
+        dir: &Path,
+        file_name: &str,
+        metadata_mtime: Option<i64>,
+    ) -> anyhow::Result<Self> {
         let final_path = dir.join(file_name);
         let part_path = dir.join(format!("{file_name}.part"));
         if final_path.exists() {
@@ -150,6 +161,7 @@ impl BundleWriter {
             by_content: HashMap::new(),
             open_member: None,
             stored_bytes: 0,
+            metadata_mtime,
             failed: None,
         })
     }
@@ -159,9 +171,10 @@ impl BundleWriter {
     pub fn create_encrypted(
         dir: &Path,
         file_name: &str,
+        metadata_mtime: Option<i64>,
         recipients: &[age::Recipient],
     ) -> anyhow::Result<Self> {
-        let mut w = Self::create(dir, &format!("{file_name}.age"))?;
+        let mut w = Self::create(dir, &format!("{file_name}.age"), metadata_mtime)?;
         // A second handle on the new, still empty .part: the plain writer made by
         // `create` is dropped unused.
         let file = OpenOptions::new()
@@ -209,20 +222,24 @@ impl BundleWriter {
         self.by_content.get(sha256).cloned()
     }
 
-    /// Store a file whose bytes are all in memory (or point at its earlier copy).
+    /// Store a file whose bytes are all in memory (or point at its earlier copy);
+    /// `expected_size`: its size as recorded when it was opened.
     pub fn store(
         &mut self,
         components: &[&OsStr],
         data: &[u8],
         sha256: [u8; 32],
         mtime: Option<i64>,
+        expected_size: u64,
     ) -> io::Result<Stored> {
         self.check()?;
         if let Some(existing) = self.stored_as(&sha256) {
             return Ok(Stored::Duplicate(existing));
         }
         let name: Arc<str> = self.names.assign(components).into();
-        let r = self.zip.add(&name, data, mtime, MEMBER_MODE);
+        let r = self
+            .zip
+            .add_expected(&name, data, mtime, MEMBER_MODE, expected_size);
         self.note(r)?;
         self.stored_bytes += data.len() as u64;
         self.sums.push((name.clone(), sha256));
@@ -240,7 +257,7 @@ impl BundleWriter {
         self.check()?;
         let name: Arc<str> = self.names.assign(components).into();
         if self.encrypted.is_some() {
-            let r = self.new_spool(name.clone(), mtime);
+            let r = self.new_spool(name.clone(), mtime, expected_size);
             self.spooled = Some(self.note(r)?);
             self.open_member = Some(name);
             return Ok(());
@@ -302,7 +319,7 @@ impl BundleWriter {
     }
 
     /// A spool for one member of an encrypted bundle, under a key of its own.
-    fn new_spool(&self, name: Arc<str>, mtime: Option<i64>) -> io::Result<Spooled> {
+    fn new_spool(&self, name: Arc<str>, mtime: Option<i64>, expected: u64) -> io::Result<Spooled> {
         let mut secret = [0u8; 32];
         getrandom::getrandom(&mut secret).map_err(|e| io::Error::other(e.to_string()))?;
         let file = tempfile::tempfile_in(&self.dir)?;
@@ -310,6 +327,7 @@ impl BundleWriter {
         Ok(Spooled {
             name,
             mtime,
+            expected,
             writer,
             secret,
             crc: crc32fast::Hasher::new(),
@@ -343,6 +361,7 @@ impl BundleWriter {
             MEMBER_MODE,
             s.crc.finalize(),
             len,
+            s.expected,
             &mut hashing,
         )?;
         let again: [u8; 32] = hashing.sha.finalize().into();
@@ -375,9 +394,8 @@ impl BundleWriter {
             anyhow::bail!("internal error: member name {name} used twice");
         }
         let sha: [u8; 32] = Sha256::digest(data).into();
-        let now = jiff::Timestamp::now().as_second();
         self.zip
-            .add(name, data, Some(now), MEMBER_MODE)
+            .add(name, data, self.metadata_mtime, MEMBER_MODE)
             .with_context(|| format!("{}: writing {name}", self.part_path.display()))?;
         self.sums.push((name.into(), sha));
         Ok(sha)
@@ -393,13 +411,13 @@ impl BundleWriter {
         if !self.names.claim_fixed(name) {
             anyhow::bail!("internal error: member name {name} used twice");
         }
-        let now = jiff::Timestamp::now().as_second();
+        let mtime = self.metadata_mtime;
         let part_display = self.part_path.display().to_string();
         let ctx = || format!("{part_display}: writing {name}");
         if self.encrypted.is_some() {
             // Append-only: spooled (encrypted) first, so the header is written once with
             // its CRC and size.
-            let mut spool = self.new_spool(name.into(), Some(now)).with_context(ctx)?;
+            let mut spool = self.new_spool(name.into(), mtime, len).with_context(ctx)?;
             let mut hasher = Sha256::new();
             let mut n = 0u64;
             let mut buf = vec![0u8; 1 << 20];
@@ -420,7 +438,7 @@ impl BundleWriter {
             return Ok(sha);
         }
         self.zip
-            .begin(name, Some(now), MEMBER_MODE, len)
+            .begin(name, mtime, MEMBER_MODE, len)
             .with_context(ctx)?;
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 1 << 20];

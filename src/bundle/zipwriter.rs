@@ -79,6 +79,23 @@ pub struct ZipWriter<W: Output = File> {
     open: Option<Open>,
 }
 
+/// Whether a member's local header carries ZIP64 sizes: when the size recorded for it
+/// before it was written (`expected`: a streamed file's size when opened) reaches 2 GiB,
+/// or when it holds 4 GiB or more. The one rule for every member, so that `verify` can
+/// derive the form from the recorded size instead of accepting either.
+pub fn local_zip64(expected: u64, size: u64) -> bool {
+    expected >= ZIP64_LOCAL_THRESHOLD || size >= U32_MAX
+}
+
+/// The header time (whole UTC seconds, rounded down) of a recorded RFC 3339 time: a
+/// `files/` member carries its record's `mtime`, every other member the manifest's
+/// `times.start_utc`. The writer is given the value through this function and `verify`
+/// derives it through it, so the times in the headers are bound to the signed records.
+pub fn header_time(recorded: Option<&str>) -> Option<i64> {
+    let ts: jiff::Timestamp = recorded?.parse().ok()?;
+    Some(ts.as_second() - i64::from(ts.subsec_nanosecond() < 0))
+}
+
 /// DOS date/time of a UTC timestamp (clamped to the DOS range 1980–2107).
 pub fn dos_datetime(mtime: Option<i64>) -> (u16, u16) {
     let Some(secs) = mtime else {
@@ -307,8 +324,21 @@ impl<W: Output> ZipWriter<W> {
         mtime: Option<i64>,
         mode: u32,
     ) -> io::Result<()> {
+        self.add_expected(name, data, mtime, mode, data.len() as u64)
+    }
+
+    /// `add` for a member whose recorded size (`expected`, see `local_zip64`) may differ
+    /// from what was read.
+    pub fn add_expected(
+        &mut self,
+        name: &str,
+        data: &[u8],
+        mtime: Option<i64>,
+        mode: u32,
+        expected: u64,
+    ) -> io::Result<()> {
         let size = data.len() as u64;
-        let mut e = self.new_entry(name, mtime, mode, size >= ZIP64_LOCAL_THRESHOLD)?;
+        let mut e = self.new_entry(name, mtime, mode, local_zip64(expected, size))?;
         e.crc = crc32fast::hash(data);
         e.size = size;
         self.local_header(&e.clone(), e.crc, size)?;
@@ -319,6 +349,8 @@ impl<W: Output> ZipWriter<W> {
 
     /// Write a whole member whose CRC and size are known, copying exactly `size` bytes
     /// from `data`: no header is patched afterwards (an encrypted bundle is append-only).
+    /// `expected`: the size recorded before it was read (see `local_zip64`).
+    #[allow(clippy::too_many_arguments)]
     pub fn add_known(
         &mut self,
         name: &str,
@@ -326,9 +358,10 @@ impl<W: Output> ZipWriter<W> {
         mode: u32,
         crc: u32,
         size: u64,
+        expected: u64,
         data: &mut dyn io::Read,
     ) -> io::Result<()> {
-        let mut e = self.new_entry(name, mtime, mode, size >= ZIP64_LOCAL_THRESHOLD)?;
+        let mut e = self.new_entry(name, mtime, mode, local_zip64(expected, size))?;
         e.crc = crc;
         e.size = size;
         self.local_header(&e.clone(), crc, size)?;
@@ -353,7 +386,9 @@ impl<W: Output> ZipWriter<W> {
         mode: u32,
         expected_size: u64,
     ) -> io::Result<()> {
-        let e = self.new_entry(name, mtime, mode, expected_size >= ZIP64_LOCAL_THRESHOLD)?;
+        // The size is not known yet: 0 (a member without ZIP64 sizes is capped below
+        // 4 GiB, see `max_stream_len`, so the rule holds when it ends).
+        let e = self.new_entry(name, mtime, mode, local_zip64(expected_size, 0))?;
         self.local_header(&e, 0, 0)?;
         self.open = Some(Open {
             entry: e,
@@ -499,5 +534,25 @@ mod tests {
         assert_eq!(d & 31, 14);
         assert_eq!(t >> 11, 22);
         assert_eq!(dos_datetime(Some(0)), (0, 33));
+    }
+
+    #[test]
+    fn header_times_round_recorded_times_down_to_whole_seconds() {
+        assert_eq!(
+            header_time(Some("2023-11-14T22:13:20.999999999Z")),
+            Some(1_700_000_000)
+        );
+        assert_eq!(header_time(Some("1969-12-31T23:59:59.5Z")), Some(-1));
+        assert_eq!(header_time(Some("1970-01-01T00:00:00Z")), Some(0));
+        assert_eq!(header_time(Some("not a time")), None);
+        assert_eq!(header_time(None), None);
+    }
+
+    #[test]
+    fn the_local_zip64_form_follows_the_recorded_size() {
+        assert!(!local_zip64(5, 5));
+        assert!(local_zip64(ZIP64_LOCAL_THRESHOLD, 5));
+        assert!(!local_zip64(5, ZIP64_LOCAL_THRESHOLD));
+        assert!(local_zip64(0, U32_MAX));
     }
 }
