@@ -11,8 +11,9 @@
 #
 # Files found by the fuzzers (crashes fixed since, interesting inputs) live beside the
 # made seeds as `found-*` and are never removed by this script. The whole corpus stays
-# under ~1 MB: images are the smallest the tools make, and the FAT16/FAT32 seeds are cut
-# after their last used cluster (the reader notes a file system larger than its volume).
+# near 1 MB (1.4 MB, of which the FAT32 seed's 256 KiB table and the smallest VHDX layout
+# are half): images are the smallest the tools make, cut after their last non-zero
+# sector (the readers note a file system larger than its volume and read on).
 set -euo pipefail
 cd "$(dirname "$0")"
 here=$PWD
@@ -26,7 +27,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export SOURCE_DATE_EPOCH=1700000000 TZ=UTC LC_ALL=C
 
-wanted() { [ $# -eq 0 ] || [[ " $WANT " == *" $1 "* ]]; }
+wanted() { [ -z "$WANT" ] || [[ " $WANT " == *" $1 "* ]]; }
 WANT="$*"
 # fresh TARGET: empty its made seeds (keeping found-*), print its directory
 fresh() {
@@ -188,9 +189,8 @@ EOF
   gcc -Os -s -o "$d/elf-x86_64" "$work/hello.c"
   gcc -Os -m32 -s -o "$d/elf-i386" "$work/hello.c" 2>/dev/null || rm -f "$d/elf-i386"
   gcc -Os -c -o "$d/elf-object.o" "$work/hello.c"
+  # The signed PE holds the unsigned one (plus its certificate table): one seed.
   x86_64-w64-mingw32-gcc -Os -s -o "$work/pe.exe" "$work/hello.c"
-  cp "$work/pe.exe" "$d/pe-mingw.exe"
-  x86_64-w64-mingw32-gcc -Os -s -shared -o "$d/pe-mingw.dll" "$work/hello.c"
   openssl req -x509 -newkey rsa:2048 -nodes -subj "/CN=Fuzz Seed Signer" -days 3650 \
     -keyout "$work/sign.key" -out "$work/sign.crt" >/dev/null 2>&1
   osslsigncode sign -certs "$work/sign.crt" -key "$work/sign.key" -n "fuzz seed" \
@@ -260,13 +260,14 @@ fat12() {
   mkfs.fat -C -F 12 -n FUZZSEED "$work/fat12.img" 64 >/dev/null
   mcopy -s -i "$work/fat12.img" "$tree/a.txt" "$tree/docs" ::/
 }
-# A 64 KiB disk: MBR with an extended partition and two logical ones (each EBR inside).
+# A 32 KiB disk (also the media of the container seeds): MBR with an extended partition and two logical ones (each EBR inside).
 mbr() {
   [ -f "$work/mbr.img" ] && return
   need sfdisk fdisk
-  truncate -s 64K "$work/mbr.img"
-  printf 'label: dos\nunit: sectors\nsector-size: 512\n\nstart=4, size=20, type=83\nstart=24, size=100, type=5\nstart=26, size=40, type=b\nstart=68, size=50, type=7\n' |
+  truncate -s 32K "$work/mbr.img"
+  printf 'label: dos\nunit: sectors\nsector-size: 512\n\nstart=4, size=10, type=83\nstart=14, size=50, type=5\nstart=16, size=20, type=b\nstart=38, size=26, type=7\n' |
     sfdisk -q --no-reread --no-tell-kernel "$work/mbr.img" >/dev/null
+  printf 'FAT-less data in partition 1\n' | dd of="$work/mbr.img" bs=512 seek=4 conv=notrunc status=none
 }
 # cut FILE: drop the trailing all-zero 512-byte sectors
 cut_zeros() {
@@ -284,6 +285,7 @@ if wanted fs_fat; then
   fat12
   d=$(fresh fs_fat)
   cp "$work/fat12.img" "$d/fat12.img"
+  cut_zeros "$d/fat12.img"
   mkfs.fat -C -F 16 -s 1 -n FAT16SEED "$work/fat16.img" 2100 >/dev/null
   mcopy -s -i "$work/fat16.img" "$tree/a.txt" "$tree/docs" ::/
   mkfs.fat -C -F 32 -s 1 -f 1 -n FAT32SEED "$work/fat32.img" 34000 >/dev/null 2>&1
@@ -306,68 +308,112 @@ if wanted fs_exfat; then
     losetup -d "$loop"
   fi
   cp "$work/exfat.img" "$d/exfat.img"
+  cut_zeros "$d/exfat.img"
 fi
 if wanted fs_ext4; then
   d=$(fresh fs_ext4)
-  mkfs.ext4 -q -F -b 1024 -N 16 -O ^has_journal -d "$tree" "$d/ext4.img" 128K
-  mkfs.ext4 -q -F -b 1024 -N 16 -O ^has_journal,inline_data -d "$tree" "$d/ext4-inline.img" 128K
-  mkfs.ext2 -q -F -b 1024 -N 16 -d "$tree" "$d/ext2.img" 96K
+  mkfs.ext4 -q -F -b 1024 -N 32 -O ^has_journal -d "$tree" "$d/ext4.img" 128K
+  mkfs.ext4 -q -F -b 1024 -N 32 -O ^has_journal,inline_data -d "$tree" "$d/ext4-inline.img" 128K
+  mkfs.ext2 -q -F -b 1024 -N 32 -d "$tree" "$d/ext2.img" 96K
+  for f in "$d"/*.img; do cut_zeros "$f"; done
 fi
 if wanted volume_table; then
   need sfdisk fdisk
   d=$(fresh volume_table)
   mbr
   cp "$work/mbr.img" "$d/mbr-logical.img"
+  cut_zeros "$d/mbr-logical.img"
   # GPT with two named partitions (primary header and table, backup at the end).
-  truncate -s 64K "$work/gpt.img"
-  printf 'label: gpt\nunit: sectors\nfirst-lba: 34\n\nstart=34, size=30, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name="linux data"\nstart=64, size=30, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7, name="basic data"\n' |
+  # A 4-entry table (one sector) keeps the disk at 16 KiB.
+  truncate -s 16K "$work/gpt.img"
+  printf 'label: gpt\nunit: sectors\ntable-length: 4\nfirst-lba: 3\n\nstart=4, size=10, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name="linux data"\nstart=16, size=10, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7, name="basic data"\n' |
     sfdisk -q --no-reread --no-tell-kernel "$work/gpt.img" >/dev/null
   cp "$work/gpt.img" "$d/gpt.img"
-  # A bare file system (no table) is a volume system of its own.
-  fat12
-  cp "$work/fat12.img" "$d/bare-fat12.img"
 fi
 if wanted container_ewf; then
   need ewfacquire ewf-tools
-  fat12
+  mbr
   d=$(fresh container_ewf)
   ewfacquire -u -q -t "$work/deflate" -f encase6 -c fast -S 10MiB -C FUZZ-1 -D seed -E EX-1 \
-    -e fuzz -N none "$work/fat12.img" >/dev/null 2>&1
+    -e fuzz -N none "$work/mbr.img" >/dev/null 2>&1
   ewfacquire -u -q -t "$work/stored" -f encase6 -c none -b 64 -S 10MiB -C FUZZ-2 -D seed \
-    -E EX-2 -e fuzz -N none "$work/fat12.img" >/dev/null 2>&1
+    -E EX-2 -e fuzz -N none "$work/mbr.img" >/dev/null 2>&1
   cp "$work/deflate.E01" "$d/encase6-deflate.E01"
   cp "$work/stored.E01" "$d/encase6-stored.E01"
 fi
 if wanted container_vhd; then
   need qemu-img qemu-utils
-  fat12
+  mbr
   d=$(fresh container_vhd)
-  qemu-img convert -q -f raw -O vpc -o subformat=fixed "$work/fat12.img" "$d/fixed.vhd"
+  qemu-img convert -q -f raw -O vpc -o subformat=fixed "$work/mbr.img" "$d/fixed.vhd"
   # Dynamic: qemu allocates 2 MiB blocks, so the seed is an empty disk (header, BAT, footer).
   qemu-img create -q -f vpc "$d/dynamic-empty.vhd" 1M
 fi
 if wanted container_vhdx; then
   need qemu-img qemu-utils
   d=$(fresh container_vhdx)
-  # qemu lays a VHDX out over 8 MiB (regions at 1 MiB steps); an empty disk's last
-  # structure (the BAT) ends at 3 MiB + 4 KiB: the zeros after it are cut.
+  # qemu lays a VHDX out over 8 MiB (metadata at 2 MiB, BAT at 3 MiB) and vhdx-core reads
+  # none shorter than 2.25 MiB. The seed is qemu's empty disk with its metadata (table and
+  # items) and BAT moved to 4 KiB and 8 KiB, region table 1 rewritten (CRC-32C), table 2
+  # cleared, and cut after table 1 (196 KiB): the target zero-extends it to 2.25 MiB.
   qemu-img create -q -f vhdx -o block_size=1M,log_size=1M "$work/empty.vhdx" 1M
-  cut_zeros "$work/empty.vhdx"
-  cp "$work/empty.vhdx" "$d/empty-cut.vhdx"
+  python3 - "$work/empty.vhdx" "$d/empty-compact.vhdx" <<'EOF'
+import struct, sys
+d = bytearray(open(sys.argv[1], 'rb').read())
+def crc32c(b):
+    c = 0xFFFFFFFF
+    for x in b:
+        c ^= x
+        for _ in range(8):
+            c = (c >> 1) ^ (0x82F63B78 & -(c & 1))
+    return c ^ 0xFFFFFFFF
+rt = 0x30000
+count = struct.unpack_from('<I', d, rt + 8)[0]
+out = bytearray(d[:0x30000 + 0x10000])
+out[0x1000:0x3000] = bytes(0x2000)
+for i in range(count):
+    e = rt + 16 + 32 * i
+    off, length = struct.unpack_from('<QI', d, e + 16)
+    region = d[off:off + length]
+    if region[:8] == b'metadata':
+        n = struct.unpack_from('<H', region, 10)[0]
+        new = bytearray(0x1000)
+        new[:32 + 32 * n] = region[:32 + 32 * n]
+        at = 0x200
+        for j in range(n):
+            ie = 32 + 32 * j
+            ioff, ilen = struct.unpack_from('<II', region, ie + 16)
+            new[at:at + ilen] = region[ioff:ioff + ilen]
+            struct.pack_into('<I', new, ie + 16, at)
+            at += (ilen + 7) // 8 * 8
+        out[0x1000:0x2000] = new
+        struct.pack_into('<QI', out, e + 16, 0x1000, 0x1000)
+    else:
+        out[0x2000:0x3000] = region[:0x1000]
+        struct.pack_into('<QI', out, e + 16, 0x2000, 0x1000)
+table = bytearray(out[rt:rt + 0x10000])
+table[4:8] = bytes(4)
+struct.pack_into('<I', out, rt + 4, crc32c(bytes(table)))
+while not any(out[-512:]):
+    del out[-512:]
+open(sys.argv[2], 'wb').write(out)
+EOF
 fi
 if wanted container_vmdk; then
   need qemu-img qemu-utils
-  fat12
+  mbr
   d=$(fresh container_vmdk)
-  qemu-img convert -q -f raw -O vmdk -o subformat=streamOptimized "$work/fat12.img" "$d/stream-optimized.vmdk"
-  qemu-img convert -q -f raw -O vmdk -o subformat=monolithicSparse "$work/fat12.img" "$work/sparse.vmdk"
+  qemu-img convert -q -f raw -O vmdk -o subformat=streamOptimized "$work/mbr.img" "$d/stream-optimized.vmdk"
+  qemu-img convert -q -f raw -O vmdk -o subformat=monolithicSparse "$work/mbr.img" "$work/sparse.vmdk"
   cp "$work/sparse.vmdk" "$d/monolithic-sparse.vmdk"
+  for f in "$d"/*.vmdk; do cut_zeros "$f"; done
 fi
 if wanted container_split_raw; then
   d=$(fresh container_split_raw)
   # The target cuts its input into image.001 and image.002: a disk with a table.
   mbr
   cp "$work/mbr.img" "$d/mbr-disk.img"
+  cut_zeros "$d/mbr-disk.img"
 fi
 
 du -sh "$corpus" | sed 's/^/make-seeds: corpus /'

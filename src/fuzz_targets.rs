@@ -445,12 +445,28 @@ pub fn container_vhd(data: &[u8]) {
     );
 }
 
+/// vhdx-core refuses a file shorter than 2.25 MiB (its `MIN_CONTAINER_SIZE`), which no
+/// seed of a small corpus can be: a shorter input is extended with zeros to that length
+/// (a sparse file), so the seeds are VHDX files cut after their last structure.
+const VHDX_MIN_LEN: u64 = 0x25_0000;
+
 pub fn container_vhdx(data: &[u8]) {
-    container(
-        "image.vhdx",
-        data,
-        crate::source::image::container::vhdx::open,
-    );
+    let Some(path) = scratch_file("container", "image.vhdx", data) else {
+        return;
+    };
+    if (data.len() as u64) < VHDX_MIN_LEN {
+        let extended = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_len(VHDX_MIN_LEN));
+        if extended.is_err() {
+            return;
+        }
+    }
+    if let Ok(c) = crate::source::image::container::vhdx::open(&path) {
+        let _ = serde_json::to_string(&c.info);
+        exercise_media(&c.media);
+    }
 }
 
 pub fn container_vmdk(data: &[u8]) {
