@@ -178,7 +178,8 @@ fn mutate_once(rng: &mut Rng, data: &mut Vec<u8>, seeds: &[Vec<u8>]) -> &'static
             "truncation"
         }
         5 => {
-            let n = 1 + rng.below(if rng.chance(4) { 8192 } else { 64 });
+            let most = if rng.chance(4) { 8192 } else { 64 };
+            let n = 1 + rng.below(most);
             match rng.below(3) {
                 0 => data.extend(std::iter::repeat_n(0u8, n)),
                 1 => data.extend((0..n).map(|_| rng.next() as u8)),
@@ -355,7 +356,8 @@ fn smoke(name: &str, mutations: usize) {
             let (seed_name, seed) = &seeds[rng.below(seeds.len())];
             let mut data = seed.clone();
             let mut kinds = Vec::new();
-            for _ in 0..1 + rng.below(if rng.chance(3) { 8 } else { 2 }) {
+            let stack = if rng.chance(3) { 8 } else { 2 };
+            for _ in 0..1 + rng.below(stack) {
                 kinds.push(mutate_once(&mut rng, &mut data, &seed_bytes));
             }
             (data, format!("{} of seed {seed_name}", kinds.join(" + ")))
