@@ -389,9 +389,9 @@ fn smoke(name: &str, mutations: usize) {
             }
         }
     }
+    let elapsed = start.elapsed();
     current.done.store(true, Ordering::Relaxed);
     let _ = dog.join();
-    let elapsed = start.elapsed();
     let ran = current.execs.load(Ordering::Relaxed);
     eprintln!(
         "fuzz_smoke: {name}: {ran} executions ({} seeds + {} mutations) in {:.2} s, {:.0}/s; \
@@ -443,30 +443,30 @@ macro_rules! smoke_tests {
 }
 
 smoke_tests! {
-    profile_toml: 300,
-    import_kape: 300,
-    import_uac: 300,
-    import_fa: 300,
-    hashlist_sums: 300,
-    hashlist_hashdeep: 300,
-    hashlist_nsrl_txt: 300,
-    hashlist_nsrl_sqlite: 300,
-    hashlist_vics: 300,
-    hashset_fkhs: 300,
-    bundle_verify: 300,
-    age_reader: 300,
-    age_bundle_verify: 300,
-    allowed_signers: 300,
-    triage_executables: 300,
-    triage_encryption: 300,
-    triage_virtual_assets: 300,
-    container_ewf: 300,
-    container_vhd: 300,
-    container_vhdx: 300,
-    container_vmdk: 300,
-    container_split_raw: 300,
-    volume_table: 300,
-    fs_fat: 300,
-    fs_exfat: 300,
-    fs_ext4: 300,
+    profile_toml: 1000,
+    import_kape: 500,
+    import_uac: 1200,
+    import_fa: 600,
+    hashlist_sums: 1200,
+    hashlist_hashdeep: 700,
+    hashlist_nsrl_txt: 1200,
+    hashlist_nsrl_sqlite: 500,
+    hashlist_vics: 1000,
+    hashset_fkhs: 1000,
+    bundle_verify: 500,
+    age_reader: 3000,
+    age_bundle_verify: 900,
+    allowed_signers: 3000,
+    triage_executables: 3000,
+    triage_encryption: 3000,
+    triage_virtual_assets: 3000,
+    container_ewf: 700,
+    container_vhd: 1500,
+    container_vhdx: 400,
+    container_vmdk: 800,
+    container_split_raw: 800,
+    volume_table: 3000,
+    fs_fat: 3000,
+    fs_exfat: 3000,
+    fs_ext4: 3000,
 }
