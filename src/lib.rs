@@ -15,6 +15,8 @@ pub mod cli;
 pub mod collect;
 pub mod commands;
 pub mod finding;
+#[doc(hidden)]
+pub mod fuzz_targets;
 pub mod hashing;
 pub mod hashset;
 pub mod host;

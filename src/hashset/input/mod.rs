@@ -142,7 +142,12 @@ impl SourceCtx {
         self.malformed_skipped += 1;
         if self.malformed_examples.len() < MAX_MALFORMED_EXAMPLES {
             let mut reason = reason.to_string();
-            reason.truncate(200);
+            // Quoted lines are the input's bytes: cut at a character boundary.
+            let mut cut = reason.len().min(200);
+            while !reason.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            reason.truncate(cut);
             self.malformed_examples.push(format!("{place}: {reason}"));
         }
         Ok(())
@@ -369,4 +374,22 @@ pub fn read_line_bounded(
         buf.pop();
     }
     Ok(Some(too_long))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_skipped_line_quoted_past_200_bytes_is_cut_at_a_character_boundary() {
+        // Found by the fuzz smoke test: a malformed line of non-ASCII text, skipped with
+        // --skip-malformed, panicked when its quote was cut inside a UTF-8 character.
+        let mut ctx = SourceCtx::new(Path::new("list.txt"), true);
+        let reason = format!("not a digest: {:?}", format!("{}é", "x".repeat(184)));
+        assert!(!reason.is_char_boundary(200));
+        ctx.malformed(Location::Line(3), &reason).unwrap();
+        assert_eq!(ctx.malformed_skipped, 1);
+        assert!(ctx.malformed_examples[0].starts_with("line 3: not a digest: \"xxx"));
+        assert!(ctx.malformed_examples[0].len() <= 200 + "line 3: ".len());
+    }
 }

@@ -148,8 +148,23 @@ fn read_rows(path: &Path, ctx: &mut SourceCtx, sink: &mut dyn RecordSink) -> Res
 
 /// What the RDS says about itself (its `VERSION` table), when it has one.
 fn version_description(conn: &Connection) -> Option<String> {
+    // Column names from the schema as bytes (rusqlite's column_name panics on a name that
+    // is not UTF-8, which a damaged database can hold), in `SELECT *` order.
+    let names: Vec<String> = {
+        let mut info = conn
+            .prepare("SELECT name FROM pragma_table_info('VERSION') ORDER BY cid")
+            .ok()?;
+        let mut rows = info.query([]).ok()?;
+        let mut names = Vec::new();
+        while let Ok(Some(row)) = rows.next() {
+            names.push(match row.get_ref(0) {
+                Ok(ValueRef::Text(t)) => String::from_utf8_lossy(t).into_owned(),
+                _ => format!("column {}", names.len() + 1),
+            });
+        }
+        names
+    };
     let mut stmt = conn.prepare("SELECT * FROM VERSION LIMIT 4").ok()?;
-    let names: Vec<String> = stmt.column_names().map(|s| s.to_string()).collect();
     let mut rows = stmt.query([]).ok()?;
     let mut parts = Vec::new();
     while let Ok(Some(row)) = rows.next() {

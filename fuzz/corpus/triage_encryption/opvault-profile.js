@@ -1,0 +1,1 @@
+var profile={"lastUpdatedBy":"Dropbox","salt":"x","masterKey":"b3BkYXRh"};
