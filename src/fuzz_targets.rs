@@ -307,10 +307,21 @@ pub fn age_bundle_verify(data: &[u8]) {
     let _ = crate::bundle::verify::verify_with(&path, &verify_options(), seed_identities());
 }
 
+/// The key the allowed_signers seeds list, so mutations reach the key-matching checks.
+const SEED_SIGNER: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMXi171G/B7qJMf37Goh5NRosXgIrFlowd7OI9/KcBlc";
+
 pub fn allowed_signers(data: &[u8]) {
-    let text = String::from_utf8_lossy(data);
-    for identity in ["examiner@lab.example", "x", "*"] {
-        let _ = crate::sign::allowed_keys(&text, identity, "allowed_signers");
+    use crate::sign::allowed_signers::AllowedSigners;
+    let file = AllowedSigners::parse("allowed_signers", data);
+    let _ = file.warnings();
+    let Ok(key) = ssh_key::PublicKey::from_openssh(SEED_SIGNER) else {
+        return;
+    };
+    for principal in [Some("examiner@lab.example"), Some("x"), None] {
+        for namespace in [Some(crate::sign::NAMESPACE), None] {
+            let _ = file.check(&key, principal, namespace, 1_700_000_000);
+        }
     }
 }
 
