@@ -48,6 +48,65 @@ pub enum Command {
     TriageFile(TriageFileArgs),
     /// Check (or seal) a USB field kit: its SHA256SUMS and signature.
     Kit(KitArgs),
+    /// Lab batch mode: run a job file of exhibits (one bundle each, resumable, sharded by
+    /// Slurm arrays or Kubernetes Indexed Jobs), or `batch status OUT` (docs/lab.md).
+    Batch(BatchArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct BatchArgs {
+    #[command(subcommand)]
+    pub command: Option<BatchCommand>,
+    /// The job file (TOML: `[case]` defaults, one `[[job]]` per exhibit; docs/lab.md).
+    #[arg(value_name = "JOBS.toml", required = true)]
+    pub jobs: Option<PathBuf>,
+    /// Output folder: one `<exhibit>/` folder per job, and the batch log(s).
+    #[arg(long, value_name = "DIR", required = true)]
+    pub out: Option<PathBuf>,
+    /// Run only shard K of N (0 ≤ K < N; jobs by a hash of the exhibit id) [default: from
+    /// SLURM_ARRAY_TASK_ID/_COUNT/_MIN/_MAX or JOB_COMPLETION_INDEX + FIELDKIT_SHARD_COUNT,
+    /// else all jobs].
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Jobs run at once [default: min(jobs, max(2, CPUs/4))].
+    #[arg(long, value_name = "N")]
+    pub jobs_at_once: Option<usize>,
+    /// Collect threads per job [default: max(1, CPUs / jobs at once)].
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Lock lease in seconds: a job lock whose heartbeat is older is stale.
+    #[arg(long, value_name = "SECS", default_value = "300")]
+    pub lease: u64,
+    /// When a source changed since its bundle was made, collect it again into a new
+    /// bundle (the old one is moved aside) instead of only reporting it.
+    #[arg(long)]
+    pub recollect_changed: bool,
+    /// Print the end-of-run records as JSON on stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress lines on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BatchCommand {
+    /// Merge every shard's log under OUT into one view (latest record per exhibit) and
+    /// list the job locks still present (running or stale).
+    Status(BatchStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BatchStatusArgs {
+    /// The batch output folder.
+    pub out: PathBuf,
+    /// Print the merged view as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Lock lease in seconds (as given to the batch).
+    #[arg(long, value_name = "SECS", default_value = "300")]
+    pub lease: u64,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@
 
 pub mod acquire;
 pub mod action;
+pub mod batch;
 pub mod bundle;
 pub mod cli;
 pub mod collect;

@@ -14,6 +14,7 @@ macro_rules! say {
     };
 }
 
+pub mod batch;
 pub mod collect;
 pub mod hash;
 pub mod hashset;
@@ -99,6 +100,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::TriageFile(args) => triage::run_triage_file(&args),
         Command::Kit(a) => kit::run(a),
         Command::Hashset(args) => hashset::run(args),
+        Command::Batch(a) => batch::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
