@@ -93,7 +93,11 @@ pub struct JobFile {
 
 fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1
+    text.as_bytes()[..end]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
 }
 
 /// An exhibit id becomes a folder name under OUT: letters, digits, `.`, `-`, `_`, not
@@ -178,10 +182,11 @@ fn guess_kind(source: &Path) -> Kind {
         Ok(m) if m.is_dir() => Kind::Folder,
         _ if name.ends_with(".zip") || name.ends_with(".zip.age") => Kind::Bundle,
         #[cfg(unix)]
-        Ok(m) if {
-            use std::os::unix::fs::FileTypeExt;
-            m.file_type().is_block_device()
-        } =>
+        Ok(m)
+            if {
+                use std::os::unix::fs::FileTypeExt;
+                m.file_type().is_block_device()
+            } =>
         {
             Kind::Device
         }
@@ -196,8 +201,23 @@ impl JobFile {
         let text =
             std::fs::read_to_string(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
         let raw: RawFile = toml::from_str(&text).map_err(|e| {
-            let line = e.span().map(|s| line_of(&text, s.start)).unwrap_or(1);
+            let mut line = e.span().map(|s| line_of(&text, s.start)).unwrap_or(1);
             let msg = e.message().replace('\n', " ");
+            // Flattened tables report an unknown key at the table: find the key's own line.
+            if let Some(key) = msg
+                .strip_prefix("unknown field `")
+                .and_then(|r| r.split('`').next())
+            {
+                let from = e.span().map(|s| s.start).unwrap_or(0).min(text.len());
+                let before = line_of(&text, from) - 1;
+                if let Some(i) = text[from..].lines().position(|l| {
+                    l.trim_start()
+                        .strip_prefix(key)
+                        .is_some_and(|r| r.trim_start().starts_with('='))
+                }) {
+                    line = before + i + 1;
+                }
+            }
             format!("{shown}:{line}: {}", msg.trim())
         })?;
         let base = path
@@ -267,12 +287,17 @@ mod tests {
 
     #[test]
     fn errors_name_the_line() {
-        let e = load("[case]\ncase = \"C1\"\n\n[[job]]\nexhibit = \"E1\"\nsource = \"src\"\ncolour = 3\n")
-            .unwrap_err();
+        let e = load(
+            "[case]\ncase = \"C1\"\n\n[[job]]\nexhibit = \"E1\"\nsource = \"src\"\ncolour = 3\n",
+        )
+        .unwrap_err();
         assert!(e.contains("jobs.toml:7:"), "{e}");
         let e = load("[[job]]\nexhibit = \"E1\"\nsource = \"src\"\n[[job]]\nexhibit = \"e1\"\nsource = \"src\"\n")
             .unwrap_err();
-        assert!(e.contains("jobs.toml:5: exhibit \"e1\" appears twice (first on line 2)"), "{e}");
+        assert!(
+            e.contains("jobs.toml:5: exhibit \"e1\" appears twice (first on line 2)"),
+            "{e}"
+        );
         let e = load("[[job]]\nexhibit = \"a/b\"\nsource = \"src\"\n").unwrap_err();
         assert!(e.contains("jobs.toml:2: exhibit id"), "{e}");
         let e = load("[[job]]\nexhibit = \"E1\"\nsource = \"missing\"\n").unwrap_err();

@@ -84,7 +84,10 @@ pub fn stale_reason(holder: Option<&Holder>, age: Duration, lease: Duration) -> 
     if h.host == hostname() {
         let boot = boot_id();
         if !h.boot_id.is_empty() && !boot.is_empty() && h.boot_id != boot {
-            return Some(format!("taken before this host rebooted (boot id {})", h.boot_id));
+            return Some(format!(
+                "taken before this host rebooted (boot id {})",
+                h.boot_id
+            ));
         }
         if !pid_alive(h.pid) {
             return Some(format!("pid {} on this host is gone", h.pid));
@@ -140,7 +143,12 @@ fn create(path: &Path, holder: &Holder) -> std::io::Result<()> {
 }
 
 /// Take the lock in `dir`, moving a stale one into `aside` first.
-pub fn acquire(dir: &Path, holder: &Holder, lease: Duration, aside: &Path) -> std::io::Result<Acquire> {
+pub fn acquire(
+    dir: &Path,
+    holder: &Holder,
+    lease: Duration,
+    aside: &Path,
+) -> std::io::Result<Acquire> {
     let path = dir.join(LOCK_NAME);
     let mut replaced = None;
     for _ in 0..3 {

@@ -212,13 +212,7 @@ pub fn run(file: &JobFile, opts: &Options) -> anyhow::Result<Vec<Record>> {
                         let i = next.fetch_add(1, Ordering::SeqCst);
                         let Some(job) = mine.get(i) else { break };
                         let r = run_job(job, opts, t, total, &shared);
-                        if let Ok(line) = serde_json::to_string(&r)
-                            && let Ok(mut f) = shared.log.lock()
-                        {
-                            if let Err(e) = writeln!(f, "{line}").and_then(|()| f.sync_data()) {
-                                say!("fieldkit batch: error: {}: cannot write: {e}", log_path.display());
-                            }
-                        }
+                        append(&shared.log, &log_path, &r);
                         shared.done.fetch_add(1, Ordering::SeqCst);
                         if !opts.quiet {
                             say!(
@@ -227,7 +221,10 @@ pub fn run(file: &JobFile, opts: &Options) -> anyhow::Result<Vec<Record>> {
                                 mine.len(),
                                 r.exhibit,
                                 r.status,
-                                r.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
+                                r.error
+                                    .as_deref()
+                                    .map(|e| format!(": {e}"))
+                                    .unwrap_or_default()
                             );
                         }
                         if let Ok(mut v) = records.lock() {
@@ -247,6 +244,25 @@ pub fn run(file: &JobFile, opts: &Options) -> anyhow::Result<Vec<Record>> {
     Ok(v)
 }
 
+/// Append one record to the shard's log and sync it (a crash loses no finished job).
+fn append(log: &Mutex<std::fs::File>, path: &Path, r: &Record) {
+    let written = serde_json::to_string(r)
+        .map_err(std::io::Error::other)
+        .and_then(|line| {
+            let mut f = log
+                .lock()
+                .map_err(|_| std::io::Error::other("log lock poisoned"))?;
+            writeln!(f, "{line}").and_then(|()| f.sync_data())
+        });
+    if let Err(e) = written {
+        say!(
+            "fieldkit batch: error: {}: cannot write the record of {}: {e}",
+            path.display(),
+            r.exhibit
+        );
+    }
+}
+
 fn progress(shared: &Shared, total: usize, finished: &std::sync::atomic::AtomicBool) {
     let mut last = Instant::now();
     while !finished.load(Ordering::SeqCst) {
@@ -263,7 +279,11 @@ fn progress(shared: &Shared, total: usize, finished: &std::sync::atomic::AtomicB
             total,
             human_bytes(shared.bytes.load(Ordering::SeqCst)),
             human_bytes(part_bytes(&running)),
-            if names.is_empty() { "-".to_string() } else { names.join(" ") }
+            if names.is_empty() {
+                "-".to_string()
+            } else {
+                names.join(" ")
+            }
         );
     }
 }
@@ -388,8 +408,16 @@ fn job_body(
         r.size = Some(rep.size);
         r.verdict = Some(verdict_name(rep.verdict));
         r.exit_code = Some(i32::from(rep.verdict.exit_code()));
-        r.counts = rep.counts.as_ref().and_then(|c| serde_json::to_value(c).ok());
-        r.status = if rep.verdict == Verdict::Valid { "verified" } else { "invalid" }.into();
+        r.counts = rep
+            .counts
+            .as_ref()
+            .and_then(|c| serde_json::to_value(c).ok());
+        r.status = if rep.verdict == Verdict::Valid {
+            "verified"
+        } else {
+            "invalid"
+        }
+        .into();
         if rep.verdict != Verdict::Valid {
             r.error = Some(format!("{} problem(s)", rep.problems.len()));
         }
@@ -425,7 +453,10 @@ fn job_body(
                 r.bundle = Some(bundle);
                 r.sha256 = rep.sha256;
                 r.size = Some(rep.size);
-                r.counts = rep.counts.as_ref().and_then(|c| serde_json::to_value(c).ok());
+                r.counts = rep
+                    .counts
+                    .as_ref()
+                    .and_then(|c| serde_json::to_value(c).ok());
                 return Ok(());
             }
             say!(
@@ -440,7 +471,11 @@ fn job_body(
     let moved = move_leftovers(&dir, &aside)
         .with_context(|| format!("{}: cannot move leftovers aside", dir.display()))?;
     for m in &moved {
-        say!("fieldkit batch: {}: moved aside {}", job.exhibit, m.display());
+        say!(
+            "fieldkit batch: {}: moved aside {}",
+            job.exhibit,
+            m.display()
+        );
     }
     r.moved_aside.extend(moved);
 
@@ -459,9 +494,10 @@ fn job_body(
     r.size = s["size"].as_u64();
     if !s["counts"].is_null() {
         r.counts = Some(s["counts"].clone());
-        shared
-            .bytes
-            .fetch_add(s["counts"]["bytes_read"].as_u64().unwrap_or(0), Ordering::SeqCst);
+        shared.bytes.fetch_add(
+            s["counts"]["bytes_read"].as_u64().unwrap_or(0),
+            Ordering::SeqCst,
+        );
     }
     if !s["findings"].is_null() {
         r.findings = Some(serde_json::json!({
@@ -500,15 +536,15 @@ fn job_body(
         }
         other => {
             r.status = "failed".into();
-            r.error = Some(
-                s["error"]
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| match other {
-                        Some(c) => format!("collect exited with {c}; see the log in {}", dir.display()),
-                        None => format!("collect was killed by a signal; see the log in {}", dir.display()),
-                    }),
-            );
+            r.error = Some(s["error"].as_str().map(str::to_string).unwrap_or_else(
+                || match other {
+                    Some(c) => format!("collect exited with {c}; see the log in {}", dir.display()),
+                    None => format!(
+                        "collect was killed by a signal; see the log in {}",
+                        dir.display()
+                    ),
+                },
+            ));
         }
     }
     drop(lock);

@@ -176,7 +176,13 @@ mod tests {
         .unwrap();
         assert_eq!(s, Some((Shard { k: 1, n: 3 }, Origin::Kubernetes)));
         assert!(from_env(&env(&[("JOB_COMPLETION_INDEX", "1")])).is_err());
-        assert!(from_env(&env(&[("SLURM_ARRAY_TASK_ID", "5"), ("SLURM_ARRAY_TASK_COUNT", "4")])).is_err());
+        assert!(
+            from_env(&env(&[
+                ("SLURM_ARRAY_TASK_ID", "5"),
+                ("SLURM_ARRAY_TASK_COUNT", "4")
+            ]))
+            .is_err()
+        );
         assert_eq!(from_env(&env(&[])).unwrap(), None);
         assert!(Shard::parse("4/4").is_err());
         assert_eq!(Shard::parse("1/4").unwrap(), Shard { k: 1, n: 4 });

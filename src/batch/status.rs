@@ -50,7 +50,10 @@ pub fn merge(out: &Path, lease: Duration) -> anyhow::Result<Merged> {
         .collect();
     logs.sort();
     if logs.is_empty() {
-        anyhow::bail!("{}: no batch log (batch.jsonl or batch.KofN.jsonl)", out.display());
+        anyhow::bail!(
+            "{}: no batch log (batch.jsonl or batch.KofN.jsonl)",
+            out.display()
+        );
     }
     let mut latest: BTreeMap<String, Record> = BTreeMap::new();
     let (mut total, mut bad) = (0usize, 0usize);
@@ -72,7 +75,9 @@ pub fn merge(out: &Path, lease: Duration) -> anyhow::Result<Merged> {
                     // that run's own outcome.
                     let keep = match latest.get(&r.exhibit) {
                         None => true,
-                        Some(old) if r.status == "locked" => old.status == "locked" && r.ended > old.ended,
+                        Some(old) if r.status == "locked" => {
+                            old.status == "locked" && r.ended > old.ended
+                        }
                         Some(old) => old.status == "locked" || r.ended >= old.ended,
                     };
                     if keep {
@@ -119,8 +124,8 @@ pub fn merge(out: &Path, lease: Duration) -> anyhow::Result<Merged> {
 pub fn print_table(out: &mut dyn std::io::Write, jobs: &[Record]) -> std::io::Result<()> {
     writeln!(
         out,
-        "{:<16} {:<15} {:>8} {:>12} {:>8} {:>8}  {}",
-        "EXHIBIT", "STATUS", "FILES", "BYTES", "FINDINGS", "SECONDS", "BUNDLE / NOTE"
+        "{:<16} {:<15} {:>8} {:>12} {:>8} {:>8}  BUNDLE / NOTE",
+        "EXHIBIT", "STATUS", "FILES", "BYTES", "FINDINGS", "SECONDS"
     )?;
     for r in jobs {
         let files = r

@@ -19,7 +19,9 @@ pub fn run(args: BatchArgs) -> anyhow::Result<u8> {
         return status_cmd(a);
     }
     let (Some(jobs), Some(out)) = (args.jobs, args.out) else {
-        return Err(anyhow!("batch: give JOBS.toml and --out DIR (or `batch status OUT`)"));
+        return Err(anyhow!(
+            "batch: give JOBS.toml and --out DIR (or `batch status OUT`)"
+        ));
     };
     let file = JobFile::load(&jobs).map_err(|e| anyhow!("{e}"))?;
     let shard = match args.shard.as_deref() {
@@ -49,7 +51,10 @@ pub fn run(args: BatchArgs) -> anyhow::Result<u8> {
             recollect_changed: args.recollect_changed,
         },
     )?;
-    let failed = records.iter().filter(|r| !r.succeeded() && r.status != "locked").count();
+    let failed = records
+        .iter()
+        .filter(|r| !r.succeeded() && r.status != "locked")
+        .count();
     let locked = records.iter().filter(|r| r.status == "locked").count();
     let code = if failed > 0 {
         1
