@@ -7,13 +7,19 @@
 //! `MAX_DEPTH` or around a cycle, take a parent whose sequence number differs from the
 //! one the name recorded (the directory was deleted and the record reused: the path is
 //! then unknown, and the entry is listed under `$OrphanFiles`), or read more of
-//! `$Bitmap` than the runs it checks. Records that do not parse (no `FILE` signature,
-//! a torn update sequence) are not entries and are skipped — nameless reserved records
-//! (which sleuthkit lists as `OrphanFile-N`) too.
+//! `$Bitmap` than the runs it checks, or skip a record silently. A record that does not
+//! parse (no `FILE` signature, a torn update sequence, a bad attribute header) is not an
+//! entry: it is returned in `DeletedScan::unreadable` with its number, offset and reason,
+//! and the collector records the count and offsets. All-zero records (never used) and
+//! nameless records not in use (the reserved records 16–23, which sleuthkit lists as
+//! `$OrphanFiles/OrphanFile-N`) are counted, not listed. docs/image-sources.md says
+//! where this list differs from `fls -d`.
 
 use std::collections::HashMap;
 
-use super::super::{DeletedEntry, Extent, Layout};
+use super::super::{
+    DeletedEntry, DeletedScan, Extent, Layout, MAX_UNREADABLE_LISTED, UnreadableRecord,
+};
 use super::record::{AT_DATA, AT_FILE_NAME, Attr, Body};
 use super::values::{FileName, NAMESPACE_DOS, file_name};
 use super::{Ntfs, REF_MASK, ROOT_RECORD};
@@ -35,7 +41,7 @@ fn primary_name(attrs: &[Attr]) -> Option<FileName> {
 }
 
 impl Ntfs {
-    pub(crate) fn scan_deleted(&self) -> Vec<DeletedEntry> {
+    pub(crate) fn scan_deleted(&self) -> DeletedScan {
         let bitmap = self
             .record(6)
             .and_then(|r| {
@@ -48,14 +54,37 @@ impl Ntfs {
                 _ => None,
             });
         let mut dirs: HashMap<u64, Option<(u16, FileName)>> = HashMap::new();
-        let mut out = Vec::new();
+        let mut scan = DeletedScan {
+            scanned: self.record_count(),
+            ..DeletedScan::default()
+        };
         for n in 0..self.record_count() {
-            let Ok(rec) = self.record(n) else { continue };
+            let rec = match self.record(n) {
+                Ok(rec) => rec,
+                Err(e) if e.reason == "empty_record" => {
+                    scan.empty += 1;
+                    continue;
+                }
+                Err(e) => {
+                    scan.unreadable_total += 1;
+                    if scan.unreadable.len() >= MAX_UNREADABLE_LISTED {
+                        continue;
+                    }
+                    scan.unreadable.push(UnreadableRecord {
+                        number: n,
+                        offset: e.offset,
+                        reason: e.reason,
+                        detail: e.detail,
+                    });
+                    continue;
+                }
+            };
             if rec.in_use() || rec.base & REF_MASK != 0 {
                 continue;
             }
             let attrs = self.attributes(&rec).unwrap_or_else(|_| rec.attrs.clone());
             let Some(fname) = primary_name(&attrs) else {
+                scan.nameless += 1;
                 continue;
             };
             let node = self.build_node(&rec, &attrs);
@@ -64,14 +93,14 @@ impl Ntfs {
             let runs_unallocated = bitmap
                 .as_deref()
                 .and_then(|b| self.runs_unallocated(&attrs, b));
-            out.push(DeletedEntry {
+            scan.entries.push(DeletedEntry {
                 node,
                 path,
                 name,
                 runs_unallocated,
             });
         }
-        out
+        scan
     }
 
     /// `/dir/…/name` from the `$FILE_NAME` parent chain, or `None` where it is broken.
