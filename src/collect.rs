@@ -480,6 +480,7 @@ pub fn collect(
         BundleWriter::create_encrypted(&out_dir, &file_name, &req.encrypt_to)
     }
     .map_err(Failure::Refused)?;
+    crate::bundle::lifecycle::test_phase("created");
     let part_path = writer.part_path().to_path_buf();
     let output_failure = |error: String| Failure::Output {
         error,
@@ -733,6 +734,7 @@ pub fn collect(
         }
     };
     actions.append(&mut output.actions);
+    crate::bundle::lifecycle::test_phase("acquired");
     if let (Some((started, handle)), Some(p)) = (media_hash, prepared.as_mut()) {
         let result = handle
             .join()
@@ -1043,9 +1045,11 @@ pub fn collect(
     if let Err(e) = write_meta(&mut writer, output, &actions) {
         return Err(output_failure(format!("{e:#}")));
     }
+    crate::bundle::lifecycle::test_phase("metadata");
     let finished = writer
         .finish(&req.signer, !req.verify_after_write)
         .map_err(|e| output_failure(format!("{e:#}")))?;
+    crate::bundle::lifecycle::test_phase("sealed");
 
     // Verify-after-write: read the finalized bundle back from the output device.
     timings.seal = t_seal.elapsed().as_secs_f64();
@@ -1074,6 +1078,7 @@ pub fn collect(
     } else {
         None
     };
+    crate::bundle::lifecycle::test_phase("verified");
     timings.verify = t_verify.elapsed().as_secs_f64();
     let t_sidecars = Instant::now();
     let whole = match report
@@ -1103,8 +1108,11 @@ pub fn collect(
             &sha_path,
             format!("{}  {bundle_name}\n", hex(&whole)).as_bytes(),
         )?;
+        crate::bundle::lifecycle::test_phase("sidecar-sha256");
         crate::bundle::write_new(&sig_path, req.signer.sign_sha256_digest(&whole)?.as_bytes())?;
+        crate::bundle::lifecycle::test_phase("sidecar-sig");
         sync_dir(&out_dir);
+        crate::bundle::lifecycle::test_phase("sidecars-synced");
         Ok(())
     })();
     if let Err(e) = sidecars {

@@ -460,6 +460,7 @@ impl BundleWriter {
             .zip
             .finish()
             .with_context(|| format!("{}: writing the central directory", part.display()))?;
+        super::lifecycle::test_phase("central-directory");
         let (file, inner_sha256) = match sink {
             Sink::Plain(f) => (f, None),
             Sink::Age(w) => {
