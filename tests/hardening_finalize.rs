@@ -79,8 +79,8 @@ fn fixture() -> &'static Fixture {
             )
             .unwrap();
         }
-        write_random(&src.join("a.bin"), 3 << 20, 71);
-        write_random(&src.join("b.bin"), 3 << 20, 72);
+        write_random(&src.join("a.bin"), 1 << 20, 71);
+        write_random(&src.join("b.bin"), 1 << 20, 72);
         let key = dir.path().join("examiner");
         let k = run(&[
             "keygen",
@@ -350,20 +350,59 @@ impl Rng {
     }
 }
 
-/// How long a whole run takes here (with the hook announcing, nothing stopped).
-fn full_run_time(out: &Path, extra: &[&str]) -> Duration {
+/// How long a whole run takes here (with the hook announcing, nothing stopped), and how
+/// long its finalization (from the `metadata` announcement to the end).
+fn run_times(out: &Path) -> (Duration, Duration) {
     let start = Instant::now();
-    let mut r = Running::start(out, "none", extra);
-    let status = r.child.wait().unwrap();
+    let mut r = Running::start(out, "none", &[]);
+    let mut metadata_at = None;
+    while r.child.try_wait().unwrap().is_none() {
+        if metadata_at.is_none() && r.phases().iter().any(|p| p == "metadata") {
+            metadata_at = Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
     let took = start.elapsed();
-    let (phases, _) = r.kill();
-    assert!(
-        status.success(),
-        "reference run failed: {status}; phases {phases:?}"
-    );
+    let (phases, ended) = r.kill();
+    assert_eq!(ended, Some(0), "reference run failed; phases {phases:?}");
     let _ = std::fs::remove_dir_all(out);
-    took
+    (took, took - metadata_at.unwrap_or_default())
 }
+
+/// Where a random moment is drawn: over the whole run, or over its finalization.
+#[derive(Debug, Clone, Copy)]
+enum Window {
+    Run,
+    Finalization,
+}
+
+/// Start a run and wait until a random moment of `window` (`times` from `run_times`).
+fn at_random_moment(
+    out: &Path,
+    window: Window,
+    times: (Duration, Duration),
+    rng: &mut Rng,
+) -> (Running, Duration) {
+    let (whole, fin) = times;
+    let span = match window {
+        Window::Run => whole,
+        Window::Finalization => fin,
+    };
+    let delay = Duration::from_micros(rng.below(span.as_micros() as u64 * 11 / 10));
+    let r = Running::start(out, "none", &[]);
+    if let Window::Finalization = window {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !r.phases().iter().any(|p| p == "metadata") && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+    std::thread::sleep(delay);
+    (r, delay)
+}
+
+/// The random moments tried: this many over the whole run, this many over finalization.
+const MOMENTS: [(Window, usize); 2] = [(Window::Run, 20), (Window::Finalization, 12)];
+const CUT_MOMENTS: [(Window, usize); 2] = [(Window::Run, 6), (Window::Finalization, 6)];
 
 fn record(counts: &str) {
     println!("hardening counts: {counts}");
@@ -420,34 +459,37 @@ fn sigkill_at_every_phase_boundary_leaves_a_named_state_and_valid_only_once_fina
 #[test]
 fn sigkill_at_random_moments_over_the_whole_run_never_leaves_an_early_valid() {
     let t = tempfile::tempdir().unwrap();
-    let total = full_run_time(&t.path().join("reference"), &[]);
-    let seed = 0x5eed_0016_u64 ^ (total.as_micros() as u64);
+    let times = run_times(&t.path().join("reference"));
+    let seed = 0x5eed_0016_u64 ^ (times.0.as_micros() as u64);
     let mut rng = Rng(seed | 1);
     let mut wrong = Vec::new();
     let mut by_phase: std::collections::BTreeMap<String, usize> = Default::default();
-    const KILLS: usize = 40;
-    for i in 0..KILLS {
-        let out = t.path().join(format!("out{i}"));
-        let delay = Duration::from_micros(rng.below(total.as_micros() as u64 * 11 / 10));
-        let r = Running::start(&out, "none", &[]);
-        std::thread::sleep(delay);
-        let (phases, ended) = r.kill();
-        let at = match ended {
-            Some(code) => format!("ended ({code})"),
-            None => phases.last().cloned().unwrap_or_else(|| "start".into()),
-        };
-        *by_phase.entry(at.clone()).or_default() += 1;
-        judge(
-            &out,
-            &phases,
-            false,
-            &format!("SIGKILL after {delay:?} (at {at}, seed {seed:#x})"),
-            &mut wrong,
-        );
-        let _ = std::fs::remove_dir_all(&out);
+    let mut kills = 0;
+    for (window, n) in MOMENTS {
+        for _ in 0..n {
+            let out = t.path().join(format!("out{kills}"));
+            kills += 1;
+            let (r, delay) = at_random_moment(&out, window, times, &mut rng);
+            let (phases, ended) = r.kill();
+            let at = match ended {
+                Some(code) => format!("ended ({code})"),
+                None => phases.last().cloned().unwrap_or_else(|| "start".into()),
+            };
+            *by_phase.entry(at.clone()).or_default() += 1;
+            judge(
+                &out,
+                &phases,
+                false,
+                &format!("SIGKILL {delay:?} into the {window:?} window (at {at}, seed {seed:#x})"),
+                &mut wrong,
+            );
+            let _ = std::fs::remove_dir_all(&out);
+        }
     }
     record(&format!(
-        "SIGKILL at {KILLS} random moments over {total:?} runs (last phase reached: {by_phase:?}), {} wrong verdicts",
+        "SIGKILL at {kills} random moments ({MOMENTS:?}; runs of {:?}, finalization {:?}; last phase reached: {by_phase:?}), {} wrong verdicts",
+        times.0,
+        times.1,
         wrong.len()
     ));
     assert!(wrong.is_empty(), "wrong verdicts:\n{}", wrong.join("\n"));
@@ -581,32 +623,33 @@ fn a_power_cut_at_each_phase_and_at_random_moments_never_leaves_an_early_valid()
         let _ = std::fs::remove_dir_all(&out);
     }
     // Random moments: stop the run (SIGSTOP) wherever it is, cut, kill.
-    let total = full_run_time(&fs.mnt.join("reference"), &[]);
-    let seed = 0xc0ffee_0016_u64 ^ (total.as_micros() as u64);
+    let times = run_times(&fs.mnt.join("reference"));
+    let seed = 0xc0ffee_0016_u64 ^ (times.0.as_micros() as u64);
     let mut rng = Rng(seed | 1);
-    const RANDOM_CUTS: usize = 16;
     let mut by_phase: std::collections::BTreeMap<String, usize> = Default::default();
-    for i in 0..RANDOM_CUTS {
-        let name = format!("rnd{i}");
-        let out = fs.mnt.join(&name);
-        let delay = Duration::from_micros(rng.below(total.as_micros() as u64 * 11 / 10));
-        let mut r = Running::start(&out, "none", &[]);
-        std::thread::sleep(delay);
-        r.stop();
-        let phases = r.phases();
-        *by_phase
-            .entry(phases.last().cloned().unwrap_or_else(|| "start".into()))
-            .or_default() += 1;
-        let ctx = format!("power cut after {delay:?} (seed {seed:#x})");
-        fs.after_power_cut(cuts, |m| {
-            judge(&m.join(&name), &phases, false, &ctx, &mut wrong)
-        });
-        cuts += 1;
-        r.kill();
-        let _ = std::fs::remove_dir_all(&out);
+    let mut random_cuts = 0;
+    for (window, n) in CUT_MOMENTS {
+        for _ in 0..n {
+            let name = format!("rnd{random_cuts}");
+            random_cuts += 1;
+            let out = fs.mnt.join(&name);
+            let (mut r, delay) = at_random_moment(&out, window, times, &mut rng);
+            r.stop();
+            let phases = r.phases();
+            *by_phase
+                .entry(phases.last().cloned().unwrap_or_else(|| "start".into()))
+                .or_default() += 1;
+            let ctx = format!("power cut {delay:?} into the {window:?} window (seed {seed:#x})");
+            fs.after_power_cut(cuts, |m| {
+                judge(&m.join(&name), &phases, false, &ctx, &mut wrong)
+            });
+            cuts += 1;
+            r.kill();
+            let _ = std::fs::remove_dir_all(&out);
+        }
     }
     record(&format!(
-        "power cut at {} phase boundaries and {RANDOM_CUTS} random moments (last phase reached: {by_phase:?}), {} wrong verdicts",
+        "power cut at {} phase boundaries and {random_cuts} random moments ({CUT_MOMENTS:?}; last phase reached: {by_phase:?}), {} wrong verdicts",
         PHASES.len(),
         wrong.len()
     ));

@@ -24,6 +24,7 @@ use serde::Serialize;
 use ssh_key::PublicKey;
 
 use super::input::BundleInput;
+use super::lifecycle;
 use super::manifest::{Case, Counts, Manifest};
 use super::record::{FileRecord, Status};
 use super::zipwriter;
@@ -89,6 +90,10 @@ pub struct Problem {
 pub struct Report {
     pub bundle: String,
     pub verdict: Verdict,
+    /// For a bundle not under its final name (`not_finalized`): the lifecycle state it
+    /// is in (`bundle::lifecycle`, docs/bundle-format.md "Lifecycle").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
     pub problems: Vec<Problem>,
     pub notes: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -122,6 +127,7 @@ impl Report {
         Report {
             bundle: path.display().to_string(),
             verdict: Verdict::Valid,
+            state: None,
             problems: Vec::new(),
             notes: Vec::new(),
             bundle_id: None,
@@ -805,16 +811,79 @@ pub fn verify(path: &Path, opts: &Options) -> Report {
 /// fly with `identities` (bundle::input), and everything below is checked on the plain
 /// archive inside it, the sidecars against the encrypted file.
 pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identity]) -> Report {
+    verify_inner(path, opts, identities, lifecycle::stage_of(path))
+}
+
+/// Verify-after-write: the content of a sealed archive that does not have its final name
+/// yet (`NAME.zip.part`), checked as if it had (collect gives it that name only after).
+pub fn verify_written(path: &Path, opts: &Options, identities: &[super::age::Identity]) -> Report {
+    verify_inner(
+        path,
+        opts,
+        identities,
+        (lifecycle::Stage::Final, lifecycle::Names::new(path)),
+    )
+}
+
+/// A bundle not under its final name: exit 3, with the state its name, its sidecars
+/// and (`sealed`) its content show. Problems found in the content stay listed; none
+/// found is said in a note.
+fn unfinished(
+    mut r: Report,
+    path: &Path,
+    stage: lifecycle::Stage,
+    names: &lifecycle::Names,
+    sealed: Option<bool>,
+) -> Report {
+    if let Some(state) = lifecycle::state(stage, sealed, names) {
+        if sealed == Some(true) && r.problems.is_empty() {
+            r.notes.push(
+                "the sealed archive itself checks out (every check above passed): it only \
+                 lacks the finalization steps named in the problem"
+                    .into(),
+            );
+        }
+        r.problems.insert(
+            0,
+            Problem {
+                code: "not_finalized",
+                message: format!(
+                    "{}: not finalized: {} (docs/bundle-format.md, \"Lifecycle\")",
+                    path.display(),
+                    state.description
+                ),
+            },
+        );
+        r.state = Some(state.code);
+    }
+    r.finish(Some(Verdict::NotFinalized))
+}
+
+fn verify_inner(
+    path: &Path,
+    opts: &Options,
+    identities: &[super::age::Identity],
+    (stage, life): (lifecycle::Stage, lifecycle::Names),
+) -> Report {
     let mut r = Report::new(path);
     r.trust = match &opts.trust {
         Trust::SelfAttested => "self-attested (the key recorded in the bundle; compare its fingerprint with the responder's notes)".into(),
         Trust::Keys { source, .. } => source.clone(),
     };
-    let part = path
-        .file_name()
-        .is_some_and(|n| n.to_string_lossy().ends_with(".part"));
-    let opened = if !part && super::input::is_encrypted(path) {
+    let part = stage != lifecycle::Stage::Final;
+    let encrypted = super::input::is_encrypted(path)
+        || (part && life.final_name().to_ascii_lowercase().ends_with(".age"));
+    let opened = if encrypted {
         if identities.is_empty() {
+            if part {
+                let sealed = (stage == lifecycle::Stage::Verified).then_some(true);
+                r.notes.push(
+                    "encrypted: give --identity-file with a key it is encrypted to, to check \
+                     its content"
+                        .into(),
+                );
+                return unfinished(r, path, stage, &life, sealed);
+            }
             r.problem(
                 "encrypted",
                 format!(
@@ -827,6 +896,22 @@ pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identi
         }
         match BundleInput::open_encrypted(path, identities) {
             Ok(i) => Ok(i),
+            // An unfinished file whose encryption does not end in its last chunk was
+            // never sealed (or was damaged since).
+            Err(super::age::OpenError::Damaged(e) | super::age::OpenError::Format(e)) if part => {
+                r.notes.push(format!("{}: {e}", path.display()));
+                return unfinished(r, path, stage, &life, Some(false));
+            }
+            Err(super::age::OpenError::NoIdentity(e)) if part => {
+                r.notes.push(format!("{}: {e}", path.display()));
+                return unfinished(
+                    r,
+                    path,
+                    stage,
+                    &life,
+                    (stage == lifecycle::Stage::Verified).then_some(true),
+                );
+            }
             Err(super::age::OpenError::Damaged(e)) => {
                 r.problem("encrypted_damaged", format!("{}: {e}", path.display()));
                 return r.finish(Some(Verdict::Invalid));
@@ -877,17 +962,6 @@ pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identi
         );
         r.finish(Some(Verdict::NotFinalized))
     };
-    // fieldkit writes NAME.zip.part and renames it only once it is complete: whatever a
-    // .part holds (nothing at all after a kill before the first write), it is unfinished.
-    if path
-        .file_name()
-        .is_some_and(|n| n.to_string_lossy().ends_with(".part"))
-    {
-        return not_finalized(
-            r,
-            "the name ends in .part (fieldkit never renamed it, so the run did not finish)".into(),
-        );
-    }
     let mut head = [0u8; 4];
     let starts_like_zip =
         len >= 4 && file.read_exact(&mut head).is_ok() && head == [0x50, 0x4b, 0x03, 0x04];
@@ -904,6 +978,9 @@ pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identi
     };
     match end {
         Some(e) if e.is_own() => {}
+        // Under a name of the lifecycle (NAME.zip.part, …): whatever it holds (nothing at
+        // all after a kill before the first write), it was never sealed.
+        _ if part => return unfinished(r, path, stage, &life, Some(false)),
         Some(e) if starts_like_zip => {
             return not_finalized(
                 r,
@@ -1378,9 +1455,12 @@ pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identi
     // files.jsonl against the stored content.
     check_records(&mut archive, &by_name, manifest.as_ref(), &mut r);
 
-    // Sidecars.
+    // Sidecars (of the final name: an unfinished bundle's sidecars are already theirs).
     if opts.check_sidecars {
-        check_sidecars(path, &whole, signer_key.as_ref(), &accepted, &mut r);
+        check_sidecars(&life, &whole, signer_key.as_ref(), &accepted, &mut r);
+    }
+    if part {
+        return unfinished(r, path, stage, &life, Some(true));
     }
     r.finish(None)
 }
@@ -1553,14 +1633,14 @@ fn count_lines(reader: impl Read) -> Result<u64, (u64, std::io::Error)> {
 }
 
 fn check_sidecars(
-    path: &Path,
+    names: &lifecycle::Names,
     whole: &[u8; 32],
     inner_signer: Option<&PublicKey>,
     accepted: &[PublicKey],
     r: &mut Report,
 ) {
-    let (sha_path, sig_path) = sidecar_paths(path);
-    match std::fs::read_to_string(&sha_path) {
+    let (sha_path, sig_path) = (&names.sha256, &names.sig);
+    match std::fs::read_to_string(sha_path) {
         Ok(text) => {
             let first = text.lines().next().unwrap_or("");
             match parse_sums(first).ok().and_then(|v| v.into_iter().next()) {
@@ -1576,10 +1656,7 @@ fn check_sidecars(
                             ),
                         );
                     }
-                    let own = path
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default();
+                    let own = names.final_name();
                     if name != own {
                         r.notes.push(format!(
                             "{} names {name:?}, the bundle is now called {own:?}",
@@ -1598,7 +1675,7 @@ fn check_sidecars(
             sha_path.display()
         )),
     }
-    match std::fs::read(&sig_path) {
+    match std::fs::read(sig_path) {
         Ok(pem) => {
             let want: Vec<PublicKey> = inner_signer.cloned().into_iter().collect();
             let keys = if want.is_empty() { accepted } else { &want[..] };

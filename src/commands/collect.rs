@@ -357,8 +357,27 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
             r.problems.len()
         );
     }
+    if let Some(e) = &c.finalize_error {
+        say!("fieldkit: error: OUTPUT FAILED: {e}");
+        say!(
+            "fieldkit: the bundle {} is sealed{}, and its summary follows, but it is NOT \
+             FINALIZED: {}. Keep it and the summary; `fieldkit verify` names its state",
+            c.bundle.display(),
+            if c.verify.is_some() {
+                " and verified after write"
+            } else {
+                " (verify-after-write skipped)"
+            },
+            c.state
+                .as_ref()
+                .map(|s| s.description.as_str())
+                .unwrap_or("see above")
+        );
+    }
     let code = if !verify_ok {
         EXIT_VERIFY_FAILED
+    } else if c.finalize_error.is_some() {
+        EXIT_OUTPUT_FAILED
     } else if m.status != "complete" {
         EXIT_INCOMPLETE
     } else {
@@ -396,7 +415,11 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
             "verify_after_write": c.verify.as_ref().map(|r| serde_json::json!({
                 "verdict": r.verdict, "problems": r.problems, "members": r.members,
             })),
-            "sidecars": [c.sidecar_sha256, c.sidecar_sig],
+            "finalized": c.state.is_none(),
+            "state": c.state.as_ref().map(|s| s.code.clone()),
+            "finalize_error": c.finalize_error,
+            "sidecars": c.sidecars.iter().filter(|s| s.error.is_none()).map(|s| &s.path).collect::<Vec<_>>(),
+            "sidecar_errors": c.sidecars.iter().filter_map(|s| s.error.as_ref().map(|e| serde_json::json!({"path": s.path, "error": e}))).collect::<Vec<_>>(),
             "encrypted_to": m.encryption.as_ref().map(|e| e.recipients.clone()),
             "inner_sha256": c.inner_sha256,
             "kit": m.tool.kit,
@@ -425,7 +448,7 @@ fn print_summary(
     writeln!(out)?;
     writeln!(
         out,
-        "fieldkit collect: {}",
+        "fieldkit collect: {}{}",
         if m.status == "complete" {
             "COMPLETE".to_string()
         } else {
@@ -433,6 +456,10 @@ fn print_summary(
                 "INCOMPLETE ({})",
                 m.incomplete_reason.clone().unwrap_or_default()
             )
+        },
+        match &c.state {
+            Some(s) => format!(", but NOT FINALIZED: {}", s.description),
+            None => String::new(),
         }
     )?;
     writeln!(out, "  Bundle        {}", c.bundle.display())?;
@@ -554,10 +581,19 @@ fn print_summary(
         }
         None => writeln!(out, "  Verified      skipped (--no-verify)")?,
     }
-    writeln!(
-        out,
-        "  Sidecars      {}, {}",
-        c.sidecar_sha256.display(),
-        c.sidecar_sig.display()
-    )
+    if c.sidecars.is_empty() {
+        return writeln!(
+            out,
+            "  Sidecars      not written (the bundle did not pass verify-after-write)"
+        );
+    }
+    let sidecars: Vec<String> = c
+        .sidecars
+        .iter()
+        .map(|s| match &s.error {
+            None => s.path.display().to_string(),
+            Some(e) => format!("{} NOT WRITTEN ({e}; removed)", s.path.display()),
+        })
+        .collect();
+    writeln!(out, "  Sidecars      {}", sidecars.join(", "))
 }
