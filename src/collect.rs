@@ -116,6 +116,25 @@ pub enum Failure {
     },
 }
 
+/// A refusal, unless the device is full (or over quota): that is an output failure
+/// (exit 3) even before the first byte of the bundle.
+fn refused_unless_full(e: anyhow::Error) -> Failure {
+    let full = e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| {
+            io.kind() == std::io::ErrorKind::StorageFull
+                || io.kind() == std::io::ErrorKind::QuotaExceeded
+        })
+    });
+    if full {
+        Failure::Output {
+            error: format!("{e:#}"),
+            partial: None,
+        }
+    } else {
+        Failure::Refused(e)
+    }
+}
+
 /// A sealed, signed bundle and what is known about it.
 pub struct Collected {
     /// Where the bundle is: its final name once finalized, else the name of the state it
@@ -484,7 +503,7 @@ pub fn collect(
         Some(t) => Some(crate::live::ReferenceTime::parse(t).map_err(Failure::Refused)?),
         None => None,
     };
-    let out_dir = create_output(&source, &out_dir).map_err(Failure::Refused)?;
+    let out_dir = create_output(&source, &out_dir).map_err(refused_unless_full)?;
 
     let live = is_live_root(&source);
     let host = crate::host::host_identity();
@@ -495,7 +514,7 @@ pub fn collect(
     } else {
         BundleWriter::create_encrypted(&out_dir, &file_name, &req.encrypt_to)
     }
-    .map_err(Failure::Refused)?;
+    .map_err(refused_unless_full)?;
     crate::bundle::lifecycle::test_phase("created");
     let part_path = writer.part_path().to_path_buf();
     let output_failure = |error: String| Failure::Output {

@@ -155,6 +155,7 @@ enum Fill {
 fn run_on(dev: &Device, fill: Fill) -> (Vec<String>, String) {
     let f = fixture();
     let out = dev.mnt.join("out");
+    let mut wrong = Vec::new();
     let mut cmd = fieldkit();
     cmd.args(["collect", "--threads", "1", "--source"])
         .arg(&f.src)
@@ -182,22 +183,21 @@ fn run_on(dev: &Device, fill: Fill) -> (Vec<String>, String) {
             let pid = child.id();
             let waiter = std::thread::spawn(move || finish(child.wait_with_output().unwrap()));
             let deadline = Instant::now() + Duration::from_secs(60);
-            while !stopped(pid) {
-                assert!(
-                    Instant::now() < deadline && !waiter.is_finished(),
-                    "no pause at {phase}"
-                );
+            while !stopped(pid) && !waiter.is_finished() {
+                assert!(Instant::now() < deadline, "no pause at {phase}");
                 std::thread::sleep(Duration::from_millis(2));
             }
+            if waiter.is_finished() {
+                wrong.push(format!("the run ended without pausing at {phase}"));
+            }
             let measured = dev.fill_to(free, "filler-at-phase");
-            assert_eq!(sh(&format!("kill -CONT {pid}")).code, 0);
+            let _ = sh(&format!("kill -CONT {pid}"));
             (
                 waiter.join().unwrap(),
                 format!("{measured} bytes free from {phase} on"),
             )
         }
     };
-    let mut wrong = Vec::new();
     let mut names: Vec<String> = std::fs::read_dir(&out)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -365,53 +365,88 @@ fn sidecar_matches(out: &Path, bundle: &str, name: &str) -> bool {
 fn a_disk_that_fills_at_any_point_of_the_run_gives_exit_3_and_never_an_invalid_intact_bundle() {
     let dev = Device::new();
     let stored: u64 = 24_000 + 6 * 7;
-    // The least free space a whole run needs (the bundle, its sidecars and, at the peak,
-    // the temporary files of the records and the report beside them), found by bisection.
-    let (mut lo, mut hi) = (stored, stored + 256 * BLOCK);
     let mut wrong = Vec::new();
     let mut outcomes = Vec::new();
     let mut sizes = 0usize;
-    while hi - lo > BLOCK {
-        let mid = (lo + hi) / 2 / BLOCK * BLOCK;
-        let (w, what) = run_on(&dev, Fill::Before(mid));
+    let mut try_fill = |fill: Fill, wrong: &mut Vec<String>, outcomes: &mut Vec<String>| {
+        let (w, what) = run_on(&dev, fill);
         sizes += 1;
         wrong.extend(w);
-        outcomes.push(format!("{mid}: {what}"));
-        if what.starts_with("finalized") {
-            hi = mid;
-        } else {
-            lo = mid;
+        let finalized = what.starts_with("finalized");
+        outcomes.push(format!("{fill:?}: {what}"));
+        finalized
+    };
+    // The least free space that lets a run finish, found by bisection: before the run
+    // (the peak is while the records and the report are spooled beside the archive),
+    // and from `metadata` on (the archive's buffered tail, SHA256SUMS, its signature,
+    // the central directory and both sidecars still to come).
+    let mut least = |phase: Option<&'static str>,
+                     mut lo: u64,
+                     mut hi: u64,
+                     wrong: &mut Vec<String>,
+                     outcomes: &mut Vec<String>| {
+        while hi - lo > BLOCK {
+            let mid = (lo + hi) / 2 / BLOCK * BLOCK;
+            let fill = match phase {
+                None => Fill::Before(mid),
+                Some(p) => Fill::At(p, mid),
+            };
+            if try_fill(fill, wrong, outcomes) {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
         }
-    }
-    let peak = hi;
+        hi
+    };
+    let peak = least(
+        None,
+        stored,
+        stored + 256 * BLOCK,
+        &mut wrong,
+        &mut outcomes,
+    );
+    let tail = least(Some("metadata"), 0, 256 * BLOCK, &mut wrong, &mut outcomes);
+    let mut fills: Vec<Fill> = Vec::new();
     // Before the run: a few sizes while files are stored, then up to the peak.
-    let mut before: Vec<u64> = vec![0, BLOCK, 8 * BLOCK, stored / 2];
-    let step = ((peak - stored) / 8).max(BLOCK) / BLOCK * BLOCK;
-    before.extend((0..8).map(|i| stored + i * step));
-    before.extend([peak - BLOCK, peak]);
-    // At each step of the end of the run, the disk full with 0, 1, 2, … blocks left:
-    // the manifest, records and report (from `acquired`), SHA256SUMS, its signature and
-    // the central directory (from `metadata`), the rename and both sidecars (from
-    // `sealed` … `sidecar-sha256`).
-    let at: Vec<Fill> = [
-        ("acquired", &[0u64, 4, 16, 32][..]),
-        ("metadata", &[0, 1, 2, 3, 4, 6]),
+    fills.extend([0, BLOCK, 8 * BLOCK, stored / 2].map(Fill::Before));
+    let step = ((peak - stored) / 3).max(BLOCK) / BLOCK * BLOCK;
+    fills.extend((0..3).map(|i| Fill::Before(stored + i * step)));
+    fills.extend([peak - 2 * BLOCK, peak - BLOCK].map(Fill::Before));
+    // From `metadata` on, each of the last blocks short: the sidecars, then the central
+    // directory, the signature, SHA256SUMS and the buffered tail no longer fit.
+    fills.extend((1..=6).map(|k| Fill::At("metadata", tail - k * BLOCK)));
+    // At each later step, 0, 1, 2 blocks left: the renames and both sidecars.
+    for (phase, ks) in [
+        ("acquired", &[0u64, 16, 32][..]),
         ("sealed", &[0, 1]),
         ("verified", &[0, 1]),
         ("marked-verified", &[0, 1, 2]),
         ("sidecar-sha256", &[0, 1]),
-    ]
-    .iter()
-    .flat_map(|(p, ks)| ks.iter().map(|k| Fill::At(p, k * BLOCK)))
-    .collect();
-    for fill in before.into_iter().map(Fill::Before).chain(at) {
-        let (w, what) = run_on(&dev, fill);
+    ] {
+        fills.extend(ks.iter().map(|k| Fill::At(phase, k * BLOCK)));
+    }
+    for fill in fills {
+        try_fill(fill, &mut wrong, &mut outcomes);
+    }
+    // Not even room for the output folder: an output failure too (exit 3), not a refusal.
+    {
+        let f = fixture();
+        dev.fresh(0);
+        let folder = dev.mnt.join("out/evidence");
+        let (r, _) = collect(&f.src, &folder, &[]);
         sizes += 1;
-        wrong.extend(w);
-        outcomes.push(format!("{fill:?}: {what}"));
+        if r.code != 3 || !r.stderr.contains("No space left on device") || folder.exists() {
+            wrong.push(format!(
+                "no room for the output folder: exit {} (3 expected): {}",
+                r.code, r.stderr
+            ));
+        }
+        outcomes.push(format!("no room for the folder: exit {}", r.code));
+        dev.unmount();
     }
     println!(
-        "hardening counts: disk full at {sizes} free-space sizes (before the run: 0 to {peak} bytes, the least a run needs being {peak}; and 0 to 32 blocks left at 6 phases of the end of the run), {} wrong verdicts",
+        "hardening counts: disk full at {sizes} free-space sizes (before the run: 0 to {peak} bytes, the least a run needs; from `metadata` on: up to {tail} bytes, the least the rest needs; 0 to 32 blocks left at 5 later phases), {} wrong verdicts",
         wrong.len()
     );
     println!("{}", outcomes.join("\n"));
