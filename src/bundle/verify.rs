@@ -1144,14 +1144,9 @@ fn verify_inner(
                 ),
             );
         }
-        if name.starts_with('/')
-            || name.contains('\\')
-            || name.split('/').any(|c| c == ".." || c.is_empty())
-        {
-            r.problem(
-                "unsafe_member_name",
-                format!("member name {name:?} is absolute or escapes the bundle"),
-            );
+        // The canonical-name rule extract applies too: what it refuses never verifies.
+        if let Err(why) = super::naming::check_member_name(&name) {
+            r.problem("unsafe_member_name", why);
         }
         entries.push(Entry {
             name,
@@ -1168,6 +1163,13 @@ fn verify_inner(
         });
     }
     r.members = entries.len();
+    // Names that unpack to one path where case is ignored, or a file that is another
+    // member's directory (exact duplicates are reported above).
+    for c in super::naming::clashes(entries.iter().map(|e| &*e.name)) {
+        if !matches!(c, super::naming::Clash::Duplicate(_)) {
+            r.problem("clashing_member_names", c.to_string());
+        }
+    }
     let archive_order: Vec<Arc<str>> = entries.iter().map(|e| e.name.clone()).collect();
     entries.sort_by_key(|e| e.header_start);
     // Required members.
@@ -1311,6 +1313,17 @@ fn verify_inner(
             ));
         }
         r.bundle_id = Some(m.bundle_id.clone());
+        // fieldkit names a bundle …_<first 8 characters of its id>.zip.
+        let file = life.final_name();
+        let short = m.bundle_id.get(..8).unwrap_or(&m.bundle_id);
+        if !short.is_empty() && !file.contains(short) {
+            r.notes.push(format!(
+                "the file name {file} does not carry this bundle's id {} (fieldkit ends a \
+                 bundle's name with the id's first 8 characters): renamed since, or named \
+                 after another bundle",
+                m.bundle_id
+            ));
+        }
         r.status = Some(m.status.clone());
         r.incomplete_reason = m.incomplete_reason.clone();
         r.case = Some(m.case.clone());
