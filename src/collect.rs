@@ -979,6 +979,8 @@ pub fn collect(
                     .join(", ")
             },
             verify_after_write: req.verify_after_write,
+            noatime_refused: progress.noatime_refused.load(Ordering::SeqCst),
+            unprivileged: crate::source::read::noatime_limited(),
             live_state: match &live_capture {
                 Some(_) => format!("captured before any file was read. {}", crate::live::METHOD),
                 None => "not captured".into(),

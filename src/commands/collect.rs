@@ -246,6 +246,14 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
             );
         });
     }
+    // Once, loudly, before anything is read (also with --quiet: it is about the evidence).
+    if let Some(why) = crate::source::read::noatime_limited() {
+        say!(
+            "fieldkit: WARNING: {why}. Reading the files of other users CHANGES THEIR ACCESS \
+             TIMES (atime) on the source: each such file's record says `O_NOATIME refused`, \
+             and the summary and the manifest count them. Run as root to keep them."
+        );
+    }
     if !args.quiet && std::io::stderr().is_terminal() {
         say!(
             "fieldkit: collecting {} with profile {} into {}",
@@ -422,6 +430,8 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
             "sidecar_errors": c.sidecars.iter().filter_map(|s| s.error.as_ref().map(|e| serde_json::json!({"path": s.path, "error": e}))).collect::<Vec<_>>(),
             "encrypted_to": m.encryption.as_ref().map(|e| e.recipients.clone()),
             "inner_sha256": c.inner_sha256,
+            "noatime_refused": m.method.noatime_refused,
+            "unprivileged": m.method.unprivileged,
             "kit": m.tool.kit,
             "live": c.live,
             "findings": match &findings {
@@ -560,6 +570,19 @@ fn print_summary(
             "  Findings      {} (summary unavailable: {e:#}; see findings.jsonl)",
             n.findings
         )?,
+    }
+    match (&m.method.unprivileged, m.method.noatime_refused) {
+        (why, n) if n > 0 => writeln!(
+            out,
+            "  Access times  CHANGED: {n} file(s) read without O_NOATIME ({}); their \
+             records say so (read_method)",
+            why.as_deref().unwrap_or("the kernel refused it")
+        )?,
+        (Some(why), _) => writeln!(
+            out,
+            "  Access times  kept: {why}, but every file read was this user's own"
+        )?,
+        _ => {}
     }
     writeln!(
         out,
