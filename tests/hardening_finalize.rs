@@ -624,7 +624,7 @@ fn a_power_cut_at_each_phase_and_at_random_moments_never_leaves_an_early_valid()
     }
     // Random moments: stop the run (SIGSTOP) wherever it is, cut, kill.
     let times = run_times(&fs.mnt.join("reference"));
-    let seed = 0xc0ffee_0016_u64 ^ (times.0.as_micros() as u64);
+    let seed = 0x00c0_ffee_0016_u64 ^ (times.0.as_micros() as u64);
     let mut rng = Rng(seed | 1);
     let mut by_phase: std::collections::BTreeMap<String, usize> = Default::default();
     let mut random_cuts = 0;

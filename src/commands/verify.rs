@@ -1,6 +1,6 @@
 //! `fieldkit verify` and `fieldkit extract`: print the verdict (human or `--json`) and
-//! exit with the verdict's code (0 valid, 1 invalid, 2 unusable, 3 not finalized,
-//! 4 valid but incomplete); extract exits 0 extracted, 1 refused or failed (target left
+//! exit with the verdict's code (0 valid, 1 invalid, 2 unusable, 3 not finalized — with
+//! the lifecycle state it stopped in —, 4 valid but incomplete); extract exits 0 extracted, 1 refused or failed (target left
 //! as it was), 2 bad arguments.
 //!
 //! Must never change the bundle or soften a verdict: the exit code is the library's
@@ -103,6 +103,9 @@ fn print_report(out: &mut dyn Write, report: &verify::Report) -> std::io::Result
     };
     writeln!(out, "{headline}")?;
     writeln!(out, "  Bundle      {}", report.bundle)?;
+    if let Some(state) = &report.state {
+        writeln!(out, "  State       {state} (docs/bundle-format.md, \"Lifecycle\")")?;
+    }
     if let Some(s) = &report.sha256 {
         writeln!(out, "  SHA-256     {s}")?;
     }
