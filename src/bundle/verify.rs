@@ -5,7 +5,9 @@
 //! crate, plus our own check that every local header, central directory record and the
 //! end records are byte for byte what fieldkit's writer makes of the recorded values, and
 //! that members tile the file with nothing hidden between them), whether the file was
-//! ever finalized (end records of its own at its very end; never a `.part`), SHA256SUMS
+//! ever finalized (end records of its own at its very end; never under a name of the
+//! lifecycle, whose state it names: `bundle::lifecycle`), member names by the rule
+//! extract shares (`naming::check_member_name`, `naming::clashes`), SHA256SUMS
 //! both ways and in archive order, every member's
 //! SHA-256 and CRC-32, every files.jsonl hash against the stored content, the manifest's
 //! counts, the SSHSIG signatures (SHA256SUMS.sig and the `.zip.sig` sidecar) against the
@@ -61,7 +63,9 @@ pub enum Verdict {
     ValidIncomplete,
     /// Something does not match: tampered or damaged.
     Invalid,
-    /// No central directory: the run was killed before finishing, or the file is truncated.
+    /// Not finished: no central directory of its own (killed, disk full, truncated), or
+    /// a name of the lifecycle (`NAME.zip.part`, `NAME.zip.verified.part`), whose state
+    /// `Report::state` names.
     NotFinalized,
     /// Not a file we can read as a bundle at all.
     Unusable,

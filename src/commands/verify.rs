@@ -104,7 +104,10 @@ fn print_report(out: &mut dyn Write, report: &verify::Report) -> std::io::Result
     writeln!(out, "{headline}")?;
     writeln!(out, "  Bundle      {}", report.bundle)?;
     if let Some(state) = &report.state {
-        writeln!(out, "  State       {state} (docs/bundle-format.md, \"Lifecycle\")")?;
+        writeln!(
+            out,
+            "  State       {state} (docs/bundle-format.md, \"Lifecycle\")"
+        )?;
     }
     if let Some(s) = &report.sha256 {
         writeln!(out, "  SHA-256     {s}")?;
