@@ -141,10 +141,15 @@ fn shortened_name(components: &[&OsStr]) -> String {
     while !last.is_char_boundary(cut) {
         cut -= 1;
     }
+    // The cut may end in a dot or a space, which Windows drops: escaped, as everywhere.
+    let kept = last[..cut].trim_end_matches(['.', ' ']);
+    let tail: String = last[kept.len()..cut]
+        .chars()
+        .map(|c| if c == '.' { "%2E" } else { "%20" })
+        .collect();
     format!(
-        "{FILES_PREFIX}~long/{}/{}",
+        "{FILES_PREFIX}~long/{}/{kept}{tail}",
         &hex(&sha256(&all))[..32],
-        &last[..cut]
     )
 }
 
@@ -404,6 +409,21 @@ mod tests {
             clashes(assigned.iter().map(String::as_str)).is_empty(),
             "{assigned:?}"
         );
+    }
+
+    #[test]
+    fn a_shortened_name_cut_after_a_dot_or_space_stays_canonical() {
+        let deep: Vec<String> = (0..30).map(|i| format!("directory{i}")).collect();
+        for last in [
+            format!("{}. y", "x".repeat(99)),
+            format!("{} y", "x".repeat(99)),
+        ] {
+            let mut comps: Vec<&OsStr> = deep.iter().map(OsStr::new).collect();
+            comps.push(OsStr::new(&last));
+            let n = MemberNames::new().assign(&comps);
+            assert!(n.starts_with("files/~long/"), "{n}");
+            assert_eq!(check_member_name(&n), Ok(()), "{n}");
+        }
     }
 
     #[cfg(unix)]
