@@ -11,7 +11,7 @@
 //! file, never leaves a partial sidecar under its final name, and never removes anything
 //! but its own temporary sidecar.
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -229,7 +229,7 @@ fn sidecars(names: &Names) -> (&'static str, String) {
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     #[cfg(unix)]
     {
-        match File::open(dir).and_then(|d| d.sync_all()) {
+        match std::fs::File::open(dir).and_then(|d| d.sync_all()) {
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(()),
             r => r,
         }
