@@ -141,6 +141,15 @@ impl Device {
     }
 }
 
+impl Drop for Device {
+    /// A failed assertion must not leave the stick mounted.
+    fn drop(&mut self) {
+        if sh(&format!("mountpoint -q '{}'", self.mnt.display())).code == 0 {
+            sh(&format!("umount '{}'", self.mnt.display()));
+        }
+    }
+}
+
 /// When the free space is set: before the run, or while the run is stopped at a phase
 /// of the test hook (`FIELDKIT_TEST_PAUSE_AT`), so that the disk fills exactly at the
 /// step under test however much room the temporary files took before.

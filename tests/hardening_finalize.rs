@@ -212,6 +212,14 @@ impl Running {
     }
 }
 
+impl Drop for Running {
+    /// A failed assertion must not leave a stopped collect behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn process_state(pid: u32) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     stat.rsplit_once(") ")?.1.chars().next()
