@@ -5,7 +5,9 @@
 //! crate, plus our own check that every local header, central directory record and the
 //! end records are byte for byte what fieldkit's writer makes of the recorded values, and
 //! that members tile the file with nothing hidden between them), whether the file was
-//! ever finalized (end records of its own at its very end; never a `.part`), SHA256SUMS
+//! ever finalized (end records of its own at its very end; never under a name of the
+//! lifecycle, whose state it names: `bundle::lifecycle`), member names by the rule
+//! extract shares (`naming::check_member_name`, `naming::clashes`), SHA256SUMS
 //! both ways and in archive order, every member's
 //! SHA-256 and CRC-32, every files.jsonl hash against the stored content, the manifest's
 //! counts, the SSHSIG signatures (SHA256SUMS.sig and the `.zip.sig` sidecar) against the
@@ -24,6 +26,7 @@ use serde::Serialize;
 use ssh_key::PublicKey;
 
 use super::input::BundleInput;
+use super::lifecycle;
 use super::manifest::{Case, Counts, Manifest};
 use super::record::{FileRecord, Status};
 use super::zipwriter;
@@ -55,7 +58,9 @@ pub enum Verdict {
     /// (`--pubkey`, `--allowed-signers`, `--fingerprint`): not tampering, not evidence
     /// from that key either.
     WrongKey,
-    /// No central directory: the run was killed before finishing, or the file is truncated.
+    /// Not finished: no central directory of its own (killed, disk full, truncated), or
+    /// a name of the lifecycle (`NAME.zip.part`, `NAME.zip.verified.part`), whose state
+    /// `Report::state` names.
     NotFinalized,
     /// Not a file we can read as a bundle at all.
     Unusable,
@@ -85,6 +90,10 @@ pub struct Problem {
 pub struct Report {
     pub bundle: String,
     pub verdict: Verdict,
+    /// For a bundle not under its final name (`not_finalized`): the lifecycle state it
+    /// is in (`bundle::lifecycle`, docs/bundle-format.md "Lifecycle").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
     pub problems: Vec<Problem>,
     pub notes: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -119,6 +128,7 @@ impl Report {
         Report {
             bundle: path.display().to_string(),
             verdict: Verdict::Valid,
+            state: None,
             problems: Vec::new(),
             notes: Vec::new(),
             bundle_id: None,
@@ -800,13 +810,76 @@ pub fn verify(path: &Path, opts: &Options) -> Report {
 /// fly with `identities` (bundle::input), and everything below is checked on the plain
 /// archive inside it, the sidecars against the encrypted file.
 pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identity]) -> Report {
+    verify_inner(path, opts, identities, lifecycle::stage_of(path))
+}
+
+/// Verify-after-write: the content of a sealed archive that does not have its final name
+/// yet (`NAME.zip.part`), checked as if it had (collect gives it that name only after).
+pub fn verify_written(path: &Path, opts: &Options, identities: &[super::age::Identity]) -> Report {
+    verify_inner(
+        path,
+        opts,
+        identities,
+        (lifecycle::Stage::Final, lifecycle::Names::new(path)),
+    )
+}
+
+/// A bundle not under its final name: exit 3, with the state its name, its sidecars
+/// and (`sealed`) its content show. Problems found in the content stay listed; none
+/// found is said in a note.
+fn unfinished(
+    mut r: Report,
+    path: &Path,
+    stage: lifecycle::Stage,
+    names: &lifecycle::Names,
+    sealed: Option<bool>,
+) -> Report {
+    if let Some(state) = lifecycle::state(stage, sealed, names) {
+        if sealed == Some(true) && r.problems.is_empty() {
+            r.notes.push(
+                "the sealed archive itself checks out (every check above passed): it only \
+                 lacks the finalization steps named in the problem"
+                    .into(),
+            );
+        }
+        r.problems.insert(
+            0,
+            Problem {
+                code: "not_finalized",
+                message: format!(
+                    "{}: not finalized: {} (docs/bundle-format.md, \"Lifecycle\")",
+                    path.display(),
+                    state.description
+                ),
+            },
+        );
+        r.state = Some(state.code);
+    }
+    r.finish(Some(Verdict::NotFinalized))
+}
+
+fn verify_inner(
+    path: &Path,
+    opts: &Options,
+    identities: &[super::age::Identity],
+    (stage, life): (lifecycle::Stage, lifecycle::Names),
+) -> Report {
     let mut r = Report::new(path);
     r.trust = opts.trust.describe();
-    let part = path
-        .file_name()
-        .is_some_and(|n| n.to_string_lossy().ends_with(".part"));
-    let opened = if !part && super::input::is_encrypted(path) {
+    let part = stage != lifecycle::Stage::Final;
+    let encrypted = super::input::is_encrypted(path)
+        || (part && life.final_name().to_ascii_lowercase().ends_with(".age"));
+    let opened = if encrypted {
         if identities.is_empty() {
+            if part {
+                let sealed = (stage == lifecycle::Stage::Verified).then_some(true);
+                r.notes.push(
+                    "encrypted: give --identity-file with a key it is encrypted to, to check \
+                     its content"
+                        .into(),
+                );
+                return unfinished(r, path, stage, &life, sealed);
+            }
             r.problem(
                 "encrypted",
                 format!(
@@ -819,6 +892,22 @@ pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identi
         }
         match BundleInput::open_encrypted(path, identities) {
             Ok(i) => Ok(i),
+            // An unfinished file whose encryption does not end in its last chunk was
+            // never sealed (or was damaged since).
+            Err(super::age::OpenError::Damaged(e) | super::age::OpenError::Format(e)) if part => {
+                r.notes.push(format!("{}: {e}", path.display()));
+                return unfinished(r, path, stage, &life, Some(false));
+            }
+            Err(super::age::OpenError::NoIdentity(e)) if part => {
+                r.notes.push(format!("{}: {e}", path.display()));
+                return unfinished(
+                    r,
+                    path,
+                    stage,
+                    &life,
+                    (stage == lifecycle::Stage::Verified).then_some(true),
+                );
+            }
             Err(super::age::OpenError::Damaged(e)) => {
                 r.problem("encrypted_damaged", format!("{}: {e}", path.display()));
                 return r.finish(Some(Verdict::Invalid));
@@ -869,17 +958,6 @@ pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identi
         );
         r.finish(Some(Verdict::NotFinalized))
     };
-    // fieldkit writes NAME.zip.part and renames it only once it is complete: whatever a
-    // .part holds (nothing at all after a kill before the first write), it is unfinished.
-    if path
-        .file_name()
-        .is_some_and(|n| n.to_string_lossy().ends_with(".part"))
-    {
-        return not_finalized(
-            r,
-            "the name ends in .part (fieldkit never renamed it, so the run did not finish)".into(),
-        );
-    }
     let mut head = [0u8; 4];
     let starts_like_zip =
         len >= 4 && file.read_exact(&mut head).is_ok() && head == [0x50, 0x4b, 0x03, 0x04];
@@ -896,6 +974,9 @@ pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identi
     };
     match end {
         Some(e) if e.is_own() => {}
+        // Under a name of the lifecycle (NAME.zip.part, …): whatever it holds (nothing at
+        // all after a kill before the first write), it was never sealed.
+        _ if part => return unfinished(r, path, stage, &life, Some(false)),
         Some(e) if starts_like_zip => {
             return not_finalized(
                 r,
@@ -1059,14 +1140,9 @@ pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identi
                 ),
             );
         }
-        if name.starts_with('/')
-            || name.contains('\\')
-            || name.split('/').any(|c| c == ".." || c.is_empty())
-        {
-            r.problem(
-                "unsafe_member_name",
-                format!("member name {name:?} is absolute or escapes the bundle"),
-            );
+        // The canonical-name rule extract applies too: what it refuses never verifies.
+        if let Err(why) = super::naming::check_member_name(&name) {
+            r.problem("unsafe_member_name", why);
         }
         entries.push(Entry {
             name,
@@ -1084,6 +1160,13 @@ pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identi
     }
     r.members = entries.len();
     structure::check_file_order(&entries, &mut r);
+    // Names that unpack to one path where case is ignored, or a file that is another
+    // member's directory (exact duplicates are reported above).
+    for c in super::naming::clashes(entries.iter().map(|e| &*e.name)) {
+        if !matches!(c, super::naming::Clash::Duplicate(_)) {
+            r.problem("clashing_member_names", c.to_string());
+        }
+    }
     let archive_order: Vec<Arc<str>> = entries.iter().map(|e| e.name.clone()).collect();
     entries.sort_by_key(|e| e.header_start);
     // Required members.
@@ -1250,6 +1333,17 @@ pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identi
             ));
         }
         r.bundle_id = Some(m.bundle_id.clone());
+        // fieldkit names a bundle …_<first 8 characters of its id>.zip.
+        let file = life.final_name();
+        let short = m.bundle_id.get(..8).unwrap_or(&m.bundle_id);
+        if !short.is_empty() && !file.contains(short) {
+            r.notes.push(format!(
+                "the file name {file} does not carry this bundle's id {} (fieldkit ends a \
+                 bundle's name with the id's first 8 characters): renamed since, or named \
+                 after another bundle",
+                m.bundle_id
+            ));
+        }
         r.status = Some(m.status.clone());
         r.incomplete_reason = m.incomplete_reason.clone();
         r.case = Some(m.case.clone());
@@ -1402,13 +1496,16 @@ pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identi
     );
     structure::check_headers(&entries, &bindings, manifest.as_ref(), &mut r);
 
-    // Sidecars.
+    // Sidecars (of the final name: an unfinished bundle's sidecars are already theirs).
     if opts.check_sidecars {
         let keys = match (&signer_key, &embedded_key) {
             (Some(k), _) | (None, Some(k)) => vec![k.clone()],
             (None, None) => opts.trust.keys(),
         };
-        check_sidecars(path, &whole, &keys, &mut r);
+        check_sidecars(&life, &whole, &keys, &mut r);
+    }
+    if part {
+        return unfinished(r, path, stage, &life, Some(true));
     }
     r.finish(None)
 }
@@ -1582,15 +1679,13 @@ fn count_lines(reader: impl Read) -> Result<u64, (u64, std::io::Error)> {
     Ok(n)
 }
 
-/// `.sha256` and `.sig` beside the bundle (by name, else by the bundle id: sidecars.rs);
-/// the `.sig` must be by `keys` (the key that signed SHA256SUMS; none: any key).
-fn check_sidecars(path: &Path, whole: &[u8; 32], keys: &[PublicKey], r: &mut Report) {
-    let (sha, sig) = super::sidecars::find(path, r.bundle_id.as_deref());
-    let (want_sha, want_sig) = sidecar_paths(path);
-    let own = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+/// `.sha256` and `.sig` of the bundle's final name (an unfinished bundle's sidecars are
+/// already named after it), found by name, else by the bundle id (sidecars.rs); the
+/// `.sig` must be by `keys` (the key that signed SHA256SUMS; none: any key).
+fn check_sidecars(life: &lifecycle::Names, whole: &[u8; 32], keys: &[PublicKey], r: &mut Report) {
+    let (sha, sig) = super::sidecars::find(&life.final_path, r.bundle_id.as_deref());
+    let (want_sha, want_sig) = sidecar_paths(&life.final_path);
+    let own = life.final_name();
     for found in [&sha, &sig].into_iter().flatten() {
         if !found.by_name {
             r.notes.push(format!(
