@@ -106,8 +106,8 @@ const SCAN_NOTE_LISTED: usize = 50;
 fn scan_note(vol: &ImageVolume, scan: &super::fs::DeletedScan) -> ScanNote {
     let mut detail = format!(
         "volume {} ({}): {} metadata record(s) scanned for deleted entries: {} deleted \
-         entr(y/ies) listed, {} never used (zeroed), {} not in use without a name (not \
-         listed), {} could not be parsed (not listed)",
+         entr(y/ies) listed, {} never used, {} not in use without a name (not listed), \
+         {} could not be parsed (not listed)",
         vol.index,
         vol.info.kind,
         scan.scanned,
@@ -1405,9 +1405,9 @@ mod tests {
         assert!(
             notes[0].detail.contains(
                 "100 metadata record(s) scanned for deleted entries: 1 deleted entr(y/ies) \
-                 listed, 10 never used (zeroed), 8 not in use without a name (not listed), 1 \
-                 could not be parsed (not listed): record 40 at image offset 1089536 \
-                 [bad_fixup]: MFT record 40: update sequence mismatch"
+                 listed, 10 never used, 8 not in use without a name (not listed), 1 could \
+                 not be parsed (not listed): record 40 at image offset 1089536 [bad_fixup]: \
+                 MFT record 40: update sequence mismatch"
             ),
             "{}",
             notes[0].detail

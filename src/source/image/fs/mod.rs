@@ -306,11 +306,13 @@ pub struct DeletedScan {
     pub entries: Vec<DeletedEntry>,
     /// Metadata records scanned (NTFS: every record of the `$MFT`).
     pub scanned: u64,
-    /// Records never used (all zeros): nothing to list.
+    /// Records never used: all zeros, or (NTFS) a `FILE` header with no attribute, as
+    /// mkntfs and Windows initialise the `$MFT`'s spare records. Nothing to list.
     pub empty: u64,
-    /// Records not in use that parse but carry no name (NTFS: `$FILE_NAME`), such as
-    /// the reserved records 16–23 mkntfs and Windows leave: no entry to list
-    /// (sleuthkit's `fls -d` shows them as `$OrphanFiles/OrphanFile-N`).
+    /// Records not in use that parse and have attributes but no name (NTFS: no
+    /// `$FILE_NAME`), such as the reserved records 16–23 (only `$STANDARD_INFORMATION`):
+    /// not listed; sleuthkit's `fls -d` shows exactly these as
+    /// `$OrphanFiles/OrphanFile-N`.
     pub nameless: u64,
     /// Records that could not be parsed (in use or not: the header that says so is the
     /// part that failed), the first [`MAX_UNREADABLE_LISTED`] of them. One the directory

@@ -10,10 +10,11 @@
 //! `$Bitmap` than the runs it checks, or skip a record silently. A record that does not
 //! parse (no `FILE` signature, a torn update sequence, a bad attribute header) is not an
 //! entry: it is returned in `DeletedScan::unreadable` with its number, offset and reason,
-//! and the collector records the count and offsets. All-zero records (never used) and
-//! nameless records not in use (the reserved records 16–23, which sleuthkit lists as
-//! `$OrphanFiles/OrphanFile-N`) are counted, not listed. docs/image-sources.md says
-//! where this list differs from `fls -d`.
+//! and the collector records the count and offsets. Records never used (all zeros, or a
+//! `FILE` header without attributes) and nameless records not in use (attributes but no
+//! `$FILE_NAME`: the reserved records 16–23, which sleuthkit lists as
+//! `$OrphanFiles/OrphanFile-N`) are counted, not listed. docs/design.md ("NTFS is read
+//! by our own parser too") says exactly where this list differs from `fls -d`.
 
 use std::collections::HashMap;
 
@@ -84,7 +85,11 @@ impl Ntfs {
             }
             let attrs = self.attributes(&rec).unwrap_or_else(|_| rec.attrs.clone());
             let Some(fname) = primary_name(&attrs) else {
-                scan.nameless += 1;
+                if attrs.is_empty() {
+                    scan.empty += 1;
+                } else {
+                    scan.nameless += 1;
+                }
                 continue;
             };
             let node = self.build_node(&rec, &attrs);
