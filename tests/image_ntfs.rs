@@ -129,8 +129,12 @@ setfattr -h -v 0x00000800 -n system.ntfs_attrib_be comp
 head -c 200000 /dev/zero | tr '\0' 'z' > comp/z.txt
 head -c 100000 /dev/urandom > gone.bin
 echo bye > docs/gone-small.txt
+mkdir -p gone-dir/sub
+echo inner > gone-dir/sub/inner.txt
+echo outer > gone-dir/outer.txt
 sync
 rm gone.bin docs/gone-small.txt
+rm -r gone-dir
 "#,
             m = q(m)
         ));
@@ -532,6 +536,15 @@ fn ntfs_reads_like_the_ntfs3g_mount_and_sleuthkit_and_rebuilds_with_dd() {
     assert_eq!(gone.runs_unallocated, Some(true), "its clusters are free");
     assert!(gone.node.times.modified.is_some() && gone.node.name_times.is_some());
     assert!(mine.contains_key("docs/gone-small.txt"), "{mine:?}");
+    // A deleted folder's deleted files keep their path through it, as fls -d shows them.
+    for p in [
+        "gone-dir",
+        "gone-dir/sub",
+        "gone-dir/sub/inner.txt",
+        "gone-dir/outer.txt",
+    ] {
+        assert!(mine.contains_key(p), "{p}: {mine:?}");
+    }
 }
 
 // ---------------------------------------------------------------------------------

@@ -3,10 +3,15 @@
 //! times and size, and whether every cluster of its default stream is still free in
 //! `$Bitmap` (so the clusters may still hold the deleted content).
 //!
+//! A parent chain runs through deleted directories too (as `fls -d` shows a deleted
+//! folder's deleted files under its name): a parent in use must carry the sequence
+//! number the name recorded, a deleted one that number or the next (freeing a record
+//! bumps it once).
+//!
 //! Owns `Ntfs::scan_deleted`. Must never: follow a parent chain further than
-//! `MAX_DEPTH` or around a cycle, take a parent whose sequence number differs from the
-//! one the name recorded (the directory was deleted and the record reused: the path is
-//! then unknown, and the entry is listed under `$OrphanFiles`), or read more of
+//! `MAX_DEPTH` or around a cycle, take a parent whose sequence number says the record
+//! was reused since the name was written (the path is then unknown, and the entry is
+//! listed under `$OrphanFiles`), or read more of
 //! `$Bitmap` than the runs it checks, or skip a record silently. A record that does not
 //! parse (no `FILE` signature, a torn update sequence, a bad attribute header) is not an
 //! entry: it is returned in `DeletedScan::unreadable` with its number, offset and reason,
@@ -54,7 +59,7 @@ impl Ntfs {
                 Layout::Extents { extents, .. } => Some(extents),
                 _ => None,
             });
-        let mut dirs: HashMap<u64, Option<(u16, FileName)>> = HashMap::new();
+        let mut dirs: HashMap<u64, Option<(u16, bool, FileName)>> = HashMap::new();
         let mut scan = DeletedScan {
             scanned: self.record_count(),
             ..DeletedScan::default()
@@ -112,7 +117,7 @@ impl Ntfs {
     fn parent_path(
         &self,
         fname: &FileName,
-        dirs: &mut HashMap<u64, Option<(u16, FileName)>>,
+        dirs: &mut HashMap<u64, Option<(u16, bool, FileName)>>,
     ) -> Option<Vec<u8>> {
         let mut comps = vec![fname.name_utf8()];
         let mut parent = fname.parent;
@@ -134,14 +139,18 @@ impl Ntfs {
             visited.push(number);
             let entry = dirs.entry(number).or_insert_with(|| {
                 let rec = self.record(number).ok()?;
-                if !rec.in_use() || !rec.is_dir() || rec.base & REF_MASK != 0 {
+                if !rec.is_dir() || rec.base & REF_MASK != 0 {
                     return None;
                 }
                 let attrs = self.attributes(&rec).ok()?;
-                Some((rec.sequence, primary_name(&attrs)?))
+                Some((rec.sequence, rec.in_use(), primary_name(&attrs)?))
             });
-            let (dir_seq, dir_name) = entry.as_ref()?;
-            if seq != 0 && *dir_seq != seq {
+            let (dir_seq, dir_in_use, dir_name) = entry.as_ref()?;
+            // A directory in use must carry the sequence the name recorded; a deleted one
+            // that sequence or the next (freeing a record bumps it once). Anything else is
+            // a record reused since: the path is unknown.
+            let same = *dir_seq == seq || (!dir_in_use && *dir_seq == seq.wrapping_add(1));
+            if seq != 0 && !same {
                 return None;
             }
             comps.push(dir_name.name_utf8());
