@@ -105,6 +105,8 @@ if [ "$ICAT_SECS" -gt 0 ]; then
     echo "  icat per file + sha256sum (sleuthkit)        $ICAT_PARTIAL" >&2
   elif [ "$rc" != 0 ]; then
     echo "icat per file failed ($rc)" >&2; exit 1
+  else
+    printf '  %-44s %8.2f s\n' "icat per file + sha256sum (sleuthkit)" "${SECS["icat per file + sha256sum (sleuthkit)"]}" >&2
   fi
 else
   measure "icat per file + sha256sum (sleuthkit)" sh -c "$ICAT_SCRIPT" "$OUT" "$IMG/ext4.img" "$BENCH_DIR/inodes.txt"

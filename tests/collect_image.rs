@@ -465,8 +465,10 @@ split -d -a 3 --numeric-suffixes=1 -b 7M disk.raw disk.split.
 /// A GPT disk through the binary: the manifest lists every volume with its index, offset
 /// and size (as `mmls` gives them), its type GUID, its GPT name and its file
 /// system's label; the volume with no file system is listed with the reason it was not
-/// read, in the manifest and in the actions; `--partition 1` lists the other as not
-/// selected. MBR type IDs are checked in the partitioned-disk test above.
+/// read, in the manifest and in the actions; `image info` (text and `--json`) shows the
+/// same before anything is collected, and a one-line error for garbage; `--partition 1`
+/// lists the other as not selected. MBR type IDs are checked in the partitioned-disk test
+/// above.
 #[test]
 fn a_gpt_disk_lists_every_volume_with_type_name_label_and_why_one_was_not_read() {
     require_tool("sfdisk", "fdisk");
@@ -535,6 +537,64 @@ dd if=ext.img of=disk.raw bs=512 seek=2048 conv=notrunc status=none
         collected(&common::records(&b), "").get("etc/hostname"),
         Some(&sha256_file(&d.join("tree/etc/hostname")))
     );
+    // `image info` shows the same volumes before anything is collected.
+    let info = common::run(&["image", "info", "--json", raw.to_str().unwrap()]);
+    assert_eq!(info.code, 0, "{}", info.stderr);
+    let j: Value = serde_json::from_str(&info.stdout).unwrap();
+    assert_eq!(j["container"]["format"], "raw");
+    assert_eq!(j["container"]["media_size"], 16 << 20);
+    assert_eq!(j["volume_system"]["scheme"], "gpt");
+    for (i, v) in vols.iter().enumerate() {
+        let w = &j["volumes"][i];
+        assert_eq!(w["number"], v["index"]);
+        assert_eq!(w["offset"], v["offset"]);
+        assert_eq!(w["size"], v["size"]);
+        assert_eq!(w["partition_type"], v["partition_type"]);
+        assert_eq!(w["name"], v["label"]);
+    }
+    assert_eq!(j["file_systems"][0]["status"], "readable");
+    assert_eq!(j["file_systems"][0]["file_system"]["kind"], "ext4");
+    assert_eq!(j["file_systems"][0]["file_system"]["label"], "rootfs");
+    assert_eq!(j["file_systems"][1]["status"], "no_file_system");
+    assert_eq!(j["profile_choice"]["profile"], "linux-triage");
+    let text = common::run(&["image", "info", raw.to_str().unwrap()]);
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    for want in [
+        "Container   raw",
+        "Volumes     gpt (2 volume(s)",
+        "  1  offset 1048576  size 8.0 MiB (8388608 bytes)  type 0FC63DAF-8483-4772-8E79-3D69D8477DE4",
+        "name \"linux data\"",
+        "     ext4 label \"rootfs\"",
+        "  2  offset 9437184  size 4.0 MiB (4194304 bytes)",
+        "     not read: no file system fieldkit recognises in its first sectors",
+        "Profile     linux-triage",
+    ] {
+        assert!(text.stdout.contains(want), "{want:?} in:\n{}", text.stdout);
+    }
+    // A file of zeros is a raw image with nothing fieldkit can read: said, exit 0.
+    std::fs::write(d.join("zeros.img"), vec![0u8; 4096]).unwrap();
+    let z = common::run(&["image", "info", d.join("zeros.img").to_str().unwrap()]);
+    assert_eq!(z.code, 0, "{}", z.stderr);
+    assert!(
+        z.stdout
+            .contains("Profile     none: no volume fieldkit can read"),
+        "{}",
+        z.stdout
+    );
+    // An E01 cut after its header cannot be opened: one line naming it, exit 2.
+    std::fs::write(
+        d.join("cut.E01"),
+        b"EVF\x09\x0d\x0a\xff\x00\x01\x01\x00\x00",
+    )
+    .unwrap();
+    for bad in [d.join("cut.E01"), d.join("missing.img")] {
+        let r = common::run(&["image", "info", bad.to_str().unwrap()]);
+        assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+        assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+        assert!(r.stderr.contains(bad.to_str().unwrap()), "{}", r.stderr);
+        assert!(r.stdout.is_empty(), "{}", r.stdout);
+    }
+
     let (_, b1) = collect_ok(
         &raw,
         &d.join("out-p1"),
