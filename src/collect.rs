@@ -841,7 +841,8 @@ pub fn collect(
                     sha1: stored.sha1.as_ref().map(|_| d.sha1.clone()),
                     md5: stored.md5.as_ref().map(|_| d.md5.clone()),
                     bytes: d.bytes,
-                    method: "one sequential read of the whole media on its own threads while                              the files were collected (the files' runs are read separately)"
+                    method: "one sequential read of the whole media on its own threads while the \
+                             files were collected (the files' runs are read separately)"
                         .into(),
                     compared,
                 });

@@ -775,10 +775,13 @@ head -c 50000 /dev/urandom > victim.bin
 for i in $(seq -w 0 59); do echo "$i" > "loop/a long name to fill the index, number $i"; done
 echo gone > keep/gone.txt
 echo also gone > keep/gone-intact.txt
+head -c 70000 /dev/urandom > {d}/gone-big.orig
+cp {d}/gone-big.orig keep/gone-big.bin
 sync
-rm keep/gone.txt keep/gone-intact.txt
+rm keep/gone.txt keep/gone-intact.txt keep/gone-big.bin
 "#,
-            m = q(m)
+            m = q(m),
+            d = q(d)
         ))
     });
     let addr = |p: &str| -> u64 {
@@ -940,6 +943,61 @@ EOF"#,
     assert!(
         notes.iter().any(|n| n.as_str() == Some(detail)),
         "the manifest's volume carries the same note: {notes:?}"
+    );
+    // Without --deleted a deleted file is a record only; with it, its content is read
+    // from the runs it last had (still free here, so the bytes are the deleted file's),
+    // stored, and rebuilds from the recorded ranges like any file.
+    let big = common::record_for(&recs, "/keep/gone-big.bin");
+    assert_eq!(big["status"], "deleted", "{big}");
+    assert!(big["member"].is_null() && big["sha256"].is_null(), "{big}");
+    assert_eq!(big["image"]["runs_unallocated"], true, "{big}");
+    let (_, bd) = collect_ok(
+        &img,
+        &d.join("out-deleted"),
+        &["--profile", "all-files", "--deleted"],
+    );
+    let recs = common::records(&bd);
+    let big = common::record_for(&recs, "/keep/gone-big.bin");
+    assert_eq!(big["status"], "deleted", "{big}");
+    assert_eq!(
+        big["sha256"].as_str(),
+        Some(sha256_file(&d.join("gone-big.orig")).as_str()),
+        "{big}"
+    );
+    assert!(big["member"].as_str().is_some(), "{big}");
+    assert!(
+        big["detail"]
+            .as_str()
+            .unwrap()
+            .contains("content read from the runs it last had (--deleted)"),
+        "{big}"
+    );
+    let small = common::record_for(&recs, "/keep/gone-intact.txt");
+    assert_eq!(small["status"], "deleted", "{small}");
+    assert_eq!(
+        small["sha256"].as_str(),
+        Some(hex(&Sha256::digest(b"also gone\n")).as_str()),
+        "resident content of a deleted record: {small}"
+    );
+    let mut both = recs.clone();
+    both.retain(|r| r["path"] == "/keep/gone-big.bin" || r["path"] == "/keep/gone-intact.txt");
+    for r in &mut both {
+        r["status"] = "collected".into();
+    }
+    let rebuilt = rebuild_from_runs(&img, &both, d);
+    assert_eq!(rebuilt.len(), 2, "{rebuilt:?}");
+    for r in &both {
+        let p = r["path"].as_str().unwrap().trim_start_matches('/');
+        assert_eq!(
+            rebuilt.get(p).map(String::as_str),
+            r["sha256"].as_str(),
+            "{p}"
+        );
+    }
+    assert_eq!(
+        common::verify(&bd, &[]).code,
+        0,
+        "the --deleted bundle verifies"
     );
 }
 

@@ -954,7 +954,8 @@ fn mark_deleted(rec: &mut FileRecord) {
         rec.status = Some(Status::Deleted);
         rec.reason = Some("deleted".into());
         rec.detail = Some(
-            "deleted entry (metadata record not in use): content read from the runs it last              had (--deleted); they may have been reused since"
+            "deleted entry (metadata record not in use): content read from the runs it last \
+             had (--deleted); they may have been reused since"
                 .into(),
         );
     } else {
