@@ -312,9 +312,9 @@ fn an_ext4_image_collects_as_its_loop_mount_does_and_rebuilds_from_its_runs() {
 
 /// An MBR disk with a FAT16 and an ext4 partition and one without a file system: every
 /// readable volume is collected under its own member folder, the other is listed with its
-/// reason; `--partition 2` takes only the second. The same disk as E01 (compressed) and
-/// as a split raw set collects the same files, and `--hash-image` records the media's
-/// SHA-256 and checks the E01's own MD5.
+/// reason; `--partition 2` takes only the second. The same disk as E01 (compressed), as a
+/// split raw set and as qemu-img's VMDK, VHDX and VHD collects the same files, and
+/// `--hash-image` records the media's SHA-256 and checks the E01's own MD5.
 #[test]
 fn a_partitioned_disk_as_raw_e01_and_split_raw_collects_each_volume_apart() {
     require_tool("mkfs.fat", "dosfstools");
@@ -458,6 +458,27 @@ split -d -a 3 --numeric-suffixes=1 -b 7M disk.raw disk.split.
         &["--profile", "all-files"],
     );
     assert_eq!(collected(&common::records(&bs), ""), got, "split = raw");
+    // The same disk as qemu-img writes it to VMDK (monolithic sparse, stream-optimised),
+    // VHDX and VHD (dynamic): the same files, the container named in the manifest.
+    require_tool("qemu-img", "qemu-utils");
+    for (fmt, opts, file, container) in [
+        ("vmdk", "subformat=monolithicSparse", "disk.vmdk", "vmdk"),
+        ("vmdk", "subformat=streamOptimized", "disk-stream.vmdk", "vmdk"),
+        ("vhdx", "subformat=dynamic", "disk.vhdx", "vhdx"),
+        ("vpc", "subformat=dynamic", "disk.vhd", "vhd"),
+    ] {
+        bash(&format!(
+            "cd {} && qemu-img convert -q -f raw -O {fmt} -o {opts} disk.raw {file}",
+            q(d)
+        ));
+        let (_, bq) = collect_ok(
+            &d.join(file),
+            &d.join(format!("out-{file}")),
+            &["--profile", "all-files", "--no-verify"],
+        );
+        assert_eq!(collected(&common::records(&bq), ""), got, "{file} = raw");
+        assert_eq!(common::manifest(&bq)["image"]["container"], container, "{file}");
+    }
     let v = common::verify(&be, &[]);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
 }
