@@ -463,7 +463,12 @@ split -d -a 3 --numeric-suffixes=1 -b 7M disk.raw disk.split.
     require_tool("qemu-img", "qemu-utils");
     for (fmt, opts, file, container) in [
         ("vmdk", "subformat=monolithicSparse", "disk.vmdk", "vmdk"),
-        ("vmdk", "subformat=streamOptimized", "disk-stream.vmdk", "vmdk"),
+        (
+            "vmdk",
+            "subformat=streamOptimized",
+            "disk-stream.vmdk",
+            "vmdk",
+        ),
         ("vhdx", "subformat=dynamic", "disk.vhdx", "vhdx"),
         ("vpc", "subformat=dynamic", "disk.vhd", "vhd"),
     ] {
@@ -477,7 +482,11 @@ split -d -a 3 --numeric-suffixes=1 -b 7M disk.raw disk.split.
             &["--profile", "all-files", "--no-verify"],
         );
         assert_eq!(collected(&common::records(&bq), ""), got, "{file} = raw");
-        assert_eq!(common::manifest(&bq)["image"]["container"], container, "{file}");
+        assert_eq!(
+            common::manifest(&bq)["image"]["container"],
+            container,
+            "{file}"
+        );
     }
     let v = common::verify(&be, &[]);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);

@@ -9,7 +9,9 @@
 //! by itself), the NTFS metadata files by name, every file rebuilt from the image with
 //! the recorded byte ranges, the image unchanged; a record with a broken fixup and a
 //! directory index that loops, each a record with its offset and the rest collected;
-//! and thousands of mutated images that must never panic or hang.
+//! a torn deleted record named by the deleted scan; `--deleted`; an image cut short (in
+//! the data and inside the `$MFT`); and thousands of mutated images that must never
+//! panic or hang.
 
 mod common;
 
@@ -998,6 +1000,135 @@ EOF"#,
         common::verify(&bd, &[]).code,
         0,
         "the --deleted bundle verifies"
+    );
+}
+
+/// A truncated NTFS image through the binary. Cut after 12 of 16 MiB: the file whose
+/// clusters lie past the cut is an `extent_outside_volume` error naming the image offset,
+/// everything else is collected, the deleted file still listed. Cut inside the `$MFT`
+/// (after record 100), where even the root's index block is gone: the root is one error
+/// naming the offset where the media ends, and the deleted-entry scan still runs over
+/// the records that are there — it lists the deleted file and says how many records the
+/// `$MFT` claims past the end (outcome `error`), in the actions and the manifest.
+#[test]
+fn a_truncated_ntfs_image_collects_what_lies_before_the_cut_and_says_what_does_not() {
+    require_ntfs_tools();
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let img = d.join("whole.img");
+    mkntfs(&img, 16);
+    ntfs_mounted(&img, "streams_interface=none", |m| {
+        bash(&format!(
+            r#"cd {m}
+mkdir keep many
+echo fine > keep/fine.txt
+echo gone > keep/gone.txt
+for i in $(seq -w 0 59); do echo "$i" > "many/a long name to fill the index, number $i"; done
+head -c 3000000 /dev/urandom > big.bin
+sync
+rm keep/gone.txt
+"#,
+            m = q(m)
+        ))
+    });
+    let mft_records: u64 = bash(&format!(
+        "istat {} 0 | sed -n 's/^Type: \\$DATA (128-1).*  size: \\([0-9]*\\).*/\\1/p'",
+        q(&img)
+    ))
+    .trim()
+    .parse::<u64>()
+    .expect("the $MFT's size")
+        / 1024;
+    assert!(mft_records > 100, "{mft_records}");
+
+    // (1) Cut after 12 MiB.
+    let cut = d.join("cut12.img");
+    bash(&format!(
+        "cp {} {c} && truncate -s 12M {c}",
+        q(&img),
+        c = q(&cut)
+    ));
+    let (_, b) = collect_ok(&cut, &d.join("o1"), &["--profile", "all-files"]);
+    let recs = common::records(&b);
+    let big = common::record_for(&recs, "/big.bin");
+    assert_eq!(big["status"], "error", "{big}");
+    assert_eq!(big["reason"], "extent_outside_volume", "{big}");
+    assert!(
+        big["detail"].as_str().unwrap().contains("image offset"),
+        "{big}"
+    );
+    assert!(big["member"].is_null() && big["sha256"].is_null(), "{big}");
+    assert_eq!(
+        common::record_for(&recs, "/keep/fine.txt")["status"],
+        "collected"
+    );
+    let many = recs
+        .iter()
+        .filter(|r| r["status"] == "collected" && r["path"].as_str().unwrap().starts_with("/many/"))
+        .count();
+    assert_eq!(many, 60);
+    assert_eq!(
+        common::record_for(&recs, "/keep/gone.txt")["status"],
+        "deleted"
+    );
+    assert_eq!(common::verify(&b, &[]).code, 0);
+
+    // (2) Cut inside the $MFT.
+    let at = record_offset(&img, 100);
+    let cut = d.join("cutmft.img");
+    bash(&format!(
+        "cp {} {c} && truncate -s {at} {c}",
+        q(&img),
+        c = q(&cut)
+    ));
+    let (_, b) = collect_ok(
+        &cut,
+        &d.join("o2"),
+        &["--profile", "all-files", "--no-verify"],
+    );
+    let recs = common::records(&b);
+    let root = common::record_for(&recs, "/");
+    assert_eq!(root["status"], "error", "{root}");
+    assert!(
+        root["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("the media ends at {at}")),
+        "{root}"
+    );
+    assert_eq!(
+        common::record_for(&recs, "/keep/gone.txt")["status"],
+        "deleted",
+        "the scan still lists the deleted file: {recs:#?}"
+    );
+    let acts = String::from_utf8(common::member(&b, "actions.jsonl")).unwrap();
+    let scan: Value = acts
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|a| a["action"] == "image.deleted_scan")
+        .expect("the scan ran");
+    assert_eq!(scan["outcome"], "error", "{scan}");
+    let detail = scan["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("100 metadata record(s) scanned")
+            && detail.contains(&format!(
+                "{} more the $MFT claims lie past the end of the volume",
+                mft_records - 100
+            )),
+        "{detail}"
+    );
+    let m = common::manifest(&b);
+    let v = &m["image"]["volumes"][0];
+    assert!(
+        v["notes"].as_array().unwrap().iter().any(|n| n == detail),
+        "{v}"
+    );
+    assert!(
+        v["fs"]["notes"].as_array().unwrap().iter().any(|n| n
+            .as_str()
+            .unwrap()
+            .contains("records past them are not read")),
+        "{v}"
     );
 }
 

@@ -93,7 +93,8 @@ pub struct ImageSource {
 pub struct ScanNote {
     /// The volume's number (`ImageVolume::index`).
     pub volume: u32,
-    /// Records that could not be parsed (0: the scan read every record).
+    /// Records that could not be parsed or lie past the volume's end (0: the scan read
+    /// every record).
     pub unreadable: u64,
     /// The sentence: counts, then each unreadable record with its image offset.
     pub detail: String,
@@ -116,6 +117,13 @@ fn scan_note(vol: &ImageVolume, scan: &super::fs::DeletedScan) -> ScanNote {
         scan.nameless,
         scan.unreadable_total
     );
+    if scan.past_end > 0 {
+        detail.push_str(&format!(
+            ", {} more the $MFT claims lie past the end of the volume (not read: the image \
+             is cut short)",
+            scan.past_end
+        ));
+    }
     if scan.unreadable_total > 0 {
         let named: Vec<String> = scan
             .unreadable
@@ -141,7 +149,7 @@ fn scan_note(vol: &ImageVolume, scan: &super::fs::DeletedScan) -> ScanNote {
     }
     ScanNote {
         volume: vol.index,
-        unreadable: scan.unreadable_total,
+        unreadable: scan.unreadable_total + scan.past_end,
         detail,
     }
 }
@@ -439,7 +447,14 @@ impl ImageSource {
                     next: 0,
                 }]
             }
-            Err(e) => return emit(error(&[], &e)),
+            Err(e) => {
+                // The root cannot be listed (a truncated image, a torn root record): the
+                // deleted-entry scan reads the records themselves, so it still runs.
+                if !emit(error(&[], &e)) {
+                    return false;
+                }
+                return self.walk_deleted(vi, interrupt, emit);
+            }
         };
         while let Some(frame) = stack.last_mut() {
             if interrupt.load(Ordering::Relaxed) {
@@ -1207,6 +1222,7 @@ mod tests {
                     detail: "MFT record 40: update sequence mismatch".into(),
                 }],
                 unreadable_total: 1,
+                past_end: 0,
             })
         }
         fn volume(&self) -> &Arc<dyn super::super::ReadAt> {

@@ -320,6 +320,9 @@ pub struct DeletedScan {
     pub unreadable: Vec<UnreadableRecord>,
     /// How many records could not be parsed (all of them, listed or not).
     pub unreadable_total: u64,
+    /// Records the metadata says exist but that lie past the end of the volume (a cut
+    /// image): not read at all.
+    pub past_end: u64,
 }
 
 /// Unreadable records a deleted scan lists one by one; past this only the count grows

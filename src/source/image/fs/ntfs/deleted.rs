@@ -62,6 +62,7 @@ impl Ntfs {
         let mut dirs: HashMap<u64, Option<(u16, bool, FileName)>> = HashMap::new();
         let mut scan = DeletedScan {
             scanned: self.record_count(),
+            past_end: self.mft_claimed_records.saturating_sub(self.record_count()),
             ..DeletedScan::default()
         };
         for n in 0..self.record_count() {

@@ -74,6 +74,9 @@ pub struct Ntfs {
     /// The `$MFT`'s `$DATA`, as extents of the volume.
     mft_extents: Vec<Extent>,
     mft_size: u64,
+    /// Records the `$MFT`'s run list claims, also those past the volume's end (a cut
+    /// image), which `mft_size` leaves out: the deleted scan says how many it missed.
+    mft_claimed_records: u64,
     root: NodeId,
     label: Option<String>,
     notes: Vec<String>,
@@ -175,6 +178,7 @@ impl Ntfs {
                 volume_offset: Some(mft_lcn * cluster_size),
             }],
             mft_size: record_size,
+            mft_claimed_records: 1,
             root: NodeId(ROOT_RECORD),
             label: None,
             notes,
@@ -239,6 +243,7 @@ impl Ntfs {
                 }
                 self.mft_extents = extents;
                 self.mft_size = usable;
+                self.mft_claimed_records = size / self.record_size;
                 Ok(())
             }
             _ => Err(FsError::new(
