@@ -1005,7 +1005,8 @@ EOF"#,
 
 /// A truncated NTFS image through the binary. Cut after 12 of 16 MiB: the file whose
 /// clusters lie past the cut is an `extent_outside_volume` error naming the image offset,
-/// everything else is collected, the deleted file still listed. Cut inside the `$MFT`
+/// everything else is collected (an alternate data stream as its own `path:stream`
+/// record, equal to `icat`'s), the deleted file still listed. Cut inside the `$MFT`
 /// (after record 100), where even the root's index block is gone: the root is one error
 /// naming the offset where the media ends, and the deleted-entry scan still runs over
 /// the records that are there — it lists the deleted file and says how many records the
@@ -1017,11 +1018,12 @@ fn a_truncated_ntfs_image_collects_what_lies_before_the_cut_and_says_what_does_n
     let d = t.path();
     let img = d.join("whole.img");
     mkntfs(&img, 16);
-    ntfs_mounted(&img, "streams_interface=none", |m| {
+    ntfs_mounted(&img, "streams_interface=xattr", |m| {
         bash(&format!(
             r#"cd {m}
 mkdir keep many
 echo fine > keep/fine.txt
+setfattr -n user.Zone.Identifier -v '[ZoneTransfer]' keep/fine.txt
 echo gone > keep/gone.txt
 for i in $(seq -w 0 59); do echo "$i" > "many/a long name to fill the index, number $i"; done
 head -c 3000000 /dev/urandom > big.bin
@@ -1061,6 +1063,24 @@ rm keep/gone.txt
     assert_eq!(
         common::record_for(&recs, "/keep/fine.txt")["status"],
         "collected"
+    );
+    // The alternate data stream is a record of its own, `path:stream`, with the bytes
+    // sleuthkit's icat gives for it (the stream's attribute id from fls).
+    let ads = common::record_for(&recs, "/keep/fine.txt:Zone.Identifier");
+    assert_eq!(ads["status"], "collected", "{ads}");
+    assert_eq!(ads["image"]["stream"], "Zone.Identifier", "{ads}");
+    let addr = &fls(&img, "-r -p")["keep/fine.txt:Zone.Identifier"];
+    assert_eq!(
+        ads["sha256"].as_str().unwrap(),
+        bash(&format!(
+            "icat {} {addr} | sha256sum | cut -d' ' -f1",
+            q(&img)
+        ))
+        .trim()
+    );
+    assert_eq!(
+        ads["sha256"].as_str().unwrap(),
+        hex(&Sha256::digest(b"[ZoneTransfer]"))
     );
     let many = recs
         .iter()
