@@ -128,7 +128,8 @@ echo "|---|---|---|---|"
 ROWS=("collect, ext4 image loop-mounted" "collect --source ext4.img" "collect --source ext4.E01 (deflate)")
 [ -n "$ICAT_PARTIAL" ] || ROWS+=("icat per file + sha256sum (sleuthkit)")
 for n in "${ROWS[@]}"; do
-  printf '| %s | %.2f | %.2f× loop mount | %.1f |\n' "$n" "${SECS[$n]}" "$(echo "${SECS[$n]} / $mnt" | bc -l)" "$(echo "${RSS[$n]}/1024" | bc -l)"
+  rss="—"; [ "${RSS[$n]}" -gt 0 ] && rss=$(printf '%.1f' "$(echo "${RSS[$n]}/1024" | bc -l)")
+  printf '| %s | %.2f | %.2f× loop mount | %s |\n' "$n" "${SECS[$n]}" "$(echo "${SECS[$n]} / $mnt" | bc -l)" "$rss"
 done
 if [ -n "$ICAT_PARTIAL" ]; then
   printf '| sleuthkit icat per file vs collect --source ext4.img | > %.0f (%s) | ≥ %.1f× faster | |\n' "${SECS["icat per file + sha256sum (sleuthkit)"]}" "$ICAT_PARTIAL" "$(echo "${SECS["icat per file + sha256sum (sleuthkit)"]} / $img" | bc -l)"
