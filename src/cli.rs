@@ -48,6 +48,36 @@ pub enum Command {
     TriageFile(TriageFileArgs),
     /// Check (or seal) a USB field kit: its SHA256SUMS and signature.
     Kit(KitArgs),
+    /// Look into a disk image or device without mounting it: container, volumes, file
+    /// systems, labels, sizes.
+    Image(ImageArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    #[command(subcommand)]
+    pub command: ImageCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// What an examiner looks at before choosing a profile: the container (format,
+    /// size, segments, its own stored hashes), the volume system, each volume (number,
+    /// offset, size, type, name, file system, label, or why it cannot be read) and the
+    /// profile `collect --source IMAGE` would choose. Reads only metadata; exit 0, or 2
+    /// when the image cannot be opened.
+    Info(ImageInfoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImageInfoArgs {
+    /// The image (raw/dd, the first file of a split set, E01, VMDK, VHD, VHDX) or a
+    /// block device.
+    pub image: PathBuf,
+    /// Print JSON (the container, volume system and volumes as the library describes
+    /// them, each volume's file system, the profile choice).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -718,6 +718,7 @@ pub fn collect(
         name: source.display().to_string(),
         volumes: image_volumes,
         read_deleted: req.image.read_deleted,
+        scan_notes: Default::default(),
     };
     let engine_source: &dyn crate::source::Source = if image_input {
         &image_source
@@ -771,6 +772,31 @@ pub fn collect(
         }
     };
     actions.append(&mut output.actions);
+    // Each NTFS volume's deleted-entry scan: an action, and a note on the volume in the
+    // manifest, naming every MFT record it could not parse (never a silent gap).
+    let scan_notes = image_source
+        .scan_notes
+        .lock()
+        .map(|n| n.clone())
+        .unwrap_or_default();
+    for note in scan_notes {
+        actions.push(Action::event(
+            "image.deleted_scan",
+            if note.unreadable == 0 {
+                Outcome::Ok
+            } else {
+                Outcome::Error
+            },
+            Some(note.detail.clone()),
+        ));
+        if let Some(v) = prepared
+            .iter_mut()
+            .flat_map(|p| p.manifest.volumes.iter_mut())
+            .find(|v| v.index == note.volume && v.status == "collected")
+        {
+            v.notes.push(note.detail);
+        }
+    }
     crate::bundle::lifecycle::test_phase("acquired");
     if let (Some((started, handle)), Some(p)) = (media_hash, prepared.as_mut()) {
         let result = handle

@@ -129,8 +129,12 @@ setfattr -h -v 0x00000800 -n system.ntfs_attrib_be comp
 head -c 200000 /dev/zero | tr '\0' 'z' > comp/z.txt
 head -c 100000 /dev/urandom > gone.bin
 echo bye > docs/gone-small.txt
+mkdir -p gone-dir/sub
+echo inner > gone-dir/sub/inner.txt
+echo outer > gone-dir/outer.txt
 sync
 rm gone.bin docs/gone-small.txt
+rm -r gone-dir
 "#,
             m = q(m)
         ));
@@ -492,7 +496,8 @@ fn ntfs_reads_like_the_ntfs3g_mount_and_sleuthkit_and_rebuilds_with_dd() {
     assert_eq!(got.lines().count(), want.len());
 
     // (f) Deleted entries against fls -d (records not in use that still have a name).
-    let deleted = fs.deleted().unwrap();
+    let scan = fs.deleted().unwrap();
+    let deleted = &scan.entries;
     let mine: BTreeMap<String, u64> = deleted
         .iter()
         .map(|d| {
@@ -503,12 +508,25 @@ fn ntfs_reads_like_the_ntfs3g_mount_and_sleuthkit_and_rebuilds_with_dd() {
             (p, d.node.id.0 & 0xFFFF_FFFF_FFFF)
         })
         .collect();
-    let theirs: BTreeMap<String, u64> = fls(&img, "-r -d -p")
-        .into_iter()
+    let fls_d = fls(&img, "-r -d -p");
+    let theirs: BTreeMap<String, u64> = fls_d
+        .iter()
         .filter(|(p, _)| !p.starts_with("$OrphanFiles/OrphanFile-"))
-        .map(|(p, a)| (p, a.split('-').next().unwrap().parse().unwrap()))
+        .map(|(p, a)| (p.clone(), a.split('-').next().unwrap().parse().unwrap()))
         .collect();
     assert_eq!(mine, theirs, "fls -d");
+    // The one documented difference: fls's OrphanFile-N are exactly the records not in
+    // use that have attributes but no name, which the scan counts and does not list.
+    let orphans = fls_d
+        .keys()
+        .filter(|p| p.starts_with("$OrphanFiles/OrphanFile-"))
+        .count() as u64;
+    assert!(orphans >= 8, "the reserved records 16-23: {orphans}");
+    assert_eq!(
+        scan.nameless, orphans,
+        "nameless records = fls's OrphanFile-N"
+    );
+    assert_eq!(scan.unreadable_total, 0, "{:?}", scan.unreadable);
     let gone = deleted
         .iter()
         .find(|d| d.name == b"gone.bin")
@@ -518,6 +536,15 @@ fn ntfs_reads_like_the_ntfs3g_mount_and_sleuthkit_and_rebuilds_with_dd() {
     assert_eq!(gone.runs_unallocated, Some(true), "its clusters are free");
     assert!(gone.node.times.modified.is_some() && gone.node.name_times.is_some());
     assert!(mine.contains_key("docs/gone-small.txt"), "{mine:?}");
+    // A deleted folder's deleted files keep their path through it, as fls -d shows them.
+    for p in [
+        "gone-dir",
+        "gone-dir/sub",
+        "gone-dir/sub/inner.txt",
+        "gone-dir/outer.txt",
+    ] {
+        assert!(mine.contains_key(p), "{p}: {mine:?}");
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -746,6 +773,10 @@ mkdir keep loop
 echo fine > keep/fine.txt
 head -c 50000 /dev/urandom > victim.bin
 for i in $(seq -w 0 59); do echo "$i" > "loop/a long name to fill the index, number $i"; done
+echo gone > keep/gone.txt
+echo also gone > keep/gone-intact.txt
+sync
+rm keep/gone.txt keep/gone-intact.txt
 "#,
             m = q(m)
         ))
@@ -760,6 +791,21 @@ for i in $(seq -w 0 59); do echo "$i" > "loop/a long name to fill the index, num
     };
     let victim = addr("victim.bin");
     let loop_dir = addr("loop");
+    let deleted = fls(&img, "-r -d -p");
+    let gone: u64 = deleted["keep/gone.txt"]
+        .split('-')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(deleted.contains_key("keep/gone-intact.txt"), "{deleted:?}");
+    // (3) A deleted file's record torn too: not an entry the scan can list, so it must be
+    // recorded as unparsable with its offset, never skipped in silence.
+    let tear_gone = record_offset(&img, gone) + 510;
+    bash(&format!(
+        "printf '\\x00\\x00' | dd of={} bs=1 seek={tear_gone} conv=notrunc status=none",
+        q(&img)
+    ));
     // (1) The victim's second fixup slot no longer holds the update sequence number.
     let tear = record_offset(&img, victim) + 1022;
     bash(&format!(
@@ -841,6 +887,59 @@ EOF"#,
     assert_eq!(
         common::record_for(&recs, "/keep/fine.txt")["status"],
         "collected"
+    );
+    // The deleted scan: the intact deleted file is listed, the torn one is not, and both
+    // torn records (the scan cannot tell in use from not: that flag is in the torn
+    // record) are named with their image offsets in the actions and the manifest.
+    assert_eq!(
+        common::record_for(&recs, "/keep/gone-intact.txt")["status"],
+        "deleted"
+    );
+    assert!(
+        !recs.iter().any(|r| r["path"] == "/keep/gone.txt"),
+        "a torn record is no entry"
+    );
+    let acts: Vec<Value> = String::from_utf8(common::member(&b, "actions.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let scans: Vec<&Value> = acts
+        .iter()
+        .filter(|a| a["action"] == "image.deleted_scan")
+        .collect();
+    assert_eq!(scans.len(), 1, "{acts:#?}");
+    assert_eq!(scans[0]["outcome"], "error", "{}", scans[0]);
+    let detail = scans[0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("2 could not be parsed (not listed)"),
+        "{detail}"
+    );
+    for (n, at) in [(victim, tear), (gone, tear_gone)] {
+        // The error names the sector end whose fixup failed (offset of the record's
+        // 512-byte block end), inside the record.
+        let rec = record_offset(&img, n);
+        let needle = format!("record {n} at image offset ");
+        let pos = detail
+            .find(&needle)
+            .unwrap_or_else(|| panic!("{needle}: {detail}"));
+        let off: u64 = detail[pos + needle.len()..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            (rec..rec + 1024).contains(&off) && off == at,
+            "{n}: {off} vs {at}"
+        );
+        assert!(detail[pos..].starts_with(&format!("{needle}{at} [bad_fixup]")));
+    }
+    let m = common::manifest(&b);
+    let notes = m["image"]["volumes"][0]["notes"].as_array().unwrap();
+    assert!(
+        notes.iter().any(|n| n.as_str() == Some(detail)),
+        "the manifest's volume carries the same note: {notes:?}"
     );
 }
 

@@ -17,6 +17,7 @@ macro_rules! say {
 pub mod collect;
 pub mod hash;
 pub mod hashset;
+pub mod image;
 pub mod keys;
 pub mod kit;
 pub mod live;
@@ -74,6 +75,7 @@ fn end_on_closed_pipe_like_a_filter(command: &Command) {
             | Command::Keygen(_)
             | Command::Kit(_)
             | Command::Hashset(_)
+            | Command::Image(_)
     ) {
         // SAFETY: restoring the default disposition of SIGPIPE before any thread starts;
         // no handler is involved.
@@ -99,6 +101,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::TriageFile(args) => triage::run_triage_file(&args),
         Command::Kit(a) => kit::run(a),
         Command::Hashset(args) => hashset::run(args),
+        Command::Image(a) => image::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
