@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # Regenerates the seed corpus fuzz/corpus/<target>/ of every fuzz target in
 # src/fuzz_targets.rs: small real files made with the real tools (mkfs.fat, mkfs.ext4,
-# mkfs.exfat, sfdisk, ewfacquire, qemu-img, gcc, mingw, clang, osslsigncode, 7z, zip, age,
-# gpg, openssl, cryptsetup, keepassxc-cli, sqlite3, hashdeep, ssh-keygen, fieldkit itself)
-# or copied from the real third-party definition libraries under ../shared/thirdparty.
+# mkfs.exfat, mkntfs + ntfs-3g, sfdisk, ewfacquire, qemu-img, gcc, mingw, clang,
+# osslsigncode, 7z, zip, age, gpg, openssl, cryptsetup, keepassxc-cli, sqlite3, hashdeep,
+# ssh-keygen, sleuthkit's istat, fieldkit itself) or copied from the real third-party
+# definition libraries under ../shared/thirdparty.
 # Tools embed times and random IDs, so a rerun gives different bytes of the same kinds.
 #
-#   fuzz/make-seeds.sh            # all targets (needs root for nothing; ~1 minute)
+#   fuzz/make-seeds.sh            # all targets (~1 minute; root only for the FUSE
+#                                 # mounts that put files into the exFAT and NTFS seeds)
 #   fuzz/make-seeds.sh fs_fat     # only the named targets
 #
 # Files found by the fuzzers (crashes fixed since, interesting inputs) live beside the
 # made seeds as `found-*` and are never removed by this script. The whole corpus stays
-# near 1 MB (1.4 MB, of which the FAT32 seed's 256 KiB table and the smallest VHDX layout
-# are half): images are the smallest the tools make, cut after their last non-zero
-# sector (the readers note a file system larger than its volume and read on).
+# near 1 MB (1.4 MB, of which the FAT32 seed's 256 KiB table, the smallest VHDX layout
+# and the packed NTFS volume are over half): images are the smallest the tools make, cut
+# after their last non-zero sector (the readers note a file system larger than its
+# volume and read on); the NTFS one is packed to its non-zero sectors (fs_ntfs below).
 set -euo pipefail
 cd "$(dirname "$0")"
 here=$PWD
@@ -316,6 +319,62 @@ if wanted fs_ext4; then
   mkfs.ext4 -q -F -b 1024 -N 32 -O ^has_journal,inline_data -d "$tree" "$d/ext4-inline.img" 128K
   mkfs.ext2 -q -F -b 1024 -N 32 -d "$tree" "$d/ext2.img" 96K
   for f in "$d"/*.img; do cut_zeros "$f"; done
+fi
+if wanted fs_ntfs; then
+  need mkntfs ntfs-3g
+  need istat sleuthkit
+  need setfattr attr
+  d=$(fresh fs_ntfs)
+  # The smallest mkntfs volume (1 MiB + the backup boot sector, 512-byte clusters), files
+  # written through an ntfs-3g FUSE mount (root): nested folders, a non-resident file, an
+  # alternate data stream (resident and non-resident, set as user.* xattrs), a hard link,
+  # a symbolic link, a sparse file, a folder big enough for an $I30 index block and an
+  # attribute list, and deleted files (records not in use, for the deleted scan).
+  img=$work/ntfs.img
+  truncate -s 1040K "$img"
+  mkntfs -F -Q -q -s 512 -c 512 -p 0 -H 0 -S 0 -L NTFSSEED "$img" 2>/dev/null
+  mkdir -p "$work/ntfs-mnt"
+  ntfs-3g "$img" "$work/ntfs-mnt"
+  (
+    cd "$work/ntfs-mnt"
+    cp -r "$tree/a.txt" "$tree/docs" "$tree/Windows" .
+    mkdir many
+    for i in $(seq 1 24); do printf '%s' "$i" >"many/entry number $i with a longer name.txt"; done
+    setfattr -n user.Zone.Identifier -v '[ZoneTransfer]' a.txt
+    setfattr -n user.big -v "$(head -c 1500 /etc/services)" "docs/a long file name.txt"
+    ln -s a.txt link
+    ln a.txt docs/hardlink.txt
+    truncate -s 20000 sparse.bin && printf end >>sparse.bin
+    printf 'gone\n' >del.txt
+    head -c 4000 /etc/services >docs/deleted-big.txt
+    sync
+    rm del.txt docs/deleted-big.txt "many/entry number 7 with a longer name.txt"
+  )
+  umount "$work/ntfs-mnt"
+  # Packed (the fs_ntfs target's FKSPARSE form, src/source/image/fs/ntfs/mod.rs): the
+  # volume's non-zero 512-byte sectors as pieces, without the contents of $LogFile (256
+  # KiB of 0xFF) and $UpCase (128 KiB), which the reader never parses.
+  skip=$(for rec in 2 10; do
+    istat "$img" "$rec" | awk '/^Type: \$DATA \(128-/ {f = 1; next} /^Type:/ {f = 0} f'
+  done | tr -s ' \n' '  ')
+  python3 - "$img" "$d/mkntfs-ntfs3g.fksparse" "$skip" <<'EOF'
+import struct, sys
+d = bytearray(open(sys.argv[1], 'rb').read())
+for c in sys.argv[3].split():
+    d[int(c) * 512:(int(c) + 1) * 512] = bytes(512)
+out = bytearray(b'FKSPARSE' + struct.pack('<Q', len(d)))
+i = 0
+while i < len(d):
+    if not any(d[i:i + 512]):
+        i += 512
+        continue
+    j = i
+    while j < len(d) and any(d[j:j + 512]):
+        j += 512
+    out += struct.pack('<QI', i, j - i) + d[i:j]
+    i = j
+open(sys.argv[2], 'wb').write(out)
+EOF
 fi
 if wanted volume_table; then
   need sfdisk fdisk

@@ -51,6 +51,9 @@ pub enum Command {
     /// Lab batch mode: run a job file of exhibits (one bundle each, resumable, sharded by
     /// Slurm arrays or Kubernetes Indexed Jobs), or `batch status OUT` (docs/lab.md).
     Batch(BatchArgs),
+    /// Look into a disk image or device without mounting it: container, volumes, file
+    /// systems, labels, sizes.
+    Image(ImageArgs),
 }
 
 #[derive(Debug, Args)]
@@ -107,6 +110,33 @@ pub struct BatchStatusArgs {
     /// Lock lease in seconds (as given to the batch).
     #[arg(long, value_name = "SECS", default_value = "300")]
     pub lease: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    #[command(subcommand)]
+    pub command: ImageCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// What an examiner looks at before choosing a profile: the container (format,
+    /// size, segments, its own stored hashes), the volume system, each volume (number,
+    /// offset, size, type, name, file system, label, or why it cannot be read) and the
+    /// profile `collect --source IMAGE` would choose. Reads only metadata; exit 0, or 2
+    /// when the image cannot be opened.
+    Info(ImageInfoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImageInfoArgs {
+    /// The image (raw/dd, the first file of a split set, E01, VMDK, VHD, VHDX) or a
+    /// block device.
+    pub image: PathBuf,
+    /// Print JSON (the container, volume system and volumes as the library describes
+    /// them, each volume's file system, the profile choice).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

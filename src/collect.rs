@@ -20,8 +20,8 @@ use crate::acquire::spool::Spool;
 use crate::acquire::{Engine, Output, Progress};
 use crate::action::{Action, Outcome};
 use crate::bundle::manifest::{self, Manifest};
-use crate::bundle::verify::{self, Report, Trust};
-use crate::bundle::writer::{BundleWriter, sync_dir};
+use crate::bundle::verify::{self, Report, Trust, Verdict};
+use crate::bundle::writer::BundleWriter;
 use crate::bundle::{self, ACTIONS_JSONL, FILES_JSONL, FINDINGS_JSONL, MANIFEST, SIGNER_PUB};
 use crate::hashing::{AlgSet, hex};
 use crate::plan::Plan;
@@ -116,13 +116,41 @@ pub enum Failure {
     },
 }
 
-/// A finalized, signed bundle and what is known about it.
+/// A refusal, unless the device is full (or over quota): that is an output failure
+/// (exit 3) even before the first byte of the bundle.
+fn refused_unless_full(e: anyhow::Error) -> Failure {
+    let full = e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| {
+            io.kind() == std::io::ErrorKind::StorageFull
+                || io.kind() == std::io::ErrorKind::QuotaExceeded
+        })
+    });
+    if full {
+        Failure::Output {
+            error: format!("{e:#}"),
+            partial: None,
+        }
+    } else {
+        Failure::Refused(e)
+    }
+}
+
+/// A sealed, signed bundle and what is known about it.
 pub struct Collected {
+    /// Where the bundle is: its final name once finalized, else the name of the state it
+    /// reached (`NAME.zip.part`, `NAME.zip.verified.part`; `bundle::lifecycle`).
     pub bundle: PathBuf,
+    /// The name it has once finalized.
+    pub final_path: PathBuf,
+    /// The state it stopped in, when it is not under its final name.
+    pub state: Option<crate::bundle::lifecycle::State>,
+    /// Why finalization stopped (a sidecar or a rename failed, e.g. a full disk); `None`
+    /// when finalized, or when verify-after-write failed (`verify` says so).
+    pub finalize_error: Option<String>,
     pub sha256: String,
     pub size: u64,
-    pub sidecar_sha256: PathBuf,
-    pub sidecar_sig: PathBuf,
+    /// Each sidecar tried, and why it could not be written (it was then removed).
+    pub sidecars: Vec<SidecarOutcome>,
     pub manifest: Manifest,
     pub verify: Option<Report>,
     pub one_time_key: bool,
@@ -137,6 +165,13 @@ pub struct Collected {
     /// the run's file key (memory only: to read the findings back for the summary).
     pub inner_sha256: Option<String>,
     pub file_key: Option<[u8; 16]>,
+}
+
+/// One sidecar (`NAME.zip.sha256`, `NAME.zip.sig`) and, when it failed, why.
+#[derive(Debug, Clone)]
+pub struct SidecarOutcome {
+    pub path: PathBuf,
+    pub error: Option<String>,
 }
 
 /// Seconds spent in each phase of a run.
@@ -468,7 +503,7 @@ pub fn collect(
         Some(t) => Some(crate::live::ReferenceTime::parse(t).map_err(Failure::Refused)?),
         None => None,
     };
-    let out_dir = create_output(&source, &out_dir).map_err(Failure::Refused)?;
+    let out_dir = create_output(&source, &out_dir).map_err(refused_unless_full)?;
 
     let live = is_live_root(&source);
     let host = crate::host::host_identity();
@@ -481,7 +516,8 @@ pub fn collect(
     } else {
         BundleWriter::create_encrypted(&out_dir, &file_name, metadata_mtime, &req.encrypt_to)
     }
-    .map_err(Failure::Refused)?;
+    .map_err(refused_unless_full)?;
+    crate::bundle::lifecycle::test_phase("created");
     let part_path = writer.part_path().to_path_buf();
     let output_failure = |error: String| Failure::Output {
         error,
@@ -682,6 +718,7 @@ pub fn collect(
         name: source.display().to_string(),
         volumes: image_volumes,
         read_deleted: req.image.read_deleted,
+        scan_notes: Default::default(),
     };
     let engine_source: &dyn crate::source::Source = if image_input {
         &image_source
@@ -735,6 +772,32 @@ pub fn collect(
         }
     };
     actions.append(&mut output.actions);
+    // Each NTFS volume's deleted-entry scan: an action, and a note on the volume in the
+    // manifest, naming every MFT record it could not parse (never a silent gap).
+    let scan_notes = image_source
+        .scan_notes
+        .lock()
+        .map(|n| n.clone())
+        .unwrap_or_default();
+    for note in scan_notes {
+        actions.push(Action::event(
+            "image.deleted_scan",
+            if note.unreadable == 0 {
+                Outcome::Ok
+            } else {
+                Outcome::Error
+            },
+            Some(note.detail.clone()),
+        ));
+        if let Some(v) = prepared
+            .iter_mut()
+            .flat_map(|p| p.manifest.volumes.iter_mut())
+            .find(|v| v.index == note.volume && v.status == "collected")
+        {
+            v.notes.push(note.detail);
+        }
+    }
+    crate::bundle::lifecycle::test_phase("acquired");
     if let (Some((started, handle)), Some(p)) = (media_hash, prepared.as_mut()) {
         let result = handle
             .join()
@@ -778,7 +841,8 @@ pub fn collect(
                     sha1: stored.sha1.as_ref().map(|_| d.sha1.clone()),
                     md5: stored.md5.as_ref().map(|_| d.md5.clone()),
                     bytes: d.bytes,
-                    method: "one sequential read of the whole media on its own threads while                              the files were collected (the files' runs are read separately)"
+                    method: "one sequential read of the whole media on its own threads while the \
+                             files were collected (the files' runs are read separately)"
                         .into(),
                     compared,
                 });
@@ -944,6 +1008,8 @@ pub fn collect(
                     .join(", ")
             },
             verify_after_write: req.verify_after_write,
+            noatime_refused: progress.noatime_refused.load(Ordering::SeqCst),
+            unprivileged: crate::source::read::noatime_limited(),
             live_state: match &live_capture {
                 Some(_) => format!("captured before any file was read. {}", crate::live::METHOD),
                 None => "not captured".into(),
@@ -1050,11 +1116,14 @@ pub fn collect(
     if let Err(e) = write_meta(&mut writer, output, &actions) {
         return Err(output_failure(format!("{e:#}")));
     }
+    crate::bundle::lifecycle::test_phase("metadata");
     let finished = writer
         .finish(&req.signer, !req.verify_after_write)
         .map_err(|e| output_failure(format!("{e:#}")))?;
+    crate::bundle::lifecycle::test_phase("sealed");
 
-    // Verify-after-write: read the finalized bundle back from the output device.
+    // Verify-after-write: read the sealed bundle back from the output device, before it
+    // is given any name that says more.
     timings.seal = t_seal.elapsed().as_secs_f64();
     let t_verify = Instant::now();
     let report = if req.verify_after_write {
@@ -1077,10 +1146,13 @@ pub fn collect(
             .map(crate::bundle::age::Identity::FileKey)
             .into_iter()
             .collect();
-        Some(verify::verify_with(&finished.path, &opts, &ids))
+        Some(verify::verify_written(&finished.path, &opts, &ids))
     } else {
         None
     };
+    let verified = report
+        .as_ref()
+        .map(|r| matches!(r.verdict, Verdict::Valid | Verdict::ValidIncomplete));
     timings.verify = t_verify.elapsed().as_secs_f64();
     let t_sidecars = Instant::now();
     let whole = match report
@@ -1093,45 +1165,28 @@ pub fn collect(
             .map(|(d, _)| d.sha256)
             .map_err(|(_, e)| Failure::Output {
                 error: format!(
-                    "{}: cannot read back the bundle: {e}",
+                    "{}: cannot read back the sealed bundle: {e}",
                     finished.path.display()
                 ),
-                partial: None,
+                partial: Some(finished.path.clone()),
             })?,
     };
-    let (sha_path, sig_path) = verify::sidecar_paths(&finished.path);
-    let bundle_name = finished
-        .path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let sidecars = (|| -> anyhow::Result<()> {
-        crate::bundle::write_new(
-            &sha_path,
-            format!("{}  {bundle_name}\n", hex(&whole)).as_bytes(),
-        )?;
-        crate::bundle::write_new(&sig_path, req.signer.sign_sha256_digest(&whole)?.as_bytes())?;
-        sync_dir(&out_dir);
-        Ok(())
-    })();
-    if let Err(e) = sidecars {
-        return Err(Failure::Output {
-            error: format!(
-                "bundle {} is finalized, but its sidecars could not be written: {e:#}",
-                finished.path.display()
-            ),
-            partial: None,
-        });
-    }
+    let fin = finalize(&finished, verified, &whole, &req.signer);
     timings.sidecars = t_sidecars.elapsed().as_secs_f64();
+    let state = {
+        let (stage, names) = crate::bundle::lifecycle::stage_of(&fin.at);
+        crate::bundle::lifecycle::state(stage, Some(true), &names)
+    };
     Ok(Collected {
         inner_sha256: finished.inner_sha256.map(|d| hex(&d)),
         file_key: finished.file_key,
-        bundle: finished.path,
+        bundle: fin.at,
+        final_path: finished.final_path.clone(),
+        state,
+        finalize_error: fin.error,
         sha256: hex(&whole),
         size: finished.len,
-        sidecar_sha256: sha_path,
-        sidecar_sig: sig_path,
+        sidecars: fin.sidecars,
         manifest,
         verify: report,
         one_time_key: req.signer.one_time,
@@ -1141,6 +1196,116 @@ pub fn collect(
         timings,
         live: live_capture.map(|lc| lc.summary),
     })
+}
+
+/// Where finalization left the bundle.
+struct Finalized {
+    at: PathBuf,
+    sidecars: Vec<SidecarOutcome>,
+    error: Option<String>,
+}
+
+/// From the sealed `NAME.zip.part` to the final name, in the order docs/bundle-format.md
+/// ("Lifecycle") gives: marked verified (when verify-after-write passed), each sidecar
+/// written atomically, the directory synced, renamed `NAME.zip`, the directory synced.
+/// Stops at the first step that fails, leaving the bundle under the name of the last
+/// state it reached; a verify-after-write that failed leaves it sealed and unverified.
+fn finalize(
+    finished: &crate::bundle::writer::Finished,
+    verified: Option<bool>,
+    whole: &[u8; 32],
+    signer: &Signer,
+) -> Finalized {
+    use crate::bundle::lifecycle::{self, test_phase};
+    let names = lifecycle::Names::new(&finished.final_path);
+    let dir = finished
+        .final_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let mut out = Finalized {
+        at: finished.path.clone(),
+        sidecars: Vec::new(),
+        error: None,
+    };
+    let sync = |what: &str| {
+        lifecycle::sync_dir(&dir)
+            .map_err(|e| format!("{}: fsync of the directory {what}: {e}", dir.display()))
+    };
+    match verified {
+        Some(false) => return out,
+        Some(true) => {
+            test_phase("verified");
+            if let Err(e) = lifecycle::rename_new(&out.at, &names.verified) {
+                out.error = Some(format!(
+                    "renaming {} to {}: {e}",
+                    out.at.display(),
+                    names.verified.display()
+                ));
+                return out;
+            }
+            out.at = names.verified.clone();
+            if let Err(e) = sync("after marking the bundle verified") {
+                out.error = Some(e);
+                return out;
+            }
+            test_phase("marked-verified");
+        }
+        None => {}
+    }
+    let sha_text = format!("{}  {}\n", hex(whole), names.final_name()).into_bytes();
+    let sig_text = signer
+        .sign_sha256_digest(whole)
+        .map(String::into_bytes)
+        .map_err(|e| format!("{e:#}"));
+    for (path, data, phase) in [
+        (&names.sha256, Ok(sha_text), "sidecar-sha256"),
+        (&names.sig, sig_text, "sidecar-sig"),
+    ] {
+        let r =
+            data.and_then(|d| lifecycle::write_sidecar(path, &d, phase).map_err(|e| e.to_string()));
+        out.sidecars.push(SidecarOutcome {
+            path: path.clone(),
+            error: r.err(),
+        });
+    }
+    if let Err(e) = sync("after writing the sidecars") {
+        out.error = Some(e);
+        return out;
+    }
+    test_phase("sidecars-synced");
+    let failed: Vec<String> = out
+        .sidecars
+        .iter()
+        .filter_map(|s| {
+            s.error
+                .as_ref()
+                .map(|e| format!("{}: {e}", s.path.display()))
+        })
+        .collect();
+    if !failed.is_empty() {
+        out.error = Some(format!(
+            "the sidecar(s) could not be written and were removed: {}",
+            failed.join("; ")
+        ));
+        return out;
+    }
+    if let Err(e) = lifecycle::rename_new(&out.at, &names.final_path) {
+        out.error = Some(format!(
+            "renaming {} to {}: {e}",
+            out.at.display(),
+            names.final_path.display()
+        ));
+        return out;
+    }
+    out.at = names.final_path.clone();
+    test_phase("final");
+    if let Err(e) = sync("after the final rename") {
+        out.error = Some(format!("{e}: the final name may not survive a power cut"));
+        return out;
+    }
+    test_phase("durable");
+    out
 }
 
 fn home_text(h: &[OsString]) -> String {

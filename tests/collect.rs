@@ -1327,7 +1327,9 @@ static unsigned char watched[MAXFD];
 static void watch(int fd, const char *path) {
     if (fd < 0 || fd >= MAXFD) return;
     size_t n = strlen(path);
-    watched[fd] = n > 4 && strcmp(path + n - 4, ".zip") == 0;
+    /* The sealed bundle is read back under its .part name (docs/bundle-format.md, "Lifecycle"). */
+    watched[fd] = (n > 4 && strcmp(path + n - 4, ".zip") == 0)
+        || (n > 9 && strcmp(path + n - 9, ".zip.part") == 0);
 }
 
 static void flip(int fd, void *buf, ssize_t n, off_t start) {

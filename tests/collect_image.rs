@@ -312,9 +312,9 @@ fn an_ext4_image_collects_as_its_loop_mount_does_and_rebuilds_from_its_runs() {
 
 /// An MBR disk with a FAT16 and an ext4 partition and one without a file system: every
 /// readable volume is collected under its own member folder, the other is listed with its
-/// reason; `--partition 2` takes only the second. The same disk as E01 (compressed) and
-/// as a split raw set collects the same files, and `--hash-image` records the media's
-/// SHA-256 and checks the E01's own MD5.
+/// reason; `--partition 2` takes only the second. The same disk as E01 (compressed), as a
+/// split raw set and as qemu-img's VMDK, VHDX and VHD collects the same files, and
+/// `--hash-image` records the media's SHA-256 and checks the E01's own MD5.
 #[test]
 fn a_partitioned_disk_as_raw_e01_and_split_raw_collects_each_volume_apart() {
     require_tool("mkfs.fat", "dosfstools");
@@ -376,6 +376,17 @@ split -d -a 3 --numeric-suffixes=1 -b 7M disk.raw disk.split.
     assert_eq!(vols[0]["offset"], 2048 * 512);
     assert_eq!(vols[1]["fs"]["kind"], "ext4");
     assert_eq!(vols[2]["status"], "no_file_system");
+    let types: Vec<&str> = vols
+        .iter()
+        .map(|v| v["partition_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        ["0x06", "0x83", "0x83"],
+        "MBR type IDs as sfdisk set them"
+    );
+    let sizes: Vec<u64> = vols.iter().map(|v| v["size"].as_u64().unwrap()).collect();
+    assert_eq!(sizes, [32768 * 512, 16384 * 512, 8192 * 512]);
     assert_eq!(m["image"]["volume_system"], "mbr");
     let acts = String::from_utf8(common::member(&bundle, "actions.jsonl")).unwrap();
     assert!(acts.contains("volume 3 at offset 26214400"), "{acts}");
@@ -447,8 +458,184 @@ split -d -a 3 --numeric-suffixes=1 -b 7M disk.raw disk.split.
         &["--profile", "all-files"],
     );
     assert_eq!(collected(&common::records(&bs), ""), got, "split = raw");
+    // The same disk as qemu-img writes it to VMDK (monolithic sparse, stream-optimised),
+    // VHDX and VHD (dynamic): the same files, the container named in the manifest.
+    require_tool("qemu-img", "qemu-utils");
+    for (fmt, opts, file, container) in [
+        ("vmdk", "subformat=monolithicSparse", "disk.vmdk", "vmdk"),
+        (
+            "vmdk",
+            "subformat=streamOptimized",
+            "disk-stream.vmdk",
+            "vmdk",
+        ),
+        ("vhdx", "subformat=dynamic", "disk.vhdx", "vhdx"),
+        ("vpc", "subformat=dynamic", "disk.vhd", "vhd"),
+    ] {
+        bash(&format!(
+            "cd {} && qemu-img convert -q -f raw -O {fmt} -o {opts} disk.raw {file}",
+            q(d)
+        ));
+        let (_, bq) = collect_ok(
+            &d.join(file),
+            &d.join(format!("out-{file}")),
+            &["--profile", "all-files", "--no-verify"],
+        );
+        assert_eq!(collected(&common::records(&bq), ""), got, "{file} = raw");
+        assert_eq!(
+            common::manifest(&bq)["image"]["container"],
+            container,
+            "{file}"
+        );
+    }
     let v = common::verify(&be, &[]);
     assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+}
+
+/// A GPT disk through the binary: the manifest lists every volume with its index, offset
+/// and size (as `mmls` gives them), its type GUID, its GPT name and its file
+/// system's label; the volume with no file system is listed with the reason it was not
+/// read, in the manifest and in the actions; `image info` (text and `--json`) shows the
+/// same before anything is collected, and a one-line error for garbage; `--partition 1`
+/// lists the other as not selected. MBR type IDs are checked in the partitioned-disk test
+/// above.
+#[test]
+fn a_gpt_disk_lists_every_volume_with_type_name_label_and_why_one_was_not_read() {
+    require_tool("sfdisk", "fdisk");
+    require_tool("mmls", "sleuthkit");
+    require_tool("mkfs.ext4", "e2fsprogs");
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    bash(&format!(
+        r#"cd {d}
+mkdir -p tree/etc && echo gpt > tree/etc/hostname
+mkfs.ext4 -q -F -L rootfs -d tree ext.img 8M
+truncate -s 16M disk.raw
+printf 'label: gpt\nstart=2048, size=16384, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name="linux data"\nsize=8192, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7, name="empty basic"\n' | sfdisk -q disk.raw
+dd if=ext.img of=disk.raw bs=512 seek=2048 conv=notrunc status=none
+"#,
+        d = q(d)
+    ));
+    let raw = d.join("disk.raw");
+    let (_, b) = collect_ok(&raw, &d.join("out"), &["--profile", "all-files"]);
+    let m = common::manifest(&b);
+    assert_eq!(m["image"]["volume_system"], "gpt");
+    let vols = m["image"]["volumes"].as_array().unwrap();
+    assert_eq!(vols.len(), 2, "{vols:#?}");
+    // mmls: the start and length (sectors) of each GPT partition, in table order.
+    let mmls = bash(&format!(
+        "mmls -B {} | grep -E '^[0-9]+:  [0-9]{{3}} '",
+        q(&raw)
+    ));
+    let sectors: Vec<(u64, u64)> = mmls
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f[2].parse().unwrap(), f[4].parse().unwrap())
+        })
+        .collect();
+    assert_eq!(sectors.len(), 2, "{mmls}");
+    for (v, (start, len)) in vols.iter().zip(&sectors) {
+        assert_eq!(v["offset"], start * 512, "{v}");
+        assert_eq!(v["size"], len * 512, "{v}");
+    }
+    let (a, z) = (&vols[0], &vols[1]);
+    assert_eq!(a["index"], 1);
+    assert_eq!(a["partition_type"], "0FC63DAF-8483-4772-8E79-3D69D8477DE4");
+    assert_eq!(a["label"], "linux data");
+    assert_eq!(a["fs"]["kind"], "ext4");
+    assert_eq!(a["fs"]["label"], "rootfs");
+    assert_eq!(a["status"], "collected");
+    assert_eq!(a["member_prefix"], "files/vol1/");
+    assert_eq!(z["index"], 2);
+    assert_eq!(z["partition_type"], "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7");
+    assert_eq!(z["label"], "empty basic");
+    assert_eq!(z["status"], "no_file_system");
+    assert!(z["fs"].is_null(), "{z}");
+    let reason = z["reason"].as_str().unwrap();
+    assert!(reason.contains("no file system"), "{z}");
+    let acts = String::from_utf8(common::member(&b, "actions.jsonl")).unwrap();
+    assert!(
+        acts.lines().any(|l| l.contains("image.volume")
+            && l.contains(&format!(
+                "volume 2 at offset {} ({} bytes) not collected: {reason}",
+                z["offset"], z["size"]
+            ))),
+        "{acts}"
+    );
+    assert_eq!(
+        collected(&common::records(&b), "").get("etc/hostname"),
+        Some(&sha256_file(&d.join("tree/etc/hostname")))
+    );
+    // `image info` shows the same volumes before anything is collected.
+    let info = common::run(&["image", "info", "--json", raw.to_str().unwrap()]);
+    assert_eq!(info.code, 0, "{}", info.stderr);
+    let j: Value = serde_json::from_str(&info.stdout).unwrap();
+    assert_eq!(j["container"]["format"], "raw");
+    assert_eq!(j["container"]["media_size"], 16 << 20);
+    assert_eq!(j["volume_system"]["scheme"], "gpt");
+    for (i, v) in vols.iter().enumerate() {
+        let w = &j["volumes"][i];
+        assert_eq!(w["number"], v["index"]);
+        assert_eq!(w["offset"], v["offset"]);
+        assert_eq!(w["size"], v["size"]);
+        assert_eq!(w["partition_type"], v["partition_type"]);
+        assert_eq!(w["name"], v["label"]);
+    }
+    assert_eq!(j["file_systems"][0]["status"], "readable");
+    assert_eq!(j["file_systems"][0]["file_system"]["kind"], "ext4");
+    assert_eq!(j["file_systems"][0]["file_system"]["label"], "rootfs");
+    assert_eq!(j["file_systems"][1]["status"], "no_file_system");
+    assert_eq!(j["profile_choice"]["profile"], "linux-triage");
+    let text = common::run(&["image", "info", raw.to_str().unwrap()]);
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    for want in [
+        "Container   raw",
+        "Volumes     gpt (2 volume(s)",
+        "  1  offset 1048576  size 8.0 MiB (8388608 bytes)  type 0FC63DAF-8483-4772-8E79-3D69D8477DE4",
+        "name \"linux data\"",
+        "     ext4 label \"rootfs\"",
+        "  2  offset 9437184  size 4.0 MiB (4194304 bytes)",
+        "     not read: no file system fieldkit recognises in its first sectors",
+        "Profile     linux-triage",
+    ] {
+        assert!(text.stdout.contains(want), "{want:?} in:\n{}", text.stdout);
+    }
+    // A file of zeros is a raw image with nothing fieldkit can read: said, exit 0.
+    std::fs::write(d.join("zeros.img"), vec![0u8; 4096]).unwrap();
+    let z = common::run(&["image", "info", d.join("zeros.img").to_str().unwrap()]);
+    assert_eq!(z.code, 0, "{}", z.stderr);
+    assert!(
+        z.stdout
+            .contains("Profile     none: no volume fieldkit can read"),
+        "{}",
+        z.stdout
+    );
+    // An E01 cut after its header cannot be opened: one line naming it, exit 2.
+    std::fs::write(
+        d.join("cut.E01"),
+        b"EVF\x09\x0d\x0a\xff\x00\x01\x01\x00\x00",
+    )
+    .unwrap();
+    for bad in [d.join("cut.E01"), d.join("missing.img")] {
+        let r = common::run(&["image", "info", bad.to_str().unwrap()]);
+        assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+        assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
+        assert!(r.stderr.contains(bad.to_str().unwrap()), "{}", r.stderr);
+        assert!(r.stdout.is_empty(), "{}", r.stdout);
+    }
+
+    let (_, b1) = collect_ok(
+        &raw,
+        &d.join("out-p1"),
+        &["--partition", "1", "--profile", "all-files"],
+    );
+    let m1 = common::manifest(&b1);
+    assert_eq!(m1["image"]["volumes"][1]["status"], "not_selected");
+    assert_eq!(
+        m1["image"]["volumes"][1]["reason"],
+        "not the volume given with --partition"
+    );
 }
 
 /// (d) Damaged images through the binary: each problem a record or a one-line error with

@@ -469,4 +469,5 @@ smoke_tests! {
     fs_fat: 3000,
     fs_exfat: 3000,
     fs_ext4: 3000,
+    fs_ntfs: 1500,
 }

@@ -9,7 +9,9 @@
 //! by itself), the NTFS metadata files by name, every file rebuilt from the image with
 //! the recorded byte ranges, the image unchanged; a record with a broken fixup and a
 //! directory index that loops, each a record with its offset and the rest collected;
-//! and thousands of mutated images that must never panic or hang.
+//! a torn deleted record named by the deleted scan; `--deleted`; an image cut short (in
+//! the data and inside the `$MFT`); and thousands of mutated images that must never
+//! panic or hang.
 
 mod common;
 
@@ -129,8 +131,12 @@ setfattr -h -v 0x00000800 -n system.ntfs_attrib_be comp
 head -c 200000 /dev/zero | tr '\0' 'z' > comp/z.txt
 head -c 100000 /dev/urandom > gone.bin
 echo bye > docs/gone-small.txt
+mkdir -p gone-dir/sub
+echo inner > gone-dir/sub/inner.txt
+echo outer > gone-dir/outer.txt
 sync
 rm gone.bin docs/gone-small.txt
+rm -r gone-dir
 "#,
             m = q(m)
         ));
@@ -492,7 +498,8 @@ fn ntfs_reads_like_the_ntfs3g_mount_and_sleuthkit_and_rebuilds_with_dd() {
     assert_eq!(got.lines().count(), want.len());
 
     // (f) Deleted entries against fls -d (records not in use that still have a name).
-    let deleted = fs.deleted().unwrap();
+    let scan = fs.deleted().unwrap();
+    let deleted = &scan.entries;
     let mine: BTreeMap<String, u64> = deleted
         .iter()
         .map(|d| {
@@ -503,12 +510,25 @@ fn ntfs_reads_like_the_ntfs3g_mount_and_sleuthkit_and_rebuilds_with_dd() {
             (p, d.node.id.0 & 0xFFFF_FFFF_FFFF)
         })
         .collect();
-    let theirs: BTreeMap<String, u64> = fls(&img, "-r -d -p")
-        .into_iter()
+    let fls_d = fls(&img, "-r -d -p");
+    let theirs: BTreeMap<String, u64> = fls_d
+        .iter()
         .filter(|(p, _)| !p.starts_with("$OrphanFiles/OrphanFile-"))
-        .map(|(p, a)| (p, a.split('-').next().unwrap().parse().unwrap()))
+        .map(|(p, a)| (p.clone(), a.split('-').next().unwrap().parse().unwrap()))
         .collect();
     assert_eq!(mine, theirs, "fls -d");
+    // The one documented difference: fls's OrphanFile-N are exactly the records not in
+    // use that have attributes but no name, which the scan counts and does not list.
+    let orphans = fls_d
+        .keys()
+        .filter(|p| p.starts_with("$OrphanFiles/OrphanFile-"))
+        .count() as u64;
+    assert!(orphans >= 8, "the reserved records 16-23: {orphans}");
+    assert_eq!(
+        scan.nameless, orphans,
+        "nameless records = fls's OrphanFile-N"
+    );
+    assert_eq!(scan.unreadable_total, 0, "{:?}", scan.unreadable);
     let gone = deleted
         .iter()
         .find(|d| d.name == b"gone.bin")
@@ -518,6 +538,15 @@ fn ntfs_reads_like_the_ntfs3g_mount_and_sleuthkit_and_rebuilds_with_dd() {
     assert_eq!(gone.runs_unallocated, Some(true), "its clusters are free");
     assert!(gone.node.times.modified.is_some() && gone.node.name_times.is_some());
     assert!(mine.contains_key("docs/gone-small.txt"), "{mine:?}");
+    // A deleted folder's deleted files keep their path through it, as fls -d shows them.
+    for p in [
+        "gone-dir",
+        "gone-dir/sub",
+        "gone-dir/sub/inner.txt",
+        "gone-dir/outer.txt",
+    ] {
+        assert!(mine.contains_key(p), "{p}: {mine:?}");
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -746,8 +775,15 @@ mkdir keep loop
 echo fine > keep/fine.txt
 head -c 50000 /dev/urandom > victim.bin
 for i in $(seq -w 0 59); do echo "$i" > "loop/a long name to fill the index, number $i"; done
+echo gone > keep/gone.txt
+echo also gone > keep/gone-intact.txt
+head -c 70000 /dev/urandom > {d}/gone-big.orig
+cp {d}/gone-big.orig keep/gone-big.bin
+sync
+rm keep/gone.txt keep/gone-intact.txt keep/gone-big.bin
 "#,
-            m = q(m)
+            m = q(m),
+            d = q(d)
         ))
     });
     let addr = |p: &str| -> u64 {
@@ -760,6 +796,21 @@ for i in $(seq -w 0 59); do echo "$i" > "loop/a long name to fill the index, num
     };
     let victim = addr("victim.bin");
     let loop_dir = addr("loop");
+    let deleted = fls(&img, "-r -d -p");
+    let gone: u64 = deleted["keep/gone.txt"]
+        .split('-')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(deleted.contains_key("keep/gone-intact.txt"), "{deleted:?}");
+    // (3) A deleted file's record torn too: not an entry the scan can list, so it must be
+    // recorded as unparsable with its offset, never skipped in silence.
+    let tear_gone = record_offset(&img, gone) + 510;
+    bash(&format!(
+        "printf '\\x00\\x00' | dd of={} bs=1 seek={tear_gone} conv=notrunc status=none",
+        q(&img)
+    ));
     // (1) The victim's second fixup slot no longer holds the update sequence number.
     let tear = record_offset(&img, victim) + 1022;
     bash(&format!(
@@ -841,6 +892,263 @@ EOF"#,
     assert_eq!(
         common::record_for(&recs, "/keep/fine.txt")["status"],
         "collected"
+    );
+    // The deleted scan: the intact deleted file is listed, the torn one is not, and both
+    // torn records (the scan cannot tell in use from not: that flag is in the torn
+    // record) are named with their image offsets in the actions and the manifest.
+    assert_eq!(
+        common::record_for(&recs, "/keep/gone-intact.txt")["status"],
+        "deleted"
+    );
+    assert!(
+        !recs.iter().any(|r| r["path"] == "/keep/gone.txt"),
+        "a torn record is no entry"
+    );
+    let acts: Vec<Value> = String::from_utf8(common::member(&b, "actions.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let scans: Vec<&Value> = acts
+        .iter()
+        .filter(|a| a["action"] == "image.deleted_scan")
+        .collect();
+    assert_eq!(scans.len(), 1, "{acts:#?}");
+    assert_eq!(scans[0]["outcome"], "error", "{}", scans[0]);
+    let detail = scans[0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("2 could not be parsed (not listed)"),
+        "{detail}"
+    );
+    for (n, at) in [(victim, tear), (gone, tear_gone)] {
+        // The error names the sector end whose fixup failed (offset of the record's
+        // 512-byte block end), inside the record.
+        let rec = record_offset(&img, n);
+        let needle = format!("record {n} at image offset ");
+        let pos = detail
+            .find(&needle)
+            .unwrap_or_else(|| panic!("{needle}: {detail}"));
+        let off: u64 = detail[pos + needle.len()..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            (rec..rec + 1024).contains(&off) && off == at,
+            "{n}: {off} vs {at}"
+        );
+        assert!(detail[pos..].starts_with(&format!("{needle}{at} [bad_fixup]")));
+    }
+    let m = common::manifest(&b);
+    let notes = m["image"]["volumes"][0]["notes"].as_array().unwrap();
+    assert!(
+        notes.iter().any(|n| n.as_str() == Some(detail)),
+        "the manifest's volume carries the same note: {notes:?}"
+    );
+    // Without --deleted a deleted file is a record only; with it, its content is read
+    // from the runs it last had (still free here, so the bytes are the deleted file's),
+    // stored, and rebuilds from the recorded ranges like any file.
+    let big = common::record_for(&recs, "/keep/gone-big.bin");
+    assert_eq!(big["status"], "deleted", "{big}");
+    assert!(big["member"].is_null() && big["sha256"].is_null(), "{big}");
+    assert_eq!(big["image"]["runs_unallocated"], true, "{big}");
+    let (_, bd) = collect_ok(
+        &img,
+        &d.join("out-deleted"),
+        &["--profile", "all-files", "--deleted"],
+    );
+    let recs = common::records(&bd);
+    let big = common::record_for(&recs, "/keep/gone-big.bin");
+    assert_eq!(big["status"], "deleted", "{big}");
+    assert_eq!(
+        big["sha256"].as_str(),
+        Some(sha256_file(&d.join("gone-big.orig")).as_str()),
+        "{big}"
+    );
+    assert!(big["member"].as_str().is_some(), "{big}");
+    assert!(
+        big["detail"]
+            .as_str()
+            .unwrap()
+            .contains("content read from the runs it last had (--deleted)"),
+        "{big}"
+    );
+    let small = common::record_for(&recs, "/keep/gone-intact.txt");
+    assert_eq!(small["status"], "deleted", "{small}");
+    assert_eq!(
+        small["sha256"].as_str(),
+        Some(hex(&Sha256::digest(b"also gone\n")).as_str()),
+        "resident content of a deleted record: {small}"
+    );
+    let mut both = recs.clone();
+    both.retain(|r| r["path"] == "/keep/gone-big.bin" || r["path"] == "/keep/gone-intact.txt");
+    for r in &mut both {
+        r["status"] = "collected".into();
+    }
+    let rebuilt = rebuild_from_runs(&img, &both, d);
+    assert_eq!(rebuilt.len(), 2, "{rebuilt:?}");
+    for r in &both {
+        let p = r["path"].as_str().unwrap().trim_start_matches('/');
+        assert_eq!(
+            rebuilt.get(p).map(String::as_str),
+            r["sha256"].as_str(),
+            "{p}"
+        );
+    }
+    assert_eq!(
+        common::verify(&bd, &[]).code,
+        0,
+        "the --deleted bundle verifies"
+    );
+}
+
+/// A truncated NTFS image through the binary. Cut after 12 of 16 MiB: the file whose
+/// clusters lie past the cut is an `extent_outside_volume` error naming the image offset,
+/// everything else is collected (an alternate data stream as its own `path:stream`
+/// record, equal to `icat`'s), the deleted file still listed. Cut inside the `$MFT`
+/// (after record 100), where even the root's index block is gone: the root is one error
+/// naming the offset where the media ends, and the deleted-entry scan still runs over
+/// the records that are there — it lists the deleted file and says how many records the
+/// `$MFT` claims past the end (outcome `error`), in the actions and the manifest.
+#[test]
+fn a_truncated_ntfs_image_collects_what_lies_before_the_cut_and_says_what_does_not() {
+    require_ntfs_tools();
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let img = d.join("whole.img");
+    mkntfs(&img, 16);
+    ntfs_mounted(&img, "streams_interface=xattr", |m| {
+        bash(&format!(
+            r#"cd {m}
+mkdir keep many
+echo fine > keep/fine.txt
+setfattr -n user.Zone.Identifier -v '[ZoneTransfer]' keep/fine.txt
+echo gone > keep/gone.txt
+for i in $(seq -w 0 59); do echo "$i" > "many/a long name to fill the index, number $i"; done
+head -c 3000000 /dev/urandom > big.bin
+sync
+rm keep/gone.txt
+"#,
+            m = q(m)
+        ))
+    });
+    let mft_records: u64 = bash(&format!(
+        "istat {} 0 | sed -n 's/^Type: \\$DATA (128-1).*  size: \\([0-9]*\\).*/\\1/p'",
+        q(&img)
+    ))
+    .trim()
+    .parse::<u64>()
+    .expect("the $MFT's size")
+        / 1024;
+    assert!(mft_records > 100, "{mft_records}");
+
+    // (1) Cut after 12 MiB.
+    let cut = d.join("cut12.img");
+    bash(&format!(
+        "cp {} {c} && truncate -s 12M {c}",
+        q(&img),
+        c = q(&cut)
+    ));
+    let (_, b) = collect_ok(&cut, &d.join("o1"), &["--profile", "all-files"]);
+    let recs = common::records(&b);
+    let big = common::record_for(&recs, "/big.bin");
+    assert_eq!(big["status"], "error", "{big}");
+    assert_eq!(big["reason"], "extent_outside_volume", "{big}");
+    assert!(
+        big["detail"].as_str().unwrap().contains("image offset"),
+        "{big}"
+    );
+    assert!(big["member"].is_null() && big["sha256"].is_null(), "{big}");
+    assert_eq!(
+        common::record_for(&recs, "/keep/fine.txt")["status"],
+        "collected"
+    );
+    // The alternate data stream is a record of its own, `path:stream`, with the bytes
+    // sleuthkit's icat gives for it (the stream's attribute id from fls).
+    let ads = common::record_for(&recs, "/keep/fine.txt:Zone.Identifier");
+    assert_eq!(ads["status"], "collected", "{ads}");
+    assert_eq!(ads["image"]["stream"], "Zone.Identifier", "{ads}");
+    let addr = &fls(&img, "-r -p")["keep/fine.txt:Zone.Identifier"];
+    assert_eq!(
+        ads["sha256"].as_str().unwrap(),
+        bash(&format!(
+            "icat {} {addr} | sha256sum | cut -d' ' -f1",
+            q(&img)
+        ))
+        .trim()
+    );
+    assert_eq!(
+        ads["sha256"].as_str().unwrap(),
+        hex(&Sha256::digest(b"[ZoneTransfer]"))
+    );
+    let many = recs
+        .iter()
+        .filter(|r| r["status"] == "collected" && r["path"].as_str().unwrap().starts_with("/many/"))
+        .count();
+    assert_eq!(many, 60);
+    assert_eq!(
+        common::record_for(&recs, "/keep/gone.txt")["status"],
+        "deleted"
+    );
+    assert_eq!(common::verify(&b, &[]).code, 0);
+
+    // (2) Cut inside the $MFT.
+    let at = record_offset(&img, 100);
+    let cut = d.join("cutmft.img");
+    bash(&format!(
+        "cp {} {c} && truncate -s {at} {c}",
+        q(&img),
+        c = q(&cut)
+    ));
+    let (_, b) = collect_ok(
+        &cut,
+        &d.join("o2"),
+        &["--profile", "all-files", "--no-verify"],
+    );
+    let recs = common::records(&b);
+    let root = common::record_for(&recs, "/");
+    assert_eq!(root["status"], "error", "{root}");
+    assert!(
+        root["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("the media ends at {at}")),
+        "{root}"
+    );
+    assert_eq!(
+        common::record_for(&recs, "/keep/gone.txt")["status"],
+        "deleted",
+        "the scan still lists the deleted file: {recs:#?}"
+    );
+    let acts = String::from_utf8(common::member(&b, "actions.jsonl")).unwrap();
+    let scan: Value = acts
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|a| a["action"] == "image.deleted_scan")
+        .expect("the scan ran");
+    assert_eq!(scan["outcome"], "error", "{scan}");
+    let detail = scan["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("100 metadata record(s) scanned")
+            && detail.contains(&format!(
+                "{} more the $MFT claims lie past the end of the volume",
+                mft_records - 100
+            )),
+        "{detail}"
+    );
+    let m = common::manifest(&b);
+    let v = &m["image"]["volumes"][0];
+    assert!(
+        v["notes"].as_array().unwrap().iter().any(|n| n == detail),
+        "{v}"
+    );
+    assert!(
+        v["fs"]["notes"].as_array().unwrap().iter().any(|n| n
+            .as_str()
+            .unwrap()
+            .contains("records past them are not read")),
+        "{v}"
     );
 }
 

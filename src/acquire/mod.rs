@@ -53,6 +53,8 @@ pub struct Progress {
     pub bytes_planned: AtomicU64,
     pub files_planned: AtomicU64,
     pub walk_done: AtomicBool,
+    /// Files opened without O_NOATIME because the kernel refused it.
+    pub noatime_refused: AtomicU64,
     /// What the run is doing now (`PHASE_*`), for the display.
     pub phase: std::sync::atomic::AtomicU8,
     /// Set by a display that shows alerts itself; otherwise alerts go to stderr at once.
@@ -454,6 +456,14 @@ impl Engine<'_> {
         }
         rec.facts = before.facts();
         rec.size = Some(before.size);
+        if opened
+            .read_method
+            .contains(crate::source::read::NOATIME_REFUSED)
+        {
+            self.progress
+                .noatime_refused
+                .fetch_add(1, Ordering::Relaxed);
+        }
         rec.read_method = Some(opened.read_method);
         if let (Some(img), Some(data)) = (rec.image.as_mut(), opened.image_data) {
             img.data = Some(data);
@@ -944,7 +954,8 @@ fn mark_deleted(rec: &mut FileRecord) {
         rec.status = Some(Status::Deleted);
         rec.reason = Some("deleted".into());
         rec.detail = Some(
-            "deleted entry (metadata record not in use): content read from the runs it last              had (--deleted); they may have been reused since"
+            "deleted entry (metadata record not in use): content read from the runs it last \
+             had (--deleted); they may have been reused since"
                 .into(),
         );
     } else {

@@ -1,16 +1,17 @@
 //! Extraction of a bundle's members into a directory, for examiners who want the files.
 //!
-//! Owns refusing anything unsafe before writing a single byte: absolute names, `..`,
-//! backslashes, drive letters, duplicate names, a name that is both a file and another
-//! member's directory, names Windows cannot hold when run on Windows (`:` would write an
-//! NTFS alternate data stream), and a target directory that is not empty. Members are
+//! Owns refusing anything unsafe before writing a single byte: whatever the
+//! canonical-name rule it shares with `verify` refuses (`naming::check_member_name`,
+//! `naming::clashes`: absolute names, `.`/`..`, backslashes, drive letters, duplicate
+//! names ignoring case, a name that is both a file and another member's directory, names
+//! Windows cannot hold — `:` would write an NTFS alternate data stream — on every
+//! system), and a target directory that is not empty. Members are
 //! written into a hidden temporary directory inside the target and moved into place only
 //! once every one of them is complete, so a failure part-way (a damaged member, a full
 //! disk) leaves the target as it was. Never overwrites, never follows a symlink out of the
 //! target, never sets permissions or ownership from the archive (evidence copies are plain
 //! 0644 files).
 
-use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Component, Path, PathBuf};
@@ -37,96 +38,18 @@ impl std::fmt::Display for Error {
     }
 }
 
-/// A member name as a safe relative path on this platform, or why it is not.
+/// A member name as a safe relative path, or why it is not: the canonical-name rule
+/// `verify` applies too (`naming::check_member_name`), the same on every system, so
+/// nothing is extracted on one system that verify rejects, or refused on another.
 pub fn safe_relative_path(name: &str) -> Result<PathBuf, String> {
-    safe_relative_path_for(name, cfg!(windows))
-}
-
-/// As `safe_relative_path`, with Windows' naming rules applied when `windows`.
-pub fn safe_relative_path_for(name: &str, windows: bool) -> Result<PathBuf, String> {
-    if name.is_empty() {
-        return Err("empty member name".into());
-    }
-    if name.starts_with('/') || name.contains('\\') || name.contains('\0') {
-        return Err(format!(
-            "member name {name:?} is absolute or contains a backslash or NUL"
-        ));
-    }
-    if name.len() >= 2 && name.as_bytes()[1] == b':' {
-        return Err(format!("member name {name:?} starts with a drive letter"));
-    }
-    let mut out = PathBuf::new();
-    for comp in name.split('/') {
-        if comp.is_empty() || comp == "." || comp == ".." {
-            return Err(format!(
-                "member name {name:?} has an empty, '.' or '..' component"
-            ));
-        }
-        if windows && let Some(why) = windows_name_problem(comp) {
-            return Err(format!(
-                "member name {name:?} cannot be written on Windows: {why}"
-            ));
-        }
-        out.push(comp);
-    }
+    super::naming::check_member_name(name)?;
+    let out: PathBuf = name.split('/').collect();
     if out.components().any(|c| !matches!(c, Component::Normal(_))) {
         return Err(format!(
             "member name {name:?} does not stay inside the target"
         ));
     }
     Ok(out)
-}
-
-/// Why Windows cannot hold `comp` as a file or directory name exactly (it would refuse
-/// it, alter it, or — for `:` — write an alternate data stream of another file).
-pub fn windows_name_problem(comp: &str) -> Option<String> {
-    if let Some(c) = comp
-        .chars()
-        .find(|c| matches!(c, '<' | '>' | ':' | '"' | '|' | '?' | '*') || (*c as u32) < 32)
-    {
-        return Some(if c == ':' {
-            format!("{comp:?} contains ':' (an NTFS alternate data stream)")
-        } else {
-            format!("{comp:?} contains the character {c:?}")
-        });
-    }
-    if comp.ends_with('.') || comp.ends_with(' ') {
-        return Some(format!(
-            "{comp:?} ends with a dot or a space (Windows drops them)"
-        ));
-    }
-    let stem = comp.split('.').next().unwrap_or(comp).trim_end();
-    let upper = stem.to_ascii_uppercase();
-    let reserved = matches!(
-        upper.as_str(),
-        "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$"
-    ) || (upper.len() == 4
-        && (upper.starts_with("COM") || upper.starts_with("LPT"))
-        && upper.as_bytes()[3].is_ascii_digit());
-    if reserved {
-        return Some(format!("{comp:?} is a reserved device name"));
-    }
-    None
-}
-
-/// Refuse a plan in which one member's path is a directory of another (`a` and `a/b`),
-/// ignoring case as Windows and macOS do: it cannot be written completely anywhere.
-fn check_clashes(plan: &[(usize, PathBuf, String)]) -> Result<(), String> {
-    let mut files: HashMap<String, &str> = HashMap::new();
-    for (_, rel, name) in plan {
-        files.insert(rel.to_string_lossy().to_lowercase(), name);
-    }
-    for (_, rel, name) in plan {
-        let mut dir = rel.clone();
-        while dir.pop() && !dir.as_os_str().is_empty() {
-            if let Some(file) = files.get(&dir.to_string_lossy().to_lowercase()) {
-                return Err(format!(
-                    "member {file:?} is both a file and a directory (of member {name:?})"
-                ));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Extract every member of `bundle` into `dir`; returns the number of files written.
@@ -140,7 +63,6 @@ pub fn extract(bundle: &Path, dir: &Path) -> Result<usize, Error> {
     let refused =
         |msg: String| Error::Refused(anyhow!("{}: refusing to extract: {msg}", bundle.display()));
     let mut plan = Vec::with_capacity(archive.len());
-    let mut seen = std::collections::HashSet::new();
     for i in 0..archive.len() {
         let f = archive
             .by_index_raw(i)
@@ -153,14 +75,14 @@ pub fn extract(bundle: &Path, dir: &Path) -> Result<usize, Error> {
             continue;
         }
         let rel = safe_relative_path(&name).map_err(refused)?;
-        if !seen.insert(name.to_lowercase()) {
-            return Err(refused(format!(
-                "member {name:?} appears twice (ignoring case)"
-            )));
-        }
         plan.push((i, rel, name));
     }
-    check_clashes(&plan).map_err(refused)?;
+    if let Some(c) = super::naming::clashes(plan.iter().map(|(_, _, n)| n.as_str()))
+        .into_iter()
+        .next()
+    {
+        return Err(refused(c.to_string()));
+    }
     let created = match fs::metadata(dir) {
         Ok(m) if m.is_dir() => {
             let mut entries = fs::read_dir(dir)
@@ -278,7 +200,7 @@ mod tests {
     }
 
     #[test]
-    fn names_windows_cannot_hold_are_refused_under_windows_rules() {
+    fn names_windows_cannot_hold_are_refused_everywhere() {
         for bad in [
             "files/evidence.txt:hidden",
             "files/a<b",
@@ -293,12 +215,11 @@ mod tests {
             "files/LPT9",
             "CONOUT$/x",
         ] {
-            assert!(safe_relative_path_for(bad, true).is_err(), "{bad}");
-            // Linux can hold them (fieldkit's own names never contain them: they are
-            // escaped when collected).
-            assert!(safe_relative_path_for(bad, false).is_ok(), "{bad}");
+            // On Linux too: verify rejects them wherever it runs, so extract does
+            // (fieldkit's own names never contain them: they are escaped when collected).
+            assert!(safe_relative_path(bad).is_err(), "{bad}");
         }
-        let why = safe_relative_path_for("files/a.txt:ads", true).unwrap_err();
+        let why = safe_relative_path("files/a.txt:ads").unwrap_err();
         assert!(why.contains("alternate data stream"), "{why}");
         for good in [
             "files/%43ON",
@@ -306,21 +227,7 @@ mod tests {
             "files/console.txt",
             "files/COM10",
         ] {
-            assert!(safe_relative_path_for(good, true).is_ok(), "{good}");
+            assert!(safe_relative_path(good).is_ok(), "{good}");
         }
-    }
-
-    #[test]
-    fn a_name_that_is_both_a_file_and_a_directory_is_refused() {
-        let plan = |names: &[&str]| -> Vec<(usize, PathBuf, String)> {
-            names
-                .iter()
-                .enumerate()
-                .map(|(i, n)| (i, PathBuf::from(n), n.to_string()))
-                .collect()
-        };
-        assert!(check_clashes(&plan(&["files/a", "files/a/b"])).is_err());
-        assert!(check_clashes(&plan(&["files/A", "files/a/b/c"])).is_err());
-        assert!(check_clashes(&plan(&["files/a", "files/ab", "files/b/a"])).is_ok());
     }
 }

@@ -264,6 +264,14 @@ pub struct Method {
     #[serde(default)]
     pub triage: String,
     pub verify_after_write: bool,
+    /// Files read without O_NOATIME because the kernel refused it (their `read_method`
+    /// says so): their access times on the source may have changed.
+    #[serde(default)]
+    pub noatime_refused: u64,
+    /// Set when fieldkit ran without the privilege to open every file with O_NOATIME:
+    /// who it ran as and what that means (docs/bundle-format.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unprivileged: Option<String>,
     /// Whether and how volatile state (live/) was captured.
     #[serde(default)]
     pub live_state: String,

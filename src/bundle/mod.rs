@@ -9,6 +9,7 @@ pub mod age;
 pub mod extract;
 pub mod image_record;
 pub mod input;
+pub mod lifecycle;
 pub mod manifest;
 pub mod naming;
 pub mod record;

@@ -8,6 +8,11 @@
 //! components and names are shortened with a hash of the original so they stay unique;
 //! names that would collide on a case-insensitive filesystem get a `~N` suffix. The exact
 //! original path is always in files.jsonl; a member name is never the evidence of a path.
+//!
+//! Also owns the canonical-name rule that `verify` and `extract` share
+//! (`check_member_name`, `clashes`): a name either unpacks to one path of its own on
+//! every system, or the bundle is rejected and not extracted. Never accepts in one place
+//! a name the other refuses.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -136,10 +141,15 @@ fn shortened_name(components: &[&OsStr]) -> String {
     while !last.is_char_boundary(cut) {
         cut -= 1;
     }
+    // The cut may end in a dot or a space, which Windows drops: escaped, as everywhere.
+    let kept = last[..cut].trim_end_matches(['.', ' ']);
+    let tail: String = last[kept.len()..cut]
+        .chars()
+        .map(|c| if c == '.' { "%2E" } else { "%20" })
+        .collect();
     format!(
-        "{FILES_PREFIX}~long/{}/{}",
+        "{FILES_PREFIX}~long/{}/{kept}{tail}",
         &hex(&sha256(&all))[..32],
-        &last[..cut]
     )
 }
 
@@ -210,6 +220,116 @@ impl MemberNames {
     }
 }
 
+/// Why one component of a member name is not one that every system holds exactly (in
+/// particular Windows: it would refuse it, alter it, or — for `:` — write an alternate
+/// data stream of another file), or `None`. fieldkit's own names never have these: the
+/// escaping above removes them.
+pub fn component_problem(comp: &str) -> Option<String> {
+    if let Some(c) = comp
+        .chars()
+        .find(|c| matches!(c, '<' | '>' | ':' | '"' | '|' | '?' | '*') || c.is_control())
+    {
+        return Some(if c == ':' {
+            format!("{comp:?} contains ':' (an NTFS alternate data stream, or a drive letter)")
+        } else {
+            format!("{comp:?} contains the character {c:?}")
+        });
+    }
+    if comp.ends_with('.') || comp.ends_with(' ') {
+        return Some(format!(
+            "{comp:?} ends with a dot or a space (Windows drops them)"
+        ));
+    }
+    if is_reserved_device(comp) {
+        return Some(format!("{comp:?} is a reserved device name"));
+    }
+    None
+}
+
+/// Why `name` is not a canonical member name, the one rule `verify` and `extract` share
+/// (docs/bundle-format.md, "Member names"): a relative path of non-empty components
+/// separated by `/`, none `.` or `..`, no backslash, and each component one that every
+/// system holds exactly (`component_problem`). Clashes between names are `clashes`.
+pub fn check_member_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("empty member name".into());
+    }
+    if name.starts_with('/') || name.contains('\\') {
+        return Err(format!(
+            "member name {name:?} is absolute or contains a backslash"
+        ));
+    }
+    for comp in name.split('/') {
+        if comp.is_empty() || comp == "." || comp == ".." {
+            return Err(format!(
+                "member name {name:?} has an empty, '.' or '..' component"
+            ));
+        }
+        if let Some(why) = component_problem(comp) {
+            return Err(format!(
+                "member name {name:?} is not one every system can write: {why}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Two member names that cannot both be unpacked as themselves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Clash {
+    /// The same name twice.
+    Duplicate(String),
+    /// Equal when case is ignored (one file on Windows and macOS).
+    SameIgnoringCase(String, String),
+    /// `file` is a directory of `member` (ignoring case): it cannot be both.
+    FileIsDirectory { file: String, member: String },
+}
+
+impl std::fmt::Display for Clash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Clash::Duplicate(n) => write!(f, "member {n:?} appears twice"),
+            Clash::SameIgnoringCase(a, b) => write!(
+                f,
+                "members {a:?} and {b:?} are the same file where case is ignored"
+            ),
+            Clash::FileIsDirectory { file, member } => write!(
+                f,
+                "member {file:?} is both a file and a directory (of member {member:?})"
+            ),
+        }
+    }
+}
+
+/// Every clash among `names` (in their order; case folded as `MemberNames` folds it).
+pub fn clashes<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<Clash> {
+    let mut out = Vec::new();
+    let mut files: HashMap<String, &str> = HashMap::new();
+    let names: Vec<&str> = names.into_iter().collect();
+    for &n in &names {
+        match files.get(&n.to_lowercase()) {
+            Some(&first) if first == n => out.push(Clash::Duplicate(n.to_string())),
+            Some(&first) => out.push(Clash::SameIgnoringCase(first.to_string(), n.to_string())),
+            None => {
+                files.insert(n.to_lowercase(), n);
+            }
+        }
+    }
+    for &n in &names {
+        let lower = n.to_lowercase();
+        for (i, _) in lower.match_indices('/') {
+            if let Some(&file) = files.get(&lower[..i]) {
+                out.push(Clash::FileIsDirectory {
+                    file: file.to_string(),
+                    member: n.to_string(),
+                });
+                break;
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,6 +379,95 @@ mod tests {
             "{n}"
         );
         assert!(n.len() <= MAX_NAME);
+    }
+
+    #[test]
+    fn every_name_the_writer_makes_is_canonical_and_clash_free() {
+        let mut names = MemberNames::new();
+        let raw: [&[u8]; 12] = [
+            b"a:b*c?.txt",
+            b"CON",
+            b"nul.txt",
+            b"trailing. ",
+            b"tab\there",
+            b"caf\xe9",
+            b"COM\xc2\xb9",
+            b"Report.txt",
+            b"report.TXT",
+            b".",
+            b"..",
+            b"back\\slash",
+        ];
+        let mut assigned = Vec::new();
+        for r in raw {
+            let os = unsafe_os(r);
+            let n = names.assign(&[OsStr::new("d"), &os]);
+            assert_eq!(check_member_name(&n), Ok(()), "{n}");
+            assigned.push(n);
+        }
+        assert!(
+            clashes(assigned.iter().map(String::as_str)).is_empty(),
+            "{assigned:?}"
+        );
+    }
+
+    #[test]
+    fn a_shortened_name_cut_after_a_dot_or_space_stays_canonical() {
+        let deep: Vec<String> = (0..30).map(|i| format!("directory{i}")).collect();
+        for last in [
+            format!("{}. y", "x".repeat(99)),
+            format!("{} y", "x".repeat(99)),
+        ] {
+            let mut comps: Vec<&OsStr> = deep.iter().map(OsStr::new).collect();
+            comps.push(OsStr::new(&last));
+            let n = MemberNames::new().assign(&comps);
+            assert!(n.starts_with("files/~long/"), "{n}");
+            assert_eq!(check_member_name(&n), Ok(()), "{n}");
+        }
+    }
+
+    #[cfg(unix)]
+    fn unsafe_os(b: &[u8]) -> std::ffi::OsString {
+        use std::os::unix::ffi::OsStrExt;
+        OsStr::from_bytes(b).to_os_string()
+    }
+
+    #[cfg(not(unix))]
+    fn unsafe_os(b: &[u8]) -> std::ffi::OsString {
+        String::from_utf8_lossy(b).into_owned().into()
+    }
+
+    #[test]
+    fn the_shared_rule_refuses_what_unpacks_to_another_path_or_nowhere() {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a\\..\\x",
+            "C:/x",
+            "a//b",
+            "./a",
+            "files/sub/./b.txt",
+            "files/evidence.txt:hidden",
+            "files/CON",
+            "files/Com1.log",
+            "files/trailing.",
+            "files/nul\0",
+        ] {
+            assert!(check_member_name(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            clashes(["files/a", "files/A", "files/a/b", "files/a"]),
+            vec![
+                Clash::SameIgnoringCase("files/a".into(), "files/A".into()),
+                Clash::Duplicate("files/a".into()),
+                Clash::FileIsDirectory {
+                    file: "files/a".into(),
+                    member: "files/a/b".into()
+                },
+            ]
+        );
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! crate, plus our own check that every local header, central directory record and the
 //! end records are byte for byte what fieldkit's writer makes of the recorded values, and
 //! that members tile the file with nothing hidden between them), whether the file was
-//! ever finalized (end records of its own at its very end; never a `.part`), SHA256SUMS
+//! ever finalized (end records of its own at its very end; never under a name of the
+//! lifecycle, whose state it names: `bundle::lifecycle`), member names by the rule
+//! extract shares (`naming::check_member_name`, `naming::clashes`), SHA256SUMS
 //! both ways and in archive order, every member's
 //! SHA-256 and CRC-32, every files.jsonl hash against the stored content, the manifest's
 //! counts, the SSHSIG signatures (SHA256SUMS.sig and the `.zip.sig` sidecar) against the
@@ -14,6 +16,11 @@
 //! passed. Never trusts a size or offset from the archive: sums are checked, a size beyond
 //! the file is a problem, and every read loop stops at its first error — a damaged input
 //! must end in a verdict, never a hang or a panic.
+//!
+//! Split along what is read: `zip_read` (end records, central directory, local headers,
+//! the hashing pass), `structure` (what binds each header byte), `records` (files.jsonl
+//! and the manifest's counts), `sidecar_check` (the files beside the bundle); this file
+//! holds the verdict, the report and the order of the checks.
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
@@ -24,6 +31,7 @@ use serde::Serialize;
 use ssh_key::PublicKey;
 
 use super::input::BundleInput;
+use super::lifecycle;
 use super::manifest::{Case, Counts, Manifest};
 use super::record::{FileRecord, Status};
 use super::zipwriter;
@@ -33,7 +41,14 @@ use crate::sign;
 
 pub use super::trust::{Trust, TrustReport, TrustState};
 
+mod records;
+mod sidecar_check;
 mod structure;
+mod zip_read;
+
+use records::check_records;
+use sidecar_check::check_sidecars;
+use zip_read::*;
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -55,7 +70,9 @@ pub enum Verdict {
     /// (`--pubkey`, `--allowed-signers`, `--fingerprint`): not tampering, not evidence
     /// from that key either.
     WrongKey,
-    /// No central directory: the run was killed before finishing, or the file is truncated.
+    /// Not finished: no central directory of its own (killed, disk full, truncated), or
+    /// a name of the lifecycle (`NAME.zip.part`, `NAME.zip.verified.part`), whose state
+    /// `Report::state` names.
     NotFinalized,
     /// Not a file we can read as a bundle at all.
     Unusable,
@@ -85,6 +102,10 @@ pub struct Problem {
 pub struct Report {
     pub bundle: String,
     pub verdict: Verdict,
+    /// For a bundle not under its final name (`not_finalized`): the lifecycle state it
+    /// is in (`bundle::lifecycle`, docs/bundle-format.md "Lifecycle").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
     pub problems: Vec<Problem>,
     pub notes: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -119,6 +140,7 @@ impl Report {
         Report {
             bundle: path.display().to_string(),
             verdict: Verdict::Valid,
+            state: None,
             problems: Vec::new(),
             notes: Vec::new(),
             bundle_id: None,
@@ -157,640 +179,10 @@ impl Report {
     }
 }
 
-/// One member as the central directory and its local header describe it.
-#[derive(Debug, Clone)]
-struct Entry {
-    name: Arc<str>,
-    name_raw: Vec<u8>,
-    header_start: u64,
-    /// From the local header, once the sequential pass has read it.
-    data_start: u64,
-    size: u64,
-    crc: u32,
-    /// DOS time and date the headers must carry (from the extended timestamp when there
-    /// is one), the extended timestamp itself, and which local header forms (without,
-    /// with ZIP64 sizes) the central directory record allows.
-    dos_time: u16,
-    dos_date: u16,
-    mtime: Option<i64>,
-    local_forms: [bool; 2],
-    /// Header and data fit before the central directory; a member that cannot is
-    /// reported and left out of the sequential pass.
-    fits: bool,
-}
-
-impl Entry {
-    /// The writer's description of this member, for rebuilding its headers.
-    fn header(&self, zip64_local: bool) -> zipwriter::Entry {
-        zipwriter::Entry {
-            name: self.name_raw.clone(),
-            crc: self.crc,
-            size: self.size,
-            offset: self.header_start,
-            dos_time: self.dos_time,
-            dos_date: self.dos_date,
-            mtime: self.mtime,
-            mode: MEMBER_MODE,
-            zip64_local,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default)]
-struct MemberDigest {
-    sha256: [u8; 32],
-    sha1: Option<[u8; 20]>,
-    md5: Option<[u8; 16]>,
-    crc: u32,
-}
-
-impl MemberDigest {
-    fn finish(hasher: MultiHasher, crc: crc32fast::Hasher) -> Self {
-        let d = hasher.finish();
-        MemberDigest {
-            sha256: d.sha256,
-            sha1: d.sha1,
-            md5: d.md5,
-            crc: crc.finalize(),
-        }
-    }
-}
-
-const EOCD_SIG: [u8; 4] = [0x50, 0x4b, 0x05, 0x06];
-const ZIP64_EOCD_SIG: [u8; 4] = [0x50, 0x4b, 0x06, 0x06];
-const ZIP64_LOCATOR_SIG: [u8; 4] = [0x50, 0x4b, 0x06, 0x07];
-const LOCAL_SIG: u32 = 0x0403_4b50;
-const METADATA_LIMIT: u64 = 1 << 30;
-/// Every member is a plain 0644 file (docs/bundle-format.md).
-const MEMBER_MODE: u32 = 0o100644;
-
 /// Sidecar paths: `<bundle>.sha256` and `<bundle>.sig`.
 pub fn sidecar_paths(bundle: &Path) -> (PathBuf, PathBuf) {
     super::sidecars::by_name(bundle)
 }
-
-/// What an end-of-central-directory record near the end of the file says.
-#[derive(Debug, Clone, Copy)]
-struct EndRecords {
-    /// Offset of the end-of-central-directory record.
-    eocd: u64,
-    /// Where the end records begin: the ZIP64 end record when there is one, else `eocd`.
-    start: u64,
-    cd_start: u64,
-    cd_size: u64,
-    /// Bytes after the record: an archive comment or appended data.
-    trailing: u64,
-}
-
-impl EndRecords {
-    /// The record describes a central directory lying right before it, at the offsets it
-    /// names: the end of *this* archive, not of a ZIP file stored as one of its members
-    /// (whose offsets are relative to that file) and not shifted by prepended data.
-    fn is_own(&self) -> bool {
-        self.cd_start.checked_add(self.cd_size) == Some(self.start)
-    }
-}
-
-fn read_at(file: &mut BundleInput, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
-    file.seek(SeekFrom::Start(offset))?;
-    let mut buf = vec![0u8; len];
-    file.read_exact(&mut buf)?;
-    Ok(buf)
-}
-
-fn le16(b: &[u8], i: usize) -> u16 {
-    u16::from_le_bytes([b[i], b[i + 1]])
-}
-
-fn le32(b: &[u8], i: usize) -> u32 {
-    u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
-}
-
-fn le64(b: &[u8], i: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[i..i + 8]);
-    u64::from_le_bytes(a)
-}
-
-/// Parse the end record at `eocd` (22 bytes in `rec`), following the ZIP64 locator and
-/// end record when its fields are saturated.
-fn end_records_at(
-    file: &mut BundleInput,
-    len: u64,
-    eocd: u64,
-    rec: &[u8],
-) -> std::io::Result<Option<EndRecords>> {
-    let comment = le16(rec, 20) as u64;
-    let Some(trailing) = len.checked_sub(eocd + 22) else {
-        return Ok(None);
-    };
-    if comment > trailing {
-        return Ok(None);
-    }
-    let mut end = EndRecords {
-        eocd,
-        start: eocd,
-        cd_start: le32(rec, 16) as u64,
-        cd_size: le32(rec, 12) as u64,
-        trailing,
-    };
-    let saturated =
-        le16(rec, 10) == 0xFFFF || end.cd_size == 0xFFFF_FFFF || end.cd_start == 0xFFFF_FFFF;
-    if saturated && eocd >= 20 {
-        let loc = read_at(file, eocd - 20, 20)?;
-        if loc[..4] == ZIP64_LOCATOR_SIG {
-            let z64 = le64(&loc, 8);
-            // The ZIP64 end record must end exactly where the locator starts.
-            if z64.checked_add(56) == Some(eocd - 20) {
-                let r = read_at(file, z64, 56)?;
-                if r[..4] == ZIP64_EOCD_SIG && le64(&r, 4) == 44 {
-                    end.start = z64;
-                    end.cd_size = le64(&r, 40);
-                    end.cd_start = le64(&r, 48);
-                }
-            }
-        }
-    }
-    Ok(Some(end))
-}
-
-/// The end records of the archive: the last end-of-central-directory record in the final
-/// 64 KiB that is the archive's own, else the last one found (which then belongs to
-/// something else), or none.
-fn find_end_records(file: &mut BundleInput, len: u64) -> std::io::Result<Option<EndRecords>> {
-    let tail = len.min(65_557);
-    let base = len - tail;
-    let buf = read_at(file, base, tail as usize)?;
-    let mut last = None;
-    let Some(highest) = buf.len().checked_sub(22) else {
-        return Ok(None);
-    };
-    for at in (0..=highest).rev() {
-        if buf[at..at + 4] != EOCD_SIG {
-            continue;
-        }
-        if let Some(end) = end_records_at(file, len, base + at as u64, &buf[at..at + 22])? {
-            if end.is_own() {
-                return Ok(Some(end));
-            }
-            last.get_or_insert(end);
-        }
-    }
-    Ok(last)
-}
-
-/// Length of a local header from its first 30 bytes (30 + name + extra), or what is
-/// wrong with it.
-fn local_header_len(h: &[u8], e: &Entry) -> Result<usize, String> {
-    let le16 = |i: usize| u16::from_le_bytes([h[i], h[i + 1]]) as usize;
-    if h[..4] != LOCAL_SIG.to_le_bytes() {
-        return Err(format!(
-            "no local header signature at offset {}",
-            e.header_start
-        ));
-    }
-    Ok(30 + le16(26) + le16(28))
-}
-
-/// Check a complete local header against the central directory entry: `Err` when it
-/// contradicts the entry (the member cannot be located or trusted), `Ok(Some(..))` when it
-/// agrees on name, CRC and sizes but is not byte for byte the header fieldkit writes.
-fn check_local_header(h: &[u8], e: &Entry) -> Result<Option<String>, String> {
-    let le16 = |i: usize| u16::from_le_bytes([h[i], h[i + 1]]);
-    let le32 = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
-    if le16(8) != 0 {
-        return Err(format!(
-            "compression method {} (fieldkit stores members uncompressed)",
-            le16(8)
-        ));
-    }
-    let name_len = le16(26) as usize;
-    let name = &h[30..30 + name_len];
-    let extra = &h[30 + name_len..];
-    if name != e.name_raw.as_slice() {
-        return Err(format!(
-            "local header names it {:?}",
-            String::from_utf8_lossy(name)
-        ));
-    }
-    if le32(14) != e.crc {
-        return Err(format!(
-            "local header CRC-32 {:08x} differs from the central directory's {:08x}",
-            le32(14),
-            e.crc
-        ));
-    }
-    let (mut csize, mut usize_) = (le32(18) as u64, le32(22) as u64);
-    if csize == 0xFFFF_FFFF || usize_ == 0xFFFF_FFFF {
-        let mut i = 0;
-        while i + 4 <= extra.len() {
-            let tag = u16::from_le_bytes([extra[i], extra[i + 1]]);
-            let len = u16::from_le_bytes([extra[i + 2], extra[i + 3]]) as usize;
-            if tag == 1 && len >= 16 && i + 4 + 16 <= extra.len() {
-                let v = |o: usize| {
-                    let mut b = [0u8; 8];
-                    b.copy_from_slice(&extra[i + 4 + o..i + 12 + o]);
-                    u64::from_le_bytes(b)
-                };
-                usize_ = v(0);
-                csize = v(8);
-            }
-            i += 4 + len;
-        }
-    }
-    if csize != e.size || usize_ != e.size {
-        return Err(format!(
-            "local header sizes {csize}/{usize_} differ from the central directory's {}",
-            e.size
-        ));
-    }
-    // Byte for byte what the writer puts there, given the central directory's record.
-    // When the record itself is not the writer's (reported on its own), either form.
-    let any = e.local_forms == [false, false];
-    let forms = [false, true]
-        .into_iter()
-        .filter(|z| any || e.local_forms[*z as usize])
-        .map(|z| zipwriter::local_header_bytes(&e.header(z)));
-    let mut first_difference = None;
-    for want in forms {
-        match first_difference_at(h, &want) {
-            None => return Ok(None),
-            Some(i) => first_difference = first_difference.max(Some(i)),
-        }
-    }
-    Ok(Some(format!(
-        "its local header is not the one fieldkit writes for its central directory record \
-         (differs in its {})",
-        local_field_name(first_difference.unwrap_or(0))
-    )))
-}
-
-/// Index of the first byte where `a` and `b` differ (a length difference counts).
-fn first_difference_at(a: &[u8], b: &[u8]) -> Option<usize> {
-    match a.iter().zip(b).position(|(x, y)| x != y) {
-        Some(i) => Some(i),
-        None if a.len() != b.len() => Some(a.len().min(b.len())),
-        None => None,
-    }
-}
-
-fn local_field_name(i: usize) -> &'static str {
-    match i {
-        0..4 => "signature",
-        4..6 => "version needed",
-        6..8 => "flags",
-        8..10 => "method",
-        10..12 => "DOS time",
-        12..14 => "DOS date",
-        14..18 => "CRC-32",
-        18..22 => "compressed size",
-        22..26 => "size",
-        26..28 => "name length",
-        28..30 => "extra field length",
-        _ => "name or extra fields (sizes, extended timestamp)",
-    }
-}
-
-fn central_field_name(i: usize) -> &'static str {
-    match i {
-        0..4 => "signature",
-        4..6 => "version made by",
-        6..8 => "version needed",
-        8..10 => "flags",
-        10..12 => "method",
-        12..14 => "DOS time",
-        14..16 => "DOS date",
-        16..20 => "CRC-32",
-        20..24 => "compressed size",
-        24..28 => "size",
-        28..30 => "name length",
-        30..32 => "extra field length",
-        32..34 => "comment length",
-        34..36 => "disk number",
-        36..38 => "internal attributes",
-        38..42 => "external attributes (mode)",
-        42..46 => "local header offset",
-        _ => "name, extra fields (ZIP64, extended timestamp) or comment",
-    }
-}
-
-/// One central directory record as written, read by our own parser (the `zip` crate's
-/// index keeps one entry per name, hiding duplicates, and reads each local header when
-/// asked for an entry, which would mean one random read per member).
-#[derive(Debug, Clone)]
-struct CdRecord {
-    name_raw: Vec<u8>,
-    method: u16,
-    crc: u32,
-    csize: u64,
-    size: u64,
-    header_start: u64,
-    dos_time: u16,
-    dos_date: u16,
-    mtime: Option<i64>,
-    /// Which local header forms (without, with ZIP64 sizes) this record is exactly the
-    /// writer's record for; neither means the record itself was altered.
-    local_forms: [bool; 2],
-    /// Where the record differs from the writer's, when it does.
-    noncanonical: Option<&'static str>,
-}
-
-/// The central directory from `cd_start`; returns its records and where it ends.
-fn read_central_directory(
-    file: &mut BundleInput,
-    cd_start: u64,
-) -> std::io::Result<(Vec<CdRecord>, u64)> {
-    let mut out = Vec::new();
-    let mut pos = cd_start;
-    file.seek(SeekFrom::Start(cd_start))?;
-    let mut reader = BufReader::with_capacity(1 << 20, &mut *file);
-    loop {
-        let mut h = [0u8; 46];
-        if reader.read_exact(&mut h).is_err() || h[..4] != [0x50, 0x4b, 0x01, 0x02] {
-            return Ok((out, pos));
-        }
-        let (n, m, k) = (
-            le16(&h, 28) as usize,
-            le16(&h, 30) as usize,
-            le16(&h, 32) as usize,
-        );
-        let mut raw = Vec::with_capacity(46 + n + m + k);
-        raw.extend_from_slice(&h);
-        raw.resize(46 + n + m + k, 0);
-        reader.read_exact(&mut raw[46..])?;
-        pos += raw.len() as u64;
-        let name_raw = raw[46..46 + n].to_vec();
-        let extra = &raw[46 + n..46 + n + m];
-        let mut rec = CdRecord {
-            name_raw,
-            method: le16(&h, 10),
-            crc: le32(&h, 16),
-            csize: le32(&h, 20) as u64,
-            size: le32(&h, 24) as u64,
-            header_start: le32(&h, 42) as u64,
-            dos_time: le16(&h, 12),
-            dos_date: le16(&h, 14),
-            mtime: None,
-            local_forms: [false; 2],
-            noncanonical: None,
-        };
-        // ZIP64 extended information (only the fields saturated above, in this order) and
-        // the extended timestamp.
-        let mut i = 0;
-        while i + 4 <= extra.len() {
-            let tag = le16(extra, i);
-            let len = le16(extra, i + 2) as usize;
-            let body = &extra[i + 4..(i + 4 + len).min(extra.len())];
-            if tag == 1 {
-                let mut vals = body.chunks_exact(8).map(|c| le64(c, 0));
-                if rec.size == 0xFFFF_FFFF {
-                    rec.size = vals.next().unwrap_or(rec.size);
-                }
-                if rec.csize == 0xFFFF_FFFF {
-                    rec.csize = vals.next().unwrap_or(rec.csize);
-                }
-                if rec.header_start == 0xFFFF_FFFF {
-                    rec.header_start = vals.next().unwrap_or(rec.header_start);
-                }
-            } else if tag == 0x5455 && body.len() == 5 && body[0] == 1 {
-                rec.mtime = Some(le32(body, 1) as i32 as i64);
-            }
-            i += 4 + len;
-        }
-        if rec.mtime.is_some() {
-            // The DOS fields hold the same instant (UTC): derived, not free.
-            (rec.dos_time, rec.dos_date) = zipwriter::dos_datetime(rec.mtime);
-        }
-        let mut furthest = 0;
-        for (z, form) in rec.local_forms.iter_mut().enumerate() {
-            let want = zipwriter::central_record_bytes(&zipwriter::Entry {
-                name: rec.name_raw.clone(),
-                crc: rec.crc,
-                size: rec.size,
-                offset: rec.header_start,
-                dos_time: rec.dos_time,
-                dos_date: rec.dos_date,
-                mtime: rec.mtime,
-                mode: MEMBER_MODE,
-                zip64_local: z == 1,
-            });
-            match first_difference_at(&raw, &want) {
-                None => *form = true,
-                Some(d) => furthest = furthest.max(d),
-            }
-        }
-        if rec.local_forms == [false, false] {
-            rec.noncanonical = Some(central_field_name(furthest));
-        }
-        out.push(rec);
-    }
-}
-
-/// Parse SHA256SUMS into (name, digest) in file order.
-fn parse_sums(text: &str) -> Result<Vec<(String, [u8; 32])>, String> {
-    let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let parsed = line
-            .split_once("  ")
-            .or_else(|| line.split_once(" *"))
-            .and_then(|(h, name)| {
-                crate::hashing::parse_hex::<32>(h).map(|d| (name.to_string(), d))
-            });
-        match parsed {
-            Some(p) => out.push(p),
-            None => return Err(format!("line {} is not `<sha256>  <name>`", n + 1)),
-        }
-    }
-    Ok(out)
-}
-
-fn read_member(
-    archive: &mut zip::ZipArchive<BufReader<BundleInput>>,
-    name: &str,
-) -> Result<Vec<u8>, String> {
-    let f = archive
-        .by_name(name)
-        .map_err(|e| format!("cannot open member {name}: {e}"))?;
-    let mut buf = Vec::new();
-    f.take(METADATA_LIMIT)
-        .read_to_end(&mut buf)
-        .map_err(|e| format!("cannot read member {name}: {e}"))?;
-    Ok(buf)
-}
-
-/// What the sequential pass found for one member.
-#[derive(Debug, Clone, Default)]
-struct MemberPass {
-    /// Data offset from the local header, or what is wrong with the header.
-    local: Option<Result<u64, String>>,
-    /// How a usable local header differs from the one fieldkit writes.
-    altered: Option<String>,
-    digest: MemberDigest,
-}
-
-enum PassState {
-    Seeking,
-    Header(Vec<u8>),
-    Data {
-        left: u64,
-        hasher: Box<MultiHasher>,
-        crc: crc32fast::Hasher,
-    },
-}
-
-/// Parse local headers and hash every member in file order as the chunks stream past.
-fn member_pass(
-    rx: std::sync::mpsc::Receiver<Arc<Vec<u8>>>,
-    entries: &[Entry],
-    algs: AlgSet,
-) -> Vec<MemberPass> {
-    let mut out = vec![MemberPass::default(); entries.len()];
-    let mut idx = 0usize;
-    let mut state = PassState::Seeking;
-    let mut pos = 0u64;
-    for chunk in rx {
-        let mut off = 0usize;
-        while off < chunk.len() && idx < entries.len() {
-            let e = &entries[idx];
-            let abs = pos + off as u64;
-            let rem = chunk.len() - off;
-            match &mut state {
-                PassState::Seeking => {
-                    if abs < e.header_start {
-                        off += (e.header_start - abs).min(rem as u64) as usize;
-                    } else if abs > e.header_start {
-                        out[idx].local = Some(Err(format!(
-                            "its local header at offset {} lies inside the previous member",
-                            e.header_start
-                        )));
-                        idx += 1;
-                    } else {
-                        state = PassState::Header(Vec::with_capacity(64));
-                    }
-                }
-                PassState::Header(buf) => {
-                    let need = if buf.len() < 30 {
-                        30
-                    } else {
-                        match local_header_len(buf, e) {
-                            Ok(n) => n,
-                            Err(msg) => {
-                                out[idx].local = Some(Err(msg));
-                                idx += 1;
-                                state = PassState::Seeking;
-                                continue;
-                            }
-                        }
-                    };
-                    let take = (need - buf.len()).min(rem);
-                    buf.extend_from_slice(&chunk[off..off + take]);
-                    off += take;
-                    let complete = buf.len() >= 30
-                        && matches!(local_header_len(buf, e), Ok(n) if n == buf.len());
-                    if complete {
-                        match check_local_header(buf, e) {
-                            Ok(altered) => {
-                                out[idx].altered = altered;
-                                out[idx].local = Some(Ok(e.header_start + need as u64));
-                                state = PassState::Data {
-                                    left: e.size,
-                                    hasher: Box::new(MultiHasher::new(algs)),
-                                    crc: crc32fast::Hasher::new(),
-                                };
-                            }
-                            Err(msg) => {
-                                out[idx].local = Some(Err(msg));
-                                idx += 1;
-                                state = PassState::Seeking;
-                            }
-                        }
-                    }
-                }
-                PassState::Data { left, hasher, crc } => {
-                    let take = (*left).min(rem as u64) as usize;
-                    hasher.update(&chunk[off..off + take]);
-                    crc.update(&chunk[off..off + take]);
-                    *left -= take as u64;
-                    off += take;
-                }
-            }
-            if let PassState::Data { left: 0, .. } = state
-                && let PassState::Data { hasher, crc, .. } =
-                    std::mem::replace(&mut state, PassState::Seeking)
-            {
-                out[idx].digest = MemberDigest::finish(*hasher, crc);
-                idx += 1;
-            }
-        }
-        pos += chunk.len() as u64;
-    }
-    // An empty last member completes without further bytes.
-    if let PassState::Data {
-        left: 0,
-        hasher,
-        crc,
-    } = state
-        && idx < entries.len()
-    {
-        out[idx].digest = MemberDigest::finish(*hasher, crc);
-    }
-    for m in &mut out {
-        if m.local.is_none() {
-            m.local = Some(Err("the file ends before this member".into()));
-        }
-    }
-    out
-}
-
-/// One sequential read of the whole file, overlapping I/O with hashing: this thread
-/// reads, one thread hashes the whole file, one parses local headers and hashes members.
-fn stream_pass(
-    file: &mut BundleInput,
-    len: u64,
-    entries: &[Entry],
-    algs: AlgSet,
-) -> std::io::Result<([u8; 32], Vec<MemberPass>)> {
-    use sha2::{Digest, Sha256};
-    const CHUNK: usize = 4 << 20;
-    file.seek(SeekFrom::Start(0))?;
-    let (whole_tx, whole_rx) = std::sync::mpsc::sync_channel::<Arc<Vec<u8>>>(4);
-    let (member_tx, member_rx) = std::sync::mpsc::sync_channel::<Arc<Vec<u8>>>(4);
-    std::thread::scope(|scope| {
-        let whole = scope.spawn(move || {
-            let mut h = Sha256::new();
-            for chunk in whole_rx {
-                h.update(&chunk[..]);
-            }
-            <[u8; 32]>::from(h.finalize())
-        });
-        let members = scope.spawn(move || member_pass(member_rx, entries, algs));
-        let mut pos = 0u64;
-        let mut result = Ok(());
-        while pos < len {
-            let want = (CHUNK as u64).min(len - pos) as usize;
-            let mut buf = vec![0u8; want];
-            if let Err(e) = file.read_exact(&mut buf) {
-                result = Err(e);
-                break;
-            }
-            let chunk = Arc::new(buf);
-            if whole_tx.send(chunk.clone()).is_err() || member_tx.send(chunk).is_err() {
-                break;
-            }
-            pos += want as u64;
-        }
-        drop(whole_tx);
-        drop(member_tx);
-        let whole = whole.join();
-        let members = members.join();
-        match (result, whole, members) {
-            (Ok(()), Ok(w), Ok(m)) => Ok((w, m)),
-            (Err(e), _, _) => Err(e),
-            _ => Err(std::io::Error::other("a hashing thread failed")),
-        }
-    })
-}
-
 /// Verify the bundle at `path`.
 pub fn verify(path: &Path, opts: &Options) -> Report {
     verify_with(path, opts, &[])
@@ -800,13 +192,76 @@ pub fn verify(path: &Path, opts: &Options) -> Report {
 /// fly with `identities` (bundle::input), and everything below is checked on the plain
 /// archive inside it, the sidecars against the encrypted file.
 pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identity]) -> Report {
+    verify_inner(path, opts, identities, lifecycle::stage_of(path))
+}
+
+/// Verify-after-write: the content of a sealed archive that does not have its final name
+/// yet (`NAME.zip.part`), checked as if it had (collect gives it that name only after).
+pub fn verify_written(path: &Path, opts: &Options, identities: &[super::age::Identity]) -> Report {
+    verify_inner(
+        path,
+        opts,
+        identities,
+        (lifecycle::Stage::Final, lifecycle::Names::new(path)),
+    )
+}
+
+/// A bundle not under its final name: exit 3, with the state its name, its sidecars
+/// and (`sealed`) its content show. Problems found in the content stay listed; none
+/// found is said in a note.
+fn unfinished(
+    mut r: Report,
+    path: &Path,
+    stage: lifecycle::Stage,
+    names: &lifecycle::Names,
+    sealed: Option<bool>,
+) -> Report {
+    if let Some(state) = lifecycle::state(stage, sealed, names) {
+        if sealed == Some(true) && r.problems.is_empty() {
+            r.notes.push(
+                "the sealed archive itself checks out (every check above passed): it only \
+                 lacks the finalization steps named in the problem"
+                    .into(),
+            );
+        }
+        r.problems.insert(
+            0,
+            Problem {
+                code: "not_finalized",
+                message: format!(
+                    "{}: not finalized: {} (docs/bundle-format.md, \"Lifecycle\")",
+                    path.display(),
+                    state.description
+                ),
+            },
+        );
+        r.state = Some(state.code);
+    }
+    r.finish(Some(Verdict::NotFinalized))
+}
+
+fn verify_inner(
+    path: &Path,
+    opts: &Options,
+    identities: &[super::age::Identity],
+    (stage, life): (lifecycle::Stage, lifecycle::Names),
+) -> Report {
     let mut r = Report::new(path);
     r.trust = opts.trust.describe();
-    let part = path
-        .file_name()
-        .is_some_and(|n| n.to_string_lossy().ends_with(".part"));
-    let opened = if !part && super::input::is_encrypted(path) {
+    let part = stage != lifecycle::Stage::Final;
+    let encrypted = super::input::is_encrypted(path)
+        || (part && life.final_name().to_ascii_lowercase().ends_with(".age"));
+    let opened = if encrypted {
         if identities.is_empty() {
+            if part {
+                let sealed = (stage == lifecycle::Stage::Verified).then_some(true);
+                r.notes.push(
+                    "encrypted: give --identity-file with a key it is encrypted to, to check \
+                     its content"
+                        .into(),
+                );
+                return unfinished(r, path, stage, &life, sealed);
+            }
             r.problem(
                 "encrypted",
                 format!(
@@ -819,6 +274,22 @@ pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identi
         }
         match BundleInput::open_encrypted(path, identities) {
             Ok(i) => Ok(i),
+            // An unfinished file whose encryption does not end in its last chunk was
+            // never sealed (or was damaged since).
+            Err(super::age::OpenError::Damaged(e) | super::age::OpenError::Format(e)) if part => {
+                r.notes.push(format!("{}: {e}", path.display()));
+                return unfinished(r, path, stage, &life, Some(false));
+            }
+            Err(super::age::OpenError::NoIdentity(e)) if part => {
+                r.notes.push(format!("{}: {e}", path.display()));
+                return unfinished(
+                    r,
+                    path,
+                    stage,
+                    &life,
+                    (stage == lifecycle::Stage::Verified).then_some(true),
+                );
+            }
             Err(super::age::OpenError::Damaged(e)) => {
                 r.problem("encrypted_damaged", format!("{}: {e}", path.display()));
                 return r.finish(Some(Verdict::Invalid));
@@ -869,17 +340,6 @@ pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identi
         );
         r.finish(Some(Verdict::NotFinalized))
     };
-    // fieldkit writes NAME.zip.part and renames it only once it is complete: whatever a
-    // .part holds (nothing at all after a kill before the first write), it is unfinished.
-    if path
-        .file_name()
-        .is_some_and(|n| n.to_string_lossy().ends_with(".part"))
-    {
-        return not_finalized(
-            r,
-            "the name ends in .part (fieldkit never renamed it, so the run did not finish)".into(),
-        );
-    }
     let mut head = [0u8; 4];
     let starts_like_zip =
         len >= 4 && file.read_exact(&mut head).is_ok() && head == [0x50, 0x4b, 0x03, 0x04];
@@ -896,6 +356,9 @@ pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identi
     };
     match end {
         Some(e) if e.is_own() => {}
+        // Under a name of the lifecycle (NAME.zip.part, …): whatever it holds (nothing at
+        // all after a kill before the first write), it was never sealed.
+        _ if part => return unfinished(r, path, stage, &life, Some(false)),
         Some(e) if starts_like_zip => {
             return not_finalized(
                 r,
@@ -1059,14 +522,9 @@ pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identi
                 ),
             );
         }
-        if name.starts_with('/')
-            || name.contains('\\')
-            || name.split('/').any(|c| c == ".." || c.is_empty())
-        {
-            r.problem(
-                "unsafe_member_name",
-                format!("member name {name:?} is absolute or escapes the bundle"),
-            );
+        // The canonical-name rule extract applies too: what it refuses never verifies.
+        if let Err(why) = super::naming::check_member_name(&name) {
+            r.problem("unsafe_member_name", why);
         }
         entries.push(Entry {
             name,
@@ -1084,6 +542,13 @@ pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identi
     }
     r.members = entries.len();
     structure::check_file_order(&entries, &mut r);
+    // Names that unpack to one path where case is ignored, or a file that is another
+    // member's directory (exact duplicates are reported above).
+    for c in super::naming::clashes(entries.iter().map(|e| &*e.name)) {
+        if !matches!(c, super::naming::Clash::Duplicate(_)) {
+            r.problem("clashing_member_names", c.to_string());
+        }
+    }
     let archive_order: Vec<Arc<str>> = entries.iter().map(|e| e.name.clone()).collect();
     entries.sort_by_key(|e| e.header_start);
     // Required members.
@@ -1250,6 +715,17 @@ pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identi
             ));
         }
         r.bundle_id = Some(m.bundle_id.clone());
+        // fieldkit names a bundle …_<first 8 characters of its id>.zip.
+        let file = life.final_name();
+        let short = m.bundle_id.get(..8).unwrap_or(&m.bundle_id);
+        if !short.is_empty() && !file.contains(short) {
+            r.notes.push(format!(
+                "the file name {file} does not carry this bundle's id {} (fieldkit ends a \
+                 bundle's name with the id's first 8 characters): renamed since, or named \
+                 after another bundle",
+                m.bundle_id
+            ));
+        }
         r.status = Some(m.status.clone());
         r.incomplete_reason = m.incomplete_reason.clone();
         r.case = Some(m.case.clone());
@@ -1402,260 +878,23 @@ pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identi
     );
     structure::check_headers(&entries, &bindings, manifest.as_ref(), &mut r);
 
-    // Sidecars.
+    // Sidecars (of the final name: an unfinished bundle's sidecars are already theirs).
     if opts.check_sidecars {
         let keys = match (&signer_key, &embedded_key) {
             (Some(k), _) | (None, Some(k)) => vec![k.clone()],
             (None, None) => opts.trust.keys(),
         };
-        check_sidecars(path, &whole, &keys, &mut r);
+        check_sidecars(&life, &whole, &keys, &mut r);
+    }
+    if part {
+        return unfinished(r, path, stage, &life, Some(true));
     }
     r.finish(None)
 }
 
-fn check_records(
-    archive: &mut zip::ZipArchive<BufReader<BundleInput>>,
-    by_name: &HashMap<&str, (&Entry, &MemberDigest)>,
-    manifest: Option<&Manifest>,
-    bindings: &mut structure::Bindings,
-    r: &mut Report,
-) {
-    let Ok(reader) = archive.by_name(FILES_JSONL) else {
-        return;
-    };
-    let mut counts = Counts::default();
-    let mut described: HashSet<String> = HashSet::new();
-    let mut line_no = 0u64;
-    for line in BufReader::new(reader).split(b'\n') {
-        line_no += 1;
-        let line = match line {
-            Ok(l) => l,
-            Err(e) => {
-                // Stop at the first error: a damaged member's reader may repeat it forever.
-                r.problem(
-                    "unreadable_member",
-                    format!("{FILES_JSONL}: cannot read line {line_no}: {e}"),
-                );
-                break;
-            }
-        };
-        if line.is_empty() {
-            continue;
-        }
-        let rec: FileRecord = match serde_json::from_slice(&line) {
-            Ok(rec) => rec,
-            Err(e) => {
-                r.problem("bad_records", format!("{FILES_JSONL}:{line_no}: {e}"));
-                continue;
-            }
-        };
-        counts.considered += 1;
-        bindings.record(&rec);
-        if rec.known.iter().any(|k| k.kind == "known_bad") {
-            counts.known_bad += 1;
-        }
-        let status = rec.status.unwrap_or(Status::Error);
-        match status {
-            Status::Collected => counts.collected += 1,
-            Status::Duplicate => counts.duplicate += 1,
-            Status::Changed => counts.changed += 1,
-            Status::KnownGood => counts.known_good += 1,
-            Status::Skipped => counts.skipped += 1,
-            Status::Error => counts.error += 1,
-            Status::Locked => counts.locked += 1,
-            Status::Deleted => counts.deleted += 1,
-        }
-        counts.bytes_read = counts
-            .bytes_read
-            .saturating_add(rec.bytes_read.unwrap_or(0));
-        let target = rec.member.as_ref().or(rec.duplicate_of.as_ref());
-        let where_ = format!("{FILES_JSONL}:{line_no} ({})", rec.path.display());
-        if matches!(
-            status,
-            Status::Collected | Status::Changed | Status::Duplicate
-        ) && target.is_none()
-        {
-            r.problem(
-                "bad_records",
-                format!("{where_}: status {} without a member", status.name()),
-            );
-        }
-        let Some(target) = target else { continue };
-        if rec.member.is_some() {
-            described.insert(target.clone());
-        }
-        let Some((e, d)) = by_name.get(target.as_str()) else {
-            r.problem(
-                "missing_member",
-                format!("{where_}: member {target} is missing from the bundle"),
-            );
-            continue;
-        };
-        let checks: [(&str, Option<&String>, Option<String>); 3] = [
-            ("SHA-256", rec.sha256.as_ref(), Some(hex(&d.sha256))),
-            ("SHA-1", rec.sha1.as_ref(), d.sha1.map(|h| hex(&h))),
-            ("MD5", rec.md5.as_ref(), d.md5.map(|h| hex(&h))),
-        ];
-        for (alg, recorded, actual) in checks {
-            match (recorded, actual) {
-                (Some(want), Some(have)) if !want.eq_ignore_ascii_case(&have) => r.problem(
-                    "record_mismatch",
-                    format!("{where_}: recorded {alg} {want} but member {target} has {have}"),
-                ),
-                (None, _) if alg == "SHA-256" => {
-                    r.problem("bad_records", format!("{where_}: no SHA-256 recorded"))
-                }
-                _ => {}
-            }
-        }
-        if rec.member.is_some() && rec.bytes_read != Some(e.size) {
-            r.problem(
-                "record_mismatch",
-                format!(
-                    "{where_}: recorded {} bytes read but member {target} holds {}",
-                    rec.bytes_read.unwrap_or(0),
-                    e.size
-                ),
-            );
-        }
-    }
-    r.records = counts.considered;
-    for name in by_name.keys() {
-        if name.starts_with(super::naming::FILES_PREFIX) && !described.contains(*name) {
-            r.problem(
-                "undescribed_member",
-                format!("member {name} is not described by any {FILES_JSONL} record"),
-            );
-        }
-    }
-    if let Some(m) = manifest {
-        if let Ok(findings) = archive.by_name(super::FINDINGS_JSONL) {
-            let lines = match count_lines(findings) {
-                Ok(n) => n,
-                Err((line, e)) => {
-                    r.problem(
-                        "unreadable_member",
-                        format!("{}: cannot read line {line}: {e}", super::FINDINGS_JSONL),
-                    );
-                    m.counts.findings
-                }
-            };
-            if lines != m.counts.findings {
-                r.problem(
-                    "count_mismatch",
-                    format!(
-                        "{MANIFEST} counts {} findings but {} holds {lines}",
-                        m.counts.findings,
-                        super::FINDINGS_JSONL
-                    ),
-                );
-            }
-        }
-        let mut recorded = m.counts.clone();
-        recorded.bytes_stored = 0;
-        recorded.findings = 0;
-        if recorded != counts {
-            r.problem(
-                "count_mismatch",
-                format!(
-                    "{MANIFEST} counts (considered {}, collected {}, duplicate {}, changed {}, skipped {}, error {}) \
-                     differ from {FILES_JSONL} ({}, {}, {}, {}, {}, {})",
-                    m.counts.considered, m.counts.collected, m.counts.duplicate, m.counts.changed, m.counts.skipped, m.counts.error,
-                    counts.considered, counts.collected, counts.duplicate, counts.changed, counts.skipped, counts.error
-                ),
-            );
-        }
-    }
-}
-
-/// Non-empty lines of a member. Stops at the first read error (returned with the line it
-/// happened in): the reader of a damaged member can return the same error forever.
-fn count_lines(reader: impl Read) -> Result<u64, (u64, std::io::Error)> {
-    let mut n = 0u64;
-    for (i, line) in BufReader::new(reader).split(b'\n').enumerate() {
-        match line {
-            Ok(l) if l.is_empty() => {}
-            Ok(_) => n += 1,
-            Err(e) => return Err((i as u64 + 1, e)),
-        }
-    }
-    Ok(n)
-}
-
-/// `.sha256` and `.sig` beside the bundle (by name, else by the bundle id: sidecars.rs);
-/// the `.sig` must be by `keys` (the key that signed SHA256SUMS; none: any key).
-fn check_sidecars(path: &Path, whole: &[u8; 32], keys: &[PublicKey], r: &mut Report) {
-    let (sha, sig) = super::sidecars::find(path, r.bundle_id.as_deref());
-    let (want_sha, want_sig) = sidecar_paths(path);
-    let own = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    for found in [&sha, &sig].into_iter().flatten() {
-        if !found.by_name {
-            r.notes.push(format!(
-                "sidecar {} found by the bundle id in its name (the bundle is now called \
-                 {own:?}; rename sidecars with the bundle, keeping their suffixes)",
-                found.path.display()
-            ));
-        }
-    }
-    match sha.map(|f| (std::fs::read_to_string(&f.path), f.path)) {
-        Some((Ok(text), sha_path)) => {
-            let first = text.lines().next().unwrap_or("");
-            match parse_sums(first).ok().and_then(|v| v.into_iter().next()) {
-                Some((name, digest)) => {
-                    if digest != *whole {
-                        r.problem(
-                            "sidecar_mismatch",
-                            format!(
-                                "{}: records SHA-256 {} but the bundle's is {}",
-                                sha_path.display(),
-                                hex(&digest),
-                                hex(whole)
-                            ),
-                        );
-                    }
-                    if name != own {
-                        r.notes.push(format!(
-                            "{} names {name:?}, the bundle is now called {own:?}",
-                            sha_path.display()
-                        ));
-                    }
-                }
-                None => r.problem(
-                    "sidecar_mismatch",
-                    format!("{}: not a sha256sum line", sha_path.display()),
-                ),
-            }
-        }
-        Some((Err(e), sha_path)) => r
-            .notes
-            .push(format!("{}: cannot read: {e}", sha_path.display())),
-        None => r.notes.push(format!(
-            "no {} sidecar beside the bundle",
-            want_sha.display()
-        )),
-    }
-    match sig.map(|f| (std::fs::read(&f.path), f.path)) {
-        Some((Ok(pem), sig_path)) => {
-            structure::check_armour(&sig_path.display().to_string(), &pem, r);
-            if let Err(p) = sign::verify(&pem, sign::Message::Sha256Digest(whole), keys) {
-                r.problem("sidecar_signature", format!("{}: {p}", sig_path.display()));
-            }
-        }
-        Some((Err(e), sig_path)) => r
-            .notes
-            .push(format!("{}: cannot read: {e}", sig_path.display())),
-        None => r.notes.push(format!(
-            "no {} sidecar beside the bundle",
-            want_sig.display()
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::records::count_lines;
     use super::*;
     use crate::bundle::zipwriter::ZipWriter;
     use std::fs::File;

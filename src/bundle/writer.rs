@@ -2,10 +2,11 @@
 //! content), metadata members, then SHA256SUMS and its signature, then the ZIP's central
 //! directory — in that order, so SHA256SUMS lists every member in archive order.
 //!
-//! Owns the `.part` lifecycle: the archive is written as `NAME.zip.part` and renamed to
-//! `NAME.zip` only after the central directory is written and fsynced, so a killed run
-//! never leaves a file that looks complete. Never finalizes implicitly (dropping a writer
-//! leaves the `.part` as it is), never overwrites an existing file.
+//! Writes the archive as `NAME.zip.part` and seals it (central directory, fsync); the
+//! steps from there to the final name — verify-after-write, sidecars, renames — are
+//! `collect`'s, in the order `lifecycle` documents, so a killed run never leaves a file
+//! that looks complete. Never finalizes implicitly (dropping a writer leaves the `.part`
+//! as it is), never renames, never overwrites an existing file.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -112,10 +113,13 @@ pub struct BundleWriter {
     failed: Option<String>,
 }
 
-/// The finalized archive.
+/// The sealed archive: complete and fsynced, still under its `.part` name.
 #[derive(Debug, Clone)]
 pub struct Finished {
+    /// Where it is: `NAME.zip.part`.
     pub path: PathBuf,
+    /// The name it gets once finalized: `NAME.zip`.
+    pub final_path: PathBuf,
     pub len: u64,
     pub members: usize,
     /// SHA-256 of the whole archive as written (page cache), when `finish` was asked
@@ -456,10 +460,11 @@ impl BundleWriter {
         Ok(sha)
     }
 
-    /// Write SHA256SUMS and its signature, the central directory; fsync; rename the
-    /// `.part` to its final name. With `hash_whole`, the whole archive is hashed on a
-    /// second thread while the fsync waits for the device: the two overlap instead of
-    /// adding up (a run without verify-after-write needs the hash for its sidecar).
+    /// Write SHA256SUMS and its signature, the central directory; fsync. The sealed
+    /// archive keeps its `.part` name (`lifecycle` gives it its final name). With
+    /// `hash_whole`, the whole archive is hashed on a second thread while the fsync waits
+    /// for the device: the two overlap instead of adding up (a run without
+    /// verify-after-write needs the hash for its sidecar).
     pub fn finish(mut self, signer: &Signer, hash_whole: bool) -> anyhow::Result<Finished> {
         self.check()?;
         let mut sums = String::new();
@@ -487,6 +492,7 @@ impl BundleWriter {
                 (f, Some(digest))
             }
         };
+        super::lifecycle::test_phase("central-directory");
         let whole_sha256 = std::thread::scope(|scope| -> anyhow::Result<Option<[u8; 32]>> {
             let hashing = hash_whole.then(|| {
                 scope.spawn(|| crate::acquire::hash_file(&part, crate::hashing::AlgSet::default()))
@@ -503,35 +509,15 @@ impl BundleWriter {
             synced.with_context(|| format!("{}: fsync", part.display()))?;
             Ok(whole)
         })?;
-        // Closed before the rename: Windows refuses to rename a file that is still open
-        // without FILE_SHARE_DELETE.
         drop(file);
-        if self.final_path.exists() {
-            anyhow::bail!(
-                "{}: appeared while collecting; the finished bundle stays at {}",
-                self.final_path.display(),
-                part.display()
-            );
-        }
-        std::fs::rename(&part, &self.final_path).with_context(|| {
-            format!(
-                "renaming {} to {}",
-                part.display(),
-                self.final_path.display()
-            )
-        })?;
-        if let Some(dir) = self.final_path.parent() {
-            sync_dir(dir);
-        }
         let len = if inner_sha256.is_some() {
-            std::fs::metadata(&self.final_path)
-                .map(|m| m.len())
-                .unwrap_or(len)
+            std::fs::metadata(&part).map(|m| m.len()).unwrap_or(len)
         } else {
             len
         };
         Ok(Finished {
-            path: self.final_path,
+            path: part,
+            final_path: self.final_path,
             len,
             members,
             whole_sha256,
@@ -553,14 +539,4 @@ impl<R: Read> Read for HashingReader<'_, R> {
         self.sha.update(&buf[..n]);
         Ok(n)
     }
-}
-
-/// fsync a directory so a rename survives power loss (best effort; not on Windows).
-pub fn sync_dir(dir: &Path) {
-    #[cfg(unix)]
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
 }

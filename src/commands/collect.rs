@@ -246,6 +246,14 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
             );
         });
     }
+    // Once, loudly, before anything is read (also with --quiet: it is about the evidence).
+    if let Some(why) = crate::source::read::noatime_limited() {
+        say!(
+            "fieldkit: WARNING: {why}. Reading the files of other users CHANGES THEIR ACCESS \
+             TIMES (atime) on the source: each such file's record says `O_NOATIME refused`, \
+             and the summary and the manifest count them. Run as root to keep them."
+        );
+    }
     if !args.quiet && std::io::stderr().is_terminal() {
         say!(
             "fieldkit: collecting {} with profile {} into {}",
@@ -357,8 +365,27 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
             r.problems.len()
         );
     }
+    if let Some(e) = &c.finalize_error {
+        say!("fieldkit: error: OUTPUT FAILED: {e}");
+        say!(
+            "fieldkit: the bundle {} is sealed{}, and its summary follows, but it is NOT \
+             FINALIZED: {}. Keep it and the summary; `fieldkit verify` names its state",
+            c.bundle.display(),
+            if c.verify.is_some() {
+                " and verified after write"
+            } else {
+                " (verify-after-write skipped)"
+            },
+            c.state
+                .as_ref()
+                .map(|s| s.description.as_str())
+                .unwrap_or("see above")
+        );
+    }
     let code = if !verify_ok {
         EXIT_VERIFY_FAILED
+    } else if c.finalize_error.is_some() {
+        EXIT_OUTPUT_FAILED
     } else if m.status != "complete" {
         EXIT_INCOMPLETE
     } else {
@@ -396,9 +423,15 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
             "verify_after_write": c.verify.as_ref().map(|r| serde_json::json!({
                 "verdict": r.verdict, "problems": r.problems, "members": r.members,
             })),
-            "sidecars": [c.sidecar_sha256, c.sidecar_sig],
+            "finalized": c.state.is_none(),
+            "state": c.state.as_ref().map(|s| s.code.clone()),
+            "finalize_error": c.finalize_error,
+            "sidecars": c.sidecars.iter().filter(|s| s.error.is_none()).map(|s| &s.path).collect::<Vec<_>>(),
+            "sidecar_errors": c.sidecars.iter().filter_map(|s| s.error.as_ref().map(|e| serde_json::json!({"path": s.path, "error": e}))).collect::<Vec<_>>(),
             "encrypted_to": m.encryption.as_ref().map(|e| e.recipients.clone()),
             "inner_sha256": c.inner_sha256,
+            "noatime_refused": m.method.noatime_refused,
+            "unprivileged": m.method.unprivileged,
             "kit": m.tool.kit,
             "live": c.live,
             "findings": match &findings {
@@ -425,7 +458,7 @@ fn print_summary(
     writeln!(out)?;
     writeln!(
         out,
-        "fieldkit collect: {}",
+        "fieldkit collect: {}{}",
         if m.status == "complete" {
             "COMPLETE".to_string()
         } else {
@@ -433,6 +466,10 @@ fn print_summary(
                 "INCOMPLETE ({})",
                 m.incomplete_reason.clone().unwrap_or_default()
             )
+        },
+        match &c.state {
+            Some(s) => format!(", but NOT FINALIZED: {}", s.description),
+            None => String::new(),
         }
     )?;
     writeln!(out, "  Bundle        {}", c.bundle.display())?;
@@ -534,6 +571,19 @@ fn print_summary(
             n.findings
         )?,
     }
+    match (&m.method.unprivileged, m.method.noatime_refused) {
+        (why, n) if n > 0 => writeln!(
+            out,
+            "  Access times  CHANGED: {n} file(s) read without O_NOATIME ({}); their \
+             records say so (read_method)",
+            why.as_deref().unwrap_or("the kernel refused it")
+        )?,
+        (Some(why), _) => writeln!(
+            out,
+            "  Access times  kept: {why}, but every file read was this user's own"
+        )?,
+        _ => {}
+    }
     writeln!(
         out,
         "  Read          {} in {:.1} s",
@@ -554,10 +604,19 @@ fn print_summary(
         }
         None => writeln!(out, "  Verified      skipped (--no-verify)")?,
     }
-    writeln!(
-        out,
-        "  Sidecars      {}, {}",
-        c.sidecar_sha256.display(),
-        c.sidecar_sig.display()
-    )
+    if c.sidecars.is_empty() {
+        return writeln!(
+            out,
+            "  Sidecars      not written (the bundle did not pass verify-after-write)"
+        );
+    }
+    let sidecars: Vec<String> = c
+        .sidecars
+        .iter()
+        .map(|s| match &s.error {
+            None => s.path.display().to_string(),
+            Some(e) => format!("{} NOT WRITTEN ({e}; removed)", s.path.display()),
+        })
+        .collect();
+    writeln!(out, "  Sidecars      {}", sidecars.join(", "))
 }

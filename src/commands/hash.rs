@@ -275,6 +275,7 @@ fn image_files(p: &Path) -> anyhow::Result<ImageFiles> {
         name: p.display().to_string(),
         volumes,
         read_deleted: false,
+        scan_notes: Default::default(),
     };
     let mut cands = Vec::new();
     let stop = std::sync::atomic::AtomicBool::new(false);

@@ -18,6 +18,7 @@ pub mod batch;
 pub mod collect;
 pub mod hash;
 pub mod hashset;
+pub mod image;
 pub mod keys;
 pub mod kit;
 pub mod live;
@@ -75,6 +76,7 @@ fn end_on_closed_pipe_like_a_filter(command: &Command) {
             | Command::Keygen(_)
             | Command::Kit(_)
             | Command::Hashset(_)
+            | Command::Image(_)
     ) {
         // SAFETY: restoring the default disposition of SIGPIPE before any thread starts;
         // no handler is involved.
@@ -101,6 +103,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Kit(a) => kit::run(a),
         Command::Hashset(args) => hashset::run(args),
         Command::Batch(a) => batch::run(a),
+        Command::Image(a) => image::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

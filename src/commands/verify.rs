@@ -1,8 +1,8 @@
 //! `fieldkit verify` and `fieldkit extract`: print the verdict (human or `--json`, in the
 //! words of report::verdict) and exit with the verdict's code (0 intact, 1 invalid,
-//! 2 unusable, 3 not finalized, 4 intact but incomplete, 5 intact but not signed by the
-//! key you trust); extract exits 0 extracted, 1 refused or failed (target left as it
-//! was), 2 bad arguments.
+//! 2 unusable, 3 not finalized — with the lifecycle state it stopped in —, 4 intact but
+//! incomplete, 5 intact but not signed by the key you trust); extract exits 0 extracted,
+//! 1 refused or failed (target left as it was), 2 bad arguments.
 //!
 //! Must never change the bundle or soften a verdict: the exit code is the library's
 //! verdict even when the output cannot be written (a closed pipe ends the printing only).
@@ -125,6 +125,12 @@ fn print_report(
     writeln!(out, "{}", wording.headline)?;
     writeln!(out, "  {}", wording.detail)?;
     writeln!(out, "  Bundle      {}", report.bundle)?;
+    if let Some(state) = &report.state {
+        writeln!(
+            out,
+            "  State       {state} (docs/bundle-format.md, \"Lifecycle\")"
+        )?;
+    }
     if let Some(s) = &report.sha256 {
         writeln!(out, "  SHA-256     {s}")?;
     }

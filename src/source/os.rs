@@ -225,7 +225,7 @@ impl Source for OsSource<'_> {
         let read_method = if opened.noatime {
             "read(O_RDONLY|O_NOATIME)".into()
         } else if cfg!(unix) {
-            "read(O_RDONLY) (O_NOATIME refused)".into()
+            format!("read(O_RDONLY) {}", super::read::NOATIME_REFUSED)
         } else {
             "ReadFile(GENERIC_READ, share read|write|delete, reparse points not followed)".into()
         };

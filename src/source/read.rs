@@ -104,6 +104,44 @@ pub fn open_evidence(path: &Path) -> io::Result<Opened> {
     }
 }
 
+/// The mark `source::os` puts in a record's `read_method` when the kernel refused
+/// O_NOATIME for that file (its access time may have changed).
+pub const NOATIME_REFUSED: &str = "(O_NOATIME refused)";
+
+/// Why this process cannot open every file with O_NOATIME, or `None` when it can (or the
+/// OS has no such flag). Linux allows O_NOATIME to a file's owner and to a process with
+/// CAP_FOWNER in its effective set (root has it): anyone else changes the access time of
+/// every file of another user it reads.
+pub fn noatime_limited() -> Option<String> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        const CAP_FOWNER: u32 = 3;
+        // SAFETY: geteuid has no preconditions.
+        let euid = unsafe { libc::geteuid() };
+        let cap_fowner = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("CapEff:"))
+                    .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            })
+            .map(|caps| caps & (1 << CAP_FOWNER) != 0)
+            .unwrap_or(euid == 0);
+        if cap_fowner {
+            return None;
+        }
+        Some(format!(
+            "running as uid {euid} without CAP_FOWNER{}: the kernel allows O_NOATIME only on \
+             files and directories this user owns",
+            if euid == 0 { "" } else { " (not root)" }
+        ))
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        None
+    }
+}
+
 /// `lstat`, also for paths longer than PATH_MAX.
 pub fn lstat(path: &Path) -> io::Result<Metadata> {
     std::fs::symlink_metadata(super::longpath::short(path)?.path)

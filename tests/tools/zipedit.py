@@ -191,6 +191,9 @@ def main():
             elif kind == "rename":
                 old, _, new = val.partition(":")
                 items = [(new if n == old else n, d) for n, d in items]
+                # The member keeps its time: its record's mtime binds it (header_time).
+                if old in mtimes:
+                    mtimes[new] = mtimes.pop(old)
             elif kind == "swap":
                 a, _, b = val.partition(":")
                 ia = [n for n, _ in items].index(a)

@@ -82,6 +82,76 @@ pub struct ImageSource {
     pub volumes: Vec<ImageVolume>,
     /// `--deleted`: read the content of deleted entries too.
     pub read_deleted: bool,
+    /// What each volume's deleted-entry scan found, filled during the walk: the
+    /// collector turns each into an `image.deleted_scan` action and a note on the
+    /// volume in the manifest (records the scan could not parse: count and offsets).
+    pub scan_notes: std::sync::Mutex<Vec<ScanNote>>,
+}
+
+/// One volume's deleted-entry scan, as the actions log and the manifest state it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanNote {
+    /// The volume's number (`ImageVolume::index`).
+    pub volume: u32,
+    /// Records that could not be parsed or lie past the volume's end (0: the scan read
+    /// every record).
+    pub unreadable: u64,
+    /// The sentence: counts, then each unreadable record with its image offset.
+    pub detail: String,
+}
+
+/// Unreadable records named one by one in a scan note (the rest are counted).
+const SCAN_NOTE_LISTED: usize = 50;
+
+/// The sentence of a volume's deleted-entry scan.
+fn scan_note(vol: &ImageVolume, scan: &super::fs::DeletedScan) -> ScanNote {
+    let mut detail = format!(
+        "volume {} ({}): {} metadata record(s) scanned for deleted entries: {} deleted \
+         entr(y/ies) listed, {} never used, {} not in use without a name (not listed), \
+         {} could not be parsed (not listed)",
+        vol.index,
+        vol.info.kind,
+        scan.scanned,
+        scan.entries.len(),
+        scan.empty,
+        scan.nameless,
+        scan.unreadable_total
+    );
+    if scan.past_end > 0 {
+        detail.push_str(&format!(
+            ", {} more the $MFT claims lie past the end of the volume (not read: the image \
+             is cut short)",
+            scan.past_end
+        ));
+    }
+    if scan.unreadable_total > 0 {
+        let named: Vec<String> = scan
+            .unreadable
+            .iter()
+            .take(SCAN_NOTE_LISTED)
+            .map(|u| match u.offset {
+                Some(o) => format!(
+                    "record {} at image offset {} [{}]: {}",
+                    u.number,
+                    o.saturating_add(vol.offset),
+                    u.reason,
+                    u.detail
+                ),
+                None => format!("record {} [{}]: {}", u.number, u.reason, u.detail),
+            })
+            .collect();
+        detail.push_str(": ");
+        detail.push_str(&named.join("; "));
+        let more = scan.unreadable_total - named.len() as u64;
+        if more > 0 {
+            detail.push_str(&format!("; and {more} more"));
+        }
+    }
+    ScanNote {
+        volume: vol.index,
+        unreadable: scan.unreadable_total + scan.past_end,
+        detail,
+    }
 }
 
 /// Bytes of a name as an `OsStr` for matching (exact on Unix; lossy elsewhere, where an
@@ -377,7 +447,14 @@ impl ImageSource {
                     next: 0,
                 }]
             }
-            Err(e) => return emit(error(&[], &e)),
+            Err(e) => {
+                // The root cannot be listed (a truncated image, a torn root record): the
+                // deleted-entry scan reads the records themselves, so it still runs.
+                if !emit(error(&[], &e)) {
+                    return false;
+                }
+                return self.walk_deleted(vi, interrupt, emit);
+            }
         };
         while let Some(frame) = stack.last_mut() {
             if interrupt.load(Ordering::Relaxed) {
@@ -474,7 +551,7 @@ impl ImageSource {
         emit: &mut dyn FnMut(WalkEvent) -> bool,
     ) -> bool {
         let vol = &self.volumes[vi];
-        let mut deleted = match vol.fs.deleted() {
+        let scan = match vol.fs.deleted() {
             Ok(d) => d,
             Err(e) => {
                 return emit(WalkEvent::Error {
@@ -488,6 +565,13 @@ impl ImageSource {
                 });
             }
         };
+        if is_ntfs(&vol.info) {
+            let note = scan_note(vol, &scan);
+            if let Ok(mut notes) = self.scan_notes.lock() {
+                notes.push(note);
+            }
+        }
+        let mut deleted = scan.entries;
         deleted.sort_by(|a, b| (&a.path, a.node.id).cmp(&(&b.path, b.node.id)));
         for d in deleted {
             if interrupt.load(Ordering::Relaxed) {
@@ -1125,8 +1209,21 @@ mod tests {
                 .cloned()
                 .ok_or_else(|| FsError::new("no_data", None, "no such stream"))
         }
-        fn deleted(&self) -> Result<Vec<DeletedEntry>, FsError> {
-            Ok(self.deleted.clone())
+        fn deleted(&self) -> Result<super::super::fs::DeletedScan, FsError> {
+            Ok(super::super::fs::DeletedScan {
+                entries: self.deleted.clone(),
+                scanned: 100,
+                empty: 10,
+                nameless: 8,
+                unreadable: vec![super::super::fs::UnreadableRecord {
+                    number: 40,
+                    offset: Some(40 * 1024),
+                    reason: "bad_fixup",
+                    detail: "MFT record 40: update sequence mismatch".into(),
+                }],
+                unreadable_total: 1,
+                past_end: 0,
+            })
         }
         fn volume(&self) -> &Arc<dyn super::super::ReadAt> {
             &self.volume
@@ -1234,6 +1331,7 @@ mod tests {
                 plan,
             }],
             read_deleted: false,
+            scan_notes: Default::default(),
         }
     }
 
@@ -1317,6 +1415,19 @@ mod tests {
         let img = del.image.as_ref().unwrap();
         assert_eq!((img.runs_unallocated, img.allocated), (Some(true), false));
         assert!(del.member.is_none() && del.sha256.is_none());
+        let notes = src.scan_notes.lock().unwrap().clone();
+        assert_eq!(notes.len(), 1, "one scan note per NTFS volume");
+        assert_eq!((notes[0].volume, notes[0].unreadable), (2, 1));
+        assert!(
+            notes[0].detail.contains(
+                "100 metadata record(s) scanned for deleted entries: 1 deleted entr(y/ies) \
+                 listed, 10 never used, 8 not in use without a name (not listed), 1 could \
+                 not be parsed (not listed): record 40 at image offset 1089536 [bad_fixup]: \
+                 MFT record 40: update sequence mismatch"
+            ),
+            "{}",
+            notes[0].detail
+        );
 
         let meta = events(&source(META));
         let paths: Vec<String> = meta.iter().map(path_of_event).collect();

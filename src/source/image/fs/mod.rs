@@ -286,6 +286,49 @@ pub struct DeletedEntry {
     pub runs_unallocated: Option<bool>,
 }
 
+/// A metadata record the deleted-entry scan looked at and could not parse (NTFS: an MFT
+/// record with neither a valid `FILE` header nor a matching update sequence), so it is
+/// not listed as an entry. Never dropped silently: the collector records the count and
+/// the offsets (actions `image.deleted_scan`, the volume's notes in the manifest).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnreadableRecord {
+    /// The record's number (NTFS: MFT record number).
+    pub number: u64,
+    /// Its byte offset in the volume, when known.
+    pub offset: Option<u64>,
+    pub reason: &'static str,
+    pub detail: String,
+}
+
+/// What a scan for deleted entries found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DeletedScan {
+    pub entries: Vec<DeletedEntry>,
+    /// Metadata records scanned (NTFS: every record of the `$MFT`).
+    pub scanned: u64,
+    /// Records never used: all zeros, or (NTFS) a `FILE` header with no attribute, as
+    /// mkntfs and Windows initialise the `$MFT`'s spare records. Nothing to list.
+    pub empty: u64,
+    /// Records not in use that parse and have attributes but no name (NTFS: no
+    /// `$FILE_NAME`), such as the reserved records 16–23 (only `$STANDARD_INFORMATION`):
+    /// not listed; sleuthkit's `fls -d` shows exactly these as
+    /// `$OrphanFiles/OrphanFile-N`.
+    pub nameless: u64,
+    /// Records that could not be parsed (in use or not: the header that says so is the
+    /// part that failed), the first [`MAX_UNREADABLE_LISTED`] of them. One the directory
+    /// walk reaches is also an error record there.
+    pub unreadable: Vec<UnreadableRecord>,
+    /// How many records could not be parsed (all of them, listed or not).
+    pub unreadable_total: u64,
+    /// Records the metadata says exist but that lie past the end of the volume (a cut
+    /// image): not read at all.
+    pub past_end: u64,
+}
+
+/// Unreadable records a deleted scan lists one by one; past this only the count grows
+/// (a volume of garbage cannot make the list, and the record of it, unbounded).
+pub const MAX_UNREADABLE_LISTED: usize = 1000;
+
 /// A read-only file system. `&self` and `Sync`: workers read different files at once.
 pub trait FileSystem: Send + Sync {
     fn info(&self) -> FsInfo;
@@ -302,10 +345,10 @@ pub trait FileSystem: Send + Sync {
     /// Where the bytes of the default stream (`stream: None`) or a named stream lie.
     fn layout(&self, id: NodeId, stream: Option<&[u8]>) -> Result<Layout, FsError>;
 
-    /// Deleted entries (NTFS: MFT records not in use that still parse). Formats without
-    /// this return an empty list.
-    fn deleted(&self) -> Result<Vec<DeletedEntry>, FsError> {
-        Ok(Vec::new())
+    /// Deleted entries (NTFS: MFT records not in use that still parse), with what the
+    /// scan could not read. Formats without this return an empty scan.
+    fn deleted(&self) -> Result<DeletedScan, FsError> {
+        Ok(DeletedScan::default())
     }
 
     /// The volume this file system lives on (for reading layouts).

@@ -114,27 +114,18 @@ impl DirAncestry {
 }
 
 /// Walk and read everything a file system shows, within fixed budgets (nodes, depth,
-/// bytes): the fuzz entry points of the readers share it, so every reader is exercised
-/// the same way the acquire engine uses it. Errors are expected and ignored; a panic or
-/// a hang is the bug it looks for.
+/// bytes): every stream (default and named: NTFS alternate data streams) of every entry
+/// reachable from the root, then those of the deleted entries, as `collect --deleted`
+/// reads them. The fuzz entry points of the readers share it, so every reader is
+/// exercised the same way the acquire engine uses it. Errors are expected and ignored; a
+/// panic or a hang is the bug it looks for.
 pub(crate) fn exercise(fs: &dyn FileSystem) {
     use std::io::Read;
     let _ = fs.info();
-    let _ = fs.deleted();
     let mut budget_nodes = 4096usize;
     let mut budget_bytes = 1u64 << 20;
-    let mut seen = std::collections::HashSet::new();
-    let mut stack = vec![(fs.root(), 0usize)];
     let mut buf = vec![0u8; 64 * 1024];
-    while let Some((id, depth)) = stack.pop() {
-        if budget_nodes == 0 {
-            break;
-        }
-        budget_nodes -= 1;
-        if !seen.insert(id) {
-            continue;
-        }
-        let streams = fs.node(id).map(|n| n.streams).unwrap_or_default();
+    let mut read_streams = |id, streams: &[super::StreamInfo], budget_bytes: &mut u64| {
         let names = std::iter::once(None).chain(streams.iter().map(|s| Some(s.name.as_slice())));
         for stream in names {
             let Ok(layout) = fs.layout(id, stream) else {
@@ -145,18 +136,36 @@ pub(crate) fn exercise(fs: &dyn FileSystem) {
             else {
                 continue;
             };
-            while budget_bytes > 0 {
-                let want = buf.len().min(budget_bytes as usize);
+            while *budget_bytes > 0 {
+                let want = buf.len().min(*budget_bytes as usize);
                 match reader.read(&mut buf[..want]) {
                     Ok(0) | Err(_) => break,
-                    Ok(n) => budget_bytes -= n as u64,
+                    Ok(n) => *budget_bytes -= n as u64,
                 }
             }
         }
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![(fs.root(), 0usize)];
+    while let Some((id, depth)) = stack.pop() {
+        if budget_nodes == 0 {
+            break;
+        }
+        budget_nodes -= 1;
+        if !seen.insert(id) {
+            continue;
+        }
+        let streams = fs.node(id).map(|n| n.streams).unwrap_or_default();
+        read_streams(id, &streams, &mut budget_bytes);
         if depth < 64
             && let Ok(entries) = fs.read_dir(id)
         {
             stack.extend(entries.into_iter().map(|e| (e.id, depth + 1)));
+        }
+    }
+    if let Ok(deleted) = fs.deleted() {
+        for d in deleted.entries.iter().take(budget_nodes.max(256)) {
+            read_streams(d.node.id, &d.node.streams, &mut budget_bytes);
         }
     }
 }

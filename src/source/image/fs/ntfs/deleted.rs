@@ -3,17 +3,29 @@
 //! times and size, and whether every cluster of its default stream is still free in
 //! `$Bitmap` (so the clusters may still hold the deleted content).
 //!
+//! A parent chain runs through deleted directories too (as `fls -d` shows a deleted
+//! folder's deleted files under its name): a parent in use must carry the sequence
+//! number the name recorded, a deleted one that number or the next (freeing a record
+//! bumps it once).
+//!
 //! Owns `Ntfs::scan_deleted`. Must never: follow a parent chain further than
-//! `MAX_DEPTH` or around a cycle, take a parent whose sequence number differs from the
-//! one the name recorded (the directory was deleted and the record reused: the path is
-//! then unknown, and the entry is listed under `$OrphanFiles`), or read more of
-//! `$Bitmap` than the runs it checks. Records that do not parse (no `FILE` signature,
-//! a torn update sequence) are not entries and are skipped — nameless reserved records
-//! (which sleuthkit lists as `OrphanFile-N`) too.
+//! `MAX_DEPTH` or around a cycle, take a parent whose sequence number says the record
+//! was reused since the name was written (the path is then unknown, and the entry is
+//! listed under `$OrphanFiles`), or read more of
+//! `$Bitmap` than the runs it checks, or skip a record silently. A record that does not
+//! parse (no `FILE` signature, a torn update sequence, a bad attribute header) is not an
+//! entry: it is returned in `DeletedScan::unreadable` with its number, offset and reason,
+//! and the collector records the count and offsets. Records never used (all zeros, or a
+//! `FILE` header without attributes) and nameless records not in use (attributes but no
+//! `$FILE_NAME`: the reserved records 16–23, which sleuthkit lists as
+//! `$OrphanFiles/OrphanFile-N`) are counted, not listed. docs/design.md ("NTFS is read
+//! by our own parser too") says exactly where this list differs from `fls -d`.
 
 use std::collections::HashMap;
 
-use super::super::{DeletedEntry, Extent, Layout};
+use super::super::{
+    DeletedEntry, DeletedScan, Extent, Layout, MAX_UNREADABLE_LISTED, UnreadableRecord,
+};
 use super::record::{AT_DATA, AT_FILE_NAME, Attr, Body};
 use super::values::{FileName, NAMESPACE_DOS, file_name};
 use super::{Ntfs, REF_MASK, ROOT_RECORD};
@@ -35,7 +47,7 @@ fn primary_name(attrs: &[Attr]) -> Option<FileName> {
 }
 
 impl Ntfs {
-    pub(crate) fn scan_deleted(&self) -> Vec<DeletedEntry> {
+    pub(crate) fn scan_deleted(&self) -> DeletedScan {
         let bitmap = self
             .record(6)
             .and_then(|r| {
@@ -47,15 +59,43 @@ impl Ntfs {
                 Layout::Extents { extents, .. } => Some(extents),
                 _ => None,
             });
-        let mut dirs: HashMap<u64, Option<(u16, FileName)>> = HashMap::new();
-        let mut out = Vec::new();
+        let mut dirs: HashMap<u64, Option<(u16, bool, FileName)>> = HashMap::new();
+        let mut scan = DeletedScan {
+            scanned: self.record_count(),
+            past_end: self.mft_claimed_records.saturating_sub(self.record_count()),
+            ..DeletedScan::default()
+        };
         for n in 0..self.record_count() {
-            let Ok(rec) = self.record(n) else { continue };
+            let rec = match self.record(n) {
+                Ok(rec) => rec,
+                Err(e) if e.reason == "empty_record" => {
+                    scan.empty += 1;
+                    continue;
+                }
+                Err(e) => {
+                    scan.unreadable_total += 1;
+                    if scan.unreadable.len() >= MAX_UNREADABLE_LISTED {
+                        continue;
+                    }
+                    scan.unreadable.push(UnreadableRecord {
+                        number: n,
+                        offset: e.offset,
+                        reason: e.reason,
+                        detail: e.detail,
+                    });
+                    continue;
+                }
+            };
             if rec.in_use() || rec.base & REF_MASK != 0 {
                 continue;
             }
             let attrs = self.attributes(&rec).unwrap_or_else(|_| rec.attrs.clone());
             let Some(fname) = primary_name(&attrs) else {
+                if attrs.is_empty() {
+                    scan.empty += 1;
+                } else {
+                    scan.nameless += 1;
+                }
                 continue;
             };
             let node = self.build_node(&rec, &attrs);
@@ -64,21 +104,21 @@ impl Ntfs {
             let runs_unallocated = bitmap
                 .as_deref()
                 .and_then(|b| self.runs_unallocated(&attrs, b));
-            out.push(DeletedEntry {
+            scan.entries.push(DeletedEntry {
                 node,
                 path,
                 name,
                 runs_unallocated,
             });
         }
-        out
+        scan
     }
 
     /// `/dir/…/name` from the `$FILE_NAME` parent chain, or `None` where it is broken.
     fn parent_path(
         &self,
         fname: &FileName,
-        dirs: &mut HashMap<u64, Option<(u16, FileName)>>,
+        dirs: &mut HashMap<u64, Option<(u16, bool, FileName)>>,
     ) -> Option<Vec<u8>> {
         let mut comps = vec![fname.name_utf8()];
         let mut parent = fname.parent;
@@ -100,14 +140,18 @@ impl Ntfs {
             visited.push(number);
             let entry = dirs.entry(number).or_insert_with(|| {
                 let rec = self.record(number).ok()?;
-                if !rec.in_use() || !rec.is_dir() || rec.base & REF_MASK != 0 {
+                if !rec.is_dir() || rec.base & REF_MASK != 0 {
                     return None;
                 }
                 let attrs = self.attributes(&rec).ok()?;
-                Some((rec.sequence, primary_name(&attrs)?))
+                Some((rec.sequence, rec.in_use(), primary_name(&attrs)?))
             });
-            let (dir_seq, dir_name) = entry.as_ref()?;
-            if seq != 0 && *dir_seq != seq {
+            let (dir_seq, dir_in_use, dir_name) = entry.as_ref()?;
+            // A directory in use must carry the sequence the name recorded; a deleted one
+            // that sequence or the next (freeing a record bumps it once). Anything else is
+            // a record reused since: the path is unknown.
+            let same = *dir_seq == seq || (!dir_in_use && *dir_seq == seq.wrapping_add(1));
+            if seq != 0 && !same {
                 return None;
             }
             comps.push(dir_name.name_utf8());
