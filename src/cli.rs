@@ -51,6 +51,9 @@ pub enum Command {
     /// Lab batch mode: run a job file of exhibits (one bundle each, resumable, sharded by
     /// Slurm arrays or Kubernetes Indexed Jobs), or `batch status OUT` (docs/lab.md).
     Batch(BatchArgs),
+    /// Case index: one SQLite database over many bundles (each re-verified first), and
+    /// `index query` for shared files, a hash's appearances, findings (docs/lab.md).
+    Index(IndexArgs),
     /// Look into a disk image or device without mounting it: container, volumes, file
     /// systems, labels, sizes.
     Image(ImageArgs),
@@ -91,6 +94,57 @@ pub struct BatchArgs {
     /// No progress lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct IndexArgs {
+    #[command(subcommand)]
+    pub command: Option<IndexCommand>,
+    /// Bundles (.zip, .zip.age) or folders searched for them (`aside-*` folders skipped).
+    #[arg(value_name = "BUNDLE_OR_DIR", required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// The index to create (must not exist yet).
+    #[arg(long, value_name = "case.sqlite", required = true)]
+    pub out: Option<PathBuf>,
+    /// Index the content of bundles that do not verify too, marked with their verdict
+    /// [default: such a bundle is refused: recorded with its verdict, no content, exit 1].
+    #[arg(long)]
+    pub allow_invalid: bool,
+    /// Age identity file or OpenSSH key to open encrypted bundles.
+    #[arg(long, value_name = "FILE")]
+    pub identity_file: Option<PathBuf>,
+    /// Print one JSON object per bundle indexed.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IndexCommand {
+    /// Ask a case index: --hash H, --shared or --findings SEVERITY.
+    Query(IndexQueryArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("question").required(true).args(["hash", "shared", "findings"])))]
+pub struct IndexQueryArgs {
+    /// The case index (from `fieldkit index … --out`).
+    pub db: PathBuf,
+    /// Where else does this file appear (SHA-256, MD5 or SHA-1), in which exhibits.
+    #[arg(long, value_name = "HASH")]
+    pub hash: Option<String>,
+    /// Files (by SHA-256) present in two or more exhibits.
+    #[arg(long)]
+    pub shared: bool,
+    /// Findings of at least this severity (info, low, medium, high, critical).
+    #[arg(long, value_name = "SEVERITY")]
+    pub findings: Option<String>,
+    /// JSON array of objects.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// CSV with a header line (RFC 4180).
+    #[arg(long)]
+    pub csv: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -21,6 +21,7 @@ pub mod fuzz_targets;
 pub mod hashing;
 pub mod hashset;
 pub mod host;
+pub mod index;
 pub mod kit;
 pub mod live;
 pub mod plan;

@@ -19,6 +19,7 @@ pub mod collect;
 pub mod hash;
 pub mod hashset;
 pub mod image;
+pub mod index;
 pub mod keys;
 pub mod kit;
 pub mod live;
@@ -103,6 +104,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Kit(a) => kit::run(a),
         Command::Hashset(args) => hashset::run(args),
         Command::Batch(a) => batch::run(a),
+        Command::Index(a) => index::run(a),
         Command::Image(a) => image::run(a),
     };
     match result {
