@@ -312,8 +312,17 @@ pub struct CollectArgs {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The bundle (.zip) to verify.
-    pub bundle: PathBuf,
+    /// The bundle (.zip) to verify. With more than one, or a folder (searched for
+    /// *.zip / *.zip.age, `aside-*` folders skipped), or --from: bulk verification in
+    /// parallel with a summary table (docs/lab.md).
+    #[arg(value_name = "BUNDLE", required_unless_present = "from")]
+    pub bundles: Vec<PathBuf>,
+    /// Bulk: also verify the bundles listed in this file, one path per line (`-`: stdin).
+    #[arg(long, value_name = "LIST")]
+    pub from: Option<PathBuf>,
+    /// Bulk: bundles verified at once [default: number of CPUs].
+    #[arg(long, value_name = "N")]
+    pub parallel: Option<usize>,
     /// OpenSSH allowed_signers file; requires --identity.
     #[arg(
         long,

@@ -27,6 +27,7 @@ pub mod profiles;
 pub mod report;
 pub mod triage;
 pub mod verify;
+pub mod verify_bulk;
 
 /// Exit codes shared by all subcommands (documented in README.md).
 pub mod exit {

@@ -76,10 +76,14 @@ pub fn identities(
 }
 
 pub fn run(args: VerifyArgs) -> anyhow::Result<u8> {
+    let single = match (args.bundles.as_slice(), &args.from) {
+        ([one], None) if !one.is_dir() => one.clone(),
+        _ => return super::verify_bulk::run(args),
+    };
     let trust = trust_from_args(&args)?;
     let ids = identities(args.identity_file.as_deref())?;
     let report = verify::verify_with(
-        &args.bundle,
+        &single,
         &Options {
             trust,
             check_sidecars: true,
