@@ -40,6 +40,12 @@ pub fn is_log_name(name: &str) -> bool {
         || (name.starts_with("batch.") && name.ends_with(".jsonl") && name.contains("of"))
 }
 
+/// A record's end time as a timestamp (RFC 3339 strings do not sort as text when the
+/// fraction's length differs); an unreadable one sorts first.
+fn ended(r: &Record) -> Option<jiff::Timestamp> {
+    r.ended.parse().ok()
+}
+
 pub fn merge(out: &Path, lease: Duration) -> anyhow::Result<Merged> {
     let rd = std::fs::read_dir(out)
         .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", out.display()))?;
@@ -76,9 +82,9 @@ pub fn merge(out: &Path, lease: Duration) -> anyhow::Result<Merged> {
                     let keep = match latest.get(&r.exhibit) {
                         None => true,
                         Some(old) if r.status == "locked" => {
-                            old.status == "locked" && r.ended > old.ended
+                            old.status == "locked" && ended(&r) > ended(old)
                         }
-                        Some(old) => old.status == "locked" || r.ended >= old.ended,
+                        Some(old) => old.status == "locked" || ended(&r) >= ended(old),
                     };
                     if keep {
                         latest.insert(r.exhibit.clone(), r);
