@@ -259,3 +259,69 @@ pub fn inspect(dir: &Path, lease: Duration) -> Option<Found> {
         age_seconds: age.as_secs(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn holder(host: &str, pid: u32, boot: &str) -> Holder {
+        Holder {
+            host: host.into(),
+            pid,
+            boot_id: boot.into(),
+            started: "2026-12-03T00:00:00Z".into(),
+            shard: "0/1".into(),
+        }
+    }
+
+    #[test]
+    fn staleness_rules() {
+        let lease = Duration::from_secs(60);
+        let me = holder(&hostname(), std::process::id(), &boot_id());
+        assert_eq!(stale_reason(Some(&me), Duration::ZERO, lease), None);
+        // Same host and boot, a pid that cannot exist.
+        let dead = holder(&hostname(), u32::MAX - 1, &boot_id());
+        assert!(
+            stale_reason(Some(&dead), Duration::ZERO, lease)
+                .unwrap()
+                .contains("is gone")
+        );
+        // Another host: only the lease decides.
+        let far = holder("other-node", 1, "x");
+        assert_eq!(
+            stale_reason(Some(&far), Duration::from_secs(59), lease),
+            None
+        );
+        assert!(
+            stale_reason(Some(&far), Duration::from_secs(61), lease)
+                .unwrap()
+                .contains("lease 60s")
+        );
+        // This host, before a reboot.
+        if !boot_id().is_empty() {
+            let old = holder(&hostname(), std::process::id(), "another-boot");
+            assert!(
+                stale_reason(Some(&old), Duration::ZERO, lease)
+                    .unwrap()
+                    .contains("rebooted")
+            );
+        }
+    }
+
+    #[test]
+    fn second_taker_is_refused_and_drop_releases() {
+        let d = tempfile::tempdir().unwrap();
+        let h = Holder::me("0/1");
+        let lease = Duration::from_secs(60);
+        let Ok(Acquire::Taken(l)) = acquire(d.path(), &h, lease, &d.path().join("aside")) else {
+            panic!("first take");
+        };
+        let Ok(Acquire::Held(Some(found))) = acquire(d.path(), &h, lease, &d.path().join("aside"))
+        else {
+            panic!("second take must be refused");
+        };
+        assert_eq!(found, h);
+        drop(l);
+        assert!(!d.path().join(LOCK_NAME).exists());
+    }
+}
