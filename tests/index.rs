@@ -30,11 +30,18 @@ fn bundles(root: &Path) -> Vec<PathBuf> {
                 &src.join(format!("own-{i}.txt")),
                 format!("only {i}\n").as_bytes(),
             );
-            let (r, b) = common::collect(
-                &src,
-                &root.join(format!("out/E{i}")),
-                &["--quiet", "--no-triage", "--exhibit", &format!("E{i}")],
-            );
+            let ex = format!("E{i}");
+            let mut flags = vec!["--quiet", "--exhibit", &ex];
+            if i == 0 {
+                // High-entropy bytes: the triage analyzers raise findings on E0 only.
+                let noise: Vec<u8> = (0..(1u32 << 20))
+                    .map(|k| ((k.wrapping_mul(2654435761) >> 11) as u8) ^ ((k >> 3) as u8))
+                    .collect();
+                write(&src.join("vault.bin"), &noise);
+            } else {
+                flags.push("--no-triage");
+            }
+            let (r, b) = common::collect(&src, &root.join(format!("out/E{i}")), &flags);
             assert_eq!(r.code, 0, "{}", r.stderr);
             b
         })
@@ -152,6 +159,48 @@ for h in sorted(seen):
         &common.to_uppercase(),
     ]);
     assert!(q.stdout.contains("(4 row(s))"), "{}", q.stdout);
+    // Findings: as many rows at or above info as findings.jsonl lines in all bundles, all
+    // from E0; at or above high exactly the high and critical ones.
+    let lines: Vec<serde_json::Value> = b
+        .iter()
+        .flat_map(|b| {
+            let o = Command::new("unzip")
+                .arg("-p")
+                .arg(b)
+                .arg("findings.jsonl")
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        !lines.is_empty(),
+        "the noise file raises at least one finding"
+    );
+    let q = run(&[
+        "index",
+        "query",
+        db.to_str().unwrap(),
+        "--findings",
+        "info",
+        "--json",
+    ]);
+    assert_eq!(q.code, 0);
+    let rows = q.json();
+    assert_eq!(rows.as_array().unwrap().len(), lines.len(), "{}", q.stdout);
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["exhibit"] == "E0")
+    );
+    let high = lines
+        .iter()
+        .filter(|l| l["severity"] == "high" || l["severity"] == "critical")
+        .count();
     let q = run(&[
         "index",
         "query",
@@ -160,8 +209,7 @@ for h in sorted(seen):
         "high",
         "--json",
     ]);
-    assert_eq!(q.code, 0);
-    assert_eq!(q.json(), serde_json::json!([]));
+    assert_eq!(q.json().as_array().unwrap().len(), high, "{}", q.stdout);
     let q = run(&[
         "index",
         "query",
