@@ -121,6 +121,7 @@ pub fn load_with(
         v.incomplete_reason.as_deref(),
         v.problems.len(),
     ));
+    r.scope = report::scope::scope(&r.manifest, &r.not_collected, Some(v.verdict));
     r.integrity.exit_code = Some(verdict::report_exit_code(v.verdict));
     r.integrity.trust = Some(v.trust);
     Ok(r)
@@ -130,6 +131,20 @@ pub fn load_with(
 /// the headline always, and the problems when there are any.
 fn say_verdict(r: &report::Report) {
     let w = r.integrity.words();
+    for warning in &r.scope.warnings {
+        eprintln!("fieldkit report: WARNING: {warning}");
+    }
+    eprintln!(
+        "fieldkit report: profile {}; files {}{}; {}",
+        r.scope.profile,
+        r.scope.files,
+        r.scope
+            .window
+            .as_ref()
+            .map(|w| format!("; window {w}"))
+            .unwrap_or_default(),
+        r.scope.completeness
+    );
     if r.integrity.problems.is_empty() {
         eprintln!("fieldkit report: {}", w.headline);
     } else {
