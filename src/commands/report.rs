@@ -131,9 +131,16 @@ pub fn load_with(
 /// the headline always, and the problems when there are any.
 fn say_verdict(r: &report::Report) {
     let w = r.integrity.words();
-    for warning in &r.scope.warnings {
-        eprintln!("fieldkit report: WARNING: {warning}");
+    if r.integrity.problems.is_empty() {
+        eprintln!("fieldkit report: {}", w.headline);
+    } else {
+        eprintln!(
+            "fieldkit report: {}: {}",
+            w.headline,
+            r.integrity.problems.join("; ")
+        );
     }
+    // What was collected, as every other view says it (report::scope).
     eprintln!(
         "fieldkit report: profile {}; files {}{}; {}",
         r.scope.profile,
@@ -145,14 +152,8 @@ fn say_verdict(r: &report::Report) {
             .unwrap_or_default(),
         r.scope.completeness
     );
-    if r.integrity.problems.is_empty() {
-        eprintln!("fieldkit report: {}", w.headline);
-    } else {
-        eprintln!(
-            "fieldkit report: {}: {}",
-            w.headline,
-            r.integrity.problems.join("; ")
-        );
+    for warning in &r.scope.warnings {
+        eprintln!("fieldkit report: WARNING: {warning}");
     }
 }
 
