@@ -6,6 +6,17 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// The worker threads to use for `--threads`: omitted or 0 is auto, the number of CPUs
+/// (2 if the system does not say); the manifest records the number used.
+pub fn worker_threads(given: Option<usize>) -> usize {
+    match given {
+        Some(n) if n > 0 => n,
+        _ => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2),
+    }
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "fieldkit",
@@ -251,7 +262,7 @@ pub struct CollectArgs {
     /// Skip files larger than this (e.g. 512MiB, 2G); overrides the profile's limits.
     #[arg(long, value_name = "SIZE")]
     pub max_file_size: Option<String>,
-    /// Worker threads [default: number of CPUs].
+    /// Worker threads; 0 means auto, the number of CPUs (as `xz -T0`) [default: auto].
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// Start of the recent-activity window (RFC 3339): files modified, changed or created
@@ -550,7 +561,7 @@ pub struct HashArgs {
     /// Output hashdeep format (size,hashes…,filename) instead of sha256sum lines.
     #[arg(long)]
     pub hashdeep: bool,
-    /// Worker threads [default: number of CPUs].
+    /// Worker threads; 0 means auto, the number of CPUs (as `xz -T0`) [default: auto].
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// Treat each path as a disk image or device and hash every file of its readable

@@ -707,6 +707,18 @@ pub fn collect(
                 .map_err(|e| output_failure(format!("writing the findings spool: {e}")))?;
         }
     }
+    // A host clock off the responder's reference: a finding, as the summary warns.
+    if let Some(f) = reference
+        .as_ref()
+        .and_then(|r| clock_offset_finding(start.duration_since(r.utc).as_secs_f64(), r))
+    {
+        let mut f = f;
+        counts.findings += 1;
+        f.id = format!("F{:06}", counts.findings);
+        findings_spool
+            .push_seq(0, &f)
+            .map_err(|e| output_failure(format!("writing the findings spool: {e}")))?;
+    }
     let writer = Mutex::new(writer);
     let os_source = crate::source::os::OsSource {
         root: &source,
@@ -977,6 +989,13 @@ pub fn collect(
             .map(|a| a.name().to_string())
             .collect(),
         counts: output.counts.clone(),
+        source_empty: (!interrupted && output.counts.considered == 0).then(|| {
+            match std::fs::read_dir(&source).map(|mut d| d.next().is_none()) {
+                Ok(true) => "empty folder",
+                _ => "nothing selected",
+            }
+            .to_string()
+        }),
         signer: manifest::SignerInfo {
             algorithm: "ssh-ed25519".into(),
             fingerprint: req.signer.fingerprint(),
@@ -1306,6 +1325,42 @@ fn finalize(
     }
     test_phase("durable");
     out
+}
+
+/// The `clock.offset` finding when the host clock is further from `--reference-time` than
+/// the documented threshold (report::scope::CLOCK_OFFSET_THRESHOLD_SECONDS).
+fn clock_offset_finding(
+    offset_seconds: f64,
+    r: &crate::live::ReferenceTime,
+) -> Option<crate::finding::Finding> {
+    let threshold = crate::report::scope::CLOCK_OFFSET_THRESHOLD_SECONDS;
+    if offset_seconds.abs() <= threshold {
+        return None;
+    }
+    Some(crate::finding::Finding {
+        id: String::new(),
+        analyzer: "clock".into(),
+        kind: "clock.offset".into(),
+        severity: crate::finding::Severity::Medium,
+        path: None,
+        member: None,
+        sha256: None,
+        title: format!(
+            "Host clock {} {} the responder's reference time",
+            crate::report::scope::human_duration(offset_seconds.abs()),
+            if offset_seconds > 0.0 {
+                "ahead of"
+            } else {
+                "behind"
+            }
+        ),
+        evidence: serde_json::json!({
+            "host_clock_offset_seconds": offset_seconds,
+            "reference_given": r.given,
+            "reference_utc": r.utc.to_string(),
+            "threshold_seconds": threshold,
+        }),
+    })
 }
 
 fn home_text(h: &[OsString]) -> String {

@@ -320,7 +320,7 @@ pub fn verify(dir: &Path, opts: &VerifyOptions) -> KitReport {
         r
     };
     if !dir.is_dir() {
-        return unusable(r, "no_kit", format!("{}: not a directory", dir.display()));
+        return unusable(r, "no_kit", not_a_folder(dir));
     }
     let sums_path = dir.join(SUMS);
     let sums_bytes = match std::fs::read(&sums_path) {
@@ -560,7 +560,7 @@ pub fn seal(dir: &Path, signer: &Signer) -> anyhow::Result<Sealed> {
         }
     }
     if !dir.is_dir() {
-        bail!("{}: not a directory", dir.display());
+        bail!("{}", not_a_folder(dir));
     }
     let listing = list(dir);
     if let Some(p) = listing.problems.first() {
@@ -684,6 +684,20 @@ pub fn running_binary(exe: Option<&Path>, exe_sha256: Option<&str>) -> KitInfo {
         notes.join("; ")
     };
     info
+}
+
+/// Why `dir` is not a kit folder, as a person would say it: missing, a file, or unreadable.
+fn not_a_folder(dir: &Path) -> String {
+    match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            format!("{}: no such folder", dir.display())
+        }
+        Err(e) => format!("{}: cannot read: {e}", dir.display()),
+        Ok(_) => format!(
+            "{}: is a file, not a folder (give the kit's folder, the one holding SHA256SUMS)",
+            dir.display()
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -50,6 +50,21 @@ impl Signer {
     ) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("{}: cannot read signing key", path.display()))?;
+        if let Ok(public) = PublicKey::from_openssh(text.trim()) {
+            let private = path.with_extension("");
+            bail!(
+                "{}: this is a PUBLIC key ({} {}); signing needs the PRIVATE key{} — \
+                 the public one is for the lab (verify --pubkey / --allowed-signers)",
+                path.display(),
+                public.algorithm(),
+                public.fingerprint(ssh_key::HashAlg::Sha256),
+                if path.extension().is_some_and(|e| e == "pub") && private.is_file() {
+                    format!(": --key {}", private.display())
+                } else {
+                    ", the file `fieldkit keygen` wrote without .pub".to_string()
+                }
+            );
+        }
         let mut key = PrivateKey::from_openssh(&text)
             .map_err(|e| anyhow!("{}: not an OpenSSH private key: {e}", path.display()))?;
         if key.algorithm() != Algorithm::Ed25519 {

@@ -35,6 +35,11 @@ pub struct Manifest {
     pub window: Option<WindowInfo>,
     pub hash_algorithms: Vec<String>,
     pub counts: Counts,
+    /// Set when the run finished but considered no path, saying why: `empty folder` (an
+    /// empty, often unmounted, source) or `nothing selected` (the profile selects no path
+    /// there). `collect` warns and exits 6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_empty: Option<String>,
     pub signer: SignerInfo,
     /// The exact command line (each argument; base64 in `argv_b64` when not UTF-8).
     pub command_line: Vec<String>,

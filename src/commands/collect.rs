@@ -26,6 +26,10 @@ use crate::sign::Signer;
 pub const EXIT_VERIFY_FAILED: u8 = 1;
 pub const EXIT_OUTPUT_FAILED: u8 = 3;
 pub const EXIT_INCOMPLETE: u8 = 4;
+/// The run finished and the bundle is sealed and verified, but no path was considered:
+/// an empty (often unmounted) source. Not 0, so a script or a tired responder cannot take
+/// it for a collection; the bundle is kept, as the record of what was looked at (README).
+pub const EXIT_EMPTY_SOURCE: u8 = 6;
 
 /// Open the known-good and known-bad sets, refusing a set given under the wrong flag.
 ///
@@ -223,14 +227,7 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
             jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ")
         ))?,
     };
-    let threads = args
-        .threads
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
-        })
-        .clamp(1, 256);
+    let threads = crate::cli::worker_threads(args.threads).clamp(1, 256);
     let interrupt = Arc::new(AtomicBool::new(false));
     {
         let flag = interrupt.clone();
@@ -388,24 +385,29 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
         EXIT_OUTPUT_FAILED
     } else if m.status != "complete" {
         EXIT_INCOMPLETE
+    } else if crate::report::scope::source_is_empty(m) {
+        EXIT_EMPTY_SOURCE
     } else {
         exit::OK
     };
-    // What the findings mean, read back from the sealed bundle (titles only, never evidence).
-    let findings = match c.file_key {
-        None => crate::report::summary::FindingsSummary::from_bundle(&c.bundle),
-        Some(key) => {
-            super::report::open_archive(&c.bundle, &[crate::bundle::age::Identity::FileKey(key)])
-                .and_then(|mut zip| {
-                    let member = zip
-                        .by_name(crate::bundle::FINDINGS_JSONL)
-                        .map_err(|e| anyhow!("no findings.jsonl: {e}"))?;
-                    Ok(crate::report::summary::FindingsSummary::from_jsonl(
-                        std::io::BufReader::new(member),
-                    ))
-                })
-        }
-    };
+    // What the findings mean and why files were not collected, read back from the sealed
+    // bundle (titles and reason codes only, never evidence).
+    let identities: Vec<crate::bundle::age::Identity> = c
+        .file_key
+        .map(|k| vec![crate::bundle::age::Identity::FileKey(k)])
+        .unwrap_or_default();
+    let findings = read_back(&c.bundle, &identities, crate::bundle::FINDINGS_JSONL, |r| {
+        crate::report::summary::FindingsSummary::from_jsonl(r)
+    });
+    let reasons = read_back(&c.bundle, &identities, crate::bundle::FILES_JSONL, |r| {
+        crate::report::reasons_from_jsonl(r)
+    })
+    .unwrap_or_default();
+    let scope = crate::report::scope::scope(m, &reasons, verdict);
+    // Loud, on stderr, also with --quiet and --json: a responder must be stopped here.
+    for w in &scope.warnings {
+        say!("fieldkit: WARNING: {w}");
+    }
     if args.json {
         let summary = serde_json::json!({
             "status": m.status,
@@ -418,6 +420,10 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
             "signer_public_key": c.signer_public,
             "one_time_key": c.one_time_key,
             "counts": m.counts,
+            "not_collected": reasons,
+            "scope": scope,
+            "source_empty": m.source_empty,
+            "warnings": scope.warnings,
             "elapsed_seconds": c.elapsed_seconds,
             "timings_seconds": c.timings,
             "verify_after_write": c.verify.as_ref().map(|r| serde_json::json!({
@@ -443,8 +449,21 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
         return Ok(super::print_then(code, |out| writeln!(out, "{summary}")));
     }
     Ok(super::print_then(code, |out| {
-        print_summary(out, &c, &findings)
+        print_summary(out, &c, &findings, &scope)
     }))
+}
+
+/// Streams one member of the sealed bundle (decrypted with the run's file key, if any)
+/// through `each`.
+fn read_back<T>(
+    bundle: &std::path::Path,
+    identities: &[crate::bundle::age::Identity],
+    name: &str,
+    each: impl FnOnce(&mut dyn std::io::BufRead) -> T,
+) -> anyhow::Result<T> {
+    let mut zip = super::report::open_archive(bundle, identities)?;
+    let member = zip.by_name(name).map_err(|e| anyhow!("no {name}: {e}"))?;
+    Ok(each(&mut std::io::BufReader::new(member)))
 }
 
 /// The end-of-run summary for the paper log.
@@ -452,6 +471,7 @@ fn print_summary(
     out: &mut dyn Write,
     c: &collect::Collected,
     findings: &anyhow::Result<crate::report::summary::FindingsSummary>,
+    scope: &crate::report::scope::Scope,
 ) -> std::io::Result<()> {
     let m = &c.manifest;
     let n = &m.counts;
@@ -506,11 +526,17 @@ fn print_summary(
         Some(k) if k.sums_found => writeln!(out, "  Kit           DOES NOT MATCH: {}", k.detail)?,
         _ => writeln!(out, "  Kit           not run from a sealed kit")?,
     }
-    writeln!(
-        out,
-        "  Files         {} collected, {} duplicate, {} changed while read, {} skipped, {} errors, {} locked ({} considered)",
-        n.collected, n.duplicate, n.changed, n.skipped, n.error, n.locked, n.considered
-    )?;
+    writeln!(out, "  Profile       {}", scope.profile)?;
+    writeln!(out, "  Files         {}", scope.files)?;
+    if let Some(w) = &scope.window {
+        writeln!(out, "  Window        {w}")?;
+    }
+    if m.status != "complete" {
+        writeln!(out, "  Completeness  {}", scope.completeness)?;
+    }
+    for w in &scope.warnings {
+        writeln!(out, "  WARNING       {w}")?;
+    }
     if n.deleted > 0 {
         writeln!(
             out,

@@ -123,11 +123,7 @@ pub fn run(args: HashArgs) -> anyhow::Result<u8> {
             regular_files(p, &mut files, &mut errors);
         }
     }
-    let threads = args.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-    });
+    let threads = crate::cli::worker_threads(args.threads);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
         .build()?;

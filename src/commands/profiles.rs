@@ -37,6 +37,11 @@ pub fn run(args: ProfilesArgs) -> anyhow::Result<u8> {
                         continue;
                     }
                 };
+                if let Some(what) = crate::profile::foreign_library_file(f, &text) {
+                    println!("{what}");
+                    bad += 1;
+                    continue;
+                }
                 match Profile::from_toml(&text, &shown, Origin::File(f.clone())) {
                     Ok(p) => println!(
                         "{shown}: OK: profile {} with {} rules",

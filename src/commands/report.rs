@@ -121,6 +121,7 @@ pub fn load_with(
         v.incomplete_reason.as_deref(),
         v.problems.len(),
     ));
+    r.scope = report::scope::scope(&r.manifest, &r.not_collected, Some(v.verdict));
     r.integrity.exit_code = Some(verdict::report_exit_code(v.verdict));
     r.integrity.trust = Some(v.trust);
     Ok(r)
@@ -138,6 +139,21 @@ fn say_verdict(r: &report::Report) {
             w.headline,
             r.integrity.problems.join("; ")
         );
+    }
+    // What was collected, as every other view says it (report::scope).
+    eprintln!(
+        "fieldkit report: profile {}; files {}{}; {}",
+        r.scope.profile,
+        r.scope.files,
+        r.scope
+            .window
+            .as_ref()
+            .map(|w| format!("; window {w}"))
+            .unwrap_or_default(),
+        r.scope.completeness
+    );
+    for warning in &r.scope.warnings {
+        eprintln!("fieldkit report: WARNING: {warning}");
     }
 }
 

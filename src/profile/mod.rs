@@ -188,6 +188,101 @@ pub fn load_any(name: &str, definitions: Option<&Path>) -> anyhow::Result<Profil
     }
 }
 
+/// When `text` is a KAPE target, a UAC artifact or profile, or a ForensicArtifacts
+/// definition file rather than a fieldkit TOML profile: one message saying which, and the
+/// exact `--profile LIBRARY:NAME --definitions DIR` that imports it (instead of one TOML
+/// error per line).
+pub fn foreign_library_file(path: &Path, text: &str) -> Option<String> {
+    let keys: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with([' ', '\t', '-', '#']))
+        .filter_map(|l| l.split_once(':').map(|(k, _)| k.trim()))
+        .collect();
+    let has = |k: &str| keys.contains(&k);
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let parent = |p: &Path| -> String {
+        p.parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map(|d| d.display().to_string())
+            .unwrap_or_else(|| ".".into())
+    };
+    let shown = path.display();
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    // UAC names an artifact by its path under artifacts/ (with .yaml), a profile by its
+    // file stem under profiles/.
+    let after = |dir: &str| -> Option<(String, String)> {
+        let s = path.to_string_lossy();
+        let at = s.rfind(&format!("/{dir}/"))?;
+        let rest = &s[at + dir.len() + 2..];
+        let name = if dir == "profiles" {
+            rest.trim_end_matches(".yaml").trim_end_matches(".yml")
+        } else {
+            rest
+        };
+        Some((
+            if at == 0 {
+                "/".into()
+            } else {
+                s[..at].to_string()
+            },
+            name.to_string(),
+        ))
+    };
+    if ext.as_deref() == Some("tkape") || (has("Targets") && (has("Description") || has("Author")))
+    {
+        return Some(format!(
+            "{shown}: this is a KAPE target file (.tkape), not a fieldkit profile (TOML). \
+             fieldkit imports it: --profile kape:{stem} --definitions {} (the folder of KAPE \
+             targets), or write it out once with `fieldkit profiles import kape:{stem} \
+             --definitions {} --out {stem}.toml` (docs/profiles.md)",
+            parent(path),
+            parent(path)
+        ));
+    }
+    if has("artifacts") {
+        let (root, name) = after("artifacts")
+            .or_else(|| after("profiles"))
+            .unwrap_or_else(|| ("UAC_DIR".into(), stem.clone()));
+        let kind = if has("collector") || text.contains("collector:") {
+            "a UAC artifact file"
+        } else {
+            "a UAC profile"
+        };
+        return Some(format!(
+            "{shown}: this is {kind}, not a fieldkit profile (TOML). fieldkit imports it: \
+             --profile uac:{name} --definitions {root} (the UAC folder holding artifacts/ and \
+             profiles/; @macos etc. selects another OS), or `fieldkit profiles import \
+             uac:{name} --definitions {root} --out {stem}.toml` (docs/profiles.md)"
+        ));
+    }
+    if has("doc") && has("sources") && has("name") {
+        let names: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("name:"))
+            .map(str::trim)
+            .take(3)
+            .collect();
+        let list = names.join(",");
+        return Some(format!(
+            "{shown}: this is a ForensicArtifacts definitions file ({} artifact(s): {}{}), \
+             not a fieldkit profile (TOML). fieldkit imports it: --profile fa:{list} \
+             --definitions {} (the folder of definition files), or `fieldkit profiles import \
+             'fa:{list}' --definitions {} --out artifacts.toml` (docs/profiles.md)",
+            text.lines().filter(|l| l.starts_with("name:")).count(),
+            list,
+            if names.len() == 3 { ", …" } else { "" },
+            parent(path),
+            parent(path)
+        ));
+    }
+    None
+}
+
 /// Load a profile by built-in name or from a TOML file.
 pub fn load(name_or_file: &str) -> anyhow::Result<Profile> {
     if let Some(text) = builtin::get(name_or_file) {
@@ -203,6 +298,9 @@ pub fn load(name_or_file: &str) -> anyhow::Result<Profile> {
     }
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("{}: cannot read profile", path.display()))?;
+    if let Some(what) = foreign_library_file(path, &text) {
+        bail!("{}", what);
+    }
     Profile::from_toml(
         &text,
         &path.display().to_string(),

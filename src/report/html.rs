@@ -144,6 +144,20 @@ fn timeline_svg(r: &Report) -> String {
     svg
 }
 
+/// `2 critical, 0 high, 1 medium, 0 low, 5 info`: always all five, most severe first.
+pub fn severity_counts(r: &Report) -> String {
+    ["critical", "high", "medium", "low", "info"]
+        .iter()
+        .map(|k| {
+            format!(
+                "{} {k}",
+                r.findings_by_severity.get(*k).copied().unwrap_or(0)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub fn render(r: &Report) -> String {
     let m = &r.manifest;
     let mut s = String::new();
@@ -195,44 +209,29 @@ pub fn render(r: &Report) -> String {
         );
     }
     let c = &m.counts;
+    for w in &r.scope.warnings {
+        let _ = writeln!(
+            s,
+            "<div class=\"banner bad warning\">WARNING — {}</div>",
+            esc(w)
+        );
+    }
     let _ = writeln!(
         s,
-        "<p id=\"summary\">On {} a {} copy was taken of <strong>{}</strong> on the computer <strong>{}</strong> by {} ({}). Files collected: {}; identical copies of collected files: {}; changed while being read (stored as read): {}; deliberately not collected: {}; could not be read: {}. The collection found <strong>{} finding(s)</strong>{}.</p>",
-        esc(m.times.start_utc.get(..10).unwrap_or(&m.times.start_utc)),
-        if m.status == "complete" {
-            "complete"
-        } else {
-            "<em>incomplete</em>"
-        },
-        esc(&m.source.resolved_path),
-        esc(&o(&m.host.hostname)),
-        esc(&o(&m.case.examiner)),
-        esc(&o(&m.case.organisation)),
-        c.collected,
-        c.duplicate,
-        c.changed,
-        c.skipped,
-        c.error,
+        "<p id=\"summary\">{} The collection found <strong>{} finding(s)</strong>{}.</p>",
+        esc(&super::scope::summary_sentence(m, &r.scope)),
         r.findings.len(),
         if r.findings.is_empty() {
             String::new()
         } else {
-            format!(
-                " ({})",
-                r.findings_by_severity
-                    .iter()
-                    .rev()
-                    .map(|(k, v)| format!("{v} {k}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
+            format!(" ({})", esc(&severity_counts(r)))
         }
     );
 
     let _ = writeln!(s, "<h2 id=\"case\">Case</h2><table>");
     row(&mut s, "Case number", &o(&m.case.case_number));
     row(&mut s, "Exhibit / evidence number", &o(&m.case.exhibit));
-    row(&mut s, "Examiner", &o(&m.case.examiner));
+    row(&mut s, "Examiner", &super::scope::examiner(&m.case));
     row(&mut s, "Organisation", &o(&m.case.organisation));
     row(&mut s, "Notes", &o(&m.case.notes));
     let _ = writeln!(s, "</table>");
@@ -431,6 +430,12 @@ pub fn render(r: &Report) -> String {
     );
 
     let _ = writeln!(s, "<h2 id=\"counts\">What was collected</h2><table>");
+    row(&mut s, "Profile", &r.scope.profile);
+    row(&mut s, "Files", &r.scope.files);
+    if let Some(w) = &r.scope.window {
+        row(&mut s, "Time window", w);
+    }
+    row(&mut s, "Completeness", &r.scope.completeness);
     for (k, v) in [
         ("Paths considered", c.considered),
         ("Collected", c.collected),

@@ -12,6 +12,7 @@
 pub mod case;
 pub mod html;
 pub mod recipe;
+pub mod scope;
 pub mod summary;
 pub mod text;
 pub mod timeline;
@@ -193,6 +194,8 @@ pub struct Report {
     pub live_members: Vec<String>,
     /// Lines of files.jsonl / findings.jsonl that could not be read.
     pub unparseable: Unparseable,
+    /// What was collected, in the words every view uses (scope::scope).
+    pub scope: scope::Scope,
 }
 
 const EXAMPLES: usize = 5;
@@ -231,22 +234,7 @@ pub fn build_with_findings(
         {
             *timeline.mtime_per_day.entry(day.to_string()).or_default() += 1;
         }
-        let status = rec.status.unwrap_or(Status::Error);
-        if matches!(status, Status::Collected | Status::Duplicate) {
-            return;
-        }
-        let reason = rec.reason.clone().unwrap_or_default();
-        let entry = reasons
-            .entry((status.name().to_string(), reason.clone()))
-            .or_insert_with(|| ReasonCount {
-                status: status.name().to_string(),
-                reason,
-                ..ReasonCount::default()
-            });
-        entry.count += 1;
-        if entry.examples.len() < EXAMPLES {
-            entry.examples.push(rec.path.display());
-        }
+        add_reason(&mut reasons, &rec);
     });
     let unparseable = Unparseable {
         files_jsonl_lines: bad_records + overlong,
@@ -270,6 +258,7 @@ pub fn build_with_findings(
     }
     let mut not_collected: Vec<ReasonCount> = reasons.into_values().collect();
     not_collected.sort_by_key(|r| std::cmp::Reverse(r.count));
+    let scope = scope::scope(&manifest, &not_collected, None);
     Report {
         generated_utc: crate::timefmt::now_utc(),
         bundle_name: None,
@@ -285,6 +274,40 @@ pub fn build_with_findings(
         live_summary,
         live_members,
         unparseable,
+        scope,
+    }
+}
+
+/// Why files were not collected, tallied from a `files.jsonl` stream (status, reason →
+/// count), most frequent first: what `collect`'s summary reads back from the bundle.
+pub fn reasons_from_jsonl(files_jsonl: impl BufRead) -> Vec<ReasonCount> {
+    let mut reasons: BTreeMap<(String, String), ReasonCount> = BTreeMap::new();
+    let _ = for_each_line(files_jsonl, |line| {
+        if let Ok(rec) = serde_json::from_slice::<FileRecord>(line) {
+            add_reason(&mut reasons, &rec);
+        }
+    });
+    let mut v: Vec<ReasonCount> = reasons.into_values().collect();
+    v.sort_by_key(|r| std::cmp::Reverse(r.count));
+    v
+}
+
+fn add_reason(reasons: &mut BTreeMap<(String, String), ReasonCount>, rec: &FileRecord) {
+    let status = rec.status.unwrap_or(Status::Error);
+    if matches!(status, Status::Collected | Status::Duplicate) {
+        return;
+    }
+    let reason = rec.reason.clone().unwrap_or_default();
+    let entry = reasons
+        .entry((status.name().to_string(), reason.clone()))
+        .or_insert_with(|| ReasonCount {
+            status: status.name().to_string(),
+            reason,
+            ..ReasonCount::default()
+        });
+    entry.count += 1;
+    if entry.examples.len() < EXAMPLES {
+        entry.examples.push(rec.path.display());
     }
 }
 

@@ -26,6 +26,10 @@ pub struct EncryptionCounts {
     pub locked_volumes: u64,
     /// Volumes whose state could not be determined (live state).
     pub status_unknown: u64,
+    /// Why the live step could not tell whether any volume is encrypted (open or locked),
+    /// when it could not: then the locked-volume count is not a count of anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_determined: Option<String>,
     /// Random-looking files and devices that may be VeraCrypt/TrueCrypt containers.
     pub possible_containers: u64,
     pub encrypted_archives: u64,
@@ -148,6 +152,14 @@ impl FindingsSummary {
                 e.locked_volumes += 1
             }
             "encryption.status_unknown" => e.status_unknown += 1,
+            "encryption.not_determined" => {
+                e.not_determined = Some(
+                    f.evidence
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| "no reason recorded".into()),
+                )
+            }
             "encryption.candidate" | "encryption.container_candidate" => e.possible_containers += 1,
             "encryption.archive" => e.encrypted_archives += 1,
             "encryption.password_manager" => {
@@ -244,10 +256,20 @@ impl FindingsSummary {
         } else {
             String::new()
         };
+        // Never "0 locked volume(s)" when the live step could not look.
+        let locked = match &e.not_determined {
+            Some(why) if e.locked_volumes == 0 => {
+                format!("volume encryption NOT DETERMINED ({why}): assume a volume may be open")
+            }
+            Some(why) => format!(
+                "{} locked volume(s) found, the rest NOT DETERMINED ({why})",
+                e.locked_volumes
+            ),
+            None => format!("{} locked volume(s)", e.locked_volumes),
+        };
         let _ = writeln!(
             s,
-            "    encryption  {open}{} locked volume(s), {} possible container(s), {} encrypted archive(s), {} password database(s) ({} plain-text export(s)), {} encrypted file(s){unknown}",
-            e.locked_volumes,
+            "    encryption  {open}{locked}, {} possible container(s), {} encrypted archive(s), {} password database(s) ({} plain-text export(s)), {} encrypted file(s){unknown}",
             e.possible_containers,
             e.encrypted_archives,
             e.password_managers,
@@ -376,5 +398,25 @@ mod tests {
         assert!(text.contains("1 FILE(S) MATCH A KNOWN-BAD SET"), "{text}");
         assert!(text.contains("1 OPEN VOLUME(S)"), "{text}");
         assert!(!text.contains("legal"), "evidence never printed: {text}");
+    }
+
+    #[test]
+    fn an_undetermined_encryption_status_is_never_zero_locked_volumes() {
+        let data = line(
+            "F1",
+            "live",
+            "encryption.not_determined",
+            "high",
+            "\"none of 2 block devices could be read\"",
+        );
+        let text = FindingsSummary::from_jsonl(data.as_bytes()).render(false);
+        assert!(!text.contains("0 locked volume(s)"), "{text}");
+        assert!(
+            text.contains(
+                "    encryption  volume encryption NOT DETERMINED (none of 2 block devices could \
+                 be read): assume a volume may be open, 0 possible container(s)"
+            ),
+            "{text}"
+        );
     }
 }

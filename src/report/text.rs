@@ -57,12 +57,7 @@ pub fn render(r: &Report) -> String {
         opt(&m.case.case_number),
         opt(&m.case.exhibit)
     );
-    let _ = writeln!(
-        s,
-        "Examiner       {}   ({})",
-        opt(&m.case.examiner),
-        opt(&m.case.organisation)
-    );
+    let _ = writeln!(s, "Examiner       {}", super::scope::examiner(&m.case));
     if let Some(n) = &m.case.notes {
         let _ = writeln!(s, "Notes          {n}");
     }
@@ -98,24 +93,21 @@ pub fn render(r: &Report) -> String {
         m.tool.commit,
         opt(&m.tool.executable_sha256)
     );
+    let sc = &r.scope;
     let _ = writeln!(
         s,
         "Profile        {} (SHA-256 {})",
-        m.profile.name, m.profile.sha256
+        sc.profile, m.profile.sha256
     );
     let c = &m.counts;
-    let _ = writeln!(
-        s,
-        "Files          {} considered: {} collected, {} duplicate, {} changed while read, {} known-good, {} skipped, {} errors, {} locked",
-        c.considered,
-        c.collected,
-        c.duplicate,
-        c.changed,
-        c.known_good,
-        c.skipped,
-        c.error,
-        c.locked
-    );
+    let _ = writeln!(s, "Files          {}", sc.files);
+    if let Some(w) = &sc.window {
+        let _ = writeln!(s, "Window         {w}");
+    }
+    let _ = writeln!(s, "Completeness   {}", sc.completeness);
+    for w in &sc.warnings {
+        let _ = writeln!(s, "WARNING        {w}");
+    }
     if c.deleted > 0 {
         let _ = writeln!(
             s,
