@@ -72,8 +72,10 @@ pub fn run(args: IndexArgs) -> anyhow::Result<u8> {
 
 fn run_query(q: IndexQueryArgs) -> anyhow::Result<u8> {
     let question = if let Some(h) = &q.hash {
-        if h.is_empty() || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(anyhow!("--hash {h:?}: not a hex digest"));
+        if !matches!(h.len(), 32 | 40 | 64) || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(anyhow!(
+                "--hash {h:?}: not a hex digest (64 hex digits SHA-256, 40 SHA-1, 32 MD5)"
+            ));
         }
         query::Question::Hash(h.clone())
     } else if q.shared {
