@@ -62,7 +62,7 @@ jobs_file() {  # file, count, source prefix, case
 jobs_file "$B/jobs.toml" "$N" "ev/E" BENCH
 sync
 t() { /usr/bin/time -f "%e %U %S %M" -o "$B/time" "$@" >/dev/null 2>"$B/stderr" || { echo "FAILED: $*" >&2; tail -3 "$B/stderr" >&2; exit 1; }
-      read -r w u s m < "$B/time"; echo "$w $(echo "($u+$s)/$w" | bc -l | cut -c1-4) $m"; }
+      read -r w u s m < "$B/time"; echo "$w $(awk -v w="$w" -v c="$u+$s" 'BEGIN { split(c, a, "+"); printf "%.2f", w > 0 ? (a[1] + a[2]) / w : 0 }') $m"; }
 read -r bw bc_ _ < <(t "$FK" batch "$B/jobs.toml" --out "$B/out-batch" -q)
 seq_start=$(date +%s.%N)
 for e in $(seq -f %04g 0 $((N-1))); do
@@ -72,7 +72,7 @@ sw=$(echo "$(date +%s.%N) - $seq_start" | bc -l | cut -c1-6)
 echo "1. batch of $N exhibits × $F files: ${bw}s wall (cpu use ${bc_} of $(nproc)); $N sequential collects: ${sw}s wall; ratio batch/sequential $(echo "$bw/$sw" | bc -l | cut -c1-4)"
 read -r iw _ _ < <(t "$FK" index "$B/out-batch" --out "$B/case.sqlite")
 recs=$(sqlite3 "$B/case.sqlite" 'SELECT COUNT(*) FROM files')
-echo "   index of those $N bundles: $recs file records in ${iw}s = $(echo "$recs/$iw" | bc) records/s"
+echo "   index of those $N bundles: $recs file records in ${iw}s = $(awk -v r="$recs" -v w="$iw" 'BEGIN { printf "%d", r / w }') records/s"
 
 # ---- 2. peak RSS against the number of bundles ----------------------------------------
 python3 - "$B/tiny" 1000 <<'PY'
@@ -134,7 +134,7 @@ big_index() {  # label, binary
   local DB=$B/big-$1.sqlite iw icpu im recs h_all h_one q cold ts rows
   read -r iw icpu im < <(t "$2" index "$B/big" --out "$DB")
   recs=$(sqlite3 "$DB" 'SELECT COUNT(*) FROM files')
-  echo "   [$1] index: $recs file records in ${iw}s = $(echo "$recs/$iw" | bc) records/s (every bundle re-verified first; cpu use $icpu); peak RSS $((im/1024)) MiB; database $(du -h "$DB" | cut -f1)"
+  echo "   [$1] index: $recs file records in ${iw}s = $(awk -v r="$recs" -v w="$iw" 'BEGIN { printf "%d", r / w }') records/s (every bundle re-verified first; cpu use $icpu); peak RSS $((im/1024)) MiB; database $(du -h "$DB" | cut -f1)"
   h_all=$(sqlite3 "$DB" "SELECT sha256 FROM files WHERE path LIKE '%/d009/f9.txt' LIMIT 1")   # in every exhibit
   h_one=$(sqlite3 "$DB" "SELECT sha256 FROM files WHERE path LIKE '%/d010/f10.txt' LIMIT 1")  # in one exhibit
   for q in "--hash $h_all" "--hash $h_one" "--shared" "--findings info"; do

@@ -228,7 +228,8 @@ pub fn build(
     };
     let mut rows = Vec::new();
     std::thread::scope(|scope| -> anyhow::Result<()> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<verify::Report>(1);
+        // Rendezvous: at most one bundle verified ahead of the one being loaded.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<verify::Report>(0);
         let opts = &opts;
         scope.spawn(move || {
             for b in bundles {
