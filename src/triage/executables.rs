@@ -2,7 +2,10 @@
 //! their magic bytes and describes them with goblin: type and architecture, PE compile
 //! time anomalies, Authenticode presence and signer, section entropy and packer marks,
 //! imports of note, ELF interpreter/static/stripped, unusual locations and disguising
-//! extensions.
+//! extensions. A relocatable object that is not a kernel module (a compiler's `.o`) is a
+//! link input, not a program: it gives no finding. An executable in an unusual place
+//! inside a recognisable build tree is recorded as `info` with the marker that made it
+//! one; one with a hidden name there is raised a step.
 //!
 //! Owns the per-file executable state. Memory is bounded: the first
 //! [`PREFIX_LIMIT`] bytes are kept for parsing; for larger files the headers in the
@@ -21,8 +24,9 @@ use serde_json::{Value, json};
 
 use super::entropy::{ByteHistogram, shannon};
 use super::patterns::{
-    HIGH_SECTION_ENTROPY, IMPORTS_OF_NOTE, NON_EXECUTABLE_EXTENSIONS, PACKER_MAGICS,
-    PACKER_SECTIONS, UNUSUAL_PLACES,
+    BUILD_TREE_COMPONENTS, BUILD_TREE_MARKERS, HIGH_SECTION_ENTROPY, IMPORTS_OF_NOTE,
+    KERNEL_MODULE_SECTIONS, NON_EXECUTABLE_EXTENSIONS, PACKER_MAGICS, PACKER_SECTIONS,
+    UNUSUAL_PLACES,
 };
 use super::{Analyzer, FileContext, FileDigests, FileScan, Prefix, new_finding};
 use crate::finding::{Finding, Severity};
@@ -473,6 +477,10 @@ impl FileScan for ExeScan {
         let Some(kind_label) = report.format_label.clone() else {
             return report.findings;
         };
+        if report.link_input {
+            // A `.o`: nothing runs it, every build tree holds thousands (docs/triage.md).
+            return Vec::new();
+        }
         report.summary["size"] = json!(total);
         report.summary["parsed_bytes"] = json!(scan.prefix.bytes.len());
         let window = &scan.prefix.bytes[..scan.prefix.bytes.len().min(PACKER_MAGIC_WINDOW)];
@@ -525,6 +533,8 @@ struct Report {
     packers: Vec<Value>,
     high_entropy_code: Vec<Value>,
     findings: Vec<Finding>,
+    /// An ELF relocatable object that is not a kernel module: no finding at all.
+    link_input: bool,
 }
 
 impl Report {
@@ -974,6 +984,19 @@ fn analyze_elf(file: &FileBytes<'_>, report: &mut Report) {
     report.summary["stripped"] = json!(facts.stripped);
     report.summary["libraries"] = json!(facts.libraries);
     report.summary["pie"] = json!(hdr.e_type == header::ET_DYN && facts.has_interp);
+    if hdr.e_type == header::ET_REL {
+        let module = facts
+            .sections
+            .iter()
+            .any(|(name, ..)| KERNEL_MODULE_SECTIONS.contains(&name.as_str()));
+        report.summary["kernel_module"] = json!(module);
+        if module {
+            report.format_label = Some(format!("{label} (kernel module)"));
+        } else {
+            report.link_input = true;
+            return;
+        }
+    }
     report.sections_entropy(&facts.sections);
     if !facts.cut.is_empty() {
         let names: Vec<&str> = facts.cut.iter().map(String::as_str).collect();
@@ -1394,31 +1417,108 @@ fn macho_filetype(filetype: u32) -> &'static str {
     }
 }
 
-/// Lower-case components of the source path.
-fn lower_components(source_path: &str) -> Vec<String> {
-    super::components(source_path)
-        .map(str::to_ascii_lowercase)
-        .collect()
+/// The build tree an executable at `comps` lies in, looking only at the folders from
+/// index `below` (the first one under the unusual place) down to the file's own: by a
+/// path component only build tools create (any source), else by a marker file or folder
+/// next to it (only when the path is on this machine). `(folder, marker)`.
+fn build_tree(ctx: &FileContext<'_>, comps: &[&str], below: usize) -> Option<(String, String)> {
+    let file_at = comps.len().checked_sub(1)?;
+    for i in below..file_at {
+        let c = comps[i].to_ascii_lowercase();
+        let cargo = c == "target"
+            && comps.get(i + 1).is_some_and(|n| {
+                n.eq_ignore_ascii_case("debug") || n.eq_ignore_ascii_case("release")
+            })
+            && i + 1 < file_at;
+        if cargo {
+            return Some((
+                comps[..=i + 1].join("/"),
+                format!("{}/{}", comps[i], comps[i + 1]),
+            ));
+        }
+        if BUILD_TREE_COMPONENTS.contains(&c.as_str()) {
+            return Some((comps[..=i].join("/"), comps[i].to_string()));
+        }
+    }
+    // The path on this machine must be the source path's: then its ancestors are the
+    // folders named in `comps` (a symlink followed to elsewhere is not looked around).
+    if !ctx.on_host || !ctx.path.ends_with(std::path::Path::new(&comps.join("/"))) {
+        return None;
+    }
+    let mut dirs = ctx.path.ancestors().skip(1);
+    for i in (below..file_at).rev() {
+        let dir = dirs.next()?;
+        for marker in BUILD_TREE_MARKERS {
+            if std::fs::symlink_metadata(dir.join(marker)).is_ok() {
+                return Some((comps[..=i].join("/"), (*marker).to_string()));
+            }
+        }
+    }
+    None
+}
+
+fn raised(s: Severity) -> Severity {
+    match s {
+        Severity::Info => Severity::Low,
+        Severity::Low => Severity::Medium,
+        _ => Severity::High,
+    }
 }
 
 fn location_findings(ctx: &FileContext<'_>, label: &str, report: &mut Report) {
-    let parts = lower_components(ctx.source_path);
+    let comps: Vec<&str> = super::components(ctx.source_path).collect();
+    let parts: Vec<String> = comps.iter().map(|c| c.to_ascii_lowercase()).collect();
     let dirs = &parts[..parts.len().saturating_sub(1)];
     for (sequence, place) in UNUSUAL_PLACES {
         let found = dirs
             .windows(sequence.len())
             .position(|w| w.iter().zip(sequence.iter()).all(|(a, b)| a == b));
         if let Some(at) = found {
-            let severity = match *place {
+            let base = match *place {
                 "Downloads folder" | "user AppData" => Severity::Low,
                 _ => Severity::Medium,
             };
-            report.push(
-                "exe.unusual_location",
-                severity,
-                format!("Executable stored in a {place}"),
-                json!({ "place": place, "component": dirs[at + sequence.len() - 1], "format": label }),
-            );
+            let below = at + sequence.len();
+            let name = comps.last().copied().unwrap_or("");
+            let hidden = comps[below..].iter().find(|c| c.starts_with('.')).copied();
+            let tree = build_tree(ctx, &comps, below);
+            let mut evidence = json!({
+                "place": place,
+                "component": dirs[below - 1],
+                "format": label,
+            });
+            let (severity, title, reason) = match (&tree, hidden) {
+                (Some((dir, marker)), _) if !name.starts_with('.') => (
+                    Severity::Info,
+                    format!("Executable in a build tree in a {place} ({dir} has {marker})"),
+                    format!(
+                        "inside a build tree ({dir} has {marker}): most likely built there, \
+                         so recorded as info rather than {}",
+                        crate::report::severity_name(base)
+                    ),
+                ),
+                (_, Some(h)) => (
+                    raised(base),
+                    format!("Executable with a hidden name in a {place} ({h})"),
+                    format!(
+                        "hidden name {h}: raised from {}",
+                        crate::report::severity_name(base)
+                    ),
+                ),
+                _ => (
+                    base,
+                    format!("Executable stored in a {place}"),
+                    "executable in a place programs are not installed to".to_string(),
+                ),
+            };
+            if let Some((dir, marker)) = &tree {
+                evidence["build_tree"] = json!({ "folder": dir, "marker": marker });
+            }
+            if let Some(h) = hidden {
+                evidence["hidden"] = json!(h);
+            }
+            evidence["severity_reason"] = json!(reason);
+            report.push("exe.unusual_location", severity, title, evidence);
             break;
         }
     }
