@@ -218,6 +218,17 @@ fn a_build_tree_in_tmp_is_not_noise_and_a_hidden_dropper_is_the_single_high_find
     assert_eq!(v["findings_by_severity"]["high"], 1, "{v}");
     assert_eq!(v["findings_by_severity"]["medium"], 1, "{v}");
     assert_eq!(v["findings_by_severity"]["info"], 8, "{v}");
+    // …and names the severities most severe first in the JSON text itself.
+    let at = rep.stdout.find("\"findings_by_severity\"").expect("key");
+    let keys: Vec<usize> = ["critical", "high", "medium", "low", "info"]
+        .iter()
+        .map(|k| {
+            at + rep.stdout[at..]
+                .find(&format!("\"{k}\""))
+                .expect("severity key")
+        })
+        .collect();
+    assert!(keys.windows(2).all(|w| w[0] < w[1]), "{}", rep.stdout);
 }
 
 struct Kill(Child);
