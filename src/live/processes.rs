@@ -724,7 +724,11 @@ pub fn capture(ctx: &Ctx) -> Result<ProcessList, String> {
         }
         if let Some(exe) = proc_.exe() {
             let text = exe.display().to_string();
-            p.exe_deleted = !exe.exists();
+            // Deleted only when the OS says there is no such file: an access error
+            // (a protected process) or an empty path is not a deletion.
+            p.exe_deleted = !text.is_empty()
+                && exe.is_absolute()
+                && matches!(std::fs::metadata(exe), Err(e) if e.kind() == std::io::ErrorKind::NotFound);
             p.suspicious
                 .extend(path_reasons(&text.replace('\\', "/"), p.exe_deleted));
             if !images.iter().any(|i| i == exe) {
