@@ -1,7 +1,8 @@
 //! The HTML report's timeline of file activity: files per day of last modification,
 //! drawn on a real time axis (bars placed linearly in time, labelled year/month/day ticks
 //! printed as SVG text, so a printout or PDF keeps them), with the times that would only
-//! stretch the axis — epoch-0 (1970-01-01), before [`FLOOR`], after the collection —
+//! stretch the axis — epoch-0 (1970-01-01), before [`FLOOR`], on it (FAT's and ZIP's
+//! zero time), after the collection —
 //! left out of the drawing and named in a sentence beside it.
 //!
 //! Owns the tally ([`Timeline::add`], constant memory: one count per day plus a few
@@ -16,10 +17,10 @@ use serde::Serialize;
 
 use super::html::esc;
 
-/// Earliest modification day drawn: 1980-01-01, the FAT/DOS (and ZIP) epoch, the earliest
-/// time the file systems we collect from store for a real write on a machine in use.
-/// Earlier times are defaults, resets, archive artefacts or forgeries: they are called
-/// out, not drawn.
+/// 1980-01-01, the FAT/DOS (and ZIP) epoch: the earliest time the file systems we collect
+/// from store for a real write on a machine in use. Earlier times are defaults, resets,
+/// archive artefacts or forgeries, and the day itself is what a zeroed FAT or ZIP time
+/// decodes to: both are called out, not drawn.
 pub const FLOOR: &str = "1980-01-01";
 /// The day of time 0 (a reset clock, a zeroed inode, `touch -d @0`).
 pub const EPOCH_DAY: &str = "1970-01-01";
@@ -29,7 +30,8 @@ const EXAMPLES: usize = 3;
 /// Files left out of the drawing, of one kind.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Outliers {
-    /// `epoch`, `before_floor`, `after_collection`.
+    /// `epoch`, `before_floor`, `dos_epoch` (the day of [`FLOOR`] itself: a zeroed FAT or
+    /// ZIP time), `after_collection`.
     pub kind: String,
     pub count: u64,
     /// `(path, modification time)` of the first few, in files.jsonl order.
@@ -49,7 +51,7 @@ pub struct Timeline {
     pub outliers: Vec<Outliers>,
 }
 
-const KINDS: [&str; 3] = ["epoch", "before_floor", "after_collection"];
+const KINDS: [&str; 4] = ["epoch", "before_floor", "dos_epoch", "after_collection"];
 
 impl Timeline {
     /// Count one file's modification time (RFC 3339 text). `collection_end` is the end
@@ -64,10 +66,12 @@ impl Timeline {
             Some(KINDS[0])
         } else if day < FLOOR {
             Some(KINDS[1])
+        } else if day == FLOOR {
+            Some(KINDS[2])
         } else if let (Some(t), Some(end)) = (secs, collection_end)
             && t > end
         {
-            Some(KINDS[2])
+            Some(KINDS[3])
         } else {
             None
         };
@@ -127,6 +131,7 @@ pub fn outlier_sentence(t: &Timeline) -> Option<String> {
             let what = match o.kind.as_str() {
                 "epoch" => format!("dated {EPOCH_DAY}"),
                 "before_floor" => format!("dated before {FLOOR}"),
+                "dos_epoch" => format!("dated {FLOOR} (the FAT and ZIP zero time)"),
                 _ => "dated after the collection".to_string(),
             };
             format!("{} {what}", files(o.count))
@@ -460,6 +465,13 @@ mod tests {
         );
         let mut one = Timeline::default();
         one.add("/old", "1975-06-01T00:00:00Z", None);
+        let mut fat = Timeline::default();
+        fat.add("/FAT", "1980-01-01T00:00:00Z", None);
+        assert_eq!(
+            outlier_sentence(&fat).unwrap(),
+            "1 file dated 1980-01-01 (the FAT and ZIP zero time) is not drawn, so as not to \
+             stretch the time axis: /FAT (1980-01-01 00:00:00 UTC)."
+        );
         assert_eq!(
             outlier_sentence(&one).unwrap(),
             "1 file dated before 1980-01-01 is not drawn, so as not to stretch the time axis: \
