@@ -87,6 +87,19 @@ fn a_build_tree_in_tmp_is_not_noise_and_a_hidden_dropper_is_the_single_high_find
     // A Cargo-style output and a Node native addon: recognised by their paths alone.
     std::fs::create_dir_all(src.join("tmp/rs/target/debug")).unwrap();
     std::fs::copy(proj.join("build/app"), src.join("tmp/rs/target/debug/tool")).unwrap();
+    let triple = src.join("tmp/rs/target/x86_64-unknown-linux-gnu/release");
+    std::fs::create_dir_all(&triple).unwrap();
+    gcc(
+        &proj,
+        &[
+            "-O1",
+            "-o",
+            triple.join("tool").to_str().unwrap(),
+            "main.c",
+            "a.c",
+            "b.c",
+        ],
+    );
     let addon_dir = src.join("tmp/web/node_modules/fast/build/Release");
     std::fs::create_dir_all(&addon_dir).unwrap();
     gcc(
@@ -149,10 +162,20 @@ fn a_build_tree_in_tmp_is_not_noise_and_a_hidden_dropper_is_the_single_high_find
         (
             "info",
             "exe.identified",
+            "/tmp/rs/target/x86_64-unknown-linux-gnu/release/tool",
+        ),
+        (
+            "info",
+            "exe.identified",
             "/tmp/web/node_modules/fast/build/Release/fast.node",
         ),
         ("info", "exe.unusual_location", "/tmp/proj/build/app"),
         ("info", "exe.unusual_location", "/tmp/rs/target/debug/tool"),
+        (
+            "info",
+            "exe.unusual_location",
+            "/tmp/rs/target/x86_64-unknown-linux-gnu/release/tool",
+        ),
         (
             "info",
             "exe.unusual_location",
@@ -193,6 +216,13 @@ fn a_build_tree_in_tmp_is_not_noise_and_a_hidden_dropper_is_the_single_high_find
         serde_json::json!({"folder": "tmp/rs/target/debug", "marker": "target/debug"})
     );
     assert_eq!(
+        by("/release/tool", "exe.unusual_location")["evidence"]["build_tree"],
+        serde_json::json!({
+            "folder": "tmp/rs/target/x86_64-unknown-linux-gnu/release",
+            "marker": "target/x86_64-unknown-linux-gnu/release"
+        })
+    );
+    assert_eq!(
         by("fast.node", "exe.unusual_location")["evidence"]["build_tree"],
         serde_json::json!({"folder": "tmp/web/node_modules", "marker": "node_modules"})
     );
@@ -217,7 +247,7 @@ fn a_build_tree_in_tmp_is_not_noise_and_a_hidden_dropper_is_the_single_high_find
     let v = rep.json();
     assert_eq!(v["findings_by_severity"]["high"], 1, "{v}");
     assert_eq!(v["findings_by_severity"]["medium"], 1, "{v}");
-    assert_eq!(v["findings_by_severity"]["info"], 8, "{v}");
+    assert_eq!(v["findings_by_severity"]["info"], 10, "{v}");
     // …and names the severities most severe first in the JSON text itself.
     let at = rep.stdout.find("\"findings_by_severity\"").expect("key");
     let keys: Vec<usize> = ["critical", "high", "medium", "low", "info"]

@@ -1425,16 +1425,15 @@ fn build_tree(ctx: &FileContext<'_>, comps: &[&str], below: usize) -> Option<(St
     let file_at = comps.len().checked_sub(1)?;
     for i in below..file_at {
         let c = comps[i].to_ascii_lowercase();
-        let cargo = c == "target"
-            && comps.get(i + 1).is_some_and(|n| {
-                n.eq_ignore_ascii_case("debug") || n.eq_ignore_ascii_case("release")
-            })
-            && i + 1 < file_at;
-        if cargo {
-            return Some((
-                comps[..=i + 1].join("/"),
-                format!("{}/{}", comps[i], comps[i + 1]),
-            ));
+        // Cargo: target/debug, target/release, or with a target triple in between
+        // (target/x86_64-unknown-linux-gnu/release).
+        let profile_at = (i + 1..=i + 2).filter(|j| *j < file_at).find(|j| {
+            comps[*j].eq_ignore_ascii_case("debug") || comps[*j].eq_ignore_ascii_case("release")
+        });
+        if c == "target"
+            && let Some(j) = profile_at
+        {
+            return Some((comps[..=j].join("/"), comps[i..=j].join("/")));
         }
         if BUILD_TREE_COMPONENTS.contains(&c.as_str()) {
             return Some((comps[..=i].join("/"), comps[i].to_string()));

@@ -127,8 +127,8 @@ pub const BUILD_TREE_MARKERS: &[&str] = &[
 ];
 
 /// Path components (lower case) that only build tools create: found in the path itself,
-/// so they work for images too. `target` counts only followed by `debug` or `release`
-/// (Cargo's layout).
+/// so they work for images too. `target` counts only followed by `debug` or `release`,
+/// directly or after a target triple (Cargo's layout).
 pub const BUILD_TREE_COMPONENTS: &[&str] = &["cmakefiles", "node_modules", ".libs", ".deps"];
 
 /// ELF sections that make a relocatable object a Linux kernel module (loadable code,
