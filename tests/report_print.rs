@@ -77,7 +77,7 @@ fn the_printed_pdf_has_the_verdict_severity_order_tick_labels_and_the_outliers()
     assert!(page.contains("@media print{"), "a print stylesheet");
 
     // Bars linear in time: the axis runs 2026-09-15 .. 2026-11-21 (67 days) over the
-    // 820 px from x = 56, so a day d days in starts at 56 + 820·d/67.
+    // 804 px from x = 56, so a day d days in starts at 56 + 804·d/67.
     let xs: Vec<String> = page
         .match_indices("<rect x=\"")
         .map(|(i, m)| {
@@ -90,9 +90,17 @@ fn the_printed_pdf_has_the_verdict_severity_order_tick_labels_and_the_outliers()
         .collect();
     let want: Vec<String> = [0.0f64, 17.0, 66.0]
         .iter()
-        .map(|d| format!("{:.1}", 56.0 + 820.0 * d / 67.0))
+        .map(|d| format!("{:.1}", 56.0 + 804.0 * d / 67.0))
         .collect();
     assert_eq!(xs, want, "bars at 09-15, 10-02 and 11-20");
+    // Each bar's count is printed over it, not only in its hover title.
+    for n in ["1", "3", "1"] {
+        assert!(
+            page.contains(&format!("class=\"count\">{n}</text>")),
+            "count {n}"
+        );
+    }
+    assert_eq!(page.matches("class=\"count\"").count(), 3);
 
     let pdf = t.path().join("report.pdf");
     let mut cmd = Command::new("chromium");

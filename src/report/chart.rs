@@ -318,7 +318,8 @@ pub fn render(t: &Timeline) -> String {
     }
     let max = bins.values().copied().max().unwrap_or(1).max(1);
     let (w, h) = (900.0f64, 230.0f64);
-    let (left, right, top, bottom) = (56.0f64, 24.0f64, 22.0f64, 44.0f64);
+    // Margins wide enough for a centred day label (`2026-11-21`) at either end.
+    let (left, right, top, bottom) = (56.0f64, 40.0f64, 22.0f64, 44.0f64);
     let plot_w = w - left - right;
     let plot_h = h - top - bottom;
     let x = |day: i64| left + plot_w * ((day - start) as f64) / ((end - start) as f64);
@@ -358,6 +359,16 @@ pub fn render(t: &Timeline) -> String {
             esc(&bar.label(*b)),
             files(*n)
         );
+        // The count as text over the bar when there is room (no hover needed on paper).
+        let label = n.to_string();
+        if x1 - x0 >= 6.0 * label.len() as f64 + 2.0 {
+            let _ = write!(
+                out,
+                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"9\" text-anchor=\"middle\" class=\"count\">{label}</text>",
+                (x0 + x1) / 2.0,
+                base - bh - 2.0
+            );
+        }
     }
     // Ticks at calendar boundaries, every `step` units, labelled.
     let mut tk = tick.floor(start);
@@ -372,22 +383,21 @@ pub fn render(t: &Timeline) -> String {
     while tk <= end && labels < 40 {
         let tx = x(tk);
         let label = tick.label(tk);
-        // Keep the label inside the picture (about 6.5 px per character at 11 px).
+        // Centred under its tick; a label that would leave the picture is not drawn
+        // (the margins make room for a day label, so only a wider one could).
         let half = label.len() as f64 * 3.3;
-        let anchor = if tx - half < 0.0 {
-            "start"
-        } else if tx + half > w {
-            "end"
-        } else {
-            "middle"
-        };
         let _ = write!(
             out,
-            "<line x1=\"{tx:.1}\" y1=\"{base}\" x2=\"{tx:.1}\" y2=\"{}\" stroke=\"#444\"/>\
-             <text x=\"{tx:.1}\" y=\"{}\" font-size=\"11\" text-anchor=\"{anchor}\" class=\"tick\">{label}</text>",
-            base + 5.0,
-            base + 18.0,
+            "<line x1=\"{tx:.1}\" y1=\"{base}\" x2=\"{tx:.1}\" y2=\"{}\" stroke=\"#444\"/>",
+            base + 5.0
         );
+        if tx - half >= 0.0 && tx + half <= w {
+            let _ = write!(
+                out,
+                "<text x=\"{tx:.1}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\" class=\"tick\">{label}</text>",
+                base + 18.0,
+            );
+        }
         labels += 1;
         tk = tick.add(tk, step);
     }

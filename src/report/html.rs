@@ -355,7 +355,7 @@ pub fn render(r: &Report) -> String {
 
     let _ = writeln!(
         s,
-        "<h2 id=\"timeline\">Timeline of file activity</h2><p>Files by day of last modification (UTC), placed on a time axis.</p>{}",
+        "<h2 id=\"timeline\">Timeline of file activity</h2><p>Files by time of last modification (UTC), on a time axis.</p>{}",
         super::chart::render(&r.timeline)
     );
 
