@@ -121,6 +121,13 @@ fn a_build_tree_in_tmp_is_not_noise_and_a_hidden_dropper_is_the_single_high_find
     .unwrap();
     gcc(&src.join("tmp"), &["-c", "mod.c", "-o", "helper.ko"]);
     std::fs::remove_file(src.join("tmp/mod.c")).unwrap();
+    // An AppImage's runtime mount: its hidden folder name alone raises nothing.
+    std::fs::create_dir_all(src.join("tmp/.mount_ToolAb12Cd/usr/bin")).unwrap();
+    std::fs::copy(
+        "/usr/bin/true",
+        src.join("tmp/.mount_ToolAb12Cd/usr/bin/tool"),
+    )
+    .unwrap();
     // The planted one: a program under a hidden name in a hidden folder of tmp.
     std::fs::create_dir_all(src.join("tmp/.cache")).unwrap();
     gcc(
@@ -156,6 +163,11 @@ fn a_build_tree_in_tmp_is_not_noise_and_a_hidden_dropper_is_the_single_high_find
     let want: Vec<(String, String, String)> = [
         ("high", "exe.unusual_location", "/tmp/.cache/.updater"),
         ("info", "exe.identified", "/tmp/.cache/.updater"),
+        (
+            "info",
+            "exe.identified",
+            "/tmp/.mount_ToolAb12Cd/usr/bin/tool",
+        ),
         ("info", "exe.identified", "/tmp/helper.ko"),
         ("info", "exe.identified", "/tmp/proj/build/app"),
         ("info", "exe.identified", "/tmp/rs/target/debug/tool"),
@@ -180,6 +192,11 @@ fn a_build_tree_in_tmp_is_not_noise_and_a_hidden_dropper_is_the_single_high_find
             "info",
             "exe.unusual_location",
             "/tmp/web/node_modules/fast/build/Release/fast.node",
+        ),
+        (
+            "medium",
+            "exe.unusual_location",
+            "/tmp/.mount_ToolAb12Cd/usr/bin/tool",
         ),
         ("medium", "exe.unusual_location", "/tmp/helper.ko"),
     ]
@@ -246,8 +263,8 @@ fn a_build_tree_in_tmp_is_not_noise_and_a_hidden_dropper_is_the_single_high_find
     assert_eq!(rep.code, 0, "{}", rep.stderr);
     let v = rep.json();
     assert_eq!(v["findings_by_severity"]["high"], 1, "{v}");
-    assert_eq!(v["findings_by_severity"]["medium"], 1, "{v}");
-    assert_eq!(v["findings_by_severity"]["info"], 10, "{v}");
+    assert_eq!(v["findings_by_severity"]["medium"], 2, "{v}");
+    assert_eq!(v["findings_by_severity"]["info"], 11, "{v}");
     // …and names the severities most severe first in the JSON text itself.
     let at = rep.stdout.find("\"findings_by_severity\"").expect("key");
     let keys: Vec<usize> = ["critical", "high", "medium", "low", "info"]

@@ -1479,7 +1479,16 @@ fn location_findings(ctx: &FileContext<'_>, label: &str, report: &mut Report) {
             };
             let below = at + sequence.len();
             let name = comps.last().copied().unwrap_or("");
-            let hidden = comps[below..].iter().find(|c| c.starts_with('.')).copied();
+            // AppImage runs its programs from its own mount, `/tmp/.mount_NAMExxxxxx`:
+            // that hidden folder alone raises nothing (the place's severity stays).
+            let appimage = comps
+                .get(below)
+                .is_some_and(|c| c.starts_with(".mount_") && below + 1 < comps.len());
+            let hidden = comps[below..]
+                .iter()
+                .enumerate()
+                .find(|(i, c)| c.starts_with('.') && !(appimage && *i == 0))
+                .map(|(_, c)| *c);
             let tree = build_tree(ctx, &comps, below);
             let mut evidence = json!({
                 "place": place,
