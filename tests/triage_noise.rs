@@ -5,7 +5,8 @@
 //! temporary folder is the single high finding. And the live state of `collect`: a
 //! process running from an executable deleted after it started, and one running from a
 //! memfd (Python's `os.memfd_create` + `fexecve`), are each a high finding with the pid,
-//! the executable path and the reason.
+//! the executable path and the reason; one whose executable was replaced by a new file at
+//! the same path (what a package upgrade does) is a low one.
 //!
 //! Needs: gcc, binutils (ar), python3, mount (a tmpfs as the collection stick), root.
 
@@ -313,7 +314,8 @@ fn wait_for_exe(pid: u32, want: &str) {
 }
 
 #[test]
-fn processes_running_from_deleted_and_memfd_executables_are_high_findings_of_collect() {
+fn processes_running_from_deleted_and_memfd_executables_are_high_findings_of_collect_replaced_ones_low()
+ {
     require_root();
     require_tool("python3", "python3");
     let t = tempfile::tempdir().unwrap();
@@ -332,6 +334,19 @@ fn processes_running_from_deleted_and_memfd_executables_are_high_findings_of_col
     ));
     wait_for_exe(deleted.0.id(), copy.to_str().unwrap());
     std::fs::remove_file(&copy).unwrap();
+    // Replaced: started, unlinked, and a new file put at its path (a package upgrade).
+    let upgraded = t.path().join("daemon");
+    std::fs::copy("/usr/bin/sleep", &upgraded).unwrap();
+    let replaced = Kill(spawn_retrying(
+        Command::new(&upgraded)
+            .args(["600", &tag])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    ));
+    wait_for_exe(replaced.0.id(), upgraded.to_str().unwrap());
+    std::fs::remove_file(&upgraded).unwrap();
+    std::fs::copy("/usr/bin/true", &upgraded).unwrap();
     // memfd: Python copies sleep into a memfd and fexecve()s it (same pid).
     let memfd = Kill(spawn_retrying(
         Command::new("python3")
@@ -405,6 +420,18 @@ fn processes_running_from_deleted_and_memfd_executables_are_high_findings_of_col
     let sleep_sha = sh("sha256sum /usr/bin/sleep").stdout;
     let sleep_sha = sleep_sha.split_whitespace().next().unwrap();
     assert_eq!(d[0]["sha256"], sleep_sha, "hashed through /proc/PID/exe");
+    let u = of_pid(replaced.0.id());
+    assert_eq!(u.len(), 1, "{findings:#?}");
+    assert_eq!(u[0]["kind"], "process.exe_replaced");
+    assert_eq!(u[0]["severity"], "low");
+    let upgraded_s = upgraded.to_str().unwrap();
+    assert_eq!(
+        u[0]["title"],
+        format!(
+            "Process {} runs an executable replaced on disk since it started (as a package upgrade does): {upgraded_s} ({upgraded_s} 600 {tag})",
+            replaced.0.id()
+        )
+    );
     let m = of_pid(memfd.0.id());
     assert_eq!(m.len(), 1, "{findings:#?}");
     assert_eq!(m[0]["kind"], "process.exe_memfd");

@@ -72,6 +72,10 @@ pub struct Process {
     /// The image has no name left on disk (unlinked, or a memfd).
     #[serde(default)]
     pub exe_deleted: bool,
+    /// Deleted, and a regular file is at the same path again (seen from the process's
+    /// root): replaced on disk since it started, as a package upgrade does.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exe_replaced: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exe_sha256: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -129,7 +133,9 @@ impl Captured for ProcessList {
 
 /// One `high` finding per process whose executable has no name left on disk: unlinked
 /// after it was started, or a memfd (a program that only ever existed in memory). Both
-/// are how droppers hide; the image was hashed through `/proc/PID/exe` while it ran.
+/// are how droppers hide; the image was hashed through `/proc/PID/exe` while it ran. An
+/// image deleted but with a file at its path again (`exe_replaced`: a package upgrade of
+/// a daemon not restarted since, the usual case on a server) is `low`.
 /// Temp-dir and user-writable-dir reasons alone stay in `suspicious` (a build or a
 /// user's own tools run from there every day).
 pub fn findings(list: &ProcessList) -> Vec<crate::finding::Finding> {
@@ -141,15 +147,23 @@ pub fn findings(list: &ProcessList) -> Vec<crate::finding::Finding> {
             continue;
         }
         let exe = p.exe.clone().unwrap_or_else(|| "(unknown)".to_string());
-        let (kind, why) = if memfd {
+        let (kind, why, severity) = if memfd {
             (
                 "process.exe_memfd",
                 "runs from a memory-only executable (memfd): it never existed as a file",
+                crate::finding::Severity::High,
+            )
+        } else if p.exe_replaced {
+            (
+                "process.exe_replaced",
+                "runs an executable replaced on disk since it started (as a package upgrade does)",
+                crate::finding::Severity::Low,
             )
         } else {
             (
                 "process.exe_deleted",
                 "runs from an executable deleted after it was started",
+                crate::finding::Severity::High,
             )
         };
         let command = if p.argv.is_empty() {
@@ -161,7 +175,7 @@ pub fn findings(list: &ProcessList) -> Vec<crate::finding::Finding> {
             id: String::new(),
             analyzer: "live".to_string(),
             kind: kind.to_string(),
-            severity: crate::finding::Severity::High,
+            severity,
             path: Some(exe.clone()),
             member: Some(KIND.member.to_string()),
             sha256: p.exe_sha256.clone(),
@@ -615,6 +629,16 @@ mod linux {
             ));
             return None;
         }
+        // Deleted, but a file is at that path again (seen from the process's own root):
+        // the program was replaced on disk after it started — what a package upgrade
+        // does to every daemon not restarted since.
+        if deleted && !path_bytes.starts_with(b"/memfd:") {
+            use std::os::unix::ffi::OsStrExt;
+            let rel = path_bytes.strip_prefix(b"/").unwrap_or(&path_bytes);
+            let now = dir.join("root").join(std::ffi::OsStr::from_bytes(rel));
+            p.exe_replaced =
+                sys::statx_cached(&now, true).is_ok_and(|st| st.mode & 0o170000 == 0o100000);
+        }
         let dir_reachable = lock(&s.mounts).on_network(&path_bytes).is_none();
         if !deleted
             && dir_reachable
@@ -845,6 +869,10 @@ mod tests {
                 p(11, "/memfd:payload", true),
                 p(12, "/tmp/build/app", false),
                 p(13, "/usr/bin/sleep", false),
+                Process {
+                    exe_replaced: true,
+                    ..p(14, "/usr/sbin/sshd", true)
+                },
             ],
             ..ProcessList::default()
         };
@@ -855,12 +883,15 @@ mod tests {
             .collect();
         assert_eq!(
             kinds,
-            vec![("process.exe_deleted", 10), ("process.exe_memfd", 11)]
+            vec![
+                ("process.exe_deleted", 10),
+                ("process.exe_memfd", 11),
+                ("process.exe_replaced", 14)
+            ]
         );
-        assert!(
-            f.iter()
-                .all(|f| f.severity == crate::finding::Severity::High)
-        );
+        use crate::finding::Severity::{High, Low};
+        let sev: Vec<_> = f.iter().map(|f| f.severity).collect();
+        assert_eq!(sev, vec![High, High, Low]);
         assert_eq!(
             f[0].title,
             "Process 10 runs from an executable deleted after it was started: /tmp/sleep-copy (/tmp/sleep-copy 600)"
