@@ -166,36 +166,13 @@ pub fn outlier_sentence(t: &Timeline) -> Option<String> {
     ))
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// (year, month, day) of a day number (H. Hinnant's civil_from_days).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 fn parse_day(day: &str) -> Option<i64> {
     let mut it = day.splitn(3, '-');
     let y = it.next()?.parse().ok()?;
     let m = it.next()?.parse().ok()?;
     let d = it.next()?.parse().ok()?;
-    ((1..=12).contains(&m) && (1..=31).contains(&d)).then(|| days_from_civil(y, m, d))
+    ((1..=12).contains(&m) && (1..=31).contains(&d))
+        .then(|| crate::timefmt::days_from_civil(y, m, d))
 }
 
 /// A calendar unit the axis is divided in.
@@ -217,29 +194,29 @@ impl Unit {
 
     /// The start (day number) of the unit holding `day`.
     fn floor(self, day: i64) -> i64 {
-        let (y, m, _) = civil_from_days(day);
+        let (y, m, _) = crate::timefmt::civil_from_days(day);
         match self {
             Unit::Day => day,
-            Unit::Month => days_from_civil(y, m, 1),
-            Unit::Year => days_from_civil(y, 1, 1),
+            Unit::Month => crate::timefmt::days_from_civil(y, m, 1),
+            Unit::Year => crate::timefmt::days_from_civil(y, 1, 1),
         }
     }
 
     /// The start of the unit `n` units after the one starting at `start`.
     fn add(self, start: i64, n: i64) -> i64 {
-        let (y, m, _) = civil_from_days(start);
+        let (y, m, _) = crate::timefmt::civil_from_days(start);
         match self {
             Unit::Day => start + n,
             Unit::Month => {
                 let months = y * 12 + (m - 1) + n;
-                days_from_civil(months.div_euclid(12), months.rem_euclid(12) + 1, 1)
+                crate::timefmt::days_from_civil(months.div_euclid(12), months.rem_euclid(12) + 1, 1)
             }
-            Unit::Year => days_from_civil(y + n, 1, 1),
+            Unit::Year => crate::timefmt::days_from_civil(y + n, 1, 1),
         }
     }
 
     fn label(self, day: i64) -> String {
-        let (y, m, d) = civil_from_days(day);
+        let (y, m, d) = crate::timefmt::civil_from_days(day);
         match self {
             Unit::Day => format!("{y:04}-{m:02}-{d:02}"),
             Unit::Month => format!("{y:04}-{m:02}"),
@@ -249,8 +226,8 @@ impl Unit {
 
     /// Units from the start of `a`'s unit to that of `b`'s.
     fn between(self, a: i64, b: i64) -> i64 {
-        let (ya, ma, _) = civil_from_days(a);
-        let (yb, mb, _) = civil_from_days(b);
+        let (ya, ma, _) = crate::timefmt::civil_from_days(a);
+        let (yb, mb, _) = crate::timefmt::civil_from_days(b);
         match self {
             Unit::Day => b - a,
             Unit::Month => (yb * 12 + mb) - (ya * 12 + ma),
@@ -376,7 +353,7 @@ pub fn render(t: &Timeline) -> String {
         tk = tick.add(tk, 1);
     }
     // Align multi-unit steps to round values (years divisible by 5, months 1/4/7/10 …).
-    while step > 1 && tick.between(days_from_civil(0, 1, 1), tk) % step != 0 {
+    while step > 1 && tick.between(crate::timefmt::days_from_civil(0, 1, 1), tk) % step != 0 {
         tk = tick.add(tk, 1);
     }
     let mut labels = 0;
@@ -436,19 +413,22 @@ mod tests {
 
     #[test]
     fn civil_days_round_trip_and_agree_with_known_dates() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(crate::timefmt::days_from_civil(1970, 1, 1), 0);
+        assert_eq!(crate::timefmt::days_from_civil(2000, 3, 1), 11_017);
         assert_eq!(parse_day("2026-12-03"), Some(20_790));
         for z in [-800_000, -1, 0, 59, 11_016, 20_790, 2_000_000] {
-            let (y, m, d) = civil_from_days(z);
-            assert_eq!(days_from_civil(y, m, d), z);
+            let (y, m, d) = crate::timefmt::civil_from_days(z);
+            assert_eq!(crate::timefmt::days_from_civil(y, m, d), z);
         }
         assert_eq!(
-            Unit::Month.add(days_from_civil(2025, 11, 1), 3),
-            days_from_civil(2026, 2, 1)
+            Unit::Month.add(crate::timefmt::days_from_civil(2025, 11, 1), 3),
+            crate::timefmt::days_from_civil(2026, 2, 1)
         );
         assert_eq!(
-            Unit::Month.between(days_from_civil(2025, 11, 20), days_from_civil(2026, 2, 1)),
+            Unit::Month.between(
+                crate::timefmt::days_from_civil(2025, 11, 20),
+                crate::timefmt::days_from_civil(2026, 2, 1)
+            ),
             3
         );
     }
