@@ -336,6 +336,7 @@ fn triage(analyzer: &dyn crate::triage::Analyzer, source_path: &str, data: &[u8]
         source_path,
         size: data.len() as u64,
         mtime: Some(1_700_000_000),
+        on_host: false,
     };
     let Some(mut scan) = analyzer.start(&ctx) else {
         return;

@@ -72,7 +72,7 @@ fn findings_are_recorded_counted_reported_and_seed_words_stay_off_the_terminal()
     let text = run(&["report", bundle.to_str().unwrap()]);
     assert!(
         text.stdout
-            .contains(&format!("Findings ({})", findings.len())),
+            .contains(&format!("Findings ({}: ", findings.len())),
         "{}",
         text.stdout
     );

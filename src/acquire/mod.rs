@@ -475,6 +475,7 @@ impl Engine<'_> {
             source_path: &source_path,
             size: before.size,
             mtime: before.mtime_secs(),
+            on_host: c.image.is_none(),
         };
         if over_limit {
             // Known-bad sets are in use: hash without storing first (known.rs).

@@ -125,6 +125,7 @@ mod tests {
             source_path: "x",
             size: 0,
             mtime: None,
+            on_host: false,
         };
         let data: Vec<u8> = (0..10_000u32).flat_map(|i| i.to_le_bytes()).collect();
         let mut direct = MultiHasher::new(AlgSet::default());

@@ -305,7 +305,9 @@ pub fn capture(opts: &LiveOptions) -> LiveCapture {
         clock::capture(ctx, reference.as_ref())
     });
     run_capture(&mut out, opts, &mounts, network::KIND, network::capture);
-    run_capture(&mut out, opts, &mounts, processes::KIND, processes::capture);
+    if let Some(list) = run_capture(&mut out, opts, &mounts, processes::KIND, processes::capture) {
+        out.findings.extend(processes::findings(&list));
+    }
     run_capture(&mut out, opts, &mounts, users::KIND, users::capture);
     run_capture(&mut out, opts, &mounts, mounts::KIND, mounts::capture);
     run_capture(&mut out, opts, &mounts, modules::KIND, modules::capture);

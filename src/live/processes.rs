@@ -2,7 +2,8 @@
 //! time (UTC), exact command line, executable path and the SHA-256 of the executable
 //! image, current directory and open-file count, plus the reasons a process looks
 //! suspicious (deleted or memory-only executable, executable in a temporary or
-//! user-writable directory, a kernel-thread name on a user process).
+//! user-writable directory, a kernel-thread name on a user process); a deleted or memfd
+//! image is also a high finding ([`findings`]).
 //!
 //! Owns reading `/proc/PID/*`. On Linux the image is read through `/proc/PID/exe`, so a
 //! binary deleted after it was started is still hashed (and flagged). It must never
@@ -71,6 +72,10 @@ pub struct Process {
     /// The image has no name left on disk (unlinked, or a memfd).
     #[serde(default)]
     pub exe_deleted: bool,
+    /// Deleted, and a regular file is at the same path again (seen from the process's
+    /// root): replaced on disk since it started, as a package upgrade does.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exe_replaced: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exe_sha256: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -124,6 +129,74 @@ impl Captured for ProcessList {
                 .count()
         )
     }
+}
+
+/// One `high` finding per process whose executable has no name left on disk: unlinked
+/// after it was started, or a memfd (a program that only ever existed in memory). Both
+/// are how droppers hide; the image was hashed through `/proc/PID/exe` while it ran. An
+/// image deleted but with a file at its path again (`exe_replaced`: a package upgrade of
+/// a daemon not restarted since, the usual case on a server) is `low`.
+/// Temp-dir and user-writable-dir reasons alone stay in `suspicious` (a build or a
+/// user's own tools run from there every day).
+pub fn findings(list: &ProcessList) -> Vec<crate::finding::Finding> {
+    let mut out = Vec::new();
+    for p in &list.processes {
+        let memfd = p.suspicious.iter().any(|r| r == "exe_memfd");
+        let deleted = p.exe_deleted || p.suspicious.iter().any(|r| r == "exe_deleted");
+        if !memfd && !deleted {
+            continue;
+        }
+        let exe = p.exe.clone().unwrap_or_else(|| "(unknown)".to_string());
+        let (kind, why, severity) = if memfd {
+            (
+                "process.exe_memfd",
+                "runs from a memory-only executable (memfd): it never existed as a file",
+                crate::finding::Severity::High,
+            )
+        } else if p.exe_replaced {
+            (
+                "process.exe_replaced",
+                "runs an executable replaced on disk since it started (as a package upgrade does)",
+                crate::finding::Severity::Low,
+            )
+        } else {
+            (
+                "process.exe_deleted",
+                "runs from an executable deleted after it was started",
+                crate::finding::Severity::High,
+            )
+        };
+        let command = if p.argv.is_empty() {
+            p.name.clone()
+        } else {
+            p.argv.join(" ")
+        };
+        out.push(crate::finding::Finding {
+            id: String::new(),
+            analyzer: "live".to_string(),
+            kind: kind.to_string(),
+            severity,
+            path: Some(exe.clone()),
+            member: Some(KIND.member.to_string()),
+            sha256: p.exe_sha256.clone(),
+            title: format!("Process {} {why}: {exe} ({command})", p.pid),
+            evidence: serde_json::json!({
+                "pid": p.pid,
+                "ppid": p.ppid,
+                "user": p.user,
+                "uid": p.uid,
+                "start_utc": p.start_utc,
+                "argv": p.argv,
+                "exe": exe,
+                "exe_sha256": p.exe_sha256,
+                "exe_size": p.exe_size,
+                "exe_error": p.exe_error,
+                "reason": why,
+                "suspicious": p.suspicious,
+            }),
+        });
+    }
+    out
 }
 
 /// `/proc/PID/stat` fields after the command name.
@@ -556,6 +629,16 @@ mod linux {
             ));
             return None;
         }
+        // Deleted, but a file is at that path again (seen from the process's own root):
+        // the program was replaced on disk after it started — what a package upgrade
+        // does to every daemon not restarted since.
+        if deleted && !path_bytes.starts_with(b"/memfd:") {
+            use std::os::unix::ffi::OsStrExt;
+            let rel = path_bytes.strip_prefix(b"/").unwrap_or(&path_bytes);
+            let now = dir.join("root").join(std::ffi::OsStr::from_bytes(rel));
+            p.exe_replaced =
+                sys::statx_cached(&now, true).is_ok_and(|st| st.mode & 0o170000 == 0o100000);
+        }
         let dir_reachable = lock(&s.mounts).on_network(&path_bytes).is_none();
         if !deleted
             && dir_reachable
@@ -665,7 +748,11 @@ pub fn capture(ctx: &Ctx) -> Result<ProcessList, String> {
         }
         if let Some(exe) = proc_.exe() {
             let text = exe.display().to_string();
-            p.exe_deleted = !exe.exists();
+            // Deleted only when the OS says there is no such file: an access error
+            // (a protected process) or an empty path is not a deletion.
+            p.exe_deleted = !text.is_empty()
+                && exe.is_absolute()
+                && matches!(std::fs::metadata(exe), Err(e) if e.kind() == std::io::ErrorKind::NotFound);
             p.suspicious
                 .extend(path_reasons(&text.replace('\\', "/"), p.exe_deleted));
             if !images.iter().any(|i| i == exe) {
@@ -763,6 +850,52 @@ mod tests {
             Some((1000, 0))
         );
         assert_eq!(parse_status_uids("Uid:\tx"), None);
+    }
+
+    #[test]
+    fn deleted_and_memfd_images_are_high_findings_and_temp_dirs_alone_are_not() {
+        let p = |pid, exe: &str, deleted| Process {
+            pid,
+            name: "x".into(),
+            argv: vec![exe.to_string(), "600".into()],
+            exe: Some(exe.to_string()),
+            exe_deleted: deleted,
+            suspicious: path_reasons(exe, deleted),
+            ..Process::default()
+        };
+        let list = ProcessList {
+            processes: vec![
+                p(10, "/tmp/sleep-copy", true),
+                p(11, "/memfd:payload", true),
+                p(12, "/tmp/build/app", false),
+                p(13, "/usr/bin/sleep", false),
+                Process {
+                    exe_replaced: true,
+                    ..p(14, "/usr/sbin/sshd", true)
+                },
+            ],
+            ..ProcessList::default()
+        };
+        let f = findings(&list);
+        let kinds: Vec<(&str, u64)> = f
+            .iter()
+            .map(|f| (f.kind.as_str(), f.evidence["pid"].as_u64().unwrap_or(0)))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                ("process.exe_deleted", 10),
+                ("process.exe_memfd", 11),
+                ("process.exe_replaced", 14)
+            ]
+        );
+        use crate::finding::Severity::{High, Low};
+        let sev: Vec<_> = f.iter().map(|f| f.severity).collect();
+        assert_eq!(sev, vec![High, High, Low]);
+        assert_eq!(
+            f[0].title,
+            "Process 10 runs from an executable deleted after it was started: /tmp/sleep-copy (/tmp/sleep-copy 600)"
+        );
     }
 
     #[test]

@@ -48,7 +48,13 @@ pre{background:#f7f7f7;padding:.5em;overflow-x:auto;white-space:pre-wrap;word-br
 .sev-critical{background:#8b0000}.sev-high{background:#c0392b}.sev-medium{background:#d68910}.sev-low{background:#2e86c1}.sev-info{background:#7f8c8d}\
 .finding{border:1px solid #ddd;border-radius:6px;padding:.6em .8em;margin:.6em 0}.muted{color:#666;font-size:.9em}\
 table.compact th{width:auto}table.compact td{font-size:.9em}summary{cursor:pointer;font-weight:600}\
-details.secret{border:1px dashed #c0392b;border-radius:4px;padding:.3em .6em;margin:.4em 0}";
+details.secret{border:1px dashed #c0392b;border-radius:4px;padding:.3em .6em;margin:.4em 0}\
+td,th{overflow-wrap:anywhere}\
+@media print{body{margin:0;max-width:none;font-size:10pt;color:#000}\
+.banner,.ok,.bad,.warn,.info,th,pre{background:none}.banner{border:2px solid #000}\
+.sev{color:#000;background:none;border:1px solid #000}\
+h2,h3{break-after:avoid}tr,.finding,.banner,svg,#timeline-drawn,#timeline-outliers{break-inside:avoid}\
+pre{white-space:pre-wrap;word-break:break-all;border:1px solid #999}.muted{color:#333}}";
 
 /// Evidence fields that are secrets: rendered only inside a closed `<details>`.
 const SECRET_FIELDS: &[&str] = &["phrase"];
@@ -77,85 +83,9 @@ fn evidence_html(f: &crate::finding::Finding) -> String {
     format!("<pre>{}</pre>{secrets}", esc(&pretty))
 }
 
-/// Inline SVG bar chart of files modified per day (or per month when the span is long).
-fn timeline_svg(r: &Report) -> String {
-    let per_day = &r.timeline.mtime_per_day;
-    if per_day.is_empty() {
-        return "<p class=\"muted\">No modification times recorded.</p>".into();
-    }
-    let monthly = per_day.len() > 120;
-    let mut buckets: std::collections::BTreeMap<String, u64> = Default::default();
-    for (day, n) in per_day {
-        let key = if monthly {
-            day.get(..7).unwrap_or(day).to_string()
-        } else {
-            day.clone()
-        };
-        *buckets.entry(key).or_default() += n;
-    }
-    let max = buckets.values().copied().max().unwrap_or(1).max(1);
-    let (w, h, pad) = (900.0f64, 220.0f64, 30.0f64);
-    let n = buckets.len() as f64;
-    let bw = ((w - 2.0 * pad) / n).clamp(1.0, 60.0);
-    let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" width=\"100%\" role=\"img\" aria-label=\"Files modified per {}\">",
-        if monthly { "month" } else { "day" }
-    );
-    let _ = write!(
-        svg,
-        "<line x1=\"{pad}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#888\"/>",
-        h - pad,
-        w - pad,
-        h - pad
-    );
-    for (i, (key, count)) in buckets.iter().enumerate() {
-        let bh = (h - 2.0 * pad) * (*count as f64) / (max as f64);
-        let x = pad + i as f64 * bw;
-        let _ = write!(
-            svg,
-            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{bh:.1}\" fill=\"#2e86c1\"><title>{}: {count} file(s)</title></rect>",
-            h - pad - bh,
-            (bw - 1.0).max(0.5),
-            esc(key)
-        );
-    }
-    let first = buckets.keys().next().cloned().unwrap_or_default();
-    let last = buckets.keys().last().cloned().unwrap_or_default();
-    let _ = write!(
-        svg,
-        "<text x=\"{pad}\" y=\"{}\" font-size=\"12\">{}</text>",
-        h - 8.0,
-        esc(&first)
-    );
-    let _ = write!(
-        svg,
-        "<text x=\"{}\" y=\"{}\" font-size=\"12\" text-anchor=\"end\">{}</text>",
-        w - pad,
-        h - 8.0,
-        esc(&last)
-    );
-    let _ = write!(
-        svg,
-        "<text x=\"{pad}\" y=\"{}\" font-size=\"12\">max {max} per {}</text>",
-        pad - 10.0,
-        if monthly { "month" } else { "day" }
-    );
-    svg.push_str("</svg>");
-    svg
-}
-
 /// `2 critical, 0 high, 1 medium, 0 low, 5 info`: always all five, most severe first.
 pub fn severity_counts(r: &Report) -> String {
-    ["critical", "high", "medium", "low", "info"]
-        .iter()
-        .map(|k| {
-            format!(
-                "{} {k}",
-                r.findings_by_severity.get(*k).copied().unwrap_or(0)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+    super::severity_counts_text(&r.findings_by_severity)
 }
 
 pub fn render(r: &Report) -> String {
@@ -425,8 +355,8 @@ pub fn render(r: &Report) -> String {
 
     let _ = writeln!(
         s,
-        "<h2 id=\"timeline\">Timeline of file activity</h2><p>Collected files by day of last modification (UTC).</p>{}",
-        timeline_svg(r)
+        "<h2 id=\"timeline\">Timeline of file activity</h2><p>Files by time of last modification (UTC), on a time axis.</p>{}",
+        super::chart::render(&r.timeline)
     );
 
     let _ = writeln!(s, "<h2 id=\"counts\">What was collected</h2><table>");

@@ -10,6 +10,7 @@
 //! counted and every format shows the count.
 
 pub mod case;
+pub mod chart;
 pub mod html;
 pub mod recipe;
 pub mod scope;
@@ -36,12 +37,7 @@ pub struct ReasonCount {
     pub examples: Vec<String>,
 }
 
-/// Files modified per day (UTC), for the timeline.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Timeline {
-    /// `YYYY-MM-DD` → files whose mtime falls on that day.
-    pub mtime_per_day: BTreeMap<String, u64>,
-}
+pub use chart::Timeline;
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Integrity {
@@ -187,6 +183,7 @@ pub struct Report {
     pub integrity: Integrity,
     pub not_collected: Vec<ReasonCount>,
     pub findings: Vec<Finding>,
+    #[serde(serialize_with = "serialize_by_severity")]
     pub findings_by_severity: BTreeMap<String, u64>,
     pub timeline: Timeline,
     /// Pre-rendered live-state summary (text), when the bundle holds live state.
@@ -223,16 +220,21 @@ pub fn build_with_findings(
 ) -> Report {
     let mut reasons: BTreeMap<(String, String), ReasonCount> = BTreeMap::new();
     let mut timeline = Timeline::default();
+    // Times after the collection ended are outliers of the timeline (chart.rs).
+    let collection_end = [&manifest.times.end_utc, &manifest.times.start_utc]
+        .iter()
+        .find_map(|t| t.parse::<jiff::Timestamp>().ok())
+        .map(|t| t.as_second());
     let mut bad_records = 0u64;
     let (overlong, files_error) = for_each_line(files_jsonl, |line| {
         let Ok(rec) = serde_json::from_slice::<FileRecord>(line) else {
             bad_records += 1;
             return;
         };
-        if let Some(day) = rec.facts.mtime.as_deref().and_then(|m| m.get(..10))
+        if let Some(mtime) = rec.facts.mtime.as_deref()
             && rec.status != Some(Status::Skipped)
         {
-            *timeline.mtime_per_day.entry(day.to_string()).or_default() += 1;
+            timeline.add(&rec.path.display(), mtime, collection_end);
         }
         add_reason(&mut reasons, &rec);
     });
@@ -325,6 +327,37 @@ pub fn human_bytes(n: u64) -> String {
     } else {
         format!("{v:.1} {}", UNITS[u])
     }
+}
+
+/// Severity names, most severe first: the order counts are shown in everywhere.
+pub const SEVERITY_ORDER: [&str; 5] = ["critical", "high", "medium", "low", "info"];
+
+/// `2 critical, 0 high, 1 medium, 0 low, 5 info`: always all five, most severe first.
+pub fn severity_counts_text(by_severity: &BTreeMap<String, u64>) -> String {
+    SEVERITY_ORDER
+        .iter()
+        .map(|k| format!("{} {k}", by_severity.get(*k).copied().unwrap_or(0)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A severity → count map as a JSON object in severity order (critical first, all five
+/// always present), not in the map's alphabetical order.
+pub fn serialize_by_severity<S: serde::Serializer>(
+    by_severity: &BTreeMap<String, u64>,
+    ser: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = ser.serialize_map(None)?;
+    for k in SEVERITY_ORDER {
+        map.serialize_entry(k, &by_severity.get(k).copied().unwrap_or(0))?;
+    }
+    for (k, v) in by_severity {
+        if !SEVERITY_ORDER.contains(&k.as_str()) {
+            map.serialize_entry(k, v)?;
+        }
+    }
+    map.end()
 }
 
 pub fn severity_name(s: Severity) -> &'static str {

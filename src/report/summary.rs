@@ -78,7 +78,9 @@ pub struct TopFinding {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct FindingsSummary {
     pub total: u64,
-    /// `critical`, `high`, `medium`, `low`, `info` → count (all five always present).
+    /// `critical`, `high`, `medium`, `low`, `info` → count (all five always present, in
+    /// that order in JSON too).
+    #[serde(serialize_with = "super::serialize_by_severity")]
     pub by_severity: BTreeMap<String, u64>,
     pub by_analyzer: BTreeMap<String, u64>,
     pub by_kind: BTreeMap<String, u64>,
@@ -210,11 +212,7 @@ impl FindingsSummary {
     pub fn render(&self, known_sets: bool) -> String {
         use std::fmt::Write;
         let mut s = String::new();
-        let sev = ["critical", "high", "medium", "low", "info"]
-            .iter()
-            .map(|k| format!("{} {k}", self.by_severity.get(*k).copied().unwrap_or(0)))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let sev = super::severity_counts_text(&self.by_severity);
         let _ = writeln!(s, "  Findings      {}: {sev}", self.total);
         if self.total > 0 {
             let mut analyzers: Vec<(&String, &u64)> = self.by_analyzer.iter().collect();

@@ -131,7 +131,12 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(s, "               - {e}");
     }
     let _ = writeln!(s);
-    let _ = writeln!(s, "Findings ({})", r.findings.len());
+    let _ = writeln!(
+        s,
+        "Findings ({}: {})",
+        r.findings.len(),
+        super::severity_counts_text(&r.findings_by_severity)
+    );
     if r.findings.is_empty() {
         let _ = writeln!(s, "  none");
     }

@@ -2,7 +2,10 @@
 //! their magic bytes and describes them with goblin: type and architecture, PE compile
 //! time anomalies, Authenticode presence and signer, section entropy and packer marks,
 //! imports of note, ELF interpreter/static/stripped, unusual locations and disguising
-//! extensions.
+//! extensions. A relocatable object that is not a kernel module (a compiler's `.o`) is a
+//! link input, not a program: it gives no finding. An executable in an unusual place
+//! inside a recognisable build tree is recorded as `info` with the marker that made it
+//! one; one with a hidden name there is raised a step.
 //!
 //! Owns the per-file executable state. Memory is bounded: the first
 //! [`PREFIX_LIMIT`] bytes are kept for parsing; for larger files the headers in the
@@ -21,11 +24,13 @@ use serde_json::{Value, json};
 
 use super::entropy::{ByteHistogram, shannon};
 use super::patterns::{
-    HIGH_SECTION_ENTROPY, IMPORTS_OF_NOTE, NON_EXECUTABLE_EXTENSIONS, PACKER_MAGICS,
-    PACKER_SECTIONS, UNUSUAL_PLACES,
+    HIGH_SECTION_ENTROPY, IMPORTS_OF_NOTE, KERNEL_MODULE_SECTIONS, PACKER_MAGICS, PACKER_SECTIONS,
 };
 use super::{Analyzer, FileContext, FileDigests, FileScan, Prefix, new_finding};
 use crate::finding::{Finding, Severity};
+
+mod location;
+use location::location_findings;
 
 pub const NAME: &str = "executable";
 /// Bytes of an executable kept for parsing (imports, symbols, load commands).
@@ -473,6 +478,10 @@ impl FileScan for ExeScan {
         let Some(kind_label) = report.format_label.clone() else {
             return report.findings;
         };
+        if report.link_input {
+            // A `.o`: nothing runs it, every build tree holds thousands (docs/triage.md).
+            return Vec::new();
+        }
         report.summary["size"] = json!(total);
         report.summary["parsed_bytes"] = json!(scan.prefix.bytes.len());
         let window = &scan.prefix.bytes[..scan.prefix.bytes.len().min(PACKER_MAGIC_WINDOW)];
@@ -525,6 +534,8 @@ struct Report {
     packers: Vec<Value>,
     high_entropy_code: Vec<Value>,
     findings: Vec<Finding>,
+    /// An ELF relocatable object that is not a kernel module: no finding at all.
+    link_input: bool,
 }
 
 impl Report {
@@ -974,6 +985,19 @@ fn analyze_elf(file: &FileBytes<'_>, report: &mut Report) {
     report.summary["stripped"] = json!(facts.stripped);
     report.summary["libraries"] = json!(facts.libraries);
     report.summary["pie"] = json!(hdr.e_type == header::ET_DYN && facts.has_interp);
+    if hdr.e_type == header::ET_REL {
+        let module = facts
+            .sections
+            .iter()
+            .any(|(name, ..)| KERNEL_MODULE_SECTIONS.contains(&name.as_str()));
+        report.summary["kernel_module"] = json!(module);
+        if module {
+            report.format_label = Some(format!("{label} (kernel module)"));
+        } else {
+            report.link_input = true;
+            return;
+        }
+    }
     report.sections_entropy(&facts.sections);
     if !facts.cut.is_empty() {
         let names: Vec<&str> = facts.cut.iter().map(String::as_str).collect();
@@ -1391,45 +1415,6 @@ fn macho_filetype(filetype: u32) -> &'static str {
         8 => "bundle",
         4 => "core",
         _ => "file",
-    }
-}
-
-/// Lower-case components of the source path.
-fn lower_components(source_path: &str) -> Vec<String> {
-    super::components(source_path)
-        .map(str::to_ascii_lowercase)
-        .collect()
-}
-
-fn location_findings(ctx: &FileContext<'_>, label: &str, report: &mut Report) {
-    let parts = lower_components(ctx.source_path);
-    let dirs = &parts[..parts.len().saturating_sub(1)];
-    for (sequence, place) in UNUSUAL_PLACES {
-        let found = dirs
-            .windows(sequence.len())
-            .position(|w| w.iter().zip(sequence.iter()).all(|(a, b)| a == b));
-        if let Some(at) = found {
-            let severity = match *place {
-                "Downloads folder" | "user AppData" => Severity::Low,
-                _ => Severity::Medium,
-            };
-            report.push(
-                "exe.unusual_location",
-                severity,
-                format!("Executable stored in a {place}"),
-                json!({ "place": place, "component": dirs[at + sequence.len() - 1], "format": label }),
-            );
-            break;
-        }
-    }
-    let extension = super::extension_lower(ctx.source_path);
-    if NON_EXECUTABLE_EXTENSIONS.contains(&extension.as_str()) {
-        report.push(
-            "exe.extension_mismatch",
-            Severity::High,
-            format!("File named .{extension} is really an executable ({label})"),
-            json!({ "extension": extension, "real_type": label }),
-        );
     }
 }
 

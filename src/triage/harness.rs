@@ -59,6 +59,7 @@ pub fn triage_file(
         source_path,
         size: meta.len(),
         mtime,
+        on_host: true,
     };
     let mut triage = FileTriage::start(analyzers, &ctx);
     let mut hasher = Sha256::new();

@@ -44,6 +44,11 @@ pub struct FileContext<'a> {
     pub size: u64,
     /// Modification time, seconds since the Unix epoch, when known.
     pub mtime: Option<i64>,
+    /// True when `path` names the file on the collecting machine's own file system (the
+    /// OS source, `triage-file`), so an analyzer may look up the names of its neighbours
+    /// (`lstat` only, never opening or listing a directory). False for an image entry:
+    /// its path is inside the image and means nothing on this machine.
+    pub on_host: bool,
 }
 
 /// The digests of the bytes that were delivered to the analyzer.
@@ -355,6 +360,7 @@ mod tests {
             source_path: "x.bin",
             size: 3,
             mtime: None,
+            on_host: false,
         };
         let mut triage = FileTriage::start(&analyzers, &ctx);
         triage.update(b"!ab");
@@ -385,6 +391,7 @@ mod tests {
                 source_path: "x",
                 size: 1,
                 mtime: None,
+                on_host: false,
             };
             let mut triage = FileTriage::start(&analyzers, &ctx);
             triage.update(b"!");

@@ -104,6 +104,37 @@ pub const UNUSUAL_PLACES: &[(&[&str], &str)] = &[
     (&["users", "public"], "Windows public user folder"),
 ];
 
+/// Files or folders whose presence in a folder marks it as part of a build tree (make,
+/// CMake, Ninja, Meson, autotools, Cargo, npm, Go, Python, a git checkout). Looked up by
+/// name with `lstat` in the folders between an unusual place and an executable, only for
+/// files on the collecting machine itself (docs/triage.md, "Build trees").
+pub const BUILD_TREE_MARKERS: &[&str] = &[
+    "Makefile",
+    "makefile",
+    "GNUmakefile",
+    "CMakeCache.txt",
+    "CMakeLists.txt",
+    "build.ninja",
+    "meson.build",
+    "configure",
+    "config.status",
+    "Cargo.toml",
+    "package.json",
+    "go.mod",
+    "pyproject.toml",
+    "setup.py",
+    ".git",
+];
+
+/// Path components (lower case) that only build tools create: found in the path itself,
+/// so they work for images too. `target` counts only followed by `debug` or `release`,
+/// directly or after a target triple (Cargo's layout).
+pub const BUILD_TREE_COMPONENTS: &[&str] = &["cmakefiles", "node_modules", ".libs", ".deps"];
+
+/// ELF sections that make a relocatable object a Linux kernel module (loadable code,
+/// unlike an ordinary `.o`).
+pub const KERNEL_MODULE_SECTIONS: &[&str] = &[".modinfo", ".gnu.linkonce.this_module"];
+
 /// Extensions of documents and media: an executable carrying one of these is disguised.
 pub const NON_EXECUTABLE_EXTENSIONS: &[&str] = &[
     "jpg", "jpeg", "png", "gif", "bmp", "tif", "tiff", "webp", "ico", "heic", "svg", "pdf", "doc",

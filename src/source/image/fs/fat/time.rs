@@ -7,17 +7,6 @@
 
 use crate::source::image::fs::FsTime;
 
-/// Days from 1970-01-01 to the given proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// Seconds since the epoch of a DOS date/time read as if UTC, plus the 10 ms count.
 /// `None` for an unset date (0) or fields out of range.
 pub(crate) fn dos(date: u16, time: u16, centis: u8) -> Option<(i64, u32)> {
@@ -39,7 +28,7 @@ pub(crate) fn dos(date: u16, time: u16, centis: u8) -> Option<(i64, u32)> {
     {
         return None;
     }
-    let secs = days_from_civil(year, month, day) * 86_400
+    let secs = crate::timefmt::days_from_civil(year, month, day) * 86_400
         + hour * 3600
         + minute * 60
         + secs2
