@@ -333,9 +333,8 @@ fn load_one(
             }
         }
         {
-            let mut ins = tx.prepare(
-                "INSERT INTO findings VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?;
+            let mut ins = tx
+                .prepare("INSERT INTO findings VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?;
             if let Ok(member) = zip.by_name(crate::bundle::FINDINGS_JSONL) {
                 let mut reader = BufReader::new(member);
                 let mut line = String::new();
