@@ -27,6 +27,7 @@ pub mod image;
 pub mod longpath;
 pub mod mounts;
 pub mod os;
+pub mod rawvol;
 pub mod read;
 pub mod walk;
 
