@@ -222,6 +222,7 @@ impl RawVolume {
         let before = self.state(loc)?;
         let reader = LayoutReader::new(Arc::clone(self.fs.volume()), before.layout.clone())?;
         Ok(RawReader {
+            attempt: 1,
             volume: Arc::clone(self),
             loc: loc.clone(),
             before,
@@ -312,6 +313,8 @@ pub trait RawSink {
 
 /// One read of a stream through the raw volume, with the record's state before it.
 pub struct RawReader {
+    /// Which attempt at a consistent read this is (1 = the first; the engine sets it).
+    pub attempt: u32,
     volume: Arc<RawVolume>,
     loc: Located,
     before: RecordState,
@@ -352,6 +355,254 @@ impl RawReader {
 impl Read for RawReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.reader.read(buf)
+    }
+}
+
+/// The drive letter and the `\`-separated path below the drive's root of a Windows path
+/// (`X:\a\b`, `\\?\X:\a\b`), or `None` for any other path. Pure text: works anywhere.
+pub fn on_drive(path: &Path) -> Option<(char, String)> {
+    let s = path.to_string_lossy();
+    let s = s.strip_prefix(r"\\?\").unwrap_or(&s);
+    let mut chars = s.chars();
+    let letter = chars.next().filter(char::is_ascii_alphabetic)?;
+    if chars.next() != Some(':') {
+        return None;
+    }
+    let rest = chars.as_str();
+    if !(rest.is_empty() || rest.starts_with(['\\', '/'])) {
+        return None;
+    }
+    let rel = rest
+        .split(['\\', '/'])
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("\\");
+    Some((letter.to_ascii_uppercase(), rel))
+}
+
+/// Whether `rel` (below the volume's root) names one of the NTFS metadata files read
+/// through the raw volume only (case-insensitive).
+pub fn metadata_file(rel: &str) -> Option<&'static str> {
+    let rel = rel.replace('\\', "/");
+    METADATA_FILES
+        .iter()
+        .copied()
+        .find(|m| m.eq_ignore_ascii_case(rel.trim_start_matches('/')))
+}
+
+/// The raw volume of a live Windows collection's drive, opened once at the start: either
+/// readable, or why not (no administrator rights: said once, loudly, and in the
+/// manifest; API reads carry on).
+pub struct RawAccess {
+    /// `\\.\X:`.
+    pub device: String,
+    pub letter: char,
+    pub volume: Result<Arc<RawVolume>, RawOpenError>,
+    /// The volume is BitLocker-protected and unlocked (the live encryption step's
+    /// evidence): the raw reads see decrypted data.
+    pub bitlocker: Option<String>,
+}
+
+impl RawAccess {
+    /// Open the raw volume of the drive `root` lies on; `None` when it is not on a drive
+    /// letter.
+    pub fn open_for(root: &Path) -> Option<RawAccess> {
+        let (letter, _) = on_drive(root)?;
+        let device = format!(r"\\.\{letter}:");
+        Some(Self::open_device(letter, &device, Path::new(&device)))
+    }
+
+    /// The raw volume `path` standing for drive `letter` (tests: an image file).
+    pub fn open_device(letter: char, device: &str, path: &Path) -> RawAccess {
+        RawAccess {
+            device: device.to_string(),
+            letter,
+            volume: RawVolume::open(path).map(Arc::new),
+            bitlocker: None,
+        }
+    }
+
+    /// The warning for the start of the run and the manifest when the volume cannot be
+    /// read, or `None`.
+    pub fn warning(&self) -> Option<String> {
+        let e = self.volume.as_ref().err()?;
+        Some(if e.access_denied {
+            format!(
+                "the raw volume {} cannot be opened (access denied: fieldkit is not running \
+                 as administrator): files that Windows holds locked (live registry hives, \
+                 event logs in use) and the NTFS metadata ($MFT, $LogFile, $UsnJrnl:$J) \
+                 are NOT collected; API reads continue — run as administrator to get them",
+                self.device
+            )
+        } else {
+            format!(
+                "the raw volume {} cannot be read ({}): locked files and the NTFS metadata \
+                 are not collected; API reads continue",
+                self.device, e.detail
+            )
+        })
+    }
+
+    /// `path`'s place below this volume's root, when it lies on this drive.
+    pub fn relative(&self, path: &Path) -> Option<String> {
+        on_drive(path)
+            .filter(|(l, _)| *l == self.letter)
+            .map(|(_, rel)| rel)
+    }
+
+    /// Open `rel` through the raw volume for one read. `why`: `locked` or
+    /// `ntfs_metadata`; `api_error`: the API's refusal.
+    pub fn open_entry(
+        &self,
+        rel: &str,
+        why: &str,
+        api_error: Option<String>,
+    ) -> Result<super::OpenedEntry, FsError> {
+        let vol = self
+            .volume
+            .as_ref()
+            .map_err(|e| FsError::new("raw_volume_unreadable", None, e.detail.clone()))?;
+        let loc = vol.locate(rel)?;
+        let node = vol.node(&loc)?;
+        if loc.stream.is_none() && node.kind != crate::source::image::fs::NodeKind::File {
+            return Err(FsError::new(
+                "not_a_regular_file",
+                None,
+                format!(
+                    "{}: {} is not a regular file on the raw volume",
+                    self.device, loc.path
+                ),
+            ));
+        }
+        let reader = vol.open_reader(&loc)?;
+        let st = reader.before().clone();
+        let info = vol.fs().info();
+        let mut before = crate::source::image::source::entry_meta(
+            &node,
+            &info,
+            loc.stream.as_ref().map(|_| st.size),
+        );
+        before.size = st.size;
+        let facts = crate::bundle::image_record::RawNtfsFacts {
+            volume: self.device.clone(),
+            why: why.to_string(),
+            api_error,
+            volume_path: loc.path.clone(),
+            stream: loc
+                .stream
+                .as_ref()
+                .map(|s| String::from_utf8_lossy(s).into_owned()),
+            mft_record: st.record,
+            sequence: st.sequence,
+            lsn: st.lsn,
+            size: st.size,
+            times: crate::source::image::source::image_times(&node.times),
+            flags: node.flags.iter().map(|f| f.to_string()).collect(),
+            data: crate::source::image::source::image_data(&st.layout, 0),
+            attempts: 1,
+            changes: Vec::new(),
+        };
+        let mut read_method = format!(
+            "raw NTFS: {} opened read-only (share read|write|delete), MFT record {} \
+             sequence {}, read through its runs",
+            self.device, st.record, st.sequence
+        );
+        if let Some(b) = &self.bitlocker {
+            read_method.push_str(&format!(
+                "; the volume is BitLocker-protected and unlocked, the raw read sees \
+                 decrypted data ({b})"
+            ));
+        }
+        Ok(super::OpenedEntry {
+            reader: super::EntryReader::Raw(Box::new(reader)),
+            before,
+            read_method,
+            image_data: None,
+            raw: Some(Box::new(facts)),
+            how_read: Some("raw-ntfs"),
+        })
+    }
+
+    /// Candidates for the NTFS metadata files that a rule of `plan` names literally
+    /// (`/$MFT`, `/$Extend/$UsnJrnl:$J`, …) below `root`: the Windows API lists none of
+    /// them. One that the volume does not have is a `skipped` record with the reason.
+    pub fn metadata_events(
+        &self,
+        root: &Path,
+        plan: &crate::plan::Plan,
+        already: &[std::path::PathBuf],
+    ) -> Vec<super::WalkEvent> {
+        let mut out = Vec::new();
+        let Ok(vol) = self.volume.as_ref() else {
+            return out;
+        };
+        // Only a collection of the whole drive: the rules' `/` is the volume's root.
+        if self.relative(root).is_none_or(|r| !r.is_empty()) {
+            return out;
+        }
+        for m in METADATA_FILES {
+            let comps: Vec<&std::ffi::OsStr> = m.split('/').map(std::ffi::OsStr::new).collect();
+            let rules = plan.matching_rules_literally(&comps, None);
+            if rules.is_empty() {
+                continue;
+            }
+            let mut path = root.to_path_buf();
+            for c in &comps {
+                path.push(c);
+            }
+            if already.iter().any(|p| p == &path) {
+                continue;
+            }
+            match vol.locate(m).and_then(|loc| {
+                let node = vol.node(&loc)?;
+                let st = vol.state(&loc)?;
+                let info = vol.fs().info();
+                let mut meta = crate::source::image::source::entry_meta(
+                    &node,
+                    &info,
+                    loc.stream.as_ref().map(|_| st.size),
+                );
+                meta.size = st.size;
+                Ok(meta)
+            }) {
+                Ok(meta) => out.push(super::WalkEvent::Candidate(super::Candidate {
+                    path,
+                    rules,
+                    metadata: Some(meta),
+                    fs_class: super::mounts::FsClass::Regular,
+                    fs_type: Some("ntfs".into()),
+                    image: None,
+                })),
+                Err(e) => {
+                    let rec = crate::bundle::record::FileRecord {
+                        path: crate::bundle::record::PathField::from_path(&path),
+                        status: Some(crate::bundle::record::Status::Skipped),
+                        reason: Some(if e.reason == "not_found" {
+                            "not_present".into()
+                        } else {
+                            e.reason.into()
+                        }),
+                        detail: Some(if e.reason == "not_found" {
+                            format!(
+                                "{m}: not on the volume ({e}){}",
+                                if m.contains("UsnJrnl") {
+                                    "; the NTFS change journal is not enabled on it"
+                                } else {
+                                    ""
+                                }
+                            )
+                        } else {
+                            format!("{m}: cannot be read from the raw volume: {e}")
+                        }),
+                        rules: plan.rule_names(&rules),
+                        how_read: Some("raw-ntfs".into()),
+                        ..Default::default()
+                    };
+                    out.push(super::WalkEvent::Record(Box::new(rec)));
+                }
+            }
+        }
+        out
     }
 }
 
@@ -418,6 +669,24 @@ mod tests {
         let mut v = live.0.write().unwrap();
         let lsn = u64::from_le_bytes(v[at..at + 8].try_into().unwrap()) + by;
         v[at..at + 8].copy_from_slice(&lsn.to_le_bytes());
+    }
+
+    #[test]
+    fn windows_paths_give_their_drive_and_the_path_below_its_root() {
+        assert_eq!(
+            on_drive(Path::new(r"\\?\x:\Windows\System32\config\SAM")),
+            Some(('X', r"Windows\System32\config\SAM".to_string()))
+        );
+        assert_eq!(on_drive(Path::new("C:\\")), Some(('C', String::new())));
+        assert_eq!(on_drive(Path::new("C:")), Some(('C', String::new())));
+        assert_eq!(on_drive(Path::new("/mnt/c")), None);
+        assert_eq!(on_drive(Path::new("CD:\\x")), None);
+        assert_eq!(
+            metadata_file(r"$extend\$usnjrnl:$J"),
+            Some("$Extend/$UsnJrnl:$J")
+        );
+        assert_eq!(metadata_file("$MFT"), Some("$MFT"));
+        assert_eq!(metadata_file("Windows/$MFT"), None);
     }
 
     #[test]
