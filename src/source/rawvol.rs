@@ -35,7 +35,9 @@ pub const METADATA_FILES: &[&str] = &[
     "$LogFile",
     "$Boot",
     "$Extend/$UsnJrnl:$J",
+    "$Extend/$UsnJrnl:$Max",
     "$Secure:$SDS",
+    "$Extend/$RmMetadata/$TxfLog/$Tops:$T",
 ];
 
 /// A raw NTFS volume, opened read-only.
