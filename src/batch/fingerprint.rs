@@ -43,6 +43,8 @@ pub fn of(path: &Path) -> std::io::Result<Fingerprint> {
     }
     use sha2::Digest;
     let mut f = std::fs::File::open(path)?;
+    // Only Unix corrects the size (block devices); elsewhere it is never reassigned.
+    #[cfg_attr(not(unix), allow(unused_mut))]
     let mut size = meta.len();
     #[cfg(unix)]
     {
