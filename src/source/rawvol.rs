@@ -535,13 +535,43 @@ impl RawAccess {
         already: &[std::path::PathBuf],
     ) -> Vec<super::WalkEvent> {
         let mut out = Vec::new();
-        let Ok(vol) = self.volume.as_ref() else {
-            return out;
-        };
         // Only a collection of the whole drive: the rules' `/` is the volume's root.
         if self.relative(root).is_none_or(|r| !r.is_empty()) {
             return out;
         }
+        let vol = match self.volume.as_ref() {
+            Ok(v) => v,
+            Err(e) => {
+                // Never a silent drop: each metadata file a rule names, and why not.
+                for m in METADATA_FILES {
+                    let comps: Vec<&std::ffi::OsStr> =
+                        m.split('/').map(std::ffi::OsStr::new).collect();
+                    let rules = plan.matching_rules_literally(&comps, None);
+                    if rules.is_empty() {
+                        continue;
+                    }
+                    let mut path = root.to_path_buf();
+                    for c in &comps {
+                        path.push(c);
+                    }
+                    out.push(super::WalkEvent::Record(Box::new(
+                        crate::bundle::record::FileRecord {
+                            path: crate::bundle::record::PathField::from_path(&path),
+                            status: Some(crate::bundle::record::Status::Locked),
+                            reason: Some("raw_volume_unreadable".into()),
+                            detail: Some(format!(
+                                "{m}: NTFS metadata has no API path, only the raw volume, \
+                                 which cannot be read: {}",
+                                e.detail
+                            )),
+                            rules: plan.rule_names(&rules),
+                            ..Default::default()
+                        },
+                    )));
+                }
+                return out;
+            }
+        };
         for m in METADATA_FILES {
             let comps: Vec<&std::ffi::OsStr> = m.split('/').map(std::ffi::OsStr::new).collect();
             let rules = plan.matching_rules_literally(&comps, None);
