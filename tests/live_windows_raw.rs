@@ -210,6 +210,9 @@ const HELD: &[(&str, usize)] = &[
     ("Windows/System32/sru/SRUDB.dat", 65_536),
 ];
 const SPARSE: &str = "Windows/System32/winevt/Logs/System.evtx";
+/// An NTFS-compressed folder (ntfs-3g's compression attribute): what even the raw read
+/// cannot give (the reader does not decode LZNT1).
+const COMPRESSED_DIR: &str = "Windows/System32/config/RegBack";
 
 /// Undo the mount, the loop device and the Wine drive even when an assertion fails.
 struct Mapped {
@@ -249,6 +252,7 @@ fn held_files_and_ntfs_metadata_come_out_through_the_raw_volume_with_icat_s_sha2
         ("ifind", "sleuthkit"),
         ("fls", "sleuthkit"),
         ("sha256sum", "coreutils"),
+        ("setfattr", "attr"),
     ] {
         require_tool(tool, pkg);
     }
@@ -268,6 +272,8 @@ fn held_files_and_ntfs_metadata_come_out_through_the_raw_volume_with_icat_s_sha2
          mkdir -p Windows/System32/config Windows/System32/winevt/Logs Windows/System32/sru \
          Windows/System32/drivers/etc Users/alice\n\
          printf '127.0.0.1 localhost\\r\\n' > Windows/System32/drivers/etc/hosts\n\
+         mkdir -p {COMPRESSED_DIR}; setfattr -h -v 0x00000800 -n system.ntfs_attrib_be {COMPRESSED_DIR}\n\
+         head -c 200000 /dev/zero | tr '\\0' z > {COMPRESSED_DIR}/SAM\n\
          truncate -s 4194304 {SPARSE}; printf 'ElfChnk' | dd of={SPARSE} bs=1 seek=2097152 conv=notrunc status=none\n",
         img = img.display(),
         mnt = mnt.display(),
@@ -306,6 +312,7 @@ fn held_files_and_ntfs_metadata_come_out_through_the_raw_volume_with_icat_s_sha2
         .map(|(p, _)| format!("X:\\{}", p.replace('/', "\\")))
         .collect();
     held.push(format!("X:\\{}", SPARSE.replace('/', "\\")));
+    held.push(format!("X:\\{}\\SAM", COMPRESSED_DIR.replace('/', "\\")));
     let mut holder = w.hold(&held);
     let out = work().join("out");
     let r = w.run(
@@ -409,6 +416,17 @@ fn held_files_and_ntfs_metadata_come_out_through_the_raw_volume_with_icat_s_sha2
         j["detail"].as_str().unwrap().contains("change journal"),
         "{j}"
     );
+
+    // Held and NTFS-compressed: even the raw read cannot give it; locked, with why.
+    let comp = &recs[&format!("{COMPRESSED_DIR}/SAM")];
+    assert_eq!(comp["status"], "locked", "{comp}");
+    assert_eq!(comp["reason"], "locked", "{comp}");
+    let why = comp["detail"].as_str().unwrap();
+    assert!(
+        why.contains(r"the raw NTFS read through \\.\X: failed too") && why.contains("LZNT1"),
+        "{comp}"
+    );
+    assert!(comp["member"].is_null(), "{comp}");
 
     // A file nobody holds: the API, as before.
     let hosts = &recs["Windows/System32/drivers/etc/hosts"];
