@@ -341,6 +341,9 @@ fn held_files_and_ntfs_metadata_come_out_through_the_raw_volume_with_icat_s_sha2
             .trim_start_matches("Z:")
             .replace('\\', "/"),
     );
+    // The bundle verifies with the Linux build (members named `$Secure:$SDS` included).
+    let v = verify(&bundle, &[]);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
     let recs = by_path(&records(&bundle));
     let man = manifest(&bundle);
     assert_eq!(
