@@ -785,6 +785,19 @@ pub fn collect(
     } else {
         None
     };
+    // `\$Extend` is not for the file API (Windows answers "access denied"): its files
+    // come from the raw volume when a rule names them.
+    if let Some(r) = raw_access.as_ref().filter(|r| r.volume.is_ok()) {
+        avoid.push(Avoid::new(
+            &source.join("$Extend"),
+            "ntfs_metadata",
+            format!(
+                "NTFS metadata folder: the files in it a rule names are read through the raw \
+                 volume {}",
+                r.device
+            ),
+        ));
+    }
     let os_source = crate::source::os::OsSource {
         root: &source,
         plan: &plan,
