@@ -603,3 +603,53 @@ fn shards_cover_every_job_exactly_once_stable_under_reordering_and_from_env() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("FIELDKIT_SHARD_COUNT"), "{}", r.stderr);
 }
+
+#[test]
+fn an_empty_source_is_its_own_status_not_a_success_and_a_rerun_collects_it_once_filled() {
+    let t = tempfile::tempdir().unwrap();
+    let root = t.path();
+    std::fs::create_dir_all(root.join("mnt")).unwrap();
+    write(
+        &root.join("jobs.toml"),
+        b"[case]\ncase = \"2026-0815\"\nprofile = \"all-files\"\n[[job]]\nexhibit = \"EX-E\"\nsource = \"mnt\"\n",
+    );
+    let out = root.join("out");
+    let args = [
+        root.join("jobs.toml").into_os_string(),
+        "--out".into(),
+        out.clone().into_os_string(),
+    ];
+    let a: Vec<&std::ffi::OsStr> = args.iter().map(|s| s.as_os_str()).collect();
+    let r = batch(&a, &[]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let first = log_lines(&out.join("batch.jsonl"));
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(first[0]["status"], "empty_source");
+    assert_eq!(first[0]["exit_code"], 6);
+    assert_eq!(
+        first[0]["error"],
+        "nothing to collect: empty folder (an unmounted mount point or a wrong path?); the sealed bundle is kept as the record"
+    );
+    let empty_bundle = PathBuf::from(first[0]["bundle"].as_str().unwrap());
+    assert_eq!(verify(&empty_bundle), 0, "the record of what was looked at");
+    assert!(r.stdout.contains("empty_source"), "{}", r.stdout);
+    // The "mount" appears: the rerun collects it; the empty bundle is moved aside, kept.
+    write(&root.join("mnt/report.txt"), b"found\n");
+    let r = batch(&a, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let second = &log_lines(&out.join("batch.jsonl"))[1..];
+    assert_eq!(second[0]["status"], "done", "{second:?}");
+    assert_eq!(second[0]["counts"]["collected"], 1);
+    let old_name = empty_bundle
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
+    let aside = second[0]["moved_aside"].as_array().unwrap();
+    assert!(
+        aside
+            .iter()
+            .any(|p| p.as_str().unwrap().ends_with(&old_name)),
+        "{aside:?}"
+    );
+}

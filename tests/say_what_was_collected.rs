@@ -309,6 +309,12 @@ fn an_empty_source_and_a_wrong_clock_are_loud() {
         "EMPTY SOURCE: {} is an empty folder — nothing was collected.",
         empty.canonicalize().unwrap().display()
     );
+    assert!(
+        r.stdout
+            .contains("fieldkit collect: COMPLETE — NOTHING COLLECTED: EMPTY SOURCE (exit 6)\n"),
+        "the headline itself must not read as a plain success\n{}",
+        r.stdout
+    );
     for out in [&r.stdout, &r.stderr] {
         assert!(out.contains(&empty_warning), "{out}");
         assert!(out.contains("CLOCK: the host clock was 9 d 0 h "), "{out}");

@@ -57,7 +57,8 @@ pub struct State {
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct Record {
     pub exhibit: String,
-    /// done | skipped | verified | incomplete | failed | invalid | source_changed | locked
+    /// done | skipped | verified | incomplete | empty_source | failed | invalid | source_changed
+    /// | locked
     pub status: String,
     pub kind: Option<Kind>,
     pub source: PathBuf,
@@ -568,6 +569,16 @@ fn job_body(
         Some(4) => {
             r.status = "incomplete".into();
             r.error = s["incomplete_reason"].as_str().map(str::to_string);
+        }
+        Some(6) => {
+            // Not a success: an exhibit with nothing in it is almost always a source
+            // that was not mounted or the wrong path, and a lab must look before it is
+            // filed. No job.json is written, so a rerun collects it again.
+            r.status = "empty_source".into();
+            r.error = Some(format!(
+                "nothing to collect: {} (an unmounted mount point or a wrong path?); the sealed bundle is kept as the record",
+                s["source_empty"].as_str().unwrap_or("the source is empty")
+            ));
         }
         other => {
             r.status = "failed".into();

@@ -479,7 +479,10 @@ fn print_summary(
     writeln!(
         out,
         "fieldkit collect: {}{}",
-        if m.status == "complete" {
+        if m.status == "complete" && m.source_empty.is_some() {
+            // The run is complete, but a bare COMPLETE over nothing reads as success.
+            "COMPLETE — NOTHING COLLECTED: EMPTY SOURCE (exit 6)".to_string()
+        } else if m.status == "complete" {
             "COMPLETE".to_string()
         } else {
             format!(

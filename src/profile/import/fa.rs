@@ -242,6 +242,11 @@ fn native_paths(
             return Err(format!("path {path:?}: a user directory must come first"));
         }
         if !home && !body.starts_with('/') {
+            if separator != "\\" && body.contains('\\') {
+                return Err(format!(
+                    "path {path:?} is not absolute: it is written with '\\' but the definition declares no `separator: '\\'` ('/' is the default)"
+                ));
+            }
             return Err(format!("path {path:?} is not absolute"));
         }
         // Expand each `**`/`**N` to 0..=N (inside) or 1..=N (last) levels of `*`.
@@ -275,7 +280,8 @@ fn native_paths(
             } else if *c == "." || *c == ".." {
                 return Err(format!("path {path:?} contains {c:?}"));
             } else {
-                let c = super::escape_component(c, &['{', '}']);
+                let c =
+                    super::escape_component(&backslash_as_any_char(c, path, notes)?, &['{', '}']);
                 for e in expanded.iter_mut() {
                     e.push(c.clone());
                 }
@@ -293,6 +299,41 @@ fn native_paths(
                 out.push(p);
             }
         }
+    }
+    Ok(out)
+}
+
+/// A backslash left in a component after the definition's separator was split off is a
+/// character of the name (a Linux file may have one). Native profile patterns cannot name
+/// it (they refuse '\\' so that Windows-style paths are caught), so it becomes `?`, which
+/// matches it and any other single character: a documented superset, never a miss. Inside
+/// a bracket expression `?` would mean itself, so there it is a definition error.
+fn backslash_as_any_char(
+    component: &str,
+    path: &str,
+    notes: &mut Vec<String>,
+) -> Result<String, String> {
+    if !component.contains('\\') {
+        return Ok(component.to_string());
+    }
+    let mut out = String::with_capacity(component.len());
+    let mut in_class = false;
+    for ch in component.chars() {
+        match ch {
+            '[' if !in_class => in_class = true,
+            ']' if in_class => in_class = false,
+            '\\' if in_class => {
+                return Err(format!(
+                    "path {path:?}: a '\\' inside [...] cannot be expressed in a fieldkit pattern"
+                ));
+            }
+            _ => {}
+        }
+        out.push(if ch == '\\' { '?' } else { ch });
+    }
+    let note = "a literal '\\' in a name is matched by '?' (any one character)";
+    if !notes.iter().any(|n| n == note) {
+        notes.push(note.to_string());
     }
     Ok(out)
 }
@@ -726,6 +767,21 @@ pub fn import(spec: &Spec, dir: &Path) -> anyhow::Result<Import> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_backslash_in_a_slash_separated_name_is_matched_not_an_importer_bug() {
+        let mut notes = Vec::new();
+        let v = native_paths("/tmp/a\\b/*.log", "/", &mut notes).unwrap();
+        assert_eq!(v, ["/tmp/a?b/*.log"]);
+        assert_eq!(
+            notes,
+            ["a literal '\\' in a name is matched by '?' (any one character)"]
+        );
+        let e = native_paths("/var/log/[abc\\]*.log", "/", &mut notes).unwrap_err();
+        assert!(e.contains("inside [...]"), "{e}");
+        let e = native_paths("C:\\Temp\\*.txt", "/", &mut notes).unwrap_err();
+        assert!(e.contains("declares no `separator"), "{e}");
+    }
 
     #[test]
     fn interpolations_and_glob_depths_expand_to_native_patterns() {
