@@ -188,6 +188,38 @@ pub struct Timings {
 }
 
 /// True if `path` is the running system's root (collecting the live system).
+/// The live encryption step's evidence that drive `letter` is a BitLocker volume that is
+/// unlocked (an open volume of mechanism `bitlocker` on that drive), if it found one.
+fn bitlocker_unlocked(lc: Option<&crate::live::LiveCapture>, letter: char) -> Option<String> {
+    fn find(v: &serde_json::Value, drive: &str) -> Option<String> {
+        match v {
+            serde_json::Value::Object(m) => {
+                if m.get("mechanism").and_then(|x| x.as_str()) == Some("bitlocker")
+                    && m.get("device")
+                        .and_then(|x| x.as_str())
+                        .is_some_and(|d| d.trim_end_matches('\\').eq_ignore_ascii_case(drive))
+                {
+                    return Some(
+                        m.get("evidence")
+                            .and_then(|x| x.as_str())
+                            .unwrap_or("BitLocker, unlocked")
+                            .to_string(),
+                    );
+                }
+                m.values().find_map(|x| find(x, drive))
+            }
+            serde_json::Value::Array(a) => a.iter().find_map(|x| find(x, drive)),
+            _ => None,
+        }
+    }
+    let (_, bytes) = lc?
+        .artifacts
+        .iter()
+        .find(|(n, _)| n == "live/encryption.json" || n == "live/open_volumes.json")?;
+    let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    find(&v, &format!("{letter}:"))
+}
+
 pub fn is_live_root(path: &Path) -> bool {
     #[cfg(unix)]
     {
@@ -720,11 +752,58 @@ pub fn collect(
             .map_err(|e| output_failure(format!("writing the findings spool: {e}")))?;
     }
     let writer = Mutex::new(writer);
+    // Live Windows: the source drive's raw volume, for what the API cannot open (locked
+    // files, the NTFS metadata). Said once and loudly when it cannot be read.
+    let raw_access = if !image_input && cfg!(windows) {
+        let mut raw = crate::source::rawvol::RawAccess::open_for(&source);
+        if let Some(r) = raw.as_mut() {
+            r.bitlocker = bitlocker_unlocked(live_capture.as_ref(), r.letter);
+            match r.warning() {
+                Some(w) => {
+                    eprintln!("fieldkit: WARNING: {w}");
+                    actions.push(Action::event("raw_volume.open", Outcome::Error, Some(w)));
+                }
+                None => actions.push(Action::event(
+                    "raw_volume.open",
+                    Outcome::Ok,
+                    Some(format!(
+                        "{} opened read-only (share read|write|delete) for locked files and \
+                         the NTFS metadata{}",
+                        r.device,
+                        r.bitlocker
+                            .as_ref()
+                            .map(|b| format!(
+                                "; BitLocker-protected and unlocked, raw reads see decrypted \
+                                 data ({b})"
+                            ))
+                            .unwrap_or_default()
+                    )),
+                )),
+            }
+        }
+        raw
+    } else {
+        None
+    };
+    // `\$Extend` is not for the file API (Windows answers "access denied"): its files
+    // come from the raw volume when a rule names them.
+    if let Some(r) = raw_access.as_ref().filter(|r| r.volume.is_ok()) {
+        avoid.push(Avoid::new(
+            &source.join("$Extend"),
+            "ntfs_metadata",
+            format!(
+                "NTFS metadata folder: the files in it a rule names are read through the raw \
+                 volume {}",
+                r.device
+            ),
+        ));
+    }
     let os_source = crate::source::os::OsSource {
         root: &source,
         plan: &plan,
         mounts: &mounts,
         avoid: &avoid,
+        raw: raw_access.as_ref(),
     };
     let image_source = crate::source::image::source::ImageSource {
         name: source.display().to_string(),
@@ -938,6 +1017,12 @@ pub fn collect(
                 device_of(&source).and_then(|d| mounts.fs_type(d).map(str::to_string))
             },
             homes,
+            raw_volume: raw_access.as_ref().map(|r| manifest::RawVolumeInfo {
+                device: r.device.clone(),
+                readable: r.volume.is_ok(),
+                warning: r.warning(),
+                bitlocker: r.bitlocker.clone(),
+            }),
         },
         times: manifest::Times {
             start_utc: start_utc.clone(),

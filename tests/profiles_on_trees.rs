@@ -341,10 +341,15 @@ fn windows_triage_takes_hives_event_logs_execution_persistence_and_browser_artif
             "collected",
         ),
         ("Windows/System32/drivers/etc/hosts", "collected"),
+        // The service account's hive: not a user home, but a hive the registry-user rule
+        // names (as KapeTriage takes it).
+        (
+            "Windows/System32/config/systemprofile/NTUSER.DAT",
+            "collected",
+        ),
     ]);
-    // Absent on purpose: the service account's NTUSER.DAT under config/systemprofile
-    // (not a user home, not a hive the rule names), the $R content file, the Chrome
-    // cache and thumbnail, notepad.exe, the document and the page file.
+    // Absent on purpose: the $R content file, the Chrome cache and thumbnail,
+    // notepad.exe, the document and the page file.
     assert_eq!(got, want);
 }
 

@@ -42,6 +42,9 @@ use spool::Spool;
 /// Files up to this size are read into memory before the bundle lock is taken.
 pub const SMALL_FILE: usize = 8 << 20;
 const CHUNK: usize = 1 << 20;
+/// The reason an attempt at a raw read hands back when its MFT record changed while it
+/// was read and another attempt is allowed (never in a finished record).
+const RAW_RETRY: &str = "raw_changed_retry";
 /// Longest a read of one pseudo-filesystem file may take.
 const PSEUDO_TIME_LIMIT: Duration = Duration::from_secs(5);
 
@@ -434,7 +437,56 @@ impl Engine<'_> {
                 Vec::new(),
             );
         }
-        let opened = match self.source.open(&c, open_instead.as_deref()) {
+        // A file read through a live raw volume whose MFT record changed while it was
+        // read is read again (the torn copy is thrown away), a bounded number of times.
+        let mut changes = Vec::new();
+        let mut attempt = 1u32;
+        loop {
+            let (mut r, f) = self.open_and_read(
+                &c,
+                rec.clone(),
+                open_instead.as_deref(),
+                limits,
+                pseudo,
+                over_limit,
+                attempt,
+                shared,
+            );
+            if r.reason.as_deref() == Some(RAW_RETRY) {
+                changes.push(format!(
+                    "read {attempt}: {}",
+                    r.detail.take().unwrap_or_default()
+                ));
+                attempt += 1;
+                continue;
+            }
+            if let Some(raw) = r.raw_ntfs.as_mut() {
+                raw.attempts = attempt;
+                if r.status == Some(Status::Changed)
+                    && let Some(d) = &r.detail
+                {
+                    changes.push(format!("read {attempt}: {d}"));
+                }
+                raw.changes = changes;
+            }
+            return (r, f);
+        }
+    }
+
+    /// Open the candidate and read it (one attempt; see `acquire`).
+    #[allow(clippy::too_many_arguments)]
+    fn open_and_read(
+        &self,
+        c: &Candidate,
+        mut rec: FileRecord,
+        open_instead: Option<&Path>,
+        limits: crate::plan::Limits,
+        pseudo: bool,
+        over_limit: bool,
+        attempt: u32,
+        shared: &Shared<'_>,
+    ) -> (FileRecord, Vec<Finding>) {
+        let mut opened = match self.source.open(c, open_instead) {
             Ok(o) => o,
             Err(refused) => {
                 let mut rec = errored(rec, refused.reason, refused.detail);
@@ -454,7 +506,20 @@ impl Engine<'_> {
                 Vec::new(),
             );
         }
-        rec.facts = before.facts();
+        rec.how_read = opened.how_read.map(str::to_string);
+        if let EntryReader::Raw(r) = &mut opened.reader {
+            r.attempt = attempt;
+        }
+        if let Some(raw) = opened.raw.take() {
+            // The API's metadata (from the walk) stays in the record where there was one;
+            // the NTFS record's is in `raw_ntfs`.
+            if rec.facts == Default::default() {
+                rec.facts = before.facts();
+            }
+            rec.raw_ntfs = Some(raw);
+        } else {
+            rec.facts = before.facts();
+        }
         rec.size = Some(before.size);
         if opened
             .read_method
@@ -468,8 +533,8 @@ impl Engine<'_> {
         if let (Some(img), Some(data)) = (rec.image.as_mut(), opened.image_data) {
             img.data = Some(data);
         }
-        let rel = self.source.member_components(&c);
-        let source_path = self.source.source_path(&c);
+        let rel = self.source.member_components(c);
+        let source_path = self.source.source_path(c);
         let ctx = FileContext {
             path: &c.path,
             source_path: &source_path,
@@ -746,6 +811,33 @@ impl Engine<'_> {
         }
         let bytes = hasher.bytes();
         let after = file.metadata_after();
+        // A raw read: the MFT record looked at again. Changed, with attempts left: the
+        // copy is thrown away and the file read again (`acquire`).
+        let raw_change = match &file {
+            EntryReader::Raw(r) => match r.changed() {
+                Ok(c) => c.map(|c| (c, r.attempt)),
+                Err(e) => Some((
+                    format!("the MFT record could not be read again after the data: {e}"),
+                    r.attempt,
+                )),
+            },
+            _ => None,
+        };
+        if let Some((what, attempt)) = &raw_change
+            && *attempt < crate::source::rawvol::MAX_ATTEMPTS
+            && problem.is_none()
+            && first.is_none()
+        {
+            if let Some(mut w) = guard.take()
+                && let Err(e) = w.abort()
+            {
+                shared.fail(format!("{}: {e}", w.part_path().display()));
+                return output_failed(rec);
+            }
+            rec.reason = Some(RAW_RETRY.into());
+            rec.detail = Some(what.clone());
+            return (rec, Vec::new());
+        }
         let digests = hasher.finish();
         record_digests(&mut rec, bytes, &digests);
         // Known-file sets decide whether the content is kept (known.rs); an over-limit
@@ -803,7 +895,10 @@ impl Engine<'_> {
             Stored::New(m) => rec.member = Some(m.to_string()),
             Stored::Duplicate(m) => rec.duplicate_of = Some(m.to_string()),
         }
-        let change = after.as_ref().and_then(|a| change_between(&before, a));
+        let change = match raw_change {
+            Some((what, _)) => Some(what),
+            None => after.as_ref().and_then(|a| change_between(&before, a)),
+        };
         match (problem, change) {
             (Some((reason, detail)), _) => {
                 rec.status = Some(if reason == "locked" {

@@ -200,3 +200,42 @@ pub struct ImageVolumeInfo {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
 }
+
+/// A file of a live Windows volume read through the raw volume (`how_read: raw-ntfs`,
+/// docs/live-windows-raw.md): where it lies on the volume, the MFT record's state the
+/// read was checked against, and what the NTFS metadata says, beside what the Windows
+/// API said (the record's own size and times).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawNtfsFacts {
+    /// The volume device read, e.g. `\\.\C:`.
+    pub volume: String,
+    /// Why the raw volume was read: `locked` (the API's open was refused with a sharing
+    /// or lock violation) or `ntfs_metadata` (a file the API has no path for).
+    pub why: String,
+    /// The API's refusal, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_error: Option<String>,
+    /// The path as found on the volume (names as stored), `\`-separated.
+    pub volume_path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<String>,
+    pub mft_record: u64,
+    pub sequence: u16,
+    /// `$LogFile` sequence number of the MFT record, before and after the data were read.
+    pub lsn: u64,
+    /// Size of the stream per the MFT record.
+    pub size: u64,
+    /// Times of `$STANDARD_INFORMATION` at full precision.
+    pub times: ImageTimes,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
+    /// Where the bytes lie, as byte offsets of the volume device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<ImageData>,
+    /// Reads made: 1 when the record did not change while it was read.
+    pub attempts: u32,
+    /// What changed during each read that was thrown away (and, for a record whose
+    /// status is `changed`, during the last one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
+}

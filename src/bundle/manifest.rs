@@ -143,6 +143,24 @@ pub struct Source {
     /// Home directories `${home}` expanded to (relative to the source root).
     #[serde(default)]
     pub homes: Vec<String>,
+    /// Live Windows: the raw volume locked files and the NTFS metadata are read through
+    /// (docs/live-windows-raw.md), whether it could be opened, and why not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_volume: Option<RawVolumeInfo>,
+}
+
+/// The raw volume of a live Windows collection.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RawVolumeInfo {
+    /// `\\.\C:`.
+    pub device: String,
+    pub readable: bool,
+    /// Why not, said loudly: locked files and the NTFS metadata are not collected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+    /// The volume is BitLocker-protected and unlocked: the raw reads saw decrypted data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bitlocker: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

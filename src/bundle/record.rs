@@ -164,6 +164,12 @@ pub struct FileRecord {
     /// time at full precision and the byte ranges of the image that hold it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<Box<crate::bundle::image_record::ImageFacts>>,
+    /// On Windows: how the bytes were read, `api` (the Windows file API) or `raw-ntfs`
+    /// (the raw volume through fieldkit's NTFS reader, `raw_ntfs` says where).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub how_read: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_ntfs: Option<Box<crate::bundle::image_record::RawNtfsFacts>>,
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ pub mod image;
 pub mod longpath;
 pub mod mounts;
 pub mod os;
+pub mod rawvol;
 pub mod read;
 pub mod walk;
 
@@ -89,6 +90,10 @@ pub struct OpenedEntry {
     pub read_method: String,
     /// From an image: where the bytes lie in it (the record's `image.data`).
     pub image_data: Option<crate::bundle::image_record::ImageData>,
+    /// Read through the raw NTFS volume (live Windows): where, and the MFT record's state.
+    pub raw: Option<Box<crate::bundle::image_record::RawNtfsFacts>>,
+    /// The record's `how_read` (Windows: `api` or `raw-ntfs`), when the source says.
+    pub how_read: Option<&'static str>,
 }
 
 /// The bytes of an opened entry. An enum rather than a boxed reader: the OS path stays
@@ -96,6 +101,8 @@ pub struct OpenedEntry {
 pub enum EntryReader {
     File(std::fs::File),
     Image(image::fs::read::LayoutReader),
+    /// A live volume's file through the raw volume; checked for a change after the read.
+    Raw(Box<rawvol::RawReader>),
 }
 
 impl io::Read for EntryReader {
@@ -104,6 +111,7 @@ impl io::Read for EntryReader {
         match self {
             EntryReader::File(f) => f.read(buf),
             EntryReader::Image(r) => r.read(buf),
+            EntryReader::Raw(r) => r.read(buf),
         }
     }
 }
@@ -120,15 +128,20 @@ impl EntryReader {
                 r.rewind();
                 Ok(())
             }
+            EntryReader::Raw(r) => {
+                r.rewind();
+                Ok(())
+            }
         }
     }
 
     /// The metadata after the read, to detect a change while reading (OS: `fstat`).
-    /// An image does not change under the reader: `None`.
+    /// An image does not change under the reader, and a raw read is checked against its
+    /// MFT record instead (`rawvol::RawReader::changed`): `None`.
     pub fn metadata_after(&self) -> Option<EntryMeta> {
         match self {
             EntryReader::File(f) => f.metadata().ok().map(|m| EntryMeta::from_std(&m)),
-            EntryReader::Image(_) => None,
+            EntryReader::Image(_) | EntryReader::Raw(_) => None,
         }
     }
 }

@@ -27,6 +27,9 @@ pub struct OsSource<'a> {
     pub plan: &'a Plan,
     pub mounts: &'a MountTable,
     pub avoid: &'a [Avoid],
+    /// Live Windows: the raw volume of the source's drive, for locked files and the NTFS
+    /// metadata files (`rawvol`); `None` elsewhere.
+    pub raw: Option<&'a super::rawvol::RawAccess>,
 }
 
 fn skipped(mut rec: FileRecord, reason: &str, detail: impl Into<String>) -> FileRecord {
@@ -44,12 +47,18 @@ fn errored(mut rec: FileRecord, reason: &str, detail: impl Into<String>) -> File
 }
 
 /// The record detail for a file another process holds locked (Windows sharing or lock
-/// violation): says what happened and that raw NTFS reading is not implemented yet.
+/// violation) that the raw NTFS volume did not give either.
 pub fn locked_detail(e: &std::io::Error) -> String {
     format!(
         "locked by another process ({e}), e.g. a live registry hive or an open event log; \
-         not read: reading locked files from the raw NTFS volume is a later fieldkit feature"
+         not read: the raw NTFS volume is read only for a live Windows system's local NTFS \
+         drive"
     )
+}
+
+/// The detail for a locked file whose raw NTFS read failed too.
+pub fn locked_raw_failed(e: &std::io::Error, device: &str, why: &dyn std::fmt::Display) -> String {
+    format!("locked by another process ({e}); the raw NTFS read through {device} failed too: {why}")
 }
 
 impl OsSource<'_> {
@@ -136,6 +145,8 @@ impl Source for OsSource<'_> {
     }
 
     fn walk(&self, interrupt: &AtomicBool, emit: &mut dyn FnMut(WalkEvent) -> bool) {
+        let mut seen_metadata = Vec::new();
+        let mut go_on = true;
         Walker {
             root: self.root,
             plan: self.plan,
@@ -143,7 +154,28 @@ impl Source for OsSource<'_> {
             avoid: self.avoid,
             interrupt,
         }
-        .walk(emit)
+        .walk(&mut |ev| {
+            if let (Some(raw), WalkEvent::Candidate(c)) = (self.raw, &ev)
+                && raw
+                    .relative(&c.path)
+                    .is_some_and(|r| super::rawvol::metadata_file(&r).is_some())
+            {
+                seen_metadata.push(c.path.clone());
+            }
+            go_on = emit(ev);
+            go_on
+        });
+        // The NTFS metadata files the rules name: the Windows API lists none of them.
+        if let Some(raw) = self.raw
+            && go_on
+            && !interrupt.load(std::sync::atomic::Ordering::Relaxed)
+        {
+            for ev in raw.metadata_events(self.root, self.plan, &seen_metadata) {
+                if !emit(ev) {
+                    return;
+                }
+            }
+        }
     }
 
     fn stat(&self, c: &Candidate) -> io::Result<EntryMeta> {
@@ -188,6 +220,22 @@ impl Source for OsSource<'_> {
 
     fn open(&self, c: &Candidate, instead: Option<&Path>) -> Result<OpenedEntry, OpenRefused> {
         let open_path = instead.unwrap_or(&c.path);
+        // An NTFS metadata file: there is no API path to it, only the raw volume.
+        if let Some(raw) = self.raw
+            && let Some(rel) = raw.relative(open_path)
+            && super::rawvol::metadata_file(&rel).is_some()
+        {
+            return raw
+                .open_entry(&rel, "ntfs_metadata", None)
+                .map_err(|e| OpenRefused {
+                    status: Status::Error,
+                    reason: e.reason,
+                    detail: format!(
+                        "{rel}: the raw NTFS read through {} failed: {e}",
+                        raw.device
+                    ),
+                });
+        }
         let opened = match read::open_evidence(open_path) {
             Ok(o) if !self.still_inside(&o, open_path) => {
                 return Err(OpenRefused {
@@ -202,6 +250,18 @@ impl Source for OsSource<'_> {
             Err(e) => {
                 let reason = io_reason(&e);
                 if reason == "locked" {
+                    // Held without sharing: the same file through the raw volume.
+                    if let Some(raw) = self.raw
+                        && let Some(rel) = raw.relative(open_path)
+                    {
+                        return raw.open_entry(&rel, "locked", Some(e.to_string())).map_err(
+                            |why| OpenRefused {
+                                status: Status::Locked,
+                                reason,
+                                detail: locked_raw_failed(&e, &raw.device, &why),
+                            },
+                        );
+                    }
                     return Err(OpenRefused {
                         status: Status::Locked,
                         reason,
@@ -234,6 +294,8 @@ impl Source for OsSource<'_> {
             reader: EntryReader::File(opened.file),
             read_method,
             image_data: None,
+            raw: None,
+            how_read: cfg!(windows).then_some("api"),
         })
     }
 

@@ -3,6 +3,9 @@
  *
  *   wintool lock PATH SECONDS   open PATH with no sharing at all (as Windows holds a live
  *                               registry hive), print "locked", hold it SECONDS
+ *   wintool lock-all SECONDS PATH...
+ *                               the same for every PATH at once (tests/live_windows_raw.rs),
+ *                               print "locked N" when all are held
  *   wintool lone-surrogate DIR  create DIR\lone-<U+D800>-surrogate.txt: a name that is
  *                               not valid UTF-16 (an unpaired surrogate), which Windows
  *                               file systems allow
@@ -12,6 +15,7 @@
 #include <windows.h>
 #include <stdio.h>
 #include <wchar.h>
+#include <stdlib.h>
 
 int wmain(int argc, wchar_t **argv)
 {
@@ -26,6 +30,28 @@ int wmain(int argc, wchar_t **argv)
         fflush(stdout);
         Sleep((DWORD)_wtoi(argv[3]) * 1000);
         CloseHandle(h);
+        return 0;
+    }
+    if (argc >= 4 && wcscmp(argv[1], L"lock-all") == 0) {
+        int n = argc - 3;
+        HANDLE *hs = (HANDLE *)calloc((size_t)n, sizeof(HANDLE));
+        if (!hs)
+            return 2;
+        for (int i = 0; i < n; i++) {
+            hs[i] = CreateFileW(argv[3 + i], GENERIC_READ, 0 /* no sharing */, NULL,
+                                OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
+            if (hs[i] == INVALID_HANDLE_VALUE) {
+                fwprintf(stderr, L"wintool: cannot open %ls: error %lu\n", argv[3 + i],
+                         GetLastError());
+                return 1;
+            }
+        }
+        printf("locked %d\n", n);
+        fflush(stdout);
+        Sleep((DWORD)_wtoi(argv[2]) * 1000);
+        for (int i = 0; i < n; i++)
+            CloseHandle(hs[i]);
+        free(hs);
         return 0;
     }
     if (argc == 3 && wcscmp(argv[1], L"lone-surrogate") == 0) {
@@ -49,6 +75,7 @@ int wmain(int argc, wchar_t **argv)
         printf("created\n");
         return 0;
     }
-    fprintf(stderr, "usage: wintool lock PATH SECONDS | wintool lone-surrogate DIR\n");
+    fprintf(stderr, "usage: wintool lock PATH SECONDS | wintool lock-all SECONDS PATH... | "
+                    "wintool lone-surrogate DIR\n");
     return 2;
 }

@@ -218,7 +218,7 @@ pub fn entry_meta(node: &Node, info: &FsInfo, stream_size: Option<u64>) -> Entry
     }
 }
 
-fn image_times(t: &super::fs::Times) -> ImageTimes {
+pub fn image_times(t: &super::fs::Times) -> ImageTimes {
     let one = |t: Option<super::fs::FsTime>| {
         let t = t?;
         Some(ImageTime {
@@ -775,6 +775,8 @@ impl Source for ImageSource {
         }
         Ok(OpenedEntry {
             reader: EntryReader::Image(reader),
+            raw: None,
+            how_read: None,
             before,
             read_method: how,
             image_data: data,

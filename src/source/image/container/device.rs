@@ -132,6 +132,60 @@ pub fn open(path: &Path) -> Result<Container, ImageError> {
     })
 }
 
+/// A volume device (`\\.\C:`, `/dev/sdb1`) or a file holding one volume, as media for
+/// the live raw reader (`source::rawvol`): opened read-only with full sharing, Windows
+/// reads aligned to sectors. The size is the device's; where the device does not say
+/// (Wine answers neither `IOCTL_DISK_GET_LENGTH_INFO` nor a size for a `dosdevices`
+/// device), the NTFS boot sector's: total sectors plus the backup boot sector.
+pub fn open_volume(path: &Path) -> io::Result<Arc<dyn ReadAt>> {
+    let file = crate::source::image::media::open_read_only(path)?;
+    let file_len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let (size, sector) = match device_geometry(&file) {
+        Ok((size, sector)) if size > 0 => (size, sector),
+        _ if file_len > 0 => (file_len, 512),
+        _ => (0, 512),
+    };
+    let label = format!("volume {}", path.display());
+    let wrap = |media: DeviceMedia| -> Arc<dyn ReadAt> {
+        if cfg!(windows) {
+            Arc::new(Aligned::new(Arc::new(media), sector.max(512)))
+        } else {
+            Arc::new(media)
+        }
+    };
+    if size > 0 {
+        return Ok(wrap(DeviceMedia { file, size, label }));
+    }
+    // Size unknown: read the boot sector through a view as large as one sector.
+    let probe = wrap(DeviceMedia {
+        file,
+        size: u64::from(sector.max(512)),
+        label: label.clone(),
+    });
+    let mut boot = [0u8; 512];
+    probe.read_exact_at(0, &mut boot)?;
+    let bps = u64::from(u16::from_le_bytes([boot[11], boot[12]]));
+    let total = u64::from_le_bytes(boot[0x28..0x30].try_into().unwrap_or([0; 8]));
+    if &boot[3..11] != b"NTFS    " || !bps.is_power_of_two() || !(256..=4096).contains(&bps) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{label}: the device has no size and no NTFS boot sector to take it from"),
+        ));
+    }
+    let size = total
+        .checked_add(1)
+        .and_then(|n| n.checked_mul(bps))
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{label}: {total} sectors"),
+            )
+        })?;
+    drop(probe);
+    let file = crate::source::image::media::open_read_only(path)?;
+    Ok(wrap(DeviceMedia { file, size, label }))
+}
+
 /// Size in bytes and logical sector size of an open block device.
 #[cfg(target_os = "linux")]
 fn device_geometry(file: &std::fs::File) -> io::Result<(u64, u32)> {

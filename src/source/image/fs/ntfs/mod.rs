@@ -38,6 +38,7 @@
 
 mod deleted;
 mod index;
+mod live;
 mod record;
 mod runs;
 mod values;
@@ -55,6 +56,8 @@ use record::{
     AT_VOLUME_INFORMATION, AT_VOLUME_NAME, Attr, Body, Record, bad,
 };
 use values::*;
+
+pub use live::RecordState;
 
 const REF_MASK: u64 = 0x0000_FFFF_FFFF_FFFF;
 const ROOT_RECORD: u64 = 5;
@@ -592,7 +595,7 @@ const FUZZ_MAX_VOLUME: u64 = 4 << 20;
 /// after a 256 KiB `$LogFile`, so a useful seed would be most of a megabyte of zeros and
 /// 0xFF; packed, it is its non-zero sectors only (fuzz/make-seeds.sh). Pieces past the
 /// size or the cap are dropped; a cut-short piece keeps what is there.
-fn fuzz_volume(data: &[u8]) -> Vec<u8> {
+pub(crate) fn fuzz_volume(data: &[u8]) -> Vec<u8> {
     let Some(rest) = data.strip_prefix(FUZZ_PACKED) else {
         return data.to_vec();
     };

@@ -168,6 +168,9 @@ pub(crate) struct Record {
     /// Volume offset of the record's first byte.
     pub offset: u64,
     pub sequence: u16,
+    /// The `$LogFile` sequence number of the record's last logged change (header offset
+    /// 8): what a live raw read compares before and after reading the data.
+    pub lsn: u64,
     pub flags: u16,
     /// Base record reference (0 for a base record).
     pub base: u64,
@@ -529,6 +532,7 @@ fn parse_record(
         number,
         offset,
         sequence: le16(&buf, 16),
+        lsn: le64(&buf, 8),
         flags: le16(&buf, 22),
         base: le64(&buf, 32),
         attrs,
