@@ -4,8 +4,10 @@
 //! (`dosdevices/x::`), `X:\` its read-only ntfs-3g mount (`dosdevices/x:`). A helper
 //! process holds hives and event logs with share mode 0, so fieldkit's API open gets
 //! `ERROR_SHARING_VIOLATION`; they must come out `raw-ntfs` with the SHA-256 that
-//! sleuthkit's `icat` gives for the same MFT record, as must `$MFT`, `$LogFile`, `$Boot`
-//! and `$Secure:$SDS`; an unlocked file comes out `api`; the image is unchanged.
+//! sleuthkit's `icat` gives for the same MFT record, as must `$MFT`, `$LogFile`, `$Boot`,
+//! `$Secure:$SDS` and the change journal `$Extend\$UsnJrnl:$J`/`:$Max` (made with
+//! libntfs-3g by tests/tools/make-usnjrnl.c); an unlocked file comes out `api`; the
+//! image is unchanged.
 //! Without a readable raw volume the run says so loudly and in the manifest, and the
 //! held file stays `locked` with the reason.
 //!
@@ -188,9 +190,14 @@ fn ifind(img: &Path, path: &str) -> u64 {
         .unwrap_or_else(|_| panic!("ifind {path}: {}", r.stdout))
 }
 
-/// `fls IMG` line `r/r 9-128-8:\t$Secure:$SDS` → `9-128-8`.
-fn fls_addr(img: &Path, name: &str) -> String {
-    let r = cmd_out(Command::new("fls").arg(img));
+/// `fls IMG [DIR]` line `r/r 9-128-8:\t$Secure:$SDS` → `9-128-8` (DIR: the MFT record
+/// of the folder to list, the root when empty; `$Extend` is 11).
+fn fls_addr(img: &Path, dir: &str, name: &str) -> String {
+    let r = cmd_out(
+        Command::new("fls")
+            .arg(img)
+            .args((!dir.is_empty()).then_some(dir)),
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     r.stdout
         .lines()
@@ -253,6 +260,7 @@ fn held_files_and_ntfs_metadata_come_out_through_the_raw_volume_with_icat_s_sha2
         ("fls", "sleuthkit"),
         ("sha256sum", "coreutils"),
         ("setfattr", "attr"),
+        ("gcc", "gcc"),
     ] {
         require_tool(tool, pkg);
     }
@@ -284,6 +292,20 @@ fn held_files_and_ntfs_metadata_come_out_through_the_raw_volume_with_icat_s_sha2
     script.push_str(&format!("cd /; umount '{}'\n", mnt.display()));
     let r = bash(&script);
     assert_eq!(r.code, 0, "making the volume: {}", r.stderr);
+    // The change journal, as Windows lays it out (tests/tools/make-usnjrnl.c, written
+    // with libntfs-3g: mkntfs makes none and the FUSE driver refuses files in $Extend).
+    assert!(
+        Path::new("/usr/include/ntfs-3g/volume.h").exists(),
+        "this test needs libntfs-3g's headers (Debian package ntfs-3g-dev); .ci/run installs it"
+    );
+    let maker = work().join("make-usnjrnl");
+    let r = bash(&format!(
+        "set -e; gcc -O1 -o '{maker}' '{c}' -lntfs-3g; '{maker}' '{img}'",
+        maker = maker.display(),
+        c = src_dir().join("tests/tools/make-usnjrnl.c").display(),
+        img = img.display(),
+    ));
+    assert_eq!(r.code, 0, "make-usnjrnl: {}{}", r.stdout, r.stderr);
     let image_sha = sha256_of(&img);
 
     let lo = cmd_out(
@@ -397,7 +419,13 @@ fn held_files_and_ntfs_metadata_come_out_through_the_raw_volume_with_icat_s_sha2
         ("$MFT", "0".to_string()),
         ("$LogFile", "2".to_string()),
         ("$Boot", "7".to_string()),
-        ("$Secure:$SDS", fls_addr(&img, "$Secure:$SDS")),
+        ("$Secure:$SDS", fls_addr(&img, "", "$Secure:$SDS")),
+        // The change journal: a real $Extend\$UsnJrnl (make-usnjrnl.c), $J sparse.
+        ("$Extend/$UsnJrnl:$J", fls_addr(&img, "11", "$UsnJrnl:$J")),
+        (
+            "$Extend/$UsnJrnl:$Max",
+            fls_addr(&img, "11", "$UsnJrnl:$Max"),
+        ),
     ] {
         let rec = recs
             .get(p)
@@ -411,14 +439,19 @@ fn held_files_and_ntfs_metadata_come_out_through_the_raw_volume_with_icat_s_sha2
             "{p}: the SHA-256 icat gives for {addr}"
         );
     }
-    // mkntfs makes no change journal (and nothing on this machine can): said, not dropped.
-    let j = &recs["$Extend/$UsnJrnl:$J"];
-    assert_eq!(j["status"], "skipped", "{j}");
-    assert_eq!(j["reason"], "not_present", "{j}");
+    let j = &recs["$Extend/$UsnJrnl:$J"]["raw_ntfs"];
     assert!(
-        j["detail"].as_str().unwrap().contains("change journal"),
-        "{j}"
+        j["data"]["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["hole"] == true),
+        "$J's freed leading range is a hole: {j}"
     );
+    // No transactional NTFS was ever used here: said, not dropped.
+    let tops = &recs["$Extend/$RmMetadata/$TxfLog/$Tops:$T"];
+    assert_eq!(tops["status"], "skipped", "{tops}");
+    assert_eq!(tops["reason"], "not_present", "{tops}");
 
     // Held and NTFS-compressed: even the raw read cannot give it; locked, with why.
     let comp = &recs[&format!("{COMPRESSED_DIR}/SAM")];
