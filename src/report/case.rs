@@ -111,6 +111,41 @@ impl Graph<'_> {
         self.first = false;
         serde_json::to_writer(&mut *self.out, v).map_err(io::Error::other)
     }
+
+    /// `v` (a JSON object) with one more key whose value is the list of `{"@id": …}`
+    /// references `iris` gives, written one reference at a time: the provenance record
+    /// names every file, and a list built in memory first cost ~1 KB per file (issue 15:
+    /// 374 MiB at 200,000 files).
+    fn node_with_references(
+        &mut self,
+        v: &Value,
+        key: &str,
+        iris: impl Iterator<Item = String>,
+    ) -> io::Result<()> {
+        let head = serde_json::to_vec(v).map_err(io::Error::other)?;
+        let Some((b'}', head)) = head.split_last() else {
+            return Err(io::Error::other(
+                "internal error: a CASE node is not an object",
+            ));
+        };
+        if !self.first {
+            self.out.write_all(b",\n")?;
+        }
+        self.first = false;
+        self.out.write_all(head)?;
+        if head.len() > 1 {
+            self.out.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut *self.out, key).map_err(io::Error::other)?;
+        self.out.write_all(b":[")?;
+        for (k, iri) in iris.enumerate() {
+            if k > 0 {
+                self.out.write_all(b",")?;
+            }
+            serde_json::to_writer(&mut *self.out, &id(&iri)).map_err(io::Error::other)?;
+        }
+        self.out.write_all(b"]}")
+    }
 }
 
 fn hashes(ids: &Ids, n: u64, r: &FileRecord) -> Vec<Value> {
@@ -417,18 +452,16 @@ pub fn write(
         }
     }
     written.annotations = findings.len() as u64;
-    let objects: Vec<Value> = (1..=n)
-        .map(|k| id(&ids.iri(&format!("file-{k}"))))
-        .collect();
+    // Its "core:object" (every file, then the bundle) is streamed by node_with_references.
     let mut provenance = json!({
         "@id": ids.iri("provenance"),
         "@type": "case-investigation:ProvenanceRecord",
         "core:description": format!("fieldkit bundle {}", manifest.bundle_id),
-        "core:object": objects,
     });
     if let Some(e) = &case.exhibit {
         provenance["case-investigation:exhibitNumber"] = json!(e);
     }
+    let bundle_ref = bundle.is_some().then(|| ids.iri("bundle"));
     if let Some(b) = bundle {
         let mut facet = json!({
             "@id": ids.iri("bundle-file-facet"),
@@ -454,11 +487,9 @@ pub fn write(
                 }],
             }],
         }))?;
-        if let Some(o) = provenance["core:object"].as_array_mut() {
-            o.push(id(&ids.iri("bundle")));
-        }
     }
-    g.node(&provenance)?;
+    let files = (1..=n).map(|k| ids.iri(&format!("file-{k}")));
+    g.node_with_references(&provenance, "core:object", files.chain(bundle_ref))?;
     g.out.write_all(b"\n]}\n")?;
     Ok(written)
 }
