@@ -293,6 +293,11 @@ pub struct CollectArgs {
     /// Do not re-read and check the finished bundle (verify-after-write is on by default).
     #[arg(long)]
     pub no_verify: bool,
+    /// Deflate bundle members where a quick trial says it pays (`auto`), or store every
+    /// member (`never`). Compressed bundles stay readable by unzip, 7-Zip and Python's
+    /// zipfile; hashes are always of the content as read.
+    #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "never"])]
+    pub compress: String,
     /// Do not capture volatile state (processes, network, users, mounts, encryption) first.
     /// It is captured only when the source is the running system's root.
     #[arg(long)]

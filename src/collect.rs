@@ -66,6 +66,8 @@ pub struct Request {
     pub profile_given: bool,
     /// How to read a source that is a disk image or device.
     pub image: ImageOptions,
+    /// `--compress`: members deflated where it pays, or all stored.
+    pub compression: crate::bundle::compress::Compression,
 }
 
 /// `collect --source IMAGE` options.
@@ -549,6 +551,11 @@ pub fn collect(
         BundleWriter::create_encrypted(&out_dir, &file_name, metadata_mtime, &req.encrypt_to)
     }
     .map_err(refused_unless_full)?;
+    let mut writer = writer;
+    writer.set_compression(req.compression);
+    if req.verify_after_write {
+        writer.verify_early(req.algs);
+    }
     crate::bundle::lifecycle::test_phase("created");
     let part_path = writer.part_path().to_path_buf();
     let output_failure = |error: String| Failure::Output {
@@ -841,6 +848,7 @@ pub fn collect(
         window_only: req.window_only,
         known: req.known.as_ref(),
         keep_known: req.keep_known,
+        compression: req.compression,
         interrupt,
         progress,
     };
@@ -1118,6 +1126,10 @@ pub fn collect(
                 Some(_) => format!("captured before any file was read. {}", crate::live::METHOD),
                 None => "not captured".into(),
             },
+            compression: match req.compression {
+                bundle::compress::Compression::Never => "none: every member stored".into(),
+                bundle::compress::Compression::Auto => bundle::compress::METHOD.into(),
+            },
         },
         members: vec![
             member_info(MANIFEST, "this manifest"),
@@ -1250,7 +1262,18 @@ pub fn collect(
             .map(crate::bundle::age::Identity::FileKey)
             .into_iter()
             .collect();
-        Some(verify::verify_written(&finished.path, &opts, &ids))
+        let early = match &finished.early {
+            Some(Ok(p)) => Some(p),
+            _ => None,
+        };
+        let mut r = verify::verify_written_after(&finished.path, &opts, &ids, early);
+        if let Some(Err(why)) = &finished.early {
+            r.notes.push(format!(
+                "the early read-back stopped ({why}): the whole bundle was read back after \
+                 sealing"
+            ));
+        }
+        Some(r)
     } else {
         None
     };

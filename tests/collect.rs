@@ -579,9 +579,10 @@ fn more_than_65535_members_use_zip64_and_still_pass_unzip() {
         "python3 -c 'import zipfile,sys; z=zipfile.ZipFile(sys.argv[1]); print(len(z.infolist()))' {}",
         bundle.display()
     ));
-    // 70 000 files and 9 metadata members (manifest, files, actions, findings, case.jsonld,
-    // report, signer.pub, SHA256SUMS, its signature).
-    assert_eq!(py.stdout.trim(), "70009");
+    // 70 000 files and 10 metadata members (manifest, files, actions, findings, case.jsonld,
+    // report, signer.pub, compressed.jsonl — the metadata is deflated —, SHA256SUMS, its
+    // signature).
+    assert_eq!(py.stdout.trim(), "70010");
 }
 
 #[test]
@@ -1060,7 +1061,8 @@ fn a_closed_stdout_ends_the_output_quietly_with_the_commands_own_exit_status() {
 /// An LD_PRELOAD shim that flips one bit of whatever is read from a `*.zip` file at the
 /// offset given in FIELDKIT_TEST_FLIP_AT: the finished bundle exists under that name only
 /// after sealing, so the writer is untouched and only the read-back disagrees — a device
-/// that returns other bytes than it was given. (The debug fieldkit binary is dynamically
+/// that returns other bytes than it was given. With FIELDKIT_TEST_SLOW_OPEN=SUFFIX, opening
+/// a path that ends in SUFFIX takes 2 s (a slow source file, to order the test's events). (The debug fieldkit binary is dynamically
 /// linked against glibc, so its open/read/pread64 calls go through the shim.)
 const FLIP_SHIM: &str = r#"
 #define _GNU_SOURCE
@@ -1091,10 +1093,18 @@ static void flip(int fd, void *buf, ssize_t n, off_t start) {
     if (at >= start && at < start + n) ((unsigned char *)buf)[at - start] ^= 0x01;
 }
 
+static void slow(const char *path) {
+    const char *suffix = getenv("FIELDKIT_TEST_SLOW_OPEN");
+    if (!suffix) return;
+    size_t n = strlen(path), k = strlen(suffix);
+    if (n >= k && strcmp(path + n - k, suffix) == 0) sleep(2);
+}
+
 #define OPEN_LIKE(name, ...) \
     int name(const char *path, int flags, ...) { \
         static int (*real)(const char *, int, ...); \
         if (!real) real = dlsym(RTLD_NEXT, #name); \
+        slow(path); \
         mode_t mode = 0; \
         if (flags & (O_CREAT | O_TMPFILE)) { va_list ap; va_start(ap, flags); mode = va_arg(ap, int); va_end(ap); } \
         int fd = real(path, flags, mode); \
@@ -1108,6 +1118,7 @@ OPEN_LIKE(open64)
     int name(int dirfd, const char *path, int flags, ...) { \
         static int (*real)(int, const char *, int, ...); \
         if (!real) real = dlsym(RTLD_NEXT, #name); \
+        slow(path); \
         mode_t mode = 0; \
         if (flags & (O_CREAT | O_TMPFILE)) { va_list ap; va_start(ap, flags); mode = va_arg(ap, int); va_end(ap); } \
         int fd = real(dirfd, path, flags, mode); \
@@ -1160,8 +1171,9 @@ fn a_bundle_that_reads_back_differently_fails_verify_after_write_with_exit_1() {
     ));
     assert_eq!(g.code, 0, "{}", g.stderr);
     let out = t.path().join("out");
+    // Stored, so that offset 1000 lies inside files/a.txt's data.
     let mut cmd = fieldkit();
-    cmd.args(["collect", "--source"])
+    cmd.args(["collect", "--compress", "never", "--source"])
         .arg(&src)
         .arg("--out")
         .arg(&out)
@@ -1191,7 +1203,7 @@ fn a_bundle_that_reads_back_differently_fails_verify_after_write_with_exit_1() {
     );
     // The same with --json for scripts.
     let mut cmd = fieldkit();
-    cmd.args(["collect", "--json", "--source"])
+    cmd.args(["collect", "--json", "--compress", "never", "--source"])
         .arg(&src)
         .arg("--out")
         .arg(t.path().join("out2"))
@@ -1208,6 +1220,94 @@ fn a_bundle_that_reads_back_differently_fails_verify_after_write_with_exit_1() {
     let lone = t.path().join("lone.zip");
     std::fs::copy(&bundle, &lone).unwrap();
     assert_eq!(verify(&lone, &[]).code, 0);
+
+    // The same flip inside a range read back early, while acquisition is still running:
+    // a 10 MiB b.bin after a.txt (one thread: in this order), so the first early range
+    // (8 MiB or more of completed members, verify::early::STEP) ends after it, and c.bin,
+    // whose open takes 2 s, is read after that range was read back. That range is never
+    // read again; the run must still fail, naming the member.
+    write_random(&src.join("b.bin"), 10 << 20, 1);
+    write_random(&src.join("c.bin"), 1 << 20, 2);
+    let early_run = |out: &str, extra: &[&str], flip: &str| {
+        let mut cmd = fieldkit();
+        cmd.args(["collect", "--json", "--threads", "1", "--source"])
+            .arg(&src)
+            .arg("--out")
+            .arg(t.path().join(out))
+            .args(extra)
+            .env("LD_PRELOAD", &so)
+            .env("FIELDKIT_TEST_FLIP_AT", flip)
+            .env("FIELDKIT_TEST_SLOW_OPEN", "/c.bin")
+            .env("FIELDKIT_TEST_PAUSE_AT", "none");
+        let r = run_with_timeout(cmd, Duration::from_secs(120));
+        assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+        let phases: Vec<&str> = r
+            .stderr
+            .lines()
+            .filter_map(|l| l.strip_prefix("fieldkit: test phase "))
+            .collect();
+        let first_early = phases
+            .iter()
+            .position(|p| p.starts_with("read-back-early "));
+        let acquired = phases.iter().position(|p| *p == "acquired");
+        assert!(
+            matches!((first_early, acquired), (Some(e), Some(a)) if e < a),
+            "a range was read back before acquisition ended: {phases:?}"
+        );
+        let first: u64 = phases[first_early.unwrap()]
+            .trim_start_matches("read-back-early ")
+            .parse()
+            .unwrap();
+        assert!(
+            first >= 10 << 20,
+            "the range holds offset 1000 and all of b.bin: {first}"
+        );
+        r
+    };
+    let r = early_run("out3", &["--compress", "never"], "1000");
+    let s = r.json();
+    let v = &s["verify_after_write"];
+    assert_eq!(v["verdict"], "invalid", "{v}");
+    assert!(
+        v["read_back_early_bytes"].as_u64().unwrap() >= 10 << 20,
+        "{v}"
+    );
+    assert!(
+        v["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["code"] == "hash_mismatch"
+                && p["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("member files/a.txt: SHA-256")),
+        "{v}"
+    );
+    // Without the shim the bundle on the disk verifies.
+    let bundle = std::path::PathBuf::from(s["bundle"].as_str().unwrap());
+    let lone = t.path().join("lone3.zip");
+    std::fs::copy(&bundle, &lone).unwrap();
+    assert_eq!(verify(&lone, &[]).code, 0);
+    // A compressed bundle the same way: the flip lands in a.txt's Deflate stream.
+    let r = early_run("out4", &[], "60");
+    let v = &r.json()["verify_after_write"];
+    assert!(
+        v["read_back_early_bytes"].as_u64().unwrap() >= 10 << 20,
+        "{v}"
+    );
+    assert!(
+        v["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["code"] == "stored_bytes_mismatch"
+                && p["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("member files/a.txt:")),
+        "{v}"
+    );
 }
 
 #[test]

@@ -460,6 +460,11 @@ fn sigkill_at_every_phase_boundary_leaves_a_named_state_and_valid_only_once_fina
     let mut r = Running::start(&t.path().join("whole"), "none", &[]);
     assert!(r.child.wait().unwrap().success());
     let (phases, _) = r.kill();
+    // The early read-back announces each range from its own thread, wherever it is then.
+    let phases: Vec<_> = phases
+        .into_iter()
+        .filter(|p| !p.starts_with("read-back-early "))
+        .collect();
     let want: Vec<&str> = PHASES.iter().map(|(p, _)| *p).collect();
     assert_eq!(phases, want);
 }

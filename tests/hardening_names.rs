@@ -43,7 +43,15 @@ fn fixture() -> &'static Fixture {
         let (r, bundle) = collect(
             &src,
             &dir.path().join("out"),
-            &["--key", key.to_str().unwrap(), "--no-triage"],
+            // Stored members: the forger's rewrite (Python's zipfile) stores every member,
+            // so a compressed bundle's compressed.jsonl would be what gives it away.
+            &[
+                "--key",
+                key.to_str().unwrap(),
+                "--no-triage",
+                "--compress",
+                "never",
+            ],
         );
         assert_eq!(r.code, 0, "{}", r.stderr);
         Fixture {

@@ -1,7 +1,10 @@
 //! A tampered bundle never verifies: each case below alters a real bundle the way an
 //! attacker or a failing disk would (using Python's zipfile, ssh-keygen and sha256sum,
 //! never fieldkit's own writer) and asserts the exact exit code and the specific problem
-//! `fieldkit verify` names.
+//! `fieldkit verify` names. The t-cases alter a bundle of stored members (`--compress
+//! never`, the form every bundle had before compression); the c-cases a compressed one
+//! (the default), where a Deflate member's stored bytes must be caught even when they
+//! still inflate — to other content under a forged CRC, or to the same content.
 
 mod common;
 
@@ -40,11 +43,22 @@ fn fixture() -> &'static Fixture {
         let (r, bundle) = collect(
             &src,
             &out,
-            &["--key", key.to_str().unwrap(), "--case", "T-1"],
+            &[
+                "--key",
+                key.to_str().unwrap(),
+                "--case",
+                "T-1",
+                "--compress",
+                "never",
+            ],
         );
         assert_eq!(r.code, 0, "{}", r.stderr);
         let out2 = dir.path().join("out2");
-        let (r2, other_bundle) = collect(&src, &out2, &["--key", key.to_str().unwrap()]);
+        let (r2, other_bundle) = collect(
+            &src,
+            &out2,
+            &["--key", key.to_str().unwrap(), "--compress", "never"],
+        );
         assert_eq!(r2.code, 0, "{}", r2.stderr);
         Fixture {
             pubkey: dir.path().join("examiner.pub"),
@@ -472,8 +486,31 @@ fn t20_member_marked_compressed_in_the_central_directory() {
     let v = verify(&b, &[]);
     assert_eq!(v.code, 1, "{}", v.stdout);
     assert!(
+        v.stdout.contains(
+            "[local_header_mismatch] member files/docs/b.txt: local header gives compression \
+             method 0, the central directory 8"
+        ),
+        "{}",
         v.stdout
-            .contains("[compressed_member] member files/docs/b.txt is compressed"),
+    );
+}
+
+#[test]
+fn t20b_member_given_an_unknown_method_in_the_central_directory() {
+    let (_d, b) = copy_bundle();
+    // Method 12 (bzip2): low byte of the method field.
+    ed(&[
+        "cd-set",
+        b.to_str().unwrap(),
+        "files/docs/b.txt",
+        "10",
+        "12",
+    ]);
+    let v = verify(&b, &[]);
+    assert_eq!(v.code, 1, "{}", v.stdout);
+    assert!(
+        v.stdout
+            .contains("[compressed_member] member files/docs/b.txt is compressed with method 12"),
         "{}",
         v.stdout
     );
@@ -584,14 +621,19 @@ fn t25_zip64_size_that_overflows_an_offset_is_rejected_without_a_panic() {
 
 /// A small bundle (three short files) without sidecars: every byte of it must be
 /// protected by the bundle's own checks.
-fn small_bundle() -> (tempfile::TempDir, PathBuf) {
+fn small_bundle(compress: &str) -> (tempfile::TempDir, PathBuf) {
     let d = tempfile::tempdir().unwrap();
     let src = d.path().join("src");
     std::fs::create_dir_all(src.join("d")).unwrap();
     std::fs::write(src.join("d/one.txt"), b"first small file\n").unwrap();
     std::fs::write(src.join("d/two.txt"), b"second small file\n").unwrap();
     std::fs::write(src.join("three.bin"), [0u8, 1, 2, 3, 250, 251, 252]).unwrap();
-    let (r, b) = collect(&src, &d.path().join("out"), &["--case", "M-1"]);
+    std::fs::write(src.join("d/log.txt"), "a log line, again\n".repeat(100)).unwrap();
+    let (r, b) = collect(
+        &src,
+        &d.path().join("out"),
+        &["--case", "M-1", "--compress", compress],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let lone = d.path().join("lone.zip");
     std::fs::copy(&b, &lone).unwrap();
@@ -600,7 +642,24 @@ fn small_bundle() -> (tempfile::TempDir, PathBuf) {
 
 #[test]
 fn no_single_byte_change_anywhere_verifies_hangs_or_panics() {
-    let (d, b) = small_bundle();
+    single_byte_changes("never");
+}
+
+#[test]
+fn no_single_byte_change_anywhere_in_a_compressed_bundle_verifies_hangs_or_panics() {
+    single_byte_changes("auto");
+}
+
+fn single_byte_changes(compress: &str) {
+    let (d, b) = small_bundle(compress);
+    if compress == "auto" {
+        let methods = sh(&format!("unzip -Z -v {} | grep -c 'deflated'", b.display()));
+        assert!(
+            methods.stdout.trim().parse::<u32>().unwrap() >= 3,
+            "the compressed bundle has Deflate members: {}",
+            methods.stdout
+        );
+    }
     let original = std::fs::read(&b).unwrap();
     let v = verify_within(&b, 20);
     assert_eq!(v.code, 0, "the untouched copy verifies: {}", v.stdout);
@@ -751,4 +810,203 @@ fn extract_exit_codes_follow_the_readme_and_a_failure_leaves_nothing_that_looks_
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(x.join("files/docs/a.txt").is_file() && x.join("SHA256SUMS").is_file());
     assert!(!tree_of(&x).iter().any(|p| p.contains(".fieldkit-extract")));
+}
+
+/// A compressed bundle (the default `--compress auto`) of the fixture's files plus a text
+/// log, in a fresh directory with its sidecars.
+fn compressed_bundle() -> (tempfile::TempDir, PathBuf) {
+    static B: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_keep, made) = B.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        std::fs::create_dir_all(src.join("logs")).unwrap();
+        let mut log = String::new();
+        for i in 0..3000 {
+            log.push_str(&format!(
+                "Dec  4 19:{:02}:{:02} host sshd[{}]: Accepted publickey for user{} from 10.0.{}.{}\n",
+                i / 60 % 60,
+                i % 60,
+                4000 + i,
+                i % 17,
+                i % 5,
+                i % 250
+            ));
+        }
+        std::fs::write(src.join("logs/auth.log"), &log).unwrap();
+        write_random(&src.join("blob.bin"), 300_000, 9);
+        let (r, b) = collect(&src, &dir.path().join("out"), &["--case", "C-1"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        (dir, b)
+    });
+    let d = tempfile::tempdir().unwrap();
+    let dst = d.path().join(made.file_name().unwrap());
+    std::fs::copy(made, &dst).unwrap();
+    for ext in [".sha256", ".sig"] {
+        std::fs::copy(sidecar(made, ext), sidecar(&dst, ext)).unwrap();
+    }
+    (d, dst)
+}
+
+/// `unzip -Z -v`'s compression method of one member.
+fn method_of(b: &Path, member: &str) -> String {
+    let z = sh(&format!("unzip -Z -v '{}' '{member}'", b.display()));
+    z.stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("compression method:"))
+        .map(|m| m.trim().to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn c00_the_compressed_bundle_deflates_text_stores_noise_and_passes_every_zip_reader() {
+    let (_d, b) = compressed_bundle();
+    assert_eq!(verify(&b, &[]).code, 0);
+    assert_eq!(method_of(&b, "files/logs/auth.log"), "deflated");
+    assert_eq!(method_of(&b, "files.jsonl"), "deflated");
+    assert_eq!(method_of(&b, "files/blob.bin"), "none (stored)");
+    for always in [
+        "SHA256SUMS",
+        "SHA256SUMS.sig",
+        "signer.pub",
+        "compressed.jsonl",
+    ] {
+        assert_eq!(method_of(&b, always), "none (stored)", "{always}");
+    }
+    let q = b.display();
+    for check in [
+        format!("unzip -tq '{q}'"),
+        format!("python3 -m zipfile -t '{q}'"),
+        format!("7z t '{q}' | grep -q '^Everything is Ok'"),
+    ] {
+        let r = sh(&check);
+        assert_eq!(r.code, 0, "{check}: {}{}", r.stdout, r.stderr);
+    }
+}
+
+#[test]
+fn c01_flipped_byte_in_a_deflated_payload() {
+    let (_d, b) = compressed_bundle();
+    ed(&["flip", b.to_str().unwrap(), "files/logs/auth.log"]);
+    assert_rejected(
+        &b,
+        1,
+        "stored_bytes_mismatch",
+        "member files/logs/auth.log: its stored (Deflate) bytes are",
+    );
+}
+
+#[test]
+fn c02_flipped_byte_in_the_deflated_manifest() {
+    let (_d, b) = compressed_bundle();
+    assert_eq!(method_of(&b, "manifest.json"), "deflated");
+    ed(&["flip", b.to_str().unwrap(), "manifest.json", "40"]);
+    assert_rejected(&b, 1, "stored_bytes_mismatch", "member manifest.json");
+}
+
+#[test]
+fn c03_altered_deflate_data_with_a_forged_crc_passes_unzip_but_not_verify() {
+    let (_d, b) = compressed_bundle();
+    ed(&["deflate-forge", b.to_str().unwrap(), "files/logs/auth.log"]);
+    // Every ZIP reader accepts the forgery: the CRC-32 is the altered content's own.
+    let q = b.display();
+    assert_eq!(sh(&format!("unzip -tq '{q}'")).code, 0);
+    assert_eq!(sh(&format!("python3 -m zipfile -t '{q}'")).code, 0);
+    assert_rejected(
+        &b,
+        1,
+        "hash_mismatch",
+        "member files/logs/auth.log: SHA-256",
+    );
+    assert_rejected(&b, 1, "stored_bytes_mismatch", "files/logs/auth.log");
+    assert_rejected(&b, 1, "record_mismatch", "auth.log");
+}
+
+#[test]
+fn c04_a_changed_bit_no_decoder_reads_is_still_caught() {
+    let (_d, b) = compressed_bundle();
+    let q = b.display();
+    let before = sh(&format!("unzip -p '{q}' files/logs/auth.log | sha256sum"));
+    ed(&["deflate-pad", b.to_str().unwrap(), "files/logs/auth.log"]);
+    let after = sh(&format!("unzip -p '{q}' files/logs/auth.log | sha256sum"));
+    assert_eq!(
+        before.stdout, after.stdout,
+        "the content inflates unchanged"
+    );
+    assert_eq!(sh(&format!("unzip -tq '{q}'")).code, 0);
+    let v = verify(&b, &[]);
+    assert_eq!(v.code, 1, "{}", v.stdout);
+    // Inside the bundle only the stored form says so (content, CRC and records all still
+    // agree); outside it, the sidecars' whole-file hash and signature.
+    let problems: Vec<&str> = v
+        .stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- ["))
+        .filter_map(|l| l.split(']').next())
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            "stored_bytes_mismatch",
+            "sidecar_mismatch",
+            "sidecar_signature"
+        ],
+        "{}",
+        v.stdout
+    );
+}
+
+#[test]
+fn c05_compressed_jsonl_altered() {
+    let (_d, b) = compressed_bundle();
+    ed(&["flip", b.to_str().unwrap(), "compressed.jsonl", "30"]);
+    assert_rejected(&b, 1, "hash_mismatch", "member compressed.jsonl: SHA-256");
+    // The reader refuses the member on its CRC-32 before its lines are compared.
+    assert_rejected(&b, 1, "crc_mismatch", "member compressed.jsonl");
+    assert_rejected(
+        &b,
+        1,
+        "bad_compressed_record",
+        "cannot read member compressed.jsonl",
+    );
+}
+
+#[test]
+fn c06_a_forger_who_stores_every_member_again_leaves_compressed_jsonl_unmatched() {
+    let (_d, b) = compressed_bundle();
+    // Python's zipfile rebuilds the archive with every member stored, content unchanged.
+    rewrite(&b, &[]);
+    assert_rejected(
+        &b,
+        1,
+        "bad_compressed_record",
+        "compressed.jsonl lists more than the 0 deflated member(s)",
+    );
+}
+
+#[test]
+fn c07_compressed_jsonl_naming_another_member() {
+    let (_d, b) = compressed_bundle();
+    // One letter of the member's name changed in place inside compressed.jsonl (stored):
+    // its line no longer binds the member.
+    let offsets: serde_json::Value =
+        serde_json::from_str(&zipedit(&["offsets", b.to_str().unwrap()]).stdout).unwrap();
+    let ds = offsets["compressed.jsonl"][1].as_u64().unwrap() as usize;
+    let mut bytes = std::fs::read(&b).unwrap();
+    let name = b"files/logs/auth.log";
+    let at = ds
+        + bytes[ds..]
+            .windows(name.len())
+            .position(|w| w == name)
+            .unwrap();
+    bytes[at + 11] = b'x';
+    std::fs::write(&b, &bytes).unwrap();
+    // Its CRC-32 forged to match, so its lines are read and compared.
+    ed(&["set-crc", b.to_str().unwrap(), "compressed.jsonl"]);
+    assert_rejected(
+        &b,
+        1,
+        "stored_bytes_mismatch",
+        "compressed.jsonl line 1 records files/logs/xuth.log",
+    );
+    assert_rejected(&b, 1, "hash_mismatch", "member compressed.jsonl");
 }

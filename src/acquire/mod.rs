@@ -119,6 +119,9 @@ pub struct Engine<'a> {
     /// limits, and raise a finding and an alert.
     pub known: Option<&'a crate::hashset::KnownSets>,
     pub keep_known: bool,
+    /// `--compress auto`: a file read into memory is deflated by its worker, before the
+    /// bundle lock is taken (bundle::compress).
+    pub compression: crate::bundle::compress::Compression,
     /// Set by SIGINT/SIGTERM: stop walking, record what is left as interrupted.
     pub interrupt: &'a AtomicBool,
     pub progress: &'a Progress,
@@ -869,13 +872,21 @@ impl Engine<'_> {
             ));
             return (rec, Vec::new());
         }
+        // Deflated here, on this worker's core, not under the bundle lock (a duplicate's
+        // trial is wasted: whether it is one is only known under the lock).
+        let deflated = match (&guard, self.compression) {
+            (None, crate::bundle::compress::Compression::Auto) => {
+                crate::bundle::compress::deflate_if_worth(&memory)
+            }
+            _ => None,
+        };
         let stored = match guard.as_mut() {
             Some(w) => w
                 .end(digests.sha256, bytes)
                 .map_err(|e| format!("{}: {e}", w.part_path().display())),
             None => match shared.writer.lock() {
                 Ok(mut w) => w
-                    .store(rel, &memory, digests.sha256, mtime, size)
+                    .store(rel, &memory, deflated.as_ref(), digests.sha256, mtime, size)
                     .map_err(|e| format!("{}: {e}", w.part_path().display())),
                 Err(_) => Err("bundle writer poisoned".to_string()),
             },

@@ -298,6 +298,9 @@ pub struct Method {
     /// Whether and how volatile state (live/) was captured.
     #[serde(default)]
     pub live_state: String,
+    /// `--compress`: which members are deflated and where their stored form is recorded.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub compression: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

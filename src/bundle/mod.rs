@@ -6,6 +6,7 @@
 //! verification and extraction only read.
 
 pub mod age;
+pub mod compress;
 pub mod extract;
 pub mod image_record;
 pub mod input;
@@ -28,6 +29,9 @@ pub const SIGNER_PUB: &str = "signer.pub";
 pub const REPORT_HTML: &str = "report.html";
 /// CASE/UCO 1.x JSON-LD of the collection (report::case).
 pub const CASE_JSONLD: &str = "case.jsonld";
+/// The stored form of every Deflate member (name, stored size, SHA-256 of the stored
+/// bytes), signed through SHA256SUMS; only in bundles with a Deflate member.
+pub const COMPRESSED_JSONL: &str = "compressed.jsonl";
 pub use writer::{SUMS, SUMS_SIG};
 
 /// Creates `path` (never overwriting: a sidecar or kit seal that already exists is an

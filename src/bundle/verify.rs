@@ -46,6 +46,7 @@ mod sidecar_check;
 mod structure;
 mod zip_read;
 
+pub mod early;
 use records::check_records;
 use sidecar_check::check_sidecars;
 use zip_read::*;
@@ -130,9 +131,18 @@ pub struct Report {
     pub counts: Option<Counts>,
     #[serde(skip)]
     pub whole_sha256: Option<[u8; 32]>,
+    /// Verify-after-write: the bytes from the start of the file that were read back
+    /// from the device while the collection was still running (`early`); the rest was
+    /// read after sealing.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub read_back_early: u64,
     /// Encrypted bundles: SHA-256 of the plain archive inside (what `age -d` gives).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inner_sha256: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Report {
@@ -155,6 +165,7 @@ impl Report {
             case: None,
             counts: None,
             whole_sha256: None,
+            read_back_early: 0,
             inner_sha256: None,
         }
     }
@@ -192,17 +203,29 @@ pub fn verify(path: &Path, opts: &Options) -> Report {
 /// fly with `identities` (bundle::input), and everything below is checked on the plain
 /// archive inside it, the sidecars against the encrypted file.
 pub fn verify_with(path: &Path, opts: &Options, identities: &[super::age::Identity]) -> Report {
-    verify_inner(path, opts, identities, lifecycle::stage_of(path))
+    verify_inner(path, opts, identities, lifecycle::stage_of(path), None)
 }
 
 /// Verify-after-write: the content of a sealed archive that does not have its final name
 /// yet (`NAME.zip.part`), checked as if it had (collect gives it that name only after).
 pub fn verify_written(path: &Path, opts: &Options, identities: &[super::age::Identity]) -> Report {
+    verify_written_after(path, opts, identities, None)
+}
+
+/// `verify_written`, resuming the pass over every byte where the early read-back
+/// (`early`, made while the archive was written) stopped, when it lines up.
+pub fn verify_written_after(
+    path: &Path,
+    opts: &Options,
+    identities: &[super::age::Identity],
+    early: Option<&early::Prefix>,
+) -> Report {
     verify_inner(
         path,
         opts,
         identities,
         (lifecycle::Stage::Final, lifecycle::Names::new(path)),
+        early,
     )
 }
 
@@ -245,6 +268,7 @@ fn verify_inner(
     opts: &Options,
     identities: &[super::age::Identity],
     (stage, life): (lifecycle::Stage, lifecycle::Names),
+    early: Option<&early::Prefix>,
 ) -> Report {
     let mut r = Report::new(path);
     r.trust = opts.trust.describe();
@@ -492,10 +516,17 @@ fn verify_inner(
                 String::from_utf8_lossy(&name_raw).into_owned().into()
             }
         };
-        if method != 0 || csize != size {
+        // Stored (method 0, both sizes equal) or Deflate (method 8, bound by
+        // compressed.jsonl below); nothing else is ever written.
+        if (method == zipwriter::METHOD_STORED && csize != size)
+            || (method != zipwriter::METHOD_STORED && method != zipwriter::METHOD_DEFLATE)
+        {
             r.problem(
                 "compressed_member",
-                format!("member {name} is compressed (method {method}); fieldkit stores members uncompressed"),
+                format!(
+                    "member {name} is compressed with method {method} (sizes {csize}/{size}); \
+                     fieldkit stores members or deflates them (method 8)"
+                ),
             );
         }
         if let Some(field) = noncanonical {
@@ -511,7 +542,7 @@ fn verify_inner(
         // central directory; sizes come from the archive, so the sum is checked.
         let data_end = header_start
             .checked_add(30 + name_raw.len() as u64)
-            .and_then(|x| x.checked_add(size));
+            .and_then(|x| x.checked_add(csize));
         if data_end.is_none_or(|end| end > cd_start) || csize > len {
             r.problem(
                 "impossible_size",
@@ -533,6 +564,8 @@ fn verify_inner(
             data_start: 0,
             size,
             crc,
+            method,
+            csize,
             dos_time,
             dos_date,
             mtime,
@@ -561,6 +594,11 @@ fn verify_inner(
             );
         }
     }
+
+    // The stored forms of Deflate members, checked after the pass over every byte.
+    let forms = names
+        .contains(super::COMPRESSED_JSONL)
+        .then(|| read_member(&mut archive, super::COMPRESSED_JSONL));
 
     // SHA256SUMS, its order, its signature.
     let sums_bytes = read_member(&mut archive, SUMS).unwrap_or_default();
@@ -752,7 +790,28 @@ fn verify_inner(
 
     // The one pass over every byte.
     let entries: Vec<Entry> = entries.into_iter().filter(|e| e.fits).collect();
-    let (whole, passes) = match stream_pass(&mut file, len, &entries, algs) {
+    let resumed = early.and_then(|p| early::resume(p, &entries, algs, len));
+    let pass = match resumed {
+        Some((start, whole, mut passes)) => {
+            r.read_back_early = start;
+            let rest = &entries[passes.len()..];
+            stream_pass(&mut file, len, rest, algs, start, whole).map(|(w, more)| {
+                passes.extend(more);
+                (w, passes)
+            })
+        }
+        None => {
+            if early.is_some() {
+                r.notes.push(
+                    "what was read back while the bundle was written does not line up with \
+                     its central directory: the whole bundle was read back again"
+                        .into(),
+                );
+            }
+            stream_pass(&mut file, len, &entries, algs, 0, Default::default())
+        }
+    };
+    let (whole, passes) = match pass {
         Ok(x) => x,
         Err(e) => {
             r.problem("unreadable", format!("reading {}: {e}", path.display()));
@@ -803,13 +862,13 @@ fn verify_inner(
         }
         // data_start and size fit in the file (checked above), but the sum is still taken
         // with checked arithmetic: offsets and sizes come from the archive.
-        match e.data_start.checked_add(e.size) {
+        match e.data_start.checked_add(e.csize) {
             Some(end) => pos = pos.max(end),
             None => r.problem(
                 "impossible_size",
                 format!(
                     "member {}: data at offset {} with {} bytes ends beyond any file",
-                    e.name, e.data_start, e.size
+                    e.name, e.data_start, e.csize
                 ),
             ),
         }
@@ -841,8 +900,14 @@ fn verify_inner(
     };
     r.sha256 = Some(hex(&whole));
     r.whole_sha256 = Some(whole);
+    structure::check_deflated(forms, &entries, &digests, &mut r);
     let mut by_name: HashMap<&str, (&Entry, &MemberDigest)> = HashMap::new();
     for (e, d) in entries.iter().zip(&digests) {
+        if let Some(why) = &d.inflate_error {
+            // Its content could not be read back: the digests below are of nothing.
+            r.problem("bad_deflate", format!("member {}: {why}", e.name));
+            continue;
+        }
         if d.crc != e.crc {
             r.problem(
                 "crc_mismatch",
@@ -911,6 +976,7 @@ mod tests {
             Some(-5),
             MEMBER_MODE,
             zipwriter::ZIP64_LOCAL_THRESHOLD,
+            crate::bundle::compress::Compression::Never,
         )
         .unwrap();
         w.write_chunk(b"streamed").unwrap();
@@ -941,6 +1007,8 @@ mod tests {
                 data_start: 0,
                 size: rec.size,
                 crc: rec.crc,
+                method: rec.method,
+                csize: rec.csize,
                 dos_time: rec.dos_time,
                 dos_date: rec.dos_date,
                 mtime: rec.mtime,

@@ -1,6 +1,7 @@
 //! The bundle writer: content members under `files/` (each stored once per distinct
-//! content), metadata members, then SHA256SUMS and its signature, then the ZIP's central
-//! directory — in that order, so SHA256SUMS lists every member in archive order.
+//! content), metadata members, `compressed.jsonl` when any member is deflated, then
+//! SHA256SUMS and its signature, then the ZIP's central directory — in that order, so
+//! SHA256SUMS lists every member in archive order.
 //!
 //! Writes the archive as `NAME.zip.part` and seals it (central directory, fsync); the
 //! steps from there to the final name — verify-after-write, sidecars, renames — are
@@ -19,7 +20,9 @@ use anyhow::Context;
 use sha2::{Digest, Sha256};
 
 use super::age;
+use super::compress::{self, Compression, Deflated};
 use super::naming::MemberNames;
+use super::verify::early::{self, EarlyVerifier, Prefix};
 use super::zipwriter::{Output, ZipWriter};
 use crate::hashing::hex;
 use crate::sign::Signer;
@@ -111,6 +114,12 @@ pub struct BundleWriter {
     /// The first write failure: every later operation reports it instead of a confusing
     /// follow-up error, and the archive is never finalized.
     failed: Option<String>,
+    /// `--compress`. Streamed members of an encrypted bundle are spooled, and stored.
+    compression: Compression,
+    /// Verify-after-write overlapping the writing (`verify::early`), and the offset up
+    /// to which it was handed the archive.
+    early: Option<EarlyVerifier>,
+    published: u64,
 }
 
 /// The sealed archive: complete and fsynced, still under its `.part` name.
@@ -129,6 +138,9 @@ pub struct Finished {
     /// file key (for verify-after-write; never written anywhere).
     pub inner_sha256: Option<[u8; 32]>,
     pub file_key: Option<[u8; 16]>,
+    /// What verify-after-write read back while the archive was written (`verify::early`),
+    /// or why it could not; `None` when it was not started.
+    pub early: Option<Result<Prefix, String>>,
 }
 
 impl BundleWriter {
@@ -167,7 +179,54 @@ impl BundleWriter {
             stored_bytes: 0,
             metadata_mtime,
             failed: None,
+            compression: Compression::Never,
+            early: None,
+            published: 0,
         })
+    }
+
+    /// Start reading the archive back while it is written (`verify::early`): plain
+    /// bundles on Linux. Returns whether it started; when it does not, verify-after-write
+    /// reads the whole bundle after sealing, as it always did.
+    pub fn verify_early(&mut self, algs: crate::hashing::AlgSet) -> bool {
+        if !cfg!(target_os = "linux") || self.encrypted.is_some() || self.early.is_some() {
+            return false;
+        }
+        match EarlyVerifier::start(&self.part_path, algs) {
+            Ok(v) => {
+                self.early = Some(v);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Hand the completed members to the early read-back once there are `early::STEP`
+    /// new bytes of them (or any, with `all`).
+    fn publish(&mut self, all: bool) -> io::Result<()> {
+        if self.early.is_none() {
+            return Ok(());
+        }
+        let end = self.zip.completed_end();
+        if end <= self.published || (!all && end - self.published < early::STEP) {
+            return Ok(());
+        }
+        let r = self.zip.seal_to(end);
+        self.note(r)?;
+        if let Some(v) = &self.early {
+            v.publish(end);
+        }
+        self.published = end;
+        Ok(())
+    }
+
+    /// Deflate members from now on where it pays (`compress`), or never.
+    pub fn set_compression(&mut self, c: Compression) {
+        self.compression = c;
+    }
+
+    pub fn compression(&self) -> Compression {
+        self.compression
     }
 
     /// Create `dir/<file_name>.age.part`: the archive is encrypted to `recipients` as it
@@ -227,11 +286,15 @@ impl BundleWriter {
     }
 
     /// Store a file whose bytes are all in memory (or point at its earlier copy);
-    /// `expected_size`: its size as recorded when it was opened.
+    /// `expected_size`: its size as recorded when it was opened; `deflated`: its Deflate
+    /// form, made by the caller outside the lock (`compress::deflate_if_worth`), written
+    /// instead of `data` unless compression is off.
+    #[allow(clippy::too_many_arguments)]
     pub fn store(
         &mut self,
         components: &[&OsStr],
         data: &[u8],
+        deflated: Option<&Deflated>,
         sha256: [u8; 32],
         mtime: Option<i64>,
         expected_size: u64,
@@ -241,13 +304,15 @@ impl BundleWriter {
             return Ok(Stored::Duplicate(existing));
         }
         let name: Arc<str> = self.names.assign(components).into();
+        let deflated = deflated.filter(|_| self.compression == Compression::Auto);
         let r = self
             .zip
-            .add_expected(&name, data, mtime, MEMBER_MODE, expected_size);
+            .add_expected(&name, data, deflated, mtime, MEMBER_MODE, expected_size);
         self.note(r)?;
         self.stored_bytes += data.len() as u64;
         self.sums.push((name.clone(), sha256));
         self.by_content.insert(sha256, name.clone());
+        self.publish(false)?;
         Ok(Stored::New(name))
     }
 
@@ -266,7 +331,9 @@ impl BundleWriter {
             self.open_member = Some(name);
             return Ok(());
         }
-        let r = self.zip.begin(&name, mtime, MEMBER_MODE, expected_size);
+        let r = self
+            .zip
+            .begin(&name, mtime, MEMBER_MODE, expected_size, self.compression);
         self.note(r)?;
         self.open_member = Some(name);
         Ok(())
@@ -319,6 +386,7 @@ impl BundleWriter {
         self.stored_bytes += len;
         self.sums.push((name.clone(), sha256));
         self.by_content.insert(sha256, name.clone());
+        self.publish(false)?;
         Ok(Stored::New(name))
     }
 
@@ -398,10 +466,23 @@ impl BundleWriter {
             anyhow::bail!("internal error: member name {name} used twice");
         }
         let sha: [u8; 32] = Sha256::digest(data).into();
+        let deflated = (self.compression == Compression::Auto && !always_stored(name))
+            .then(|| compress::deflate_if_worth(data))
+            .flatten();
+        let len = data.len() as u64;
         self.zip
-            .add(name, data, self.metadata_mtime, MEMBER_MODE)
+            .add_expected(
+                name,
+                data,
+                deflated.as_ref(),
+                self.metadata_mtime,
+                MEMBER_MODE,
+                len,
+            )
             .with_context(|| format!("{}: writing {name}", self.part_path.display()))?;
         self.sums.push((name.into(), sha));
+        self.publish(false)
+            .with_context(|| format!("{}: writing {name}", self.part_path.display()))?;
         Ok(sha)
     }
 
@@ -442,7 +523,7 @@ impl BundleWriter {
             return Ok(sha);
         }
         self.zip
-            .begin(name, mtime, MEMBER_MODE, len)
+            .begin(name, mtime, MEMBER_MODE, len, self.compression)
             .with_context(ctx)?;
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 1 << 20];
@@ -457,6 +538,7 @@ impl BundleWriter {
         self.zip.end().with_context(ctx)?;
         let sha: [u8; 32] = hasher.finalize().into();
         self.sums.push((name.into(), sha));
+        self.publish(false).with_context(ctx)?;
         Ok(sha)
     }
 
@@ -467,6 +549,14 @@ impl BundleWriter {
     /// verify-after-write needs the hash for its sidecar).
     pub fn finish(mut self, signer: &Signer, hash_whole: bool) -> anyhow::Result<Finished> {
         self.check()?;
+        // Everything but the last members and the central directory goes to the early
+        // read-back now; it reads while they are written and the file is synced.
+        self.publish(true)?;
+        let early = self.early.take();
+        let forms = compressed_jsonl(self.zip.deflated());
+        if !forms.is_empty() {
+            self.add_metadata(super::COMPRESSED_JSONL, forms.as_bytes())?;
+        }
         let mut sums = String::new();
         for (name, sha) in &self.sums {
             sums.push_str(&hex(sha));
@@ -510,6 +600,7 @@ impl BundleWriter {
             Ok(whole)
         })?;
         drop(file);
+        let early = early.map(EarlyVerifier::finish);
         let len = if inner_sha256.is_some() {
             std::fs::metadata(&part).map(|m| m.len()).unwrap_or(len)
         } else {
@@ -523,8 +614,34 @@ impl BundleWriter {
             whole_sha256,
             inner_sha256,
             file_key: self.encrypted,
+            early,
         })
     }
+}
+
+/// Members never deflated: what a reader needs before anything else (the sums, their
+/// signature, the stored forms), and the signer's key.
+pub fn always_stored(name: &str) -> bool {
+    matches!(
+        name,
+        SUMS | SUMS_SIG | super::COMPRESSED_JSONL | super::SIGNER_PUB
+    )
+}
+
+/// `compressed.jsonl`: one line per Deflate member, in archive order.
+pub fn compressed_jsonl(forms: &[super::zipwriter::DeflatedForm]) -> String {
+    let mut out = String::new();
+    for f in forms {
+        let line = serde_json::json!({
+            "member": f.name,
+            "method": "deflate",
+            "stored_size": f.csize,
+            "stored_sha256": hex(&f.stored_sha256),
+        });
+        out.push_str(&line.to_string());
+        out.push('\n');
+    }
+    out
 }
 
 /// Hashes what passes through.

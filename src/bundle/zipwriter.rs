@@ -1,7 +1,8 @@
-//! A minimal ZIP writer for evidence bundles: stored (uncompressed) members only, real
-//! CRC-32s and sizes in both local and central headers, ZIP64 exactly where needed, UTF-8
-//! names (flag bit 11), Unix permissions and an extended-timestamp field with the UTC
-//! modification time.
+//! A minimal ZIP writer for evidence bundles: stored or Deflate members (`compress`
+//! decides which), real CRC-32s and sizes in both local and central headers, ZIP64
+//! exactly where needed, UTF-8 names (flag bit 11), Unix permissions and an
+//! extended-timestamp field with the UTC modification time. A Deflate member's stored
+//! bytes are hashed (SHA-256) as they are written, for the bundle's `compressed.jsonl`.
 //!
 //! Why our own writer instead of the `zip` crate's: collection needs to stream a member
 //! whose final hash decides whether it is kept (a large duplicate is rolled back), to
@@ -20,6 +21,10 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 
+use sha2::{Digest, Sha256};
+
+use super::compress::{self, Compression, Deflated};
+
 const LOCAL_SIG: u32 = 0x0403_4b50;
 const CENTRAL_SIG: u32 = 0x0201_4b50;
 const EOCD_SIG: u32 = 0x0605_4b50;
@@ -28,6 +33,9 @@ const ZIP64_LOCATOR_SIG: u32 = 0x0706_4b50;
 const FLAG_UTF8: u16 = 1 << 11;
 const VERSION_ZIP64: u16 = 45;
 const VERSION_STORED: u16 = 20;
+/// ZIP compression methods fieldkit writes: 0 (stored) and 8 (Deflate).
+pub const METHOD_STORED: u16 = 0;
+pub const METHOD_DEFLATE: u16 = 8;
 /// "Made by" Unix (3) so external attributes carry the mode.
 const MADE_BY: u16 = (3 << 8) | VERSION_ZIP64;
 const U32_MAX: u64 = 0xFFFF_FFFF;
@@ -40,6 +48,10 @@ pub struct Entry {
     pub name: Vec<u8>,
     pub crc: u32,
     pub size: u64,
+    /// `METHOD_STORED` or `METHOD_DEFLATE`.
+    pub method: u16,
+    /// Bytes of member data in the archive (`size` when stored).
+    pub csize: u64,
     /// Offset of the local header.
     pub offset: u64,
     pub dos_time: u16,
@@ -70,6 +82,20 @@ struct Open {
     entry: Entry,
     hasher: crc32fast::Hasher,
     written: u64,
+    /// `Auto`: the first chunk decides (`compress::worth_deflating`).
+    policy: Compression,
+    decided: bool,
+    deflating: Option<Box<compress::StreamDeflater>>,
+}
+
+/// A Deflate member as the archive holds it: what `compressed.jsonl` records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeflatedForm {
+    pub name: String,
+    pub offset: u64,
+    pub csize: u64,
+    /// SHA-256 of the stored (compressed) bytes.
+    pub stored_sha256: [u8; 32],
 }
 
 pub struct ZipWriter<W: Output = File> {
@@ -77,6 +103,10 @@ pub struct ZipWriter<W: Output = File> {
     pos: u64,
     entries: Vec<Entry>,
     open: Option<Open>,
+    deflated: Vec<DeflatedForm>,
+    /// Nothing before this offset is ever written again (`seal_to`): it may already have
+    /// been read back (verify-after-write, `verify::early`).
+    sealed_to: u64,
 }
 
 /// Whether a member's local header carries ZIP64 sizes: when the size recorded for it
@@ -128,6 +158,11 @@ fn extended_timestamp(mtime: Option<i64>) -> Vec<u8> {
     }
 }
 
+/// Length of the extra fields of `e`'s local header (ZIP64 sizes, extended timestamp).
+fn local_extra_len(e: &Entry) -> u64 {
+    (if e.zip64_local { 20 } else { 0 }) + extended_timestamp(e.mtime).len() as u64
+}
+
 /// The local header of `e` exactly as the writer puts it in the archive (for a streamed
 /// member, `crc` and `size` are patched in when it ends).
 pub fn local_header_bytes(e: &Entry) -> Vec<u8> {
@@ -144,7 +179,7 @@ pub fn local_header_bytes(e: &Entry) -> Vec<u8> {
         extra.extend_from_slice(&1u16.to_le_bytes());
         extra.extend_from_slice(&16u16.to_le_bytes());
         extra.extend_from_slice(&e.size.to_le_bytes());
-        extra.extend_from_slice(&e.size.to_le_bytes());
+        extra.extend_from_slice(&e.csize.to_le_bytes());
     }
     extra.extend_from_slice(&extended_timestamp(e.mtime));
     h.extend_from_slice(&(extra.len() as u16).to_le_bytes());
@@ -154,33 +189,33 @@ pub fn local_header_bytes(e: &Entry) -> Vec<u8> {
 }
 
 /// The fields local header and central record share, from "version needed" to the name
-/// length: stored (method 0), UTF-8 names, both sizes equal; `size_in_zip64` puts
-/// 0xFFFFFFFF in the size fields (the sizes are then in the ZIP64 extra field).
+/// length: the method, UTF-8 names, compressed size then size; `size_in_zip64` puts
+/// 0xFFFFFFFF in both size fields (the sizes are then in the ZIP64 extra field).
 fn common_fields(h: &mut Vec<u8>, needed: u16, e: &Entry, size_in_zip64: bool) {
     h.extend_from_slice(&needed.to_le_bytes());
     h.extend_from_slice(&FLAG_UTF8.to_le_bytes());
-    h.extend_from_slice(&0u16.to_le_bytes()); // method: stored
+    h.extend_from_slice(&e.method.to_le_bytes());
     h.extend_from_slice(&e.dos_time.to_le_bytes());
     h.extend_from_slice(&e.dos_date.to_le_bytes());
     h.extend_from_slice(&e.crc.to_le_bytes());
-    let small = if size_in_zip64 {
-        U32_MAX as u32
+    let (csize, size) = if size_in_zip64 {
+        (U32_MAX as u32, U32_MAX as u32)
     } else {
-        e.size as u32
+        (e.csize as u32, e.size as u32)
     };
-    h.extend_from_slice(&small.to_le_bytes());
-    h.extend_from_slice(&small.to_le_bytes());
+    h.extend_from_slice(&csize.to_le_bytes());
+    h.extend_from_slice(&size.to_le_bytes());
     h.extend_from_slice(&(e.name.len() as u16).to_le_bytes());
 }
 
 /// The central directory record of `e` exactly as `finish` writes it.
 pub fn central_record_bytes(e: &Entry) -> Vec<u8> {
-    let need64_size = e.size >= U32_MAX;
+    let need64_size = e.size >= U32_MAX || e.csize >= U32_MAX;
     let need64_off = e.offset >= U32_MAX;
     let mut zip64 = Vec::new();
     if need64_size {
         zip64.extend_from_slice(&e.size.to_le_bytes());
-        zip64.extend_from_slice(&e.size.to_le_bytes());
+        zip64.extend_from_slice(&e.csize.to_le_bytes());
     }
     if need64_off {
         zip64.extend_from_slice(&e.offset.to_le_bytes());
@@ -259,7 +294,31 @@ impl<W: Output> ZipWriter<W> {
             pos: 0,
             entries: Vec::new(),
             open: None,
+            deflated: Vec::new(),
+            sealed_to: 0,
         }
+    }
+
+    /// Where the completed members end: the start of the open member, if any.
+    pub fn completed_end(&self) -> u64 {
+        match &self.open {
+            Some(o) => o.entry.offset,
+            None => self.pos,
+        }
+    }
+
+    /// Hand everything before `at` (at most `completed_end`) to the file and promise
+    /// never to write there again; a later attempt (rolling back a completed member) is
+    /// refused.
+    pub fn seal_to(&mut self, at: u64) -> io::Result<()> {
+        if at > self.completed_end() {
+            return Err(io::Error::other(
+                "internal error: sealing past the completed members",
+            ));
+        }
+        self.out.flush()?;
+        self.sealed_to = self.sealed_to.max(at);
+        Ok(())
     }
 
     /// Bytes written so far (the archive's current length).
@@ -271,19 +330,15 @@ impl<W: Output> ZipWriter<W> {
         self.entries.len()
     }
 
+    /// Every Deflate member written so far, in archive order.
+    pub fn deflated(&self) -> &[DeflatedForm] {
+        &self.deflated
+    }
+
     fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.out.write_all(bytes)?;
         self.pos += bytes.len() as u64;
         Ok(())
-    }
-
-    fn local_header(&mut self, e: &Entry, crc: u32, size: u64) -> io::Result<()> {
-        let h = local_header_bytes(&Entry {
-            crc,
-            size,
-            ..e.clone()
-        });
-        self.put(&h)
     }
 
     fn new_entry(
@@ -307,6 +362,8 @@ impl<W: Output> ZipWriter<W> {
             name: name.as_bytes().to_vec(),
             crc: 0,
             size: 0,
+            method: METHOD_STORED,
+            csize: 0,
             offset: self.pos,
             dos_time,
             dos_date,
@@ -324,32 +381,53 @@ impl<W: Output> ZipWriter<W> {
         mtime: Option<i64>,
         mode: u32,
     ) -> io::Result<()> {
-        self.add_expected(name, data, mtime, mode, data.len() as u64)
+        self.add_expected(name, data, None, mtime, mode, data.len() as u64)
     }
 
     /// `add` for a member whose recorded size (`expected`, see `local_zip64`) may differ
-    /// from what was read.
+    /// from what was read; `deflated`: its Deflate form (`compress::deflate_if_worth`),
+    /// written instead of `data`.
     pub fn add_expected(
         &mut self,
         name: &str,
         data: &[u8],
+        deflated: Option<&Deflated>,
         mtime: Option<i64>,
         mode: u32,
         expected: u64,
     ) -> io::Result<()> {
         let size = data.len() as u64;
         let mut e = self.new_entry(name, mtime, mode, local_zip64(expected, size))?;
-        e.crc = crc32fast::hash(data);
         e.size = size;
-        self.local_header(&e.clone(), e.crc, size)?;
-        self.put(data)?;
+        let body = match deflated {
+            Some(d) => {
+                e.crc = d.crc;
+                e.method = METHOD_DEFLATE;
+                &d.bytes[..]
+            }
+            None => {
+                e.crc = crc32fast::hash(data);
+                data
+            }
+        };
+        e.csize = body.len() as u64;
+        self.put(&local_header_bytes(&e))?;
+        self.put(body)?;
+        if e.method == METHOD_DEFLATE {
+            self.deflated.push(DeflatedForm {
+                name: name.to_string(),
+                offset: e.offset,
+                csize: e.csize,
+                stored_sha256: Sha256::digest(body).into(),
+            });
+        }
         self.entries.push(e);
         Ok(())
     }
 
-    /// Write a whole member whose CRC and size are known, copying exactly `size` bytes
-    /// from `data`: no header is patched afterwards (an encrypted bundle is append-only).
-    /// `expected`: the size recorded before it was read (see `local_zip64`).
+    /// Write a whole stored member whose CRC and size are known, copying exactly `size`
+    /// bytes from `data`: no header is patched afterwards (an encrypted bundle is
+    /// append-only). `expected`: the size recorded before it was read (see `local_zip64`).
     #[allow(clippy::too_many_arguments)]
     pub fn add_known(
         &mut self,
@@ -364,7 +442,8 @@ impl<W: Output> ZipWriter<W> {
         let mut e = self.new_entry(name, mtime, mode, local_zip64(expected, size))?;
         e.crc = crc;
         e.size = size;
-        self.local_header(&e.clone(), crc, size)?;
+        e.csize = size;
+        self.put(&local_header_bytes(&e))?;
         let mut buf = vec![0u8; 1 << 20];
         let mut left = size;
         while left > 0 {
@@ -379,70 +458,124 @@ impl<W: Output> ZipWriter<W> {
 
     /// Start streaming a member; `expected_size` decides whether its local header carries
     /// ZIP64 sizes (a member without them is capped at 4 GiB − 1, see `max_stream_len`).
+    /// With `Compression::Auto` its first chunk decides whether it is deflated.
     pub fn begin(
         &mut self,
         name: &str,
         mtime: Option<i64>,
         mode: u32,
         expected_size: u64,
+        policy: Compression,
     ) -> io::Result<()> {
         // The size is not known yet: 0 (a member without ZIP64 sizes is capped below
-        // 4 GiB, see `max_stream_len`, so the rule holds when it ends).
+        // 4 GiB, see `max_stream_len`, so the rule holds when it ends). The header is
+        // written again, whole, when the member ends: its length does not depend on the
+        // values patched in.
         let e = self.new_entry(name, mtime, mode, local_zip64(expected_size, 0))?;
-        self.local_header(&e, 0, 0)?;
+        self.put(&local_header_bytes(&e))?;
         self.open = Some(Open {
             entry: e,
             hasher: crc32fast::Hasher::new(),
             written: 0,
+            policy,
+            decided: false,
+            deflating: None,
         });
         Ok(())
     }
 
-    /// How many more bytes the open member can take.
+    /// How many more bytes the open member can take. A Deflate member without ZIP64
+    /// sizes keeps a margin below 4 GiB for Deflate's worst-case growth (an eighth,
+    /// `compress::MAX_GROWTH`), so its stored size stays below 4 GiB too.
     pub fn max_stream_len(&self) -> u64 {
         match &self.open {
-            Some(o) if !o.entry.zip64_local => U32_MAX - o.written,
+            Some(o) if !o.entry.zip64_local => {
+                let cap = if o.policy == Compression::Never {
+                    U32_MAX
+                } else {
+                    U32_MAX - compress::MAX_GROWTH
+                };
+                cap.saturating_sub(o.written)
+            }
             Some(_) => u64::MAX,
             None => 0,
         }
     }
 
     pub fn write_chunk(&mut self, data: &[u8]) -> io::Result<()> {
+        let room = self.max_stream_len();
         let Some(open) = self.open.as_mut() else {
             return Err(io::Error::other("no member is open"));
         };
-        if !open.entry.zip64_local && open.written + data.len() as u64 > U32_MAX {
+        if data.len() as u64 > room {
             return Err(io::Error::other("member exceeds 4 GiB without ZIP64 sizes"));
+        }
+        if !open.decided && !data.is_empty() {
+            open.decided = true;
+            if open.policy == Compression::Auto && compress::worth_deflating(data) {
+                open.deflating = Some(Box::new(compress::StreamDeflater::new()));
+            }
         }
         open.hasher.update(data);
         open.written += data.len() as u64;
-        self.out.write_all(data)?;
-        self.pos += data.len() as u64;
+        match open.deflating.as_mut() {
+            Some(d) => {
+                let out = &mut self.out;
+                let mut n = 0u64;
+                d.write(data, &mut |c| {
+                    n += c.len() as u64;
+                    out.write_all(c)
+                })?;
+                self.pos += n;
+            }
+            None => {
+                self.out.write_all(data)?;
+                self.pos += data.len() as u64;
+            }
+        }
         Ok(())
     }
 
-    /// Complete the open member: patch its local header with the real CRC and sizes.
+    /// Complete the open member: its local header is written again, whole, with the
+    /// real method, CRC and sizes.
     pub fn end(&mut self) -> io::Result<()> {
-        let Some(open) = self.open.take() else {
+        let Some(mut open) = self.open.take() else {
             return Err(io::Error::other("no member is open"));
         };
+        let mut stored_sha256 = None;
+        if let Some(mut d) = open.deflating.take() {
+            let out = &mut self.out;
+            let mut n = 0u64;
+            let sha = d.finish(&mut |c| {
+                n += c.len() as u64;
+                out.write_all(c)
+            })?;
+            self.pos += n;
+            stored_sha256 = Some(sha);
+            open.entry.method = METHOD_DEFLATE;
+        }
         let mut e = open.entry;
         e.crc = open.hasher.finalize();
         e.size = open.written;
-        let end = self.pos;
-        self.out.seek(SeekFrom::Start(e.offset + 14))?;
-        self.out.write_all(&e.crc.to_le_bytes())?;
-        if e.zip64_local {
-            // Local ZIP64 extra: header(30) + name + tag(2) + len(2) → usize, csize.
-            self.out
-                .seek(SeekFrom::Start(e.offset + 30 + e.name.len() as u64 + 4))?;
-            self.out.write_all(&e.size.to_le_bytes())?;
-            self.out.write_all(&e.size.to_le_bytes())?;
-        } else {
-            self.out.write_all(&(e.size as u32).to_le_bytes())?;
-            self.out.write_all(&(e.size as u32).to_le_bytes())?;
+        let header_len = 30 + e.name.len() as u64 + local_extra_len(&e);
+        e.csize = self.pos - e.offset - header_len;
+        if !e.zip64_local && e.csize >= U32_MAX {
+            return Err(io::Error::other(
+                "member's stored size exceeds 4 GiB without ZIP64 sizes",
+            ));
         }
+        let end = self.pos;
+        self.out.seek(SeekFrom::Start(e.offset))?;
+        self.out.write_all(&local_header_bytes(&e))?;
         self.out.seek(SeekFrom::Start(end))?;
+        if let Some(sha) = stored_sha256 {
+            self.deflated.push(DeflatedForm {
+                name: String::from_utf8_lossy(&e.name).into_owned(),
+                offset: e.offset,
+                csize: e.csize,
+                stored_sha256: sha,
+            });
+        }
         self.entries.push(e);
         Ok(())
     }
@@ -457,6 +590,12 @@ impl<W: Output> ZipWriter<W> {
                 None => return Ok(()),
             },
         };
+        if offset < self.sealed_to {
+            return Err(io::Error::other(
+                "internal error: rolling back a member that was already read back",
+            ));
+        }
+        self.deflated.retain(|d| d.offset < offset);
         self.out.seek(SeekFrom::Start(offset))?;
         self.pos = offset;
         Ok(())
@@ -503,17 +642,48 @@ mod tests {
         let mut w = ZipWriter::new(File::create(&path).unwrap());
         w.add("a.txt", b"hello", Some(1_700_000_000), 0o100644)
             .unwrap();
-        w.begin("files/dup", None, 0o100644, 10).unwrap();
-        w.write_chunk(b"to be rolled back").unwrap();
+        let text = "an event log line, again and again\n".repeat(4000);
+        w.begin("files/dup", None, 0o100644, 10, Compression::Auto)
+            .unwrap();
+        w.write_chunk(text.as_bytes()).unwrap();
         w.abort().unwrap();
-        w.begin("files/big/ü.bin", Some(0), 0o100644, 3).unwrap();
+        w.begin("files/big/ü.bin", Some(0), 0o100644, 3, Compression::Never)
+            .unwrap();
         w.write_chunk(b"ab").unwrap();
         w.write_chunk(b"c").unwrap();
         w.end().unwrap();
+        // Deflated: streamed (ZIP64 local form) and in memory.
+        w.begin(
+            "log.txt",
+            None,
+            0o100644,
+            ZIP64_LOCAL_THRESHOLD,
+            Compression::Auto,
+        )
+        .unwrap();
+        for part in text.as_bytes().chunks(10_000) {
+            w.write_chunk(part).unwrap();
+        }
+        w.end().unwrap();
+        let d = compress::deflate_if_worth(text.as_bytes()).unwrap();
+        w.add_expected("mem.txt", text.as_bytes(), Some(&d), None, 0o100644, 1)
+            .unwrap();
+        assert_eq!(
+            w.deflated().iter().map(|d| &d.name[..]).collect::<Vec<_>>(),
+            ["log.txt", "mem.txt"]
+        );
         let (_, len) = w.finish().unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().len(), len);
         let mut z = zip::ZipArchive::new(File::open(&path).unwrap()).unwrap();
-        assert_eq!(z.len(), 2);
+        assert_eq!(z.len(), 4);
+        for name in ["log.txt", "mem.txt"] {
+            let mut f = z.by_name(name).unwrap();
+            assert_eq!(f.compression(), zip::CompressionMethod::Deflated);
+            assert!(f.compressed_size() * 10 < f.size());
+            let mut s = String::new();
+            f.read_to_string(&mut s).unwrap();
+            assert_eq!(s, text);
+        }
         let mut s = String::new();
         z.by_name("files/big/ü.bin")
             .unwrap()
@@ -523,6 +693,25 @@ mod tests {
         s.clear();
         z.by_name("a.txt").unwrap().read_to_string(&mut s).unwrap();
         assert_eq!(s, "hello");
+    }
+
+    #[test]
+    fn nothing_before_a_sealed_offset_is_written_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.zip");
+        let mut w = ZipWriter::new(File::create(&path).unwrap());
+        w.add("a.txt", b"kept", None, 0o100644).unwrap();
+        w.begin("b.txt", None, 0o100644, 4, Compression::Never)
+            .unwrap();
+        w.write_chunk(b"open").unwrap();
+        // The open member is not complete: sealing stops at its start.
+        assert!(w.seal_to(w.position()).is_err());
+        let end_of_a = w.completed_end();
+        w.seal_to(end_of_a).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), w.position());
+        // The open member can still be rolled back; a sealed one cannot.
+        w.abort().unwrap();
+        assert!(w.abort().is_err(), "a.txt lies before the sealed offset");
     }
 
     #[test]

@@ -283,6 +283,8 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
         max_file_size,
         threads,
         verify_after_write: !args.no_verify,
+        compression: crate::bundle::compress::Compression::parse(&args.compress)
+            .unwrap_or(crate::bundle::compress::Compression::Auto),
         capture_live: !args.no_live,
         window,
         window_only: args.window_only,
@@ -428,6 +430,7 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
             "timings_seconds": c.timings,
             "verify_after_write": c.verify.as_ref().map(|r| serde_json::json!({
                 "verdict": r.verdict, "problems": r.problems, "members": r.members,
+                "read_back_early_bytes": r.read_back_early,
             })),
             "finalized": c.state.is_none(),
             "state": c.state.as_ref().map(|s| s.code.clone()),
@@ -622,8 +625,16 @@ fn print_summary(
     match &c.verify {
         Some(r) if matches!(r.verdict, Verdict::Valid | Verdict::ValidIncomplete) => writeln!(
             out,
-            "  Verified      OK: {} members re-read from the output device and checked",
-            r.members
+            "  Verified      OK: {} members re-read from the output device and checked{}",
+            r.members,
+            if r.read_back_early > 0 {
+                format!(
+                    " ({} of the file while collecting)",
+                    crate::report::human_bytes(r.read_back_early)
+                )
+            } else {
+                String::new()
+            }
         )?,
         Some(r) => {
             writeln!(out, "  Verified      FAILED ({:?}):", r.verdict)?;

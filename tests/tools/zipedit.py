@@ -19,6 +19,15 @@ usage:
                                                   end record around the longer extra field
   zipedit.py zip64-size BUNDLE MEMBER VALUE       the same in the local header as well (so the
                                                   two agree), moving every later member
+  zipedit.py deflate-forge BUNDLE MEMBER          change one byte of a Deflate member's stored
+                                                  data so that it still inflates, to other content
+                                                  of the same length, and forge the CRC-32 of both
+                                                  headers to match it (unzip -t then passes)
+  zipedit.py deflate-pad BUNDLE MEMBER            flip a bit of a Deflate member's stored data
+                                                  that no decoder reads (padding after its last
+                                                  block): the content inflates unchanged
+  zipedit.py set-crc BUNDLE MEMBER                set the CRC-32 of both headers of a stored
+                                                  member to its data's (forging it after an edit)
   zipedit.py rewrite BUNDLE OUT OP...             rebuild the archive with:
        remove=NAME  add=NAME:FILE  replace=NAME:FILE  rename=OLD:NEW  swap=A:B  dup=NAME
        The rebuilt archive has the headers fieldkit writes (docs/bundle-format.md: stored,
@@ -45,6 +54,52 @@ def flip_at(path, off):
         b = f.read(1)
         f.seek(off)
         f.write(bytes([b[0] ^ 0x01]))
+
+
+def inflate(raw):
+    """Raw Deflate: the content, or None unless the stream ends exactly at the last byte."""
+    d = zlib.decompressobj(-15)
+    try:
+        out = d.decompress(raw) + d.flush()
+    except zlib.error:
+        return None
+    return out if d.eof and not d.unused_data else None
+
+
+def deflate_edit(path, member, forge):
+    """Find the first one-byte change of MEMBER's stored data that inflates to other
+    content of the same length (forge) or to the same content (padding), write it and
+    print its offset. For a forgery, the CRC-32 in both headers is set to the new one."""
+    h, ds, csize = entries(path)[member]
+    data = bytearray(open(path, "rb").read())
+    stored = bytes(data[ds:ds + csize])
+    if struct.unpack("<H", data[h + 8:h + 10])[0] != 8:
+        sys.exit(f"{member}: not deflated")
+    original = inflate(stored)
+    if original is None:
+        sys.exit(f"{member}: its stored data does not inflate")
+    candidates = range(len(stored)) if forge else range(len(stored) - 1, max(len(stored) - 8, -1), -1)
+    for i in candidates:
+        for bit in range(8):
+            changed = bytearray(stored)
+            changed[i] ^= 1 << bit
+            out = inflate(bytes(changed))
+            if out is None:
+                continue
+            if forge and (len(out) != len(original) or out == original):
+                continue
+            if not forge and out != original:
+                continue
+            data[ds + i] = changed[i]
+            if forge:
+                crc = struct.pack("<I", zlib.crc32(out))
+                data[h + 14:h + 18] = crc
+                c = central_offset(path, member)
+                data[c + 16:c + 20] = crc
+            open(path, "wb").write(bytes(data))
+            print(json.dumps({"offset": ds + i, "bit": bit}))
+            return
+    sys.exit(f"{member}: no such one-byte change found")
 
 
 def central_offset(path, member):
@@ -164,6 +219,18 @@ def main():
         with open(path, "r+b") as f:
             f.seek(central_offset(path, args[0]) + 10)
             f.write(struct.pack("<H", 8))
+    elif op == "deflate-forge":
+        deflate_edit(path, args[0], forge=True)
+    elif op == "deflate-pad":
+        deflate_edit(path, args[0], forge=False)
+    elif op == "set-crc":
+        h, ds, csize = entries(path)[args[0]]
+        data = bytearray(open(path, "rb").read())
+        crc = struct.pack("<I", zlib.crc32(bytes(data[ds:ds + csize])))
+        data[h + 14:h + 18] = crc
+        c = central_offset(path, args[0])
+        data[c + 16:c + 20] = crc
+        open(path, "wb").write(bytes(data))
     elif op == "cd-set":
         with open(path, "r+b") as f:
             f.seek(central_offset(path, args[0]) + int(args[1]))

@@ -103,7 +103,8 @@ def parse(path):
         m.l_name = data[off + 30:off + 30 + ln]
         m.l_extra = data[off + 30 + ln:off + 30 + ln + le]
         m.data = contents[m.name.decode()]
-        m.stored = m.data
+        # The bytes the archive holds: the content itself, or its Deflate stream.
+        m.stored = data[off + 30 + ln + le:off + 30 + ln + le + csize]
         m.l_crc = m.c_crc = None  # None: the CRC-32 of the data
         m.l_sizes = m.c_sizes = None  # None: the real sizes; else (csize, usize) as written
         m.descriptor = b""
@@ -192,16 +193,14 @@ def dos_step(field, step):
 
 def zip64_local(a, m):
     """The form fieldkit uses for a member expected to reach 2 GiB, on a small member."""
-    n = len(m.stored)
-    z = struct.pack("<HHQQ", 1, 16, n, n)
+    z = struct.pack("<HHQQ", 1, 16, len(m.data), len(m.stored))
     m.l_extra = z + m.l_extra
     m.l_sizes = (0xFFFFFFFF, 0xFFFFFFFF)
     set_both(m, need=45)
 
 
 def zip64_central(a, m):
-    n = len(m.stored)
-    m.c_extra = struct.pack("<HHQQ", 1, 16, n, n) + m.c_extra
+    m.c_extra = struct.pack("<HHQQ", 1, 16, len(m.data), len(m.stored)) + m.c_extra
     m.c_sizes = (0xFFFFFFFF, 0xFFFFFFFF)
     m.c_need = 45
 
@@ -219,9 +218,9 @@ def deflate(a, m):
 
 def descriptor(with_sig, flag):
     def f(a, m):
-        crc, n = zlib.crc32(m.data), len(m.stored)
+        crc = zlib.crc32(m.data)
         m.descriptor = (struct.pack("<I", 0x08074B50) if with_sig else b"") + \
-            struct.pack("<III", crc, n, n)
+            struct.pack("<III", crc, len(m.stored), len(m.data))
         if flag:
             set_both(m, flags=m.c_flags | 0x0008)
     return f
@@ -297,7 +296,11 @@ def padding_before(data):
 
 def append_byte(a, m):
     m.data = m.data + b"\n"
-    m.stored = m.data
+    if m.l_method == 8:
+        c = zlib.compressobj(1, zlib.DEFLATED, -15)
+        m.stored = c.compress(m.data) + c.flush()
+    else:
+        m.stored = m.data
 
 
 def crc_both(a, m):

@@ -6,7 +6,8 @@
 //!
 //! Owns: member times (each `files/` member carries the modification time its
 //! files.jsonl record gives, every other member the manifest's `times.start_utc`), the
-//! local header's ZIP64 form (decided by the recorded size), the order of members in the
+//! local header's ZIP64 form (decided by the recorded size), each Deflate member's stored
+//! bytes (their size and SHA-256 exactly as `compressed.jsonl` records), the order of members in the
 //! file (the central directory's order, which `verify` holds to SHA256SUMS), and the
 //! armour of SSHSIG files (byte for byte what fieldkit writes). docs/bundle-format.md
 //! ("What binds each byte") lists every field and the rule that binds it. Reads values
@@ -17,7 +18,7 @@ use std::collections::HashMap;
 
 use ssh_key::{LineEnding, SshSig};
 
-use super::{Entry, Report};
+use super::{Entry, MemberDigest, Report};
 use crate::bundle::manifest::Manifest;
 use crate::bundle::naming::FILES_PREFIX;
 use crate::bundle::record::FileRecord;
@@ -48,6 +49,118 @@ impl Bindings {
             });
         }
     }
+}
+
+/// Every Deflate member's stored bytes are bound by `compressed.jsonl` (itself listed in
+/// SHA256SUMS, so signed): the member must be listed, in archive order, with its stored
+/// size and the SHA-256 of its stored bytes, and the file must be exactly the writer's for
+/// the archive's Deflate members. Content that inflates to the signed hash is not enough:
+/// Deflate leaves bits a decoder ignores (padding, a stored block's alignment), and a
+/// changed byte there must be caught too. The members a reader needs first are never
+/// deflated (`writer::always_stored`).
+pub(super) fn check_deflated(
+    forms: Option<Result<Vec<u8>, String>>,
+    entries: &[Entry],
+    digests: &[MemberDigest],
+    r: &mut Report,
+) {
+    use crate::bundle::COMPRESSED_JSONL;
+    let mut expected = Vec::new();
+    for (e, d) in entries.iter().zip(digests) {
+        if e.method != zipwriter::METHOD_DEFLATE {
+            continue;
+        }
+        if crate::bundle::writer::always_stored(&e.name) {
+            r.problem(
+                "compressed_member",
+                format!("member {} is deflated; fieldkit always stores it", e.name),
+            );
+        }
+        expected.push(zipwriter::DeflatedForm {
+            name: e.name.to_string(),
+            offset: e.header_start,
+            csize: e.csize,
+            stored_sha256: d.stored_sha256.unwrap_or_default(),
+        });
+    }
+    let have = match forms {
+        None if expected.is_empty() => return,
+        None => {
+            r.problem(
+                "unbound_compression",
+                format!(
+                    "{} member(s) are deflated (first: {}) but the bundle has no \
+                     {COMPRESSED_JSONL} binding their stored bytes",
+                    expected.len(),
+                    expected[0].name
+                ),
+            );
+            return;
+        }
+        Some(Err(e)) => {
+            r.problem("bad_compressed_record", e);
+            return;
+        }
+        Some(Ok(b)) => b,
+    };
+    let want = crate::bundle::writer::compressed_jsonl(&expected);
+    if have == want.as_bytes() {
+        return;
+    }
+    let text = String::from_utf8_lossy(&have);
+    let mut lines = text.lines();
+    for (i, f) in expected.iter().enumerate() {
+        let line = crate::bundle::writer::compressed_jsonl(std::slice::from_ref(f));
+        match lines.next() {
+            Some(l) if l == line.trim_end() => continue,
+            Some(l) => {
+                let recorded: Option<serde_json::Value> = serde_json::from_str(l).ok();
+                let field = |k: &str| {
+                    recorded
+                        .as_ref()
+                        .and_then(|v| v.get(k))
+                        .map(|v| match v.as_str() {
+                            Some(s) => s.to_string(),
+                            None => v.to_string(),
+                        })
+                        .unwrap_or_else(|| "nothing".into())
+                };
+                r.problem(
+                    "stored_bytes_mismatch",
+                    format!(
+                        "member {}: its stored (Deflate) bytes are {} bytes with SHA-256 {}; \
+                         {COMPRESSED_JSONL} line {} records {} for {} bytes with SHA-256 {}",
+                        f.name,
+                        f.csize,
+                        crate::hashing::hex(&f.stored_sha256),
+                        i + 1,
+                        field("member"),
+                        field("stored_size"),
+                        field("stored_sha256"),
+                    ),
+                );
+                return;
+            }
+            None => {
+                r.problem(
+                    "unbound_compression",
+                    format!(
+                        "member {} is deflated but {COMPRESSED_JSONL} ends before it",
+                        f.name
+                    ),
+                );
+                return;
+            }
+        }
+    }
+    r.problem(
+        "bad_compressed_record",
+        format!(
+            "{COMPRESSED_JSONL} lists more than the {} deflated member(s) of the archive, or \
+             is not in the form fieldkit writes",
+            expected.len()
+        ),
+    );
 }
 
 /// The members in central directory order (the order SHA256SUMS lists) must lie in the

@@ -18,6 +18,10 @@ pub(super) struct Entry {
     pub(super) data_start: u64,
     pub(super) size: u64,
     pub(super) crc: u32,
+    /// `zipwriter::METHOD_STORED` or `METHOD_DEFLATE`, and the bytes the member takes in
+    /// the archive (`size` when stored).
+    pub(super) method: u16,
+    pub(super) csize: u64,
     /// DOS time and date the headers must carry (from the extended timestamp when there
     /// is one), the extended timestamp itself, and which local header forms (without,
     /// with ZIP64 sizes) the central directory record allows.
@@ -37,6 +41,8 @@ impl Entry {
             name: self.name_raw.clone(),
             crc: self.crc,
             size: self.size,
+            method: self.method,
+            csize: self.csize,
             offset: self.header_start,
             dos_time: self.dos_time,
             dos_date: self.dos_date,
@@ -53,6 +59,10 @@ pub(super) struct MemberDigest {
     pub(super) sha1: Option<[u8; 20]>,
     pub(super) md5: Option<[u8; 16]>,
     pub(super) crc: u32,
+    /// A Deflate member: the SHA-256 of its stored bytes, and what is wrong with its
+    /// Deflate stream, if anything (then the content digests above mean nothing).
+    pub(super) stored_sha256: Option<[u8; 32]>,
+    pub(super) inflate_error: Option<String>,
 }
 
 impl MemberDigest {
@@ -63,7 +73,111 @@ impl MemberDigest {
             sha1: d.sha1,
             md5: d.md5,
             crc: crc.finalize(),
+            stored_sha256: None,
+            inflate_error: None,
         }
+    }
+}
+
+/// A Deflate member's data as the pass streams it: every stored byte is hashed and
+/// inflated; the content is hashed as it comes out. The stream must end exactly at the
+/// member's last stored byte and give exactly its recorded size.
+pub(super) struct Inflating {
+    d: flate2::Decompress,
+    stored: sha2::Sha256,
+    out: Vec<u8>,
+    ended: bool,
+    error: Option<String>,
+}
+
+impl Inflating {
+    pub(super) fn new() -> Box<Self> {
+        use sha2::Digest;
+        Box::new(Inflating {
+            d: flate2::Decompress::new(false),
+            stored: sha2::Sha256::new(),
+            out: vec![0u8; 256 << 10],
+            ended: false,
+            error: None,
+        })
+    }
+
+    pub(super) fn feed(
+        &mut self,
+        mut input: &[u8],
+        hasher: &mut MultiHasher,
+        crc: &mut crc32fast::Hasher,
+    ) {
+        use sha2::Digest;
+        self.stored.update(input);
+        while self.error.is_none() && !input.is_empty() {
+            if self.ended {
+                self.error = Some(format!(
+                    "its Deflate stream ends {} bytes before its stored size",
+                    input.len()
+                ));
+                break;
+            }
+            let (in0, out0) = (self.d.total_in(), self.d.total_out());
+            let status = self
+                .d
+                .decompress(input, &mut self.out, flate2::FlushDecompress::None);
+            let used = (self.d.total_in() - in0) as usize;
+            let made = (self.d.total_out() - out0) as usize;
+            hasher.update(&self.out[..made]);
+            crc.update(&self.out[..made]);
+            input = input.get(used..).unwrap_or_default();
+            match status {
+                Ok(flate2::Status::StreamEnd) => self.ended = true,
+                Ok(_) if used == 0 && made == 0 => {
+                    self.error = Some("its Deflate stream makes no progress".into())
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    self.error = Some(format!(
+                        "its Deflate stream is damaged at stored byte {}: {e}",
+                        self.d.total_in()
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Drain what the decoder still holds once every stored byte is in.
+    fn finish(
+        mut self,
+        hasher: &mut MultiHasher,
+        crc: &mut crc32fast::Hasher,
+        size: u64,
+    ) -> ([u8; 32], Option<String>) {
+        use sha2::Digest;
+        while self.error.is_none() && !self.ended {
+            let out0 = self.d.total_out();
+            match self
+                .d
+                .decompress(&[], &mut self.out, flate2::FlushDecompress::Finish)
+            {
+                Ok(status) => {
+                    let made = (self.d.total_out() - out0) as usize;
+                    hasher.update(&self.out[..made]);
+                    crc.update(&self.out[..made]);
+                    if status == flate2::Status::StreamEnd {
+                        self.ended = true;
+                    } else if made == 0 {
+                        self.error =
+                            Some("its Deflate stream does not end within its stored size".into());
+                    }
+                }
+                Err(e) => self.error = Some(format!("its Deflate stream is damaged: {e}")),
+            }
+        }
+        if self.error.is_none() && self.d.total_out() != size {
+            self.error = Some(format!(
+                "its Deflate stream gives {} bytes, not the {size} its headers record",
+                self.d.total_out()
+            ));
+        }
+        (self.stored.finalize().into(), self.error)
     }
 }
 
@@ -207,10 +321,11 @@ pub(super) fn local_header_len(h: &[u8], e: &Entry) -> Result<usize, String> {
 pub(super) fn check_local_header(h: &[u8], e: &Entry) -> Result<Option<String>, String> {
     let le16 = |i: usize| u16::from_le_bytes([h[i], h[i + 1]]);
     let le32 = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
-    if le16(8) != 0 {
+    if le16(8) != e.method {
         return Err(format!(
-            "compression method {} (fieldkit stores members uncompressed)",
-            le16(8)
+            "local header gives compression method {}, the central directory {}",
+            le16(8),
+            e.method
         ));
     }
     let name_len = le16(26) as usize;
@@ -247,10 +362,10 @@ pub(super) fn check_local_header(h: &[u8], e: &Entry) -> Result<Option<String>, 
             i += 4 + len;
         }
     }
-    if csize != e.size || usize_ != e.size {
+    if csize != e.csize || usize_ != e.size {
         return Err(format!(
-            "local header sizes {csize}/{usize_} differ from the central directory's {}",
-            e.size
+            "local header sizes {csize}/{usize_} differ from the central directory's {}/{}",
+            e.csize, e.size
         ));
     }
     // Byte for byte what the writer puts there, given the central directory's record.
@@ -416,6 +531,8 @@ pub(super) fn read_central_directory(
                 name: rec.name_raw.clone(),
                 crc: rec.crc,
                 size: rec.size,
+                method: rec.method,
+                csize: rec.csize,
                 offset: rec.header_start,
                 dos_time: rec.dos_time,
                 dos_date: rec.dos_date,
@@ -484,19 +601,37 @@ pub(super) enum PassState {
         left: u64,
         hasher: Box<MultiHasher>,
         crc: crc32fast::Hasher,
+        inflating: Option<Box<Inflating>>,
     },
 }
 
-/// Parse local headers and hash every member in file order as the chunks stream past.
+pub(super) fn finish_data(
+    mut hasher: Box<MultiHasher>,
+    mut crc: crc32fast::Hasher,
+    inflating: Option<Box<Inflating>>,
+    size: u64,
+) -> MemberDigest {
+    let inflated = inflating.map(|i| i.finish(&mut hasher, &mut crc, size));
+    let mut d = MemberDigest::finish(*hasher, crc);
+    if let Some((stored, error)) = inflated {
+        d.stored_sha256 = Some(stored);
+        d.inflate_error = error;
+    }
+    d
+}
+
+/// Parse local headers and hash every member in file order as the chunks stream past
+/// (the chunks start at offset `start`).
 pub(super) fn member_pass(
     rx: std::sync::mpsc::Receiver<Arc<Vec<u8>>>,
     entries: &[Entry],
     algs: AlgSet,
+    start: u64,
 ) -> Vec<MemberPass> {
     let mut out = vec![MemberPass::default(); entries.len()];
     let mut idx = 0usize;
     let mut state = PassState::Seeking;
-    let mut pos = 0u64;
+    let mut pos = start;
     for chunk in rx {
         let mut off = 0usize;
         while off < chunk.len() && idx < entries.len() {
@@ -542,9 +677,11 @@ pub(super) fn member_pass(
                                 out[idx].altered = altered;
                                 out[idx].local = Some(Ok(e.header_start + need as u64));
                                 state = PassState::Data {
-                                    left: e.size,
+                                    left: e.csize,
                                     hasher: Box::new(MultiHasher::new(algs)),
                                     crc: crc32fast::Hasher::new(),
+                                    inflating: (e.method == zipwriter::METHOD_DEFLATE)
+                                        .then(Inflating::new),
                                 };
                             }
                             Err(msg) => {
@@ -555,19 +692,34 @@ pub(super) fn member_pass(
                         }
                     }
                 }
-                PassState::Data { left, hasher, crc } => {
+                PassState::Data {
+                    left,
+                    hasher,
+                    crc,
+                    inflating,
+                } => {
                     let take = (*left).min(rem as u64) as usize;
-                    hasher.update(&chunk[off..off + take]);
-                    crc.update(&chunk[off..off + take]);
+                    let data = &chunk[off..off + take];
+                    match inflating {
+                        Some(i) => i.feed(data, hasher, crc),
+                        None => {
+                            hasher.update(data);
+                            crc.update(data);
+                        }
+                    }
                     *left -= take as u64;
                     off += take;
                 }
             }
             if let PassState::Data { left: 0, .. } = state
-                && let PassState::Data { hasher, crc, .. } =
-                    std::mem::replace(&mut state, PassState::Seeking)
+                && let PassState::Data {
+                    hasher,
+                    crc,
+                    inflating,
+                    ..
+                } = std::mem::replace(&mut state, PassState::Seeking)
             {
-                out[idx].digest = MemberDigest::finish(*hasher, crc);
+                out[idx].digest = finish_data(hasher, crc, inflating, e.size);
                 idx += 1;
             }
         }
@@ -578,10 +730,11 @@ pub(super) fn member_pass(
         left: 0,
         hasher,
         crc,
+        inflating,
     } = state
         && idx < entries.len()
     {
-        out[idx].digest = MemberDigest::finish(*hasher, crc);
+        out[idx].digest = finish_data(hasher, crc, inflating, entries[idx].size);
     }
     for m in &mut out {
         if m.local.is_none() {
@@ -591,29 +744,33 @@ pub(super) fn member_pass(
     out
 }
 
-/// One sequential read of the whole file, overlapping I/O with hashing: this thread
-/// reads, one thread hashes the whole file, one parses local headers and hashes members.
+/// One sequential read of the file from `start` (0, or where the early read-back of
+/// verify-after-write stopped, `early`), overlapping I/O with hashing: this thread reads,
+/// one thread hashes the whole file (continuing `whole`, the state of the hash of the
+/// bytes before `start`), one parses local headers and hashes members.
 pub(super) fn stream_pass(
     file: &mut BundleInput,
     len: u64,
     entries: &[Entry],
     algs: AlgSet,
+    start: u64,
+    whole: sha2::Sha256,
 ) -> std::io::Result<([u8; 32], Vec<MemberPass>)> {
-    use sha2::{Digest, Sha256};
+    use sha2::Digest;
     const CHUNK: usize = 4 << 20;
-    file.seek(SeekFrom::Start(0))?;
+    file.seek(SeekFrom::Start(start))?;
     let (whole_tx, whole_rx) = std::sync::mpsc::sync_channel::<Arc<Vec<u8>>>(4);
     let (member_tx, member_rx) = std::sync::mpsc::sync_channel::<Arc<Vec<u8>>>(4);
     std::thread::scope(|scope| {
         let whole = scope.spawn(move || {
-            let mut h = Sha256::new();
+            let mut h = whole;
             for chunk in whole_rx {
                 h.update(&chunk[..]);
             }
             <[u8; 32]>::from(h.finalize())
         });
-        let members = scope.spawn(move || member_pass(member_rx, entries, algs));
-        let mut pos = 0u64;
+        let members = scope.spawn(move || member_pass(member_rx, entries, algs, start));
+        let mut pos = start;
         let mut result = Ok(());
         while pos < len {
             let want = (CHUNK as u64).min(len - pos) as usize;
