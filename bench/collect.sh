@@ -3,6 +3,7 @@
 # printed as ratios. Usage: bench/collect.sh [--runs N] [--no-big]
 #   BENCH_DIR (default /var/tmp/fieldkit-bench) holds the corpus and the outputs; the
 #   corpus is ../shared/bench/make-corpus.py's deterministic 1.5 GB, 20,004-file tree.
+#   FIELDKIT: the binary to measure (default target/release/fieldkit, built first).
 # Each timing is the median of N runs with a warm page cache for the source; outputs are
 # deleted and `sync`ed between runs so one run's write-back does not slow the next.
 set -euo pipefail
@@ -19,11 +20,11 @@ done
 BENCH_DIR=${BENCH_DIR:-/var/tmp/fieldkit-bench}
 CORPUS=$BENCH_DIR/corpus
 OUT=$BENCH_DIR/out
-FK=$PWD/target/release/fieldkit
+FK=${FIELDKIT:-$PWD/target/release/fieldkit}
 for t in tar zip hashdeep openssl python3 /usr/bin/time; do
   command -v "$t" >/dev/null || { echo "bench needs $t" >&2; exit 2; }
 done
-cargo build --release --quiet
+[ -n "${FIELDKIT:-}" ] || cargo build --release --quiet
 mkdir -p "$BENCH_DIR"
 if [ ! -f "$CORPUS/images/disk3.raw" ]; then
   echo "generating corpus in $CORPUS ..." >&2
