@@ -1201,21 +1201,33 @@ pub fn collect(
             }
             writer.add_metadata(ACTIONS_JSONL, &act)?;
             writer.add_metadata_stream(FINDINGS_JSONL, findings.reader(), findings.len())?;
-            // CASE/UCO JSON-LD, from the same spooled records, via a temp file on the
-            // output device (one record in memory at a time).
-            {
+            // CASE/UCO JSON-LD, from the same spooled records (one record in memory at a
+            // time): streamed straight into the bundle when its length is surely below
+            // 2 GiB (the bound is then the recorded size that keeps the local header
+            // without ZIP64 sizes, as for its real length), else via a temp file on the
+            // output device, whose exact length decides.
+            let case_findings =
+                crate::report::read_findings(BufReader::new(findings.reader())).findings;
+            let doc = crate::report::case::Doc::prepare(
+                &manifest,
+                BufReader::new(records.reader()),
+                &case_findings,
+                None,
+            )?;
+            let bound = doc.len_bound();
+            if !crate::bundle::zipwriter::local_zip64(bound, 0) {
+                let (_, n) =
+                    crate::report::case::stream(&doc, BufReader::new(records.reader()), |r| {
+                        writer.add_metadata_stream(bundle::CASE_JSONLD, r, bound)
+                    })?;
+                anyhow::ensure!(
+                    n <= bound,
+                    "internal error: case.jsonld is {n} bytes, over its bound of {bound}"
+                );
+            } else {
                 use std::io::{Seek, Write};
-                let case_findings =
-                    crate::report::read_findings(BufReader::new(findings.reader())).findings;
                 let mut tmp = std::io::BufWriter::new(tempfile::tempfile_in(&out_dir)?);
-                crate::report::case::write(
-                    &mut tmp,
-                    &manifest,
-                    BufReader::new(records.reader()),
-                    BufReader::new(records.reader()),
-                    &case_findings,
-                    None,
-                )?;
+                doc.emit(&mut tmp, BufReader::new(records.reader()))?;
                 tmp.flush()?;
                 let mut file = tmp.into_inner().map_err(|e| e.into_error())?;
                 let len = file.stream_position()?;

@@ -153,12 +153,12 @@ fn case_jsonld_of_a_collection_with_findings_and_duplicates_validates_against_ca
             .unwrap()
             .iter()
             .find(|h| h["types:hashMethod"] == alg)
-            .map(|h| h["types:hashValue"]["@value"].clone())
+            .map(|h| h["types:hashValue"].clone())
     };
     assert_eq!(hash("SHA256").unwrap(), eicar_record["sha256"]);
     assert_eq!(hash("MD5").unwrap(), eicar_record["md5"]);
     assert_eq!(
-        eicar_node["core:hasFacet"][0]["observable:modifiedTime"]["@value"],
+        eicar_node["core:hasFacet"][0]["observable:modifiedTime"],
         eicar_record["mtime"]
     );
     // The duplicate points at the stored copy.
@@ -177,12 +177,34 @@ fn case_jsonld_of_a_collection_with_findings_and_duplicates_validates_against_ca
             && ends.contains(&dups[0]["core:target"]["@id"])
     );
     assert_ne!(dups[0]["core:source"]["@id"], dups[0]["core:target"]["@id"]);
-    // Every file is contained in the source.
-    let contained = rels
+    // Every file is contained in the source: one relationship whose sources are the
+    // five file observables.
+    let contained: Vec<_> = rels
         .iter()
         .filter(|r| r["core:kindOfRelationship"] == "Contained_Within")
-        .count();
-    assert_eq!(contained, 5);
+        .collect();
+    assert_eq!(contained.len(), 1, "{contained:#?}");
+    let sources: Vec<_> = contained[0]["core:source"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["@id"].clone())
+        .collect();
+    assert_eq!(sources.len(), 5);
+    for rel in [
+        "a/one.txt",
+        "b/two.txt",
+        "eicar.com",
+        "a/tool",
+        "a/pipe|name.txt",
+    ] {
+        assert!(sources.contains(&by_path[&p(rel)]["@id"]), "{rel}");
+    }
+    let source_folder = files
+        .iter()
+        .find(|n| n["core:hasFacet"][0]["observable:isDirectory"] == true)
+        .expect("the source folder's observable");
+    assert_eq!(contained[0]["core:target"]["@id"], source_folder["@id"]);
     // The known-bad finding is an annotation on the eicar file.
     let notes = nodes_of(&doc, "core:Annotation");
     let bad = notes
@@ -195,11 +217,8 @@ fn case_jsonld_of_a_collection_with_findings_and_duplicates_validates_against_ca
     // Who, when, with what.
     let m = manifest(&bundle);
     let action = nodes_of(&doc, "case-investigation:InvestigativeAction")[0];
-    assert_eq!(
-        action["action:startTime"]["@value"],
-        m["times"]["start_utc"]
-    );
-    assert_eq!(action["action:endTime"]["@value"], m["times"]["end_utc"]);
+    assert_eq!(action["action:startTime"], m["times"]["start_utc"]);
+    assert_eq!(action["action:endTime"], m["times"]["end_utc"]);
     let person = nodes_of(&doc, "identity:Person")[0];
     assert_eq!(person["core:name"], "A. Example");
     assert_eq!(action["action:performer"]["@id"], person["@id"]);
@@ -230,7 +249,7 @@ fn case_jsonld_of_a_collection_with_findings_and_duplicates_validates_against_ca
     let whole = whole.split_whitespace().next().unwrap();
     let bundle_node = nodes_of(&doc, "observable:File")
         .into_iter()
-        .find(|n| n["core:hasFacet"][1]["observable:hash"][0]["types:hashValue"]["@value"] == whole)
+        .find(|n| n["core:hasFacet"][1]["observable:hash"][0]["types:hashValue"] == whole)
         .expect("the bundle's own observable with its sha256");
     assert!(
         bundle_node["core:hasFacet"][0]["observable:fileName"]
