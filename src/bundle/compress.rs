@@ -2,10 +2,12 @@
 //!
 //! Owns the per-member decision and the Deflate encoders; the ZIP layout is
 //! `zipwriter`'s. The decision is cheap and made once per member from its first bytes:
-//! members under `MIN_SIZE` are stored (a few bytes saved at most), anything else is
-//! deflated when a trial on its first `TRIAL` bytes saves at least a tenth. Incompressible
-//! data (media, archives, encrypted containers) therefore costs one 64 KiB trial per
-//! member and is stored as before; an in-memory member whose whole Deflate form turns out
+//! members under `MIN_SIZE` are stored (a few bytes saved at most); a member whose first
+//! `SAMPLE` bytes look random (byte entropy at least `RANDOM_BITS` per byte: media,
+//! archives, encrypted containers, already-compressed data) is stored without a trial, at
+//! the cost of counting 16 KiB; anything else is deflated when a trial on its first `TRIAL`
+//! bytes saves at least a tenth. Incompressible data is therefore stored as before, for
+//! the price of a byte count; an in-memory member whose whole Deflate form turns out
 //! no smaller is stored too. A member is deflated by the worker thread that read it
 //! (in memory, outside the bundle lock) or, streamed, by the thread holding the lock while
 //! the hashing runs beside it (acquire/pipe.rs): both cores work.
@@ -19,8 +21,9 @@ use flate2::{Compress, FlushCompress, Status};
 use sha2::{Digest, Sha256};
 
 /// What the manifest says of `--compress auto` (`method.compression`).
-pub const METHOD: &str = "Deflate (zlib level 1) for members of 512 bytes or more where a trial \
-on their first 64 KiB saves at least a tenth, every other member stored; SHA256SUMS, its \
+pub const METHOD: &str = "Deflate (zlib level 1) for members of 512 bytes or more whose first \
+16 KiB do not look random (byte entropy below 7.5 bits) and where a trial on their first \
+64 KiB saves at least a tenth, every other member stored; SHA256SUMS, its \
 signature, signer.pub and compressed.jsonl always stored. compressed.jsonl lists each \
 Deflate member's stored size and the SHA-256 of its stored bytes; every other hash is of \
 the content as read";
@@ -55,6 +58,10 @@ impl Compression {
 pub const MIN_SIZE: usize = 512;
 /// How much of a member the trial compresses.
 pub const TRIAL: usize = 64 << 10;
+/// How much of a member's start the entropy check counts, and the entropy (bits per byte)
+/// from which it is taken for random: deflate at level 1 saves nothing on such data.
+pub const SAMPLE: usize = 16 << 10;
+pub const RANDOM_BITS: f64 = 7.5;
 /// zlib level: 1 is the fastest and already takes registry hives, event logs and text
 /// to a fraction; higher levels cost several times the CPU for a few percent
 /// (BENCHMARKS.md, "Compression").
@@ -99,10 +106,32 @@ fn deflate_all(data: &[u8]) -> io::Result<Vec<u8>> {
     }
 }
 
-/// Whether a member starting with `first` is deflated: at least `MIN_SIZE` bytes, and the
-/// trial on its first `TRIAL` bytes saves at least a tenth.
+/// Shannon entropy of the byte values of `data`, in bits per byte (0 to 8).
+pub fn byte_entropy(data: &[u8]) -> f64 {
+    let mut counts = [0u32; 256];
+    for &b in data {
+        counts[b as usize] += 1;
+    }
+    let n = data.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// Looks random from its first `SAMPLE` bytes: not worth a trial.
+fn looks_random(first: &[u8]) -> bool {
+    byte_entropy(&first[..first.len().min(SAMPLE)]) >= RANDOM_BITS
+}
+
+/// Whether a member starting with `first` is deflated: at least `MIN_SIZE` bytes, not
+/// random-looking, and the trial on its first `TRIAL` bytes saves at least a tenth.
 pub fn worth_deflating(first: &[u8]) -> bool {
-    if first.len() < MIN_SIZE {
+    if first.len() < MIN_SIZE || looks_random(first) {
         return false;
     }
     let sample = &first[..first.len().min(TRIAL)];
@@ -115,7 +144,7 @@ pub fn worth_deflating(first: &[u8]) -> bool {
 /// The Deflate form of an in-memory member, when it is worth storing that way (and
 /// smaller than the content); `None`: store it as it is.
 pub fn deflate_if_worth(data: &[u8]) -> Option<Deflated> {
-    if data.len() < MIN_SIZE {
+    if data.len() < MIN_SIZE || looks_random(data) {
         return None;
     }
     let bytes = if data.len() <= TRIAL {
@@ -238,6 +267,9 @@ mod tests {
         assert!(deflate_if_worth(&noise(200_000)).is_none());
         assert!(!worth_deflating(&noise(200_000)));
         assert!(deflate_if_worth(&[b'a'; MIN_SIZE - 1]).is_none());
+        assert!(byte_entropy(&noise(SAMPLE)) > 7.9);
+        assert!(byte_entropy(text.as_bytes()) < 5.0);
+        assert_eq!(byte_entropy(&[7u8; 1000]), 0.0);
         assert!(deflate_if_worth(&[b'a'; MIN_SIZE]).is_some());
     }
 
