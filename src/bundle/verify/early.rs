@@ -172,7 +172,7 @@ impl Parser {
                                 size,
                                 hasher: Box::new(MultiHasher::new(self.algs)),
                                 crc: crc32fast::Hasher::new(),
-                                inflating: (method == 8).then(Inflating::new),
+                                inflating: (method == 8).then(|| Inflating::new(size)),
                             };
                         }
                         Ok((method, ..)) => {

@@ -81,17 +81,19 @@ impl MemberDigest {
 
 /// A Deflate member's data as the pass streams it: every stored byte is hashed and
 /// inflated; the content is hashed as it comes out. The stream must end exactly at the
-/// member's last stored byte and give exactly its recorded size.
+/// member's last stored byte and give exactly its recorded size; it is stopped as soon as
+/// it gives more (a crafted stream can inflate a thousandfold: never hashed past the size).
 pub(super) struct Inflating {
     d: flate2::Decompress,
     stored: sha2::Sha256,
     out: Vec<u8>,
     ended: bool,
     error: Option<String>,
+    size: u64,
 }
 
 impl Inflating {
-    pub(super) fn new() -> Box<Self> {
+    pub(super) fn new(size: u64) -> Box<Self> {
         use sha2::Digest;
         Box::new(Inflating {
             d: flate2::Decompress::new(false),
@@ -99,6 +101,7 @@ impl Inflating {
             out: vec![0u8; 256 << 10],
             ended: false,
             error: None,
+            size,
         })
     }
 
@@ -124,6 +127,13 @@ impl Inflating {
                 .decompress(input, &mut self.out, flate2::FlushDecompress::None);
             let used = (self.d.total_in() - in0) as usize;
             let made = (self.d.total_out() - out0) as usize;
+            if self.d.total_out() > self.size {
+                self.error = Some(format!(
+                    "its Deflate stream gives more than the {} bytes its headers record",
+                    self.size
+                ));
+                break;
+            }
             hasher.update(&self.out[..made]);
             crc.update(&self.out[..made]);
             input = input.get(used..).unwrap_or_default();
@@ -157,6 +167,11 @@ impl Inflating {
                 .d
                 .decompress(&[], &mut self.out, flate2::FlushDecompress::Finish)
             {
+                Ok(_) if self.d.total_out() > size => {
+                    self.error = Some(format!(
+                        "its Deflate stream gives more than the {size} bytes its headers record"
+                    ));
+                }
                 Ok(status) => {
                     let made = (self.d.total_out() - out0) as usize;
                     hasher.update(&self.out[..made]);
@@ -681,7 +696,7 @@ pub(super) fn member_pass(
                                     hasher: Box::new(MultiHasher::new(algs)),
                                     crc: crc32fast::Hasher::new(),
                                     inflating: (e.method == zipwriter::METHOD_DEFLATE)
-                                        .then(Inflating::new),
+                                        .then(|| Inflating::new(e.size)),
                                 };
                             }
                             Err(msg) => {
@@ -795,4 +810,50 @@ pub(super) fn stream_pass(
             _ => Err(std::io::Error::other("a hashing thread failed")),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn deflated(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn inflate(stored: &[u8], size: u64) -> (u64, Option<String>) {
+        let mut i = Inflating::new(size);
+        let mut h = MultiHasher::new(AlgSet::default());
+        let mut crc = crc32fast::Hasher::new();
+        for part in stored.chunks(4096) {
+            i.feed(part, &mut h, &mut crc);
+        }
+        let (_, err) = i.finish(&mut h, &mut crc, size);
+        (h.bytes(), err)
+    }
+
+    #[test]
+    fn a_stream_that_inflates_past_its_size_is_stopped_not_hashed_on() {
+        // 64 MiB of zeros in ~64 KiB: a member claiming 1,000 bytes.
+        let bomb = deflated(&vec![0u8; 64 << 20]);
+        let (hashed, err) = inflate(&bomb, 1000);
+        assert!(hashed <= 1000 + (256 << 10) as u64, "{hashed}");
+        assert_eq!(
+            err.as_deref(),
+            Some("its Deflate stream gives more than the 1000 bytes its headers record")
+        );
+        // The honest size passes; a trailing byte does not.
+        let small = deflated(b"evidence, evidence, evidence");
+        assert_eq!(inflate(&small, 28), (28, None));
+        let mut longer = small.clone();
+        longer.push(0);
+        assert!(
+            inflate(&longer, 28)
+                .1
+                .unwrap()
+                .contains("ends 1 bytes before")
+        );
+    }
 }
