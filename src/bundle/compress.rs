@@ -106,26 +106,9 @@ fn deflate_all(data: &[u8]) -> io::Result<Vec<u8>> {
     }
 }
 
-/// Shannon entropy of the byte values of `data`, in bits per byte (0 to 8).
-pub fn byte_entropy(data: &[u8]) -> f64 {
-    let mut counts = [0u32; 256];
-    for &b in data {
-        counts[b as usize] += 1;
-    }
-    let n = data.len() as f64;
-    counts
-        .iter()
-        .filter(|&&c| c > 0)
-        .map(|&c| {
-            let p = f64::from(c) / n;
-            -p * p.log2()
-        })
-        .sum()
-}
-
 /// Looks random from its first `SAMPLE` bytes: not worth a trial.
 fn looks_random(first: &[u8]) -> bool {
-    byte_entropy(&first[..first.len().min(SAMPLE)]) >= RANDOM_BITS
+    crate::triage::entropy::shannon(&first[..first.len().min(SAMPLE)]) >= RANDOM_BITS
 }
 
 /// Whether a member starting with `first` is deflated: at least `MIN_SIZE` bytes, not
@@ -267,9 +250,8 @@ mod tests {
         assert!(deflate_if_worth(&noise(200_000)).is_none());
         assert!(!worth_deflating(&noise(200_000)));
         assert!(deflate_if_worth(&[b'a'; MIN_SIZE - 1]).is_none());
-        assert!(byte_entropy(&noise(SAMPLE)) > 7.9);
-        assert!(byte_entropy(text.as_bytes()) < 5.0);
-        assert_eq!(byte_entropy(&[7u8; 1000]), 0.0);
+        assert!(looks_random(&noise(SAMPLE)));
+        assert!(!looks_random(text.as_bytes()));
         assert!(deflate_if_worth(&[b'a'; MIN_SIZE]).is_some());
     }
 
