@@ -1153,6 +1153,24 @@ ssize_t pread64(int fd, void *buf, size_t count, off_t offset) {
 }
 "#;
 
+/// Verify-after-write read the first 10 MiB back early and names `code` for the member
+/// whose message starts with `start`.
+#[track_caller]
+fn assert_early_problem(v: &serde_json::Value, code: &str, start: &str) {
+    assert!(
+        v["read_back_early_bytes"].as_u64().unwrap() >= 10 << 20,
+        "{v}"
+    );
+    assert!(
+        v["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["code"] == code && p["message"].as_str().unwrap().starts_with(start)),
+        "{v}"
+    );
+}
+
 #[test]
 fn a_bundle_that_reads_back_differently_fails_verify_after_write_with_exit_1() {
     require_tool("gcc", "gcc");
@@ -1268,22 +1286,7 @@ fn a_bundle_that_reads_back_differently_fails_verify_after_write_with_exit_1() {
     let s = r.json();
     let v = &s["verify_after_write"];
     assert_eq!(v["verdict"], "invalid", "{v}");
-    assert!(
-        v["read_back_early_bytes"].as_u64().unwrap() >= 10 << 20,
-        "{v}"
-    );
-    assert!(
-        v["problems"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|p| p["code"] == "hash_mismatch"
-                && p["message"]
-                    .as_str()
-                    .unwrap()
-                    .starts_with("member files/a.txt: SHA-256")),
-        "{v}"
-    );
+    assert_early_problem(v, "hash_mismatch", "member files/a.txt: SHA-256");
     // Without the shim the bundle on the disk verifies.
     let bundle = std::path::PathBuf::from(s["bundle"].as_str().unwrap());
     let lone = t.path().join("lone3.zip");
@@ -1292,22 +1295,7 @@ fn a_bundle_that_reads_back_differently_fails_verify_after_write_with_exit_1() {
     // A compressed bundle the same way: the flip lands in a.txt's Deflate stream.
     let r = early_run("out4", &[], "60");
     let v = &r.json()["verify_after_write"];
-    assert!(
-        v["read_back_early_bytes"].as_u64().unwrap() >= 10 << 20,
-        "{v}"
-    );
-    assert!(
-        v["problems"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|p| p["code"] == "stored_bytes_mismatch"
-                && p["message"]
-                    .as_str()
-                    .unwrap()
-                    .starts_with("member files/a.txt:")),
-        "{v}"
-    );
+    assert_early_problem(v, "stored_bytes_mismatch", "member files/a.txt:");
 }
 
 #[test]
