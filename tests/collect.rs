@@ -1067,6 +1067,7 @@ fn a_closed_stdout_ends_the_output_quietly_with_the_commands_own_exit_status() {
 const FLIP_SHIM: &str = r#"
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -1077,12 +1078,26 @@ const FLIP_SHIM: &str = r#"
 #define MAXFD 65536
 static unsigned char watched[MAXFD];
 
-static void watch(int fd, const char *path) {
-    if (fd < 0 || fd >= MAXFD) return;
+static unsigned char direct_fd[MAXFD];
+
+static int is_bundle(const char *path) {
     size_t n = strlen(path);
     /* The sealed bundle is read back under its .part name (docs/bundle-format.md, "Lifecycle"). */
-    watched[fd] = (n > 4 && strcmp(path + n - 4, ".zip") == 0)
+    return (n > 4 && strcmp(path + n - 4, ".zip") == 0)
         || (n > 9 && strcmp(path + n - 9, ".zip.part") == 0);
+}
+
+static void watch(int fd, const char *path, int flags) {
+    if (fd < 0 || fd >= MAXFD) return;
+    watched[fd] = is_bundle(path);
+    direct_fd[fd] = watched[fd] && (flags & O_DIRECT);
+}
+
+/* FIELDKIT_TEST_REFUSE_DIRECT=open|read: the output file system refuses O_DIRECT on the
+   bundle (EINVAL), at open or at the first read, as tmpfs did before Linux 6.6. */
+static int refuse_direct(const char *when) {
+    const char *r = getenv("FIELDKIT_TEST_REFUSE_DIRECT");
+    return r && strcmp(r, when) == 0;
 }
 
 static void flip(int fd, void *buf, ssize_t n, off_t start) {
@@ -1105,10 +1120,11 @@ static void slow(const char *path) {
         static int (*real)(const char *, int, ...); \
         if (!real) real = dlsym(RTLD_NEXT, #name); \
         slow(path); \
+        if ((flags & O_DIRECT) && is_bundle(path) && refuse_direct("open")) { errno = EINVAL; return -1; } \
         mode_t mode = 0; \
         if (flags & (O_CREAT | O_TMPFILE)) { va_list ap; va_start(ap, flags); mode = va_arg(ap, int); va_end(ap); } \
         int fd = real(path, flags, mode); \
-        watch(fd, path); \
+        watch(fd, path, flags); \
         return fd; \
     }
 OPEN_LIKE(open)
@@ -1119,10 +1135,11 @@ OPEN_LIKE(open64)
         static int (*real)(int, const char *, int, ...); \
         if (!real) real = dlsym(RTLD_NEXT, #name); \
         slow(path); \
+        if ((flags & O_DIRECT) && is_bundle(path) && refuse_direct("open")) { errno = EINVAL; return -1; } \
         mode_t mode = 0; \
         if (flags & (O_CREAT | O_TMPFILE)) { va_list ap; va_start(ap, flags); mode = va_arg(ap, int); va_end(ap); } \
         int fd = real(dirfd, path, flags, mode); \
-        watch(fd, path); \
+        watch(fd, path, flags); \
         return fd; \
     }
 OPENAT_LIKE(openat)
@@ -1131,7 +1148,7 @@ OPENAT_LIKE(openat64)
 int close(int fd) {
     static int (*real)(int);
     if (!real) real = dlsym(RTLD_NEXT, "close");
-    if (fd >= 0 && fd < MAXFD) watched[fd] = 0;
+    if (fd >= 0 && fd < MAXFD) watched[fd] = direct_fd[fd] = 0;
     return real(fd);
 }
 
@@ -1147,6 +1164,7 @@ ssize_t read(int fd, void *buf, size_t count) {
 ssize_t pread64(int fd, void *buf, size_t count, off_t offset) {
     static ssize_t (*real)(int, void *, size_t, off_t);
     if (!real) real = dlsym(RTLD_NEXT, "pread64");
+    if (fd >= 0 && fd < MAXFD && direct_fd[fd] && refuse_direct("read")) { errno = EINVAL; return -1; }
     ssize_t n = real(fd, buf, count, offset);
     flip(fd, buf, n, offset);
     return n;
@@ -1246,7 +1264,7 @@ fn a_bundle_that_reads_back_differently_fails_verify_after_write_with_exit_1() {
     // read again; the run must still fail, naming the member.
     write_random(&src.join("b.bin"), 10 << 20, 1);
     write_random(&src.join("c.bin"), 1 << 20, 2);
-    let early_run = |out: &str, extra: &[&str], flip: &str| {
+    let early_run = |out: &str, extra: &[&str], flip: &str, refuse_direct: &str| {
         let mut cmd = fieldkit();
         cmd.args(["collect", "--json", "--threads", "1", "--source"])
             .arg(&src)
@@ -1256,9 +1274,12 @@ fn a_bundle_that_reads_back_differently_fails_verify_after_write_with_exit_1() {
             .env("LD_PRELOAD", &so)
             .env("FIELDKIT_TEST_FLIP_AT", flip)
             .env("FIELDKIT_TEST_SLOW_OPEN", "/c.bin")
+            .env("FIELDKIT_TEST_REFUSE_DIRECT", refuse_direct)
             .env("FIELDKIT_TEST_PAUSE_AT", "none");
         let r = run_with_timeout(cmd, Duration::from_secs(120));
-        assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+        // Exit 1 when a bit was flipped on read-back, 0 when none was (flip at -1).
+        let flipped = flip != "-1";
+        assert_eq!(r.code, i32::from(flipped), "{}\n{}", r.stdout, r.stderr);
         let phases: Vec<&str> = r
             .stderr
             .lines()
@@ -1282,7 +1303,7 @@ fn a_bundle_that_reads_back_differently_fails_verify_after_write_with_exit_1() {
         );
         r
     };
-    let r = early_run("out3", &["--compress", "never"], "1000");
+    let r = early_run("out3", &["--compress", "never"], "1000", "");
     let s = r.json();
     let v = &s["verify_after_write"];
     assert_eq!(v["verdict"], "invalid", "{v}");
@@ -1293,9 +1314,36 @@ fn a_bundle_that_reads_back_differently_fails_verify_after_write_with_exit_1() {
     std::fs::copy(&bundle, &lone).unwrap();
     assert_eq!(verify(&lone, &[]).code, 0);
     // A compressed bundle the same way: the flip lands in a.txt's Deflate stream.
-    let r = early_run("out4", &[], "60");
+    let r = early_run("out4", &[], "60", "");
     let v = &r.json()["verify_after_write"];
     assert_early_problem(v, "stored_bytes_mismatch", "member files/a.txt:");
+
+    // The early ranges are read with O_DIRECT wherever the output file system takes it
+    // (dd, the oracle, reads a file there with iflag=direct); where it is refused at
+    // open or at the first read (EINVAL, from the shim), they are read through the
+    // dropped page cache instead, and the run is as valid and says which.
+    let probe = t.path().join("probe.bin");
+    std::fs::write(&probe, vec![7u8; 8192]).unwrap();
+    let dd = sh(&format!(
+        "dd if={} of=/dev/null bs=4096 iflag=direct status=none",
+        probe.display()
+    ));
+    for (out, refuse) in [("out5", ""), ("out6", "open"), ("out7", "read")] {
+        let r = early_run(out, &[], "-1", refuse);
+        let v = &r.json()["verify_after_write"];
+        assert_eq!(v["verdict"], "valid", "{v}");
+        assert!(
+            v["read_back_early_bytes"].as_u64().unwrap() >= 10 << 20,
+            "{v}"
+        );
+        let direct = refuse.is_empty() && dd.code == 0;
+        assert_eq!(
+            v["read_back_early_direct"].as_bool(),
+            Some(direct),
+            "refused {refuse:?}, dd iflag=direct exit {}: {v}",
+            dd.code
+        );
+    }
 }
 
 #[test]

@@ -136,6 +136,9 @@ pub struct Report {
     /// read after sealing.
     #[serde(skip_serializing_if = "is_zero")]
     pub read_back_early: u64,
+    /// Those early bytes came through `O_DIRECT`, never from the page cache.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub read_back_early_direct: bool,
     /// Encrypted bundles: SHA-256 of the plain archive inside (what `age -d` gives).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inner_sha256: Option<String>,
@@ -166,6 +169,7 @@ impl Report {
             counts: None,
             whole_sha256: None,
             read_back_early: 0,
+            read_back_early_direct: false,
             inner_sha256: None,
         }
     }
@@ -794,6 +798,7 @@ fn verify_inner(
     let pass = match resumed {
         Some((start, whole, mut passes)) => {
             r.read_back_early = start;
+            r.read_back_early_direct = early.is_some_and(|p| p.direct);
             let rest = &entries[passes.len()..];
             stream_pass(&mut file, len, rest, algs, start, whole).map(|(w, more)| {
                 passes.extend(more);

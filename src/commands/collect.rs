@@ -431,6 +431,7 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
             "verify_after_write": c.verify.as_ref().map(|r| serde_json::json!({
                 "verdict": r.verdict, "problems": r.problems, "members": r.members,
                 "read_back_early_bytes": r.read_back_early,
+                "read_back_early_direct": r.read_back_early_direct,
             })),
             "finalized": c.state.is_none(),
             "state": c.state.as_ref().map(|s| s.code.clone()),
