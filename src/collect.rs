@@ -31,6 +31,8 @@ use crate::source::mounts::MountTable;
 use crate::source::walk::{Avoid, file_id};
 use crate::triage::Analyzer;
 
+mod metadata;
+
 /// Called with the live step's summary as soon as it is known.
 pub type LiveNotice = Box<dyn Fn(&crate::live::LiveSummary) + Send + Sync>;
 
@@ -1171,77 +1173,14 @@ pub fn collect(
     let live_text = live_capture
         .as_ref()
         .map(|lc| crate::live::render_summary(&lc.artifacts));
-    let write_meta =
-        |writer: &mut BundleWriter, output: Output, actions: &[Action]| -> anyhow::Result<()> {
-            use std::io::BufReader;
-            let manifest_json = serde_json::to_vec_pretty(&manifest)?;
-            writer.add_metadata(MANIFEST, &manifest_json)?;
-            // files.jsonl in walk order (the spool keeps where each record lies).
-            let records = output.records.into_contents()?;
-            let findings = number_findings(output.findings.into_contents()?, &out_dir)?;
-            // The report travels inside the bundle; it is built from the same spooled
-            // records, read again from the output device's temp files.
-            let mut report = crate::report::build(
-                manifest.clone(),
-                BufReader::new(records.reader()),
-                BufReader::new(findings.reader()),
-                live_members.clone(),
-                live_text.clone(),
-            );
-            // Its stock-tools recipe names the bundle as collect names it.
-            report.bundle_name = writer
-                .final_path()
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned());
-            writer.add_metadata_stream(FILES_JSONL, records.reader(), records.len())?;
-            let mut act = Vec::new();
-            for a in actions {
-                serde_json::to_writer(&mut act, a)?;
-                act.push(b'\n');
-            }
-            writer.add_metadata(ACTIONS_JSONL, &act)?;
-            writer.add_metadata_stream(FINDINGS_JSONL, findings.reader(), findings.len())?;
-            // CASE/UCO JSON-LD, from the same spooled records (one record in memory at a
-            // time): streamed straight into the bundle when its length is surely below
-            // 2 GiB (the bound is then the recorded size that keeps the local header
-            // without ZIP64 sizes, as for its real length), else via a temp file on the
-            // output device, whose exact length decides.
-            let case_findings =
-                crate::report::read_findings(BufReader::new(findings.reader())).findings;
-            let doc = crate::report::case::Doc::prepare(
-                &manifest,
-                BufReader::new(records.reader()),
-                &case_findings,
-                None,
-            )?;
-            let bound = doc.len_bound();
-            if !crate::bundle::zipwriter::local_zip64(bound, 0) {
-                let (_, n) =
-                    crate::report::case::stream(&doc, BufReader::new(records.reader()), |r| {
-                        writer.add_metadata_stream(bundle::CASE_JSONLD, r, bound)
-                    })?;
-                anyhow::ensure!(
-                    n <= bound,
-                    "internal error: case.jsonld is {n} bytes, over its bound of {bound}"
-                );
-            } else {
-                use std::io::{Seek, Write};
-                let mut tmp = std::io::BufWriter::new(tempfile::tempfile_in(&out_dir)?);
-                doc.emit(&mut tmp, BufReader::new(records.reader()))?;
-                tmp.flush()?;
-                let mut file = tmp.into_inner().map_err(|e| e.into_error())?;
-                let len = file.stream_position()?;
-                file.rewind()?;
-                writer.add_metadata_stream(bundle::CASE_JSONLD, file, len)?;
-            }
-            writer.add_metadata(
-                bundle::REPORT_HTML,
-                crate::report::html::render(&report).as_bytes(),
-            )?;
-            writer.add_metadata(SIGNER_PUB, format!("{public}\n").as_bytes())?;
-            Ok(())
-        };
-    if let Err(e) = write_meta(&mut writer, output, &actions) {
+    let meta = metadata::Metadata {
+        manifest: &manifest,
+        out_dir: &out_dir,
+        live_members: &live_members,
+        live_text: live_text.as_deref(),
+        public: &public,
+    };
+    if let Err(e) = meta.write(&mut writer, output, &actions) {
         return Err(output_failure(format!("{e:#}")));
     }
     crate::bundle::lifecycle::test_phase("metadata");
@@ -1495,28 +1434,6 @@ fn member_info(name: &str, description: &str) -> manifest::MemberInfo {
         name: name.into(),
         description: description.into(),
     }
-}
-
-/// findings.jsonl as it goes in the bundle: the spooled findings in walk order (live
-/// state first), numbered `F000001`, … in that order — a new temp file on the output
-/// device, one finding in memory at a time.
-fn number_findings(
-    spooled: crate::acquire::spool::Contents,
-    out_dir: &Path,
-) -> anyhow::Result<crate::acquire::spool::Contents> {
-    use std::io::BufRead;
-    let mut numbered = Spool::new_in(out_dir)
-        .with_context(|| format!("{}: cannot create a temporary file", out_dir.display()))?;
-    let mut n = 0u64;
-    for line in std::io::BufReader::new(spooled.reader()).split(b'\n') {
-        let line = line.context("reading the findings spool")?;
-        let mut f: crate::finding::Finding =
-            serde_json::from_slice(&line).context("a spooled finding is not valid JSON")?;
-        n += 1;
-        f.id = format!("F{n:06}");
-        numbered.push(&f).context("writing the numbered findings")?;
-    }
-    Ok(numbered.into_contents()?)
 }
 
 #[cfg(test)]
