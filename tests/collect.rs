@@ -1171,6 +1171,20 @@ ssize_t pread64(int fd, void *buf, size_t count, off_t offset) {
 }
 "#;
 
+/// FLIP_SHIM compiled into `dir` (needs gcc).
+fn build_flip_shim(dir: &std::path::Path) -> std::path::PathBuf {
+    let c = dir.join("flip.c");
+    std::fs::write(&c, FLIP_SHIM).unwrap();
+    let so = dir.join("flip.so");
+    let g = sh(&format!(
+        "gcc -shared -fPIC -O1 -o {} {} -ldl",
+        so.display(),
+        c.display()
+    ));
+    assert_eq!(g.code, 0, "{}", g.stderr);
+    so
+}
+
 /// Verify-after-write read the first 10 MiB back early and names `code` for the member
 /// whose message starts with `start`.
 #[track_caller]
@@ -1197,15 +1211,7 @@ fn a_bundle_that_reads_back_differently_fails_verify_after_write_with_exit_1() {
     std::fs::create_dir(&src).unwrap();
     // One member first in the archive: files/a.txt, data from offset 30 + 11 + 9 = 50.
     std::fs::write(src.join("a.txt"), vec![b'e'; 4000]).unwrap();
-    let c = t.path().join("flip.c");
-    std::fs::write(&c, FLIP_SHIM).unwrap();
-    let so = t.path().join("flip.so");
-    let g = sh(&format!(
-        "gcc -shared -fPIC -O1 -o {} {} -ldl",
-        so.display(),
-        c.display()
-    ));
-    assert_eq!(g.code, 0, "{}", g.stderr);
+    let so = build_flip_shim(t.path());
     let out = t.path().join("out");
     // Stored, so that offset 1000 lies inside files/a.txt's data.
     let mut cmd = fieldkit();
@@ -1356,12 +1362,18 @@ fn on_a_terminal_collect_shows_progress_on_stderr_and_prints_the_paper_log_summa
     write_random(&src.join("big.bin"), 64 << 20, 21);
     std::fs::write(src.join("a.txt"), b"small").unwrap();
     std::fs::write(src.join("b.txt"), b"small").unwrap();
+    std::fs::write(src.join("z.txt"), b"small").unwrap();
     let out = t.path().join("out");
     let summary = t.path().join("summary.txt");
+    // The run must outlast a few of the bar's 200 ms frames however fast the machine:
+    // opening z.txt, the last in walk order, takes 2 s (the shim), after big.bin is read.
+    require_tool("gcc", "gcc");
+    let so = build_flip_shim(t.path());
     // script(1) gives fieldkit a pseudo-terminal as stderr; stdout goes to a file, so
     // what script captures is exactly what fieldkit wrote to stderr.
     let cmd = format!(
-        "{} collect --source {} --out {} > {}",
+        "LD_PRELOAD={} FIELDKIT_TEST_SLOW_OPEN=/z.txt {} collect --source {} --out {} > {}",
+        so.display(),
         bin(),
         src.display(),
         out.display(),
@@ -1415,7 +1427,7 @@ fn on_a_terminal_collect_shows_progress_on_stderr_and_prints_the_paper_log_summa
     );
     assert_eq!(
         field("Files"),
-        "2 collected, 1 duplicate, 0 changed while read, 0 skipped, 0 errors, 0 locked (3 considered)"
+        "2 collected, 2 duplicate, 0 changed while read, 0 skipped, 0 errors, 0 locked (4 considered)"
     );
     let read = field("Read");
     let secs: f64 = read
