@@ -1184,7 +1184,7 @@ pub fn collect(
         return Err(output_failure(format!("{e:#}")));
     }
     crate::bundle::lifecycle::test_phase("metadata");
-    let finished = writer
+    let mut finished = writer
         .finish(&req.signer, !req.verify_after_write)
         .map_err(|e| output_failure(format!("{e:#}")))?;
     crate::bundle::lifecycle::test_phase("sealed");
@@ -1213,12 +1213,13 @@ pub fn collect(
             .map(crate::bundle::age::Identity::FileKey)
             .into_iter()
             .collect();
-        let early = match &finished.early {
-            Some(Ok(p)) => Some(p),
-            _ => None,
+        let (early, stopped) = match finished.early.take() {
+            Some(Ok(p)) => (Some(p), None),
+            Some(Err(why)) => (None, Some(why)),
+            None => (None, None),
         };
         let mut r = verify::verify_written_after(&finished.path, &opts, &ids, early);
-        if let Some(Err(why)) = &finished.early {
+        if let Some(why) = stopped {
             r.notes.push(format!(
                 "the early read-back stopped ({why}): the whole bundle was read back after \
                  sealing"

@@ -594,7 +594,7 @@ fn drop_range(file: &File, offset: u64, len: u64) {
 /// `member_pass` would, the whole-file hash state, and how many entries it covered.
 /// `None`: it does not line up, and the whole file must be read.
 pub(super) fn resume(
-    prefix: &Prefix,
+    prefix: Prefix,
     entries: &[Entry],
     algs: AlgSet,
     len: u64,
@@ -610,7 +610,7 @@ pub(super) fn resume(
         return None;
     }
     let mut passes = Vec::with_capacity(covered);
-    for (e, m) in entries.iter().zip(&prefix.members) {
+    for (e, m) in entries.iter().zip(prefix.members) {
         if e.header_start != m.header_start {
             return None;
         }
@@ -620,7 +620,7 @@ pub(super) fn resume(
                 Ok(altered) => {
                     pass.altered = altered;
                     pass.local = Some(Ok(e.header_start + n as u64));
-                    pass.digest = m.digest.clone();
+                    pass.digest = m.digest;
                 }
                 // The member's data was delimited by a header the central directory
                 // contradicts: its digests mean nothing; the full pass judges it.
@@ -630,5 +630,5 @@ pub(super) fn resume(
         }
         passes.push(pass);
     }
-    Some((prefix.len, prefix.whole.clone(), passes))
+    Some((prefix.len, prefix.whole, passes))
 }
