@@ -47,7 +47,8 @@ use std::sync::mpsc;
 use sha2::{Digest, Sha256};
 
 use super::zip_read::{
-    Entry, Inflating, MemberDigest, MemberPass, check_local_header, finish_data, local_header_len,
+    Entry, Inflating, MemberDigest, MemberPass, check_local_header, finish_data, le16,
+    local_header_len, local_sizes,
 };
 use crate::hashing::{AlgSet, MultiHasher};
 
@@ -108,40 +109,12 @@ struct Parser {
     broken: Option<String>,
 }
 
-fn le16(b: &[u8], i: usize) -> u64 {
-    u64::from(u16::from_le_bytes([b[i], b[i + 1]]))
-}
-
-fn le32(b: &[u8], i: usize) -> u64 {
-    u64::from(u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]))
-}
-
 /// Method, stored size and size a complete local header gives.
 fn header_values(h: &[u8]) -> Result<(u16, u64, u64), String> {
-    let (method, mut csize, mut size) = (le16(h, 8) as u16, le32(h, 18), le32(h, 22));
-    if csize == 0xFFFF_FFFF || size == 0xFFFF_FFFF {
-        let name_len = le16(h, 26) as usize;
-        let extra = &h[30 + name_len..];
-        let mut i = 0;
-        let mut found = false;
-        while i + 4 <= extra.len() {
-            let tag = le16(extra, i);
-            let len = le16(extra, i + 2) as usize;
-            if tag == 1 && len >= 16 && i + 20 <= extra.len() {
-                let mut a = [0u8; 8];
-                a.copy_from_slice(&extra[i + 4..i + 12]);
-                size = u64::from_le_bytes(a);
-                a.copy_from_slice(&extra[i + 12..i + 20]);
-                csize = u64::from_le_bytes(a);
-                found = true;
-            }
-            i += 4 + len;
-        }
-        if !found {
-            return Err("a local header with saturated sizes and no ZIP64 field".into());
-        }
+    match local_sizes(h) {
+        (csize, size, true) => Ok((le16(h, 8), csize, size)),
+        _ => Err("a local header with saturated sizes and no ZIP64 field".into()),
     }
-    Ok((method, csize, size))
 }
 
 impl Parser {
@@ -167,7 +140,7 @@ impl Parser {
                     let need = if buf.len() < 30 {
                         30
                     } else {
-                        30 + le16(buf, 26) as usize + le16(buf, 28) as usize
+                        30 + usize::from(le16(buf, 26)) + usize::from(le16(buf, 28))
                     };
                     let take = (need - buf.len()).min(rem.len());
                     buf.extend_from_slice(&rem[..take]);
@@ -177,7 +150,8 @@ impl Parser {
                         break;
                     }
                     let complete = buf.len() >= 30
-                        && buf.len() == 30 + le16(buf, 26) as usize + le16(buf, 28) as usize;
+                        && buf.len()
+                            == 30 + usize::from(le16(buf, 26)) + usize::from(le16(buf, 28));
                     if !complete {
                         continue;
                     }

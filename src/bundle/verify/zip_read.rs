@@ -330,6 +330,29 @@ pub(super) fn local_header_len(h: &[u8], e: &Entry) -> Result<usize, String> {
     Ok(30 + le16(26) + le16(28))
 }
 
+/// The stored size and size a complete local header gives (from its ZIP64 field when
+/// either is saturated), and whether such a saturated size found its ZIP64 field.
+pub(super) fn local_sizes(h: &[u8]) -> (u64, u64, bool) {
+    let (mut csize, mut size) = (u64::from(le32(h, 18)), u64::from(le32(h, 22)));
+    if csize != 0xFFFF_FFFF && size != 0xFFFF_FFFF {
+        return (csize, size, true);
+    }
+    let extra = &h[(30 + usize::from(le16(h, 26))).min(h.len())..];
+    let mut found = false;
+    let mut i = 0;
+    while i + 4 <= extra.len() {
+        let tag = le16(extra, i);
+        let len = usize::from(le16(extra, i + 2));
+        if tag == 1 && len >= 16 && i + 4 + 16 <= extra.len() {
+            size = le64(extra, i + 4);
+            csize = le64(extra, i + 12);
+            found = true;
+        }
+        i += 4 + len;
+    }
+    (csize, size, found)
+}
+
 /// Check a complete local header against the central directory entry: `Err` when it
 /// contradicts the entry (the member cannot be located or trusted), `Ok(Some(..))` when it
 /// agrees on name, CRC and sizes but is not byte for byte the header fieldkit writes.
@@ -345,7 +368,6 @@ pub(super) fn check_local_header(h: &[u8], e: &Entry) -> Result<Option<String>, 
     }
     let name_len = le16(26) as usize;
     let name = &h[30..30 + name_len];
-    let extra = &h[30 + name_len..];
     if name != e.name_raw.as_slice() {
         return Err(format!(
             "local header names it {:?}",
@@ -359,24 +381,7 @@ pub(super) fn check_local_header(h: &[u8], e: &Entry) -> Result<Option<String>, 
             e.crc
         ));
     }
-    let (mut csize, mut usize_) = (le32(18) as u64, le32(22) as u64);
-    if csize == 0xFFFF_FFFF || usize_ == 0xFFFF_FFFF {
-        let mut i = 0;
-        while i + 4 <= extra.len() {
-            let tag = u16::from_le_bytes([extra[i], extra[i + 1]]);
-            let len = u16::from_le_bytes([extra[i + 2], extra[i + 3]]) as usize;
-            if tag == 1 && len >= 16 && i + 4 + 16 <= extra.len() {
-                let v = |o: usize| {
-                    let mut b = [0u8; 8];
-                    b.copy_from_slice(&extra[i + 4 + o..i + 12 + o]);
-                    u64::from_le_bytes(b)
-                };
-                usize_ = v(0);
-                csize = v(8);
-            }
-            i += 4 + len;
-        }
-    }
+    let (csize, usize_, _) = local_sizes(h);
     if csize != e.csize || usize_ != e.size {
         return Err(format!(
             "local header sizes {csize}/{usize_} differ from the central directory's {}/{}",
