@@ -30,7 +30,6 @@ if [ ! -f "$CORPUS/images/disk3.raw" ]; then
   echo "generating corpus in $CORPUS ..." >&2
   python3 ../shared/bench/make-corpus.py "$CORPUS"
 fi
-find "$CORPUS" -type f -print0 | xargs -0 cat > /dev/null   # warm the page cache
 
 declare -A SECS RSS
 measure() {  # name, command...
@@ -38,6 +37,7 @@ measure() {  # name, command...
   local times=() rss=0
   for _ in $(seq "$RUNS"); do
     rm -rf "$OUT"; mkdir -p "$OUT"; sync
+    bench/tools/warm.sh "$CORPUS"   # the source in the page cache (tools/warm.sh: why each run)
     local t0 t1
     t0=$(date +%s.%N)
     /usr/bin/time -o "$BENCH_DIR/time.txt" -f "%M" "$@" > /dev/null

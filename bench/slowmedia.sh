@@ -150,11 +150,10 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print a[int((NR
 echo "slow-media benchmark: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $RUNS runs each (median), fieldkit $("$FK" --version 2>/dev/null | head -1)" >&2
 for w in "${WORKLOADS[@]}"; do
   src=$WIN; [ "$w" = corpus ] && src=$CORPUS
-  find "$src" -type f -print0 | xargs -0 cat > /dev/null   # warm the page cache
   for r in $(seq "$RUNS"); do
     echo "$w: run $r of $RUNS" >&2
     for v in "${VERIFY_MODES[@]}"; do
-      for m in "${MODES[@]}"; do run_one "$w" "$v" "$m"; done
+      for m in "${MODES[@]}"; do bench/tools/warm.sh "$src"; run_one "$w" "$v" "$m"; done
     done
   done
 done

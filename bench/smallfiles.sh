@@ -47,7 +47,6 @@ for i in range(n):
 open(os.path.join(root, ".complete"), "w").close()
 EOF
 fi
-find "$TREE" -type f -print0 | xargs -0 cat > /dev/null   # warm the page cache
 
 declare -A SECS RSS
 measure() {  # name, command...
@@ -55,6 +54,7 @@ measure() {  # name, command...
   local times=() rss=0
   for _ in $(seq "$RUNS"); do
     rm -rf "$OUT"; mkdir -p "$OUT"; sync
+    bench/tools/warm.sh "$TREE"   # the source in the page cache (tools/warm.sh: why each run)
     local t0 t1
     t0=$(date +%s.%N)
     /usr/bin/time -o "$BENCH_DIR/time.txt" -f "%M" "$@" > /dev/null
@@ -83,6 +83,7 @@ printf '  collect / tar cf + sync             %s\n' "$(ratio 'fieldkit collect' 
 if [ "$PERF" = 1 ]; then
   command -v perf >/dev/null || { echo "--perf needs perf (linux-perf)" >&2; exit 2; }
   rm -rf "$OUT"; mkdir -p "$OUT"; sync
+  bench/tools/warm.sh "$TREE"   # the source in the page cache (tools/warm.sh: why each run)
   perf record -q -g -o "$BENCH_DIR/small.perf" -- \
     "$FK" collect --quiet --profile all-files --no-verify --source "$TREE" --out "$OUT" > /dev/null
   echo "perf: top self time, collect --no-verify (children not included):"
@@ -93,6 +94,7 @@ if [ "$PERF" = 1 ]; then
     | grep -E '^ +[0-9]' | head -25 || true
   if command -v strace >/dev/null; then
     rm -rf "$OUT"; mkdir -p "$OUT"; sync
+    bench/tools/warm.sh "$TREE"   # the source in the page cache (tools/warm.sh: why each run)
     echo "syscalls, collect --no-verify (strace -c -f):"
     strace -c -f -o "$BENCH_DIR/small.strace" \
       "$FK" collect --quiet --profile all-files --no-verify --source "$TREE" --out "$OUT" > /dev/null
