@@ -157,6 +157,9 @@ pub struct Collected {
     pub sidecars: Vec<SidecarOutcome>,
     pub manifest: Manifest,
     pub verify: Option<Report>,
+    /// Why files were not collected (status and reason, with counts and examples): the
+    /// report's count over the records files.jsonl holds.
+    pub not_collected: Vec<crate::report::ReasonCount>,
     pub one_time_key: bool,
     pub signer_fingerprint: String,
     pub signer_public: String,
@@ -1180,9 +1183,10 @@ pub fn collect(
         live_text: live_text.as_deref(),
         public: &public,
     };
-    if let Err(e) = meta.write(&mut writer, output, &actions) {
-        return Err(output_failure(format!("{e:#}")));
-    }
+    let not_collected = match meta.write(&mut writer, output, &actions) {
+        Ok(reasons) => reasons,
+        Err(e) => return Err(output_failure(format!("{e:#}"))),
+    };
     crate::bundle::lifecycle::test_phase("metadata");
     let mut finished = writer
         .finish(&req.signer, !req.verify_after_write)
@@ -1268,6 +1272,7 @@ pub fn collect(
         sidecars: fin.sidecars,
         manifest,
         verify: report,
+        not_collected,
         one_time_key: req.signer.one_time,
         signer_fingerprint: req.signer.fingerprint(),
         signer_public: public,

@@ -2,6 +2,10 @@
 //! actions, findings, case.jsonld, report.html and the signer's key, in that order — and
 //! findings.jsonl's numbering.
 //!
+//! Returns why files were not collected, as the report's pass counted them from the
+//! spooled records (the bytes files.jsonl holds), so the end-of-run summary need not
+//! inflate and parse files.jsonl again from the sealed bundle (0.8 s at 200,000 files).
+//!
 //! Owns reading the spooled records for them. The two passes that read every record
 //! before anything is written from it — the report's model and the CASE document's first
 //! pass (its ids and length bound) — run on threads of their own, each with its own
@@ -36,14 +40,14 @@ impl Metadata<'_> {
         writer: &mut BundleWriter,
         output: Output,
         actions: &[Action],
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Vec<crate::report::ReasonCount>> {
         let manifest_json = serde_json::to_vec_pretty(self.manifest)?;
         // files.jsonl in walk order (the spool keeps where each record lies).
         let records = output.records.into_contents()?;
         let findings = number_findings(output.findings.into_contents()?, self.out_dir)?;
         let case_findings =
             crate::report::read_findings(BufReader::new(findings.reader())).findings;
-        std::thread::scope(|scope| -> anyhow::Result<()> {
+        std::thread::scope(|scope| -> anyhow::Result<Vec<crate::report::ReasonCount>> {
             // The report travels inside the bundle; it is built from the same spooled
             // records, read again from the output device's temp files.
             let report_pass = std::thread::Builder::new()
@@ -117,7 +121,7 @@ impl Metadata<'_> {
                 crate::report::html::render(&report).as_bytes(),
             )?;
             writer.add_metadata(SIGNER_PUB, format!("{}\n", self.public).as_bytes())?;
-            Ok(())
+            Ok(report.not_collected)
         })
     }
 }

@@ -392,8 +392,8 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
     } else {
         exit::OK
     };
-    // What the findings mean and why files were not collected, read back from the sealed
-    // bundle (titles and reason codes only, never evidence).
+    // What the findings mean, read back from the sealed bundle (titles only, never
+    // evidence); why files were not collected, as the seal's report pass counted it.
     let identities: Vec<crate::bundle::age::Identity> = c
         .file_key
         .map(|k| vec![crate::bundle::age::Identity::FileKey(k)])
@@ -401,11 +401,8 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
     let findings = read_back(&c.bundle, &identities, crate::bundle::FINDINGS_JSONL, |r| {
         crate::report::summary::FindingsSummary::from_jsonl(r)
     });
-    let reasons = read_back(&c.bundle, &identities, crate::bundle::FILES_JSONL, |r| {
-        crate::report::reasons_from_jsonl(r)
-    })
-    .unwrap_or_default();
-    let scope = crate::report::scope::scope(m, &reasons, verdict);
+    let reasons = &c.not_collected;
+    let scope = crate::report::scope::scope(m, reasons, verdict);
     // Loud, on stderr, also with --quiet and --json: a responder must be stopped here.
     for w in &scope.warnings {
         say!("fieldkit: WARNING: {w}");

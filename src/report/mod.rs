@@ -280,20 +280,6 @@ pub fn build_with_findings(
     }
 }
 
-/// Why files were not collected, tallied from a `files.jsonl` stream (status, reason →
-/// count), most frequent first: what `collect`'s summary reads back from the bundle.
-pub fn reasons_from_jsonl(files_jsonl: impl BufRead) -> Vec<ReasonCount> {
-    let mut reasons: BTreeMap<(String, String), ReasonCount> = BTreeMap::new();
-    let _ = for_each_line(files_jsonl, |line| {
-        if let Ok(rec) = serde_json::from_slice::<FileRecord>(line) {
-            add_reason(&mut reasons, &rec);
-        }
-    });
-    let mut v: Vec<ReasonCount> = reasons.into_values().collect();
-    v.sort_by_key(|r| std::cmp::Reverse(r.count));
-    v
-}
-
 fn add_reason(reasons: &mut BTreeMap<(String, String), ReasonCount>, rec: &FileRecord) {
     let status = rec.status.unwrap_or(Status::Error);
     if matches!(status, Status::Collected | Status::Duplicate) {
