@@ -269,6 +269,117 @@ impl Rec<'_> {
             .or(self.path_display.as_deref())
             .unwrap_or_default()
     }
+
+    /// This record with every text it has empty and every number it has 0: what its
+    /// nodes are made of besides the record's own values (`Shape`).
+    fn blank(&self) -> Rec<'static> {
+        let empty = |v: &Option<Cow<'_, str>>| v.as_ref().map(|_| Cow::Borrowed(""));
+        Rec {
+            path: Some(Cow::Borrowed("")),
+            path_display: None,
+            status: self.status,
+            member: empty(&self.member),
+            duplicate_of: empty(&self.duplicate_of),
+            size: self.size.map(|_| 0),
+            bytes_read: self.bytes_read.map(|_| 0),
+            sha256: empty(&self.sha256),
+            sha1: empty(&self.sha1),
+            md5: empty(&self.md5),
+            mtime: empty(&self.mtime),
+            atime: empty(&self.atime),
+            ctime: empty(&self.ctime),
+            btime: empty(&self.btime),
+            rules: vec![Cow::Borrowed(""); self.rules.len()],
+        }
+    }
+
+    /// What this record's own values add to the nodes of its blank (`file_nodes` writes
+    /// each once; the path twice, as the file's path and, its last part, its name; of
+    /// `member` and `duplicate_of`, the description names the member when there is one).
+    fn text_len(&self) -> u64 {
+        let path = self.display();
+        let named = self.member.as_deref().or(self.duplicate_of.as_deref());
+        let texts = [
+            Some(path),
+            Some(file_name(path)),
+            named,
+            self.sha256.as_deref(),
+            self.sha1.as_deref(),
+            self.md5.as_deref(),
+            self.mtime.as_deref(),
+            self.atime.as_deref(),
+            self.ctime.as_deref(),
+            self.btime.as_deref(),
+        ];
+        let digits = |v: Option<u64>| v.map_or(0, |v| u64::from(v.checked_ilog10().unwrap_or(0)));
+        texts
+            .into_iter()
+            .flatten()
+            .chain(self.rules.iter().map(|r| r.as_ref()))
+            .map(escaped_extra)
+            .sum::<u64>()
+            + digits(self.size)
+            + digits(self.bytes_read)
+    }
+}
+
+/// Which parts a file's nodes have, besides their lengths: records of one shape give
+/// nodes that differ only in the texts and numbers `Rec::text_len` measures.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Shape {
+    status: Option<Status>,
+    /// Bits: member, duplicate_of, size, bytes_read, sha256, sha1, md5, mtime, atime,
+    /// ctime, btime.
+    present: u16,
+    rules: usize,
+    /// Digits of the file's number (it is in every node's IRI).
+    digits: u32,
+}
+
+impl Shape {
+    fn of(r: &Rec<'_>, n: u64) -> Shape {
+        let present = [
+            r.member.is_some(),
+            r.duplicate_of.is_some(),
+            r.size.is_some(),
+            r.bytes_read.is_some(),
+            r.sha256.is_some(),
+            r.sha1.is_some(),
+            r.md5.is_some(),
+            r.mtime.is_some(),
+            r.atime.is_some(),
+            r.ctime.is_some(),
+            r.btime.is_some(),
+        ]
+        .iter()
+        .enumerate()
+        .fold(0u16, |bits, (i, &p)| bits | (u16::from(p) << i));
+        Shape {
+            status: r.status,
+            present,
+            rules: r.rules.len(),
+            digits: n.checked_ilog10().unwrap_or(0) + 1,
+        }
+    }
+
+    /// A file number with the digits of this shape's.
+    fn number(&self) -> u64 {
+        10u64.saturating_pow(self.digits - 1)
+    }
+}
+
+/// The bytes `s` adds to a JSON document beyond an empty string's `""`: serde_json
+/// writes `"` and `\` as two characters, the controls with a short escape (`\b`, `\t`,
+/// `\n`, `\f`, `\r`) as two and the other controls as six (`\u00XX`), and every other
+/// byte as it is.
+fn escaped_extra(s: &str) -> u64 {
+    s.bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | 0x08 | 0x09 | 0x0a | 0x0c | 0x0d => 2,
+            0x00..=0x1f => 6,
+            _ => 1,
+        })
+        .sum()
 }
 
 #[derive(Serialize)]
@@ -434,9 +545,16 @@ impl<'a> Doc<'a> {
         };
         // Every file's nodes are measured as written (a duplicate's as if its stored copy
         // were found, with the longest number), then the parts before and after them.
+        // A file's nodes are the nodes of its shape (which fields it has, how many rules,
+        // how many digits its number has) with every text empty and every number 0 —
+        // measured once per shape by writing them — plus, for each text, the length its
+        // escaped form adds and, for each number, its digits beyond the first; and the
+        // annotations of the findings about it, written out. Writing every file's nodes
+        // to count them took as long as writing the document.
         let counting = doc.ids.counting();
         let mut counter = Counter(0);
         let mut annotated = vec![false; findings.len()];
+        let mut shapes: HashMap<Shape, u64> = HashMap::new();
         let mut n = 0u64;
         let mut failure = None;
         let (_, err) = super::for_each_line(files_jsonl_first, |line| {
@@ -451,11 +569,33 @@ impl<'a> Doc<'a> {
                 doc.stored.insert(m.to_string(), n);
             }
             let dup = r.duplicate_of.as_ref().map(|_| UNKNOWN_TARGET);
+            let shape = Shape::of(&r, n);
+            let empty = match shapes.get(&shape) {
+                Some(&len) => len,
+                None => {
+                    let mut c = Counter(0);
+                    let mut g = Graph {
+                        out: &mut c,
+                        first: false,
+                    };
+                    let blank = r.blank();
+                    if let Err(e) =
+                        doc.file_nodes(&counting, &mut g, shape.number(), &blank, dup, None)
+                    {
+                        failure = Some(e);
+                        return;
+                    }
+                    shapes.insert(shape, c.0);
+                    c.0
+                }
+            };
+            counter.0 += empty + r.text_len();
             let mut g = Graph {
                 out: &mut counter,
                 first: false,
             };
-            if let Err(e) = doc.file_nodes(&counting, &mut g, n, &r, dup, &mut annotated) {
+            let fid = counting.iri(&format!("file-{n}"));
+            if let Err(e) = doc.annotations(&counting, &mut g, r.display(), &fid, &mut annotated) {
                 failure = Some(e);
             }
         });
@@ -518,7 +658,7 @@ impl<'a> Doc<'a> {
                 .as_deref()
                 .and_then(|d| self.stored.get(d))
                 .copied();
-            match self.file_nodes(ids, &mut g, n, &r, dup, &mut annotated) {
+            match self.file_nodes(ids, &mut g, n, &r, dup, Some(&mut annotated)) {
                 Ok(()) => written.files += 1,
                 Err(e) => failure = Some(e),
             }
@@ -536,7 +676,8 @@ impl<'a> Doc<'a> {
     }
 
     /// The nodes of the `n`-th file: the file with its two facets, its `Duplicate_Of`
-    /// relationship to the `dup`-th file, the annotations of the findings about it.
+    /// relationship to the `dup`-th file, and (given where to mark them) the annotations
+    /// of the findings about it.
     fn file_nodes(
         &self,
         ids: &Ids,
@@ -544,7 +685,7 @@ impl<'a> Doc<'a> {
         n: u64,
         r: &Rec<'_>,
         dup: Option<u64>,
-        annotated: &mut [bool],
+        annotated: Option<&mut [bool]>,
     ) -> io::Result<()> {
         let fid = ids.iri(&format!("file-{n}"));
         let path = r.display();
@@ -607,9 +748,24 @@ impl<'a> Doc<'a> {
                 description: "same SHA-256: the content is stored once",
             })?;
         }
+        match annotated {
+            Some(annotated) => self.annotations(ids, g, path, &fid, annotated),
+            None => Ok(()),
+        }
+    }
+
+    /// The annotations of the findings about `path`, on the file node `fid`.
+    fn annotations(
+        &self,
+        ids: &Ids,
+        g: &mut Graph<'_>,
+        path: &str,
+        fid: &str,
+        annotated: &mut [bool],
+    ) -> io::Result<()> {
         for &i in self.by_path.get(path).map(Vec::as_slice).unwrap_or(&[]) {
             annotated[i] = true;
-            g.node(&annotation(ids, &self.findings[i], i, &fid))?;
+            g.node(&annotation(ids, &self.findings[i], i, fid))?;
         }
         Ok(())
     }
@@ -956,6 +1112,105 @@ mod tests {
         assert_eq!(w.files, 4);
         let empty = emitted(&m, "");
         assert_eq!(empty.0, empty.1.len() as u64);
+    }
+
+    /// The length measured from each record's shape and texts is the length written, on
+    /// records of every shape: texts with quotes, backslashes, every control character
+    /// and non-ASCII, fields missing in every combination, numbers of 1 to 20 digits,
+    /// 0 to 3 rules, findings about some of the paths (their annotations), and enough
+    /// records that the file numbers reach three digits.
+    #[test]
+    fn the_measured_length_is_the_written_length_for_records_of_every_shape() {
+        let m = manifest();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        const PIECES: [&str; 12] = [
+            "a", "\"", "\\", "\u{0}", "\u{1f}", "\n", "\t", "\u{8}", "\u{c}", "é", "😀", "/",
+        ];
+        let text = |next: &mut dyn FnMut() -> u64| -> String {
+            let n = next() % 6;
+            (0..n).map(|_| PIECES[(next() % 12) as usize]).collect()
+        };
+        let statuses = ["collected", "changed", "duplicate", "known_good"];
+        let mut lines = Vec::new();
+        let mut findings = Vec::new();
+        let mut excess = 0u64;
+        for i in 0..300u64 {
+            let bits = next();
+            let mut rec = serde_json::Map::new();
+            let path = format!("/src/{}/{}{i}", text(&mut next), text(&mut next));
+            rec.insert("path".into(), json!(path));
+            // The first ten store the members the duplicates below name.
+            let status = if i < 10 {
+                "collected"
+            } else {
+                statuses[(bits % 4) as usize]
+            };
+            rec.insert("status".into(), json!(status));
+            if i < 10 {
+                rec.insert("member".into(), json!(format!("files/m{i}")));
+            }
+            rec.insert("sha256".into(), json!(text(&mut next)));
+            let mut opt = |key: &str, bit: u32, v: Value| {
+                if bits >> bit & 1 == 1 {
+                    rec.insert(key.into(), v);
+                }
+            };
+            if i >= 10 {
+                opt("member", 2, json!(format!("files/r/{}", text(&mut next))));
+                let target = next() % 10;
+                if bits >> 3 & 1 == 1 {
+                    // Measured with the longest number a target could have (20 digits).
+                    excess += 20 - (target + 1).to_string().len() as u64;
+                }
+                opt("duplicate_of", 3, json!(format!("files/m{target}")));
+            }
+            opt("size", 4, json!(next() >> (next() % 64)));
+            opt("bytes_read", 5, json!(next() >> (next() % 64)));
+            opt("sha1", 6, json!(text(&mut next)));
+            opt("md5", 7, json!(text(&mut next)));
+            opt("mtime", 8, json!(text(&mut next)));
+            opt("atime", 9, json!(text(&mut next)));
+            opt("ctime", 10, json!(text(&mut next)));
+            opt("btime", 11, json!(text(&mut next)));
+            let rules: Vec<String> = (0..bits >> 12 & 3).map(|_| text(&mut next)).collect();
+            rec.insert("rules".into(), json!(rules));
+            if bits >> 14 & 3 == 0 {
+                findings.push(Finding {
+                    id: format!("F{:06}", findings.len() + 1),
+                    analyzer: "test".into(),
+                    kind: "test.kind".into(),
+                    severity: crate::finding::Severity::Low,
+                    path: Some(path.clone()),
+                    member: None,
+                    sha256: None,
+                    title: format!("about {path}"),
+                    evidence: json!({"k": text(&mut next)}),
+                });
+            }
+            lines.push(serde_json::to_string(&rec).unwrap());
+        }
+        let jsonl: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        let doc = Doc::prepare(&m, jsonl.as_bytes(), &findings, None).unwrap();
+        let mut out = Vec::new();
+        let w = doc.emit(&mut out, jsonl.as_bytes()).unwrap();
+        assert_eq!(w.files, 300);
+        assert!(w.annotations > 0);
+        assert!(excess > 0);
+        assert_eq!(doc.len_bound(), out.len() as u64 + excess);
+        let graph: Value = serde_json::from_slice(&out).unwrap();
+        let relationships = graph["@graph"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["core:kindOfRelationship"] == "Duplicate_Of")
+            .count();
+        assert!(relationships > 0);
     }
 
     #[test]
