@@ -160,6 +160,8 @@ pub struct Collected {
     /// Why files were not collected (status and reason, with counts and examples): the
     /// report's count over the records files.jsonl holds.
     pub not_collected: Vec<crate::report::ReasonCount>,
+    /// The findings by severity and kind: findings.jsonl's tally.
+    pub findings: crate::report::summary::FindingsSummary,
     pub one_time_key: bool,
     pub signer_fingerprint: String,
     pub signer_public: String,
@@ -1183,8 +1185,8 @@ pub fn collect(
         live_text: live_text.as_deref(),
         public: &public,
     };
-    let not_collected = match meta.write(&mut writer, output, &actions) {
-        Ok(reasons) => reasons,
+    let tallies = match meta.write(&mut writer, output, &actions) {
+        Ok(t) => t,
         Err(e) => return Err(output_failure(format!("{e:#}"))),
     };
     crate::bundle::lifecycle::test_phase("metadata");
@@ -1272,7 +1274,8 @@ pub fn collect(
         sidecars: fin.sidecars,
         manifest,
         verify: report,
-        not_collected,
+        not_collected: tallies.not_collected,
+        findings: tallies.findings,
         one_time_key: req.signer.one_time,
         signer_fingerprint: req.signer.fingerprint(),
         signer_public: public,

@@ -392,15 +392,10 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
     } else {
         exit::OK
     };
-    // What the findings mean, read back from the sealed bundle (titles only, never
-    // evidence); why files were not collected, as the seal's report pass counted it.
-    let identities: Vec<crate::bundle::age::Identity> = c
-        .file_key
-        .map(|k| vec![crate::bundle::age::Identity::FileKey(k)])
-        .unwrap_or_default();
-    let findings = read_back(&c.bundle, &identities, crate::bundle::FINDINGS_JSONL, |r| {
-        crate::report::summary::FindingsSummary::from_jsonl(r)
-    });
+    // What the findings mean (titles only, never evidence) and why files were not
+    // collected, as the seal tallied them from the bytes findings.jsonl and files.jsonl
+    // hold.
+    let findings = &c.findings;
     let reasons = &c.not_collected;
     let scope = crate::report::scope::scope(m, reasons, verdict);
     // Loud, on stderr, also with --quiet and --json: a responder must be stopped here.
@@ -441,37 +436,21 @@ pub fn run(args: Box<CollectArgs>) -> anyhow::Result<u8> {
             "unprivileged": m.method.unprivileged,
             "kit": m.tool.kit,
             "live": c.live,
-            "findings": match &findings {
-                Ok(f) => serde_json::to_value(f).unwrap_or_default(),
-                Err(e) => serde_json::json!({ "error": format!("{e:#}") }),
-            },
+            "findings": findings,
             "exit_code": code,
         });
         return Ok(super::print_then(code, |out| writeln!(out, "{summary}")));
     }
     Ok(super::print_then(code, |out| {
-        print_summary(out, &c, &findings, &scope)
+        print_summary(out, &c, findings, &scope)
     }))
-}
-
-/// Streams one member of the sealed bundle (decrypted with the run's file key, if any)
-/// through `each`.
-fn read_back<T>(
-    bundle: &std::path::Path,
-    identities: &[crate::bundle::age::Identity],
-    name: &str,
-    each: impl FnOnce(&mut dyn std::io::BufRead) -> T,
-) -> anyhow::Result<T> {
-    let mut zip = super::report::open_archive(bundle, identities)?;
-    let member = zip.by_name(name).map_err(|e| anyhow!("no {name}: {e}"))?;
-    Ok(each(&mut std::io::BufReader::new(member)))
 }
 
 /// The end-of-run summary for the paper log.
 fn print_summary(
     out: &mut dyn Write,
     c: &collect::Collected,
-    findings: &anyhow::Result<crate::report::summary::FindingsSummary>,
+    findings: &crate::report::summary::FindingsSummary,
     scope: &crate::report::scope::Scope,
 ) -> std::io::Result<()> {
     let m = &c.manifest;
@@ -581,25 +560,16 @@ fn print_summary(
             n.known_bad
         )?;
     }
-    match findings {
-        Ok(f) => {
-            write!(
-                out,
-                "{}",
-                f.render(m.known_sets.iter().any(|s| s.kind == "known_bad"))
-            )?;
-            if f.total > 0 {
-                writeln!(
-                    out,
-                    "                (details: fieldkit report, or report.html in the bundle)"
-                )?;
-            }
-        }
-        Err(e) => writeln!(
+    write!(
+        out,
+        "{}",
+        findings.render(m.known_sets.iter().any(|s| s.kind == "known_bad"))
+    )?;
+    if findings.total > 0 {
+        writeln!(
             out,
-            "  Findings      {} (summary unavailable: {e:#}; see findings.jsonl)",
-            n.findings
-        )?,
+            "                (details: fieldkit report, or report.html in the bundle)"
+        )?;
     }
     match (&m.method.unprivileged, m.method.noatime_refused) {
         (why, n) if n > 0 => writeln!(

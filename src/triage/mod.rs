@@ -217,7 +217,12 @@ impl FileTriage {
             }
         }
         findings.extend(self.failures);
-        let sha256 = hex(&digests.sha256);
+        // Most files have no finding: their hash is not spelt out here.
+        let sha256 = if findings.is_empty() {
+            String::new()
+        } else {
+            hex(&digests.sha256)
+        };
         for finding in &mut findings {
             if finding.path.is_none() {
                 finding.path = Some(ctx.path.to_string_lossy().into_owned());
@@ -270,15 +275,8 @@ pub(crate) fn new_finding(
     }
 }
 
-/// Lower-case hex of a byte string.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
-}
+/// Lower-case hex of a byte string (the one hex writer of fieldkit).
+pub use crate::hashing::hex;
 
 /// The path components of `source_path` (leading `/` and empty parts dropped).
 pub(crate) fn components(source_path: &str) -> impl Iterator<Item = &str> {
