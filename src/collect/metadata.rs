@@ -54,9 +54,8 @@ impl Metadata<'_> {
         let findings = number_findings(output.findings.into_contents()?, self.out_dir)?;
         let case_findings =
             crate::report::read_findings(BufReader::new(findings.reader())).findings;
-        let findings_summary = crate::report::summary::FindingsSummary::from_jsonl(
-            BufReader::new(findings.reader()),
-        );
+        let findings_summary =
+            crate::report::summary::FindingsSummary::from_jsonl(BufReader::new(findings.reader()));
         std::thread::scope(|scope| -> anyhow::Result<Tallies> {
             // The report travels inside the bundle; it is built from the same spooled
             // records, read again from the output device's temp files.

@@ -94,11 +94,17 @@ pub(super) fn check_records(
             .join()
             .unwrap_or_else(|_| Some((0, std::io::Error::other("the parsing thread failed"))))
     });
-    if let Some((line_no, e)) = read_error {
-        r.problem(
+    match read_error {
+        // Line 0: no line was read (the parsing thread could not start, or died).
+        Some((0, e)) => r.problem(
+            "unreadable_member",
+            format!("{FILES_JSONL}: cannot be read: {e}"),
+        ),
+        Some((line_no, e)) => r.problem(
             "unreadable_member",
             format!("{FILES_JSONL}: cannot read line {line_no}: {e}"),
-        );
+        ),
+        None => {}
     }
     r.records = counts.considered;
     for name in by_name.keys() {
