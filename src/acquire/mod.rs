@@ -180,22 +180,7 @@ fn record_one(
     rec: &FileRecord,
     findings: Vec<Finding>,
 ) -> Result<(), String> {
-    let c = &mut out.counts;
-    c.considered += 1;
-    c.bytes_read += rec.bytes_read.unwrap_or(0);
-    if rec.known.iter().any(|k| k.kind == "known_bad") {
-        c.known_bad += 1;
-    }
-    match rec.status.unwrap_or(Status::Error) {
-        Status::Collected => c.collected += 1,
-        Status::Duplicate => c.duplicate += 1,
-        Status::Changed => c.changed += 1,
-        Status::KnownGood => c.known_good += 1,
-        Status::Skipped => c.skipped += 1,
-        Status::Error => c.error += 1,
-        Status::Locked => c.locked += 1,
-        Status::Deleted => c.deleted += 1,
-    }
+    out.counts.count(rec);
     out.records
         .push_seq(seq, rec)
         .map_err(|e| format!("writing the files.jsonl spool: {e}"))?;

@@ -264,6 +264,30 @@ pub struct Counts {
     pub known_bad: u64,
 }
 
+impl Counts {
+    /// Count one files.jsonl record: the writer tallies the manifest's counts with this,
+    /// and verify recounts files.jsonl with it, so both mean the same thing. A record
+    /// without a status counts as an error.
+    pub fn count(&mut self, rec: &super::record::FileRecord) {
+        use super::record::Status;
+        self.considered += 1;
+        self.bytes_read = self.bytes_read.saturating_add(rec.bytes_read.unwrap_or(0));
+        if rec.known.iter().any(|k| k.kind == "known_bad") {
+            self.known_bad += 1;
+        }
+        match rec.status.unwrap_or(Status::Error) {
+            Status::Collected => self.collected += 1,
+            Status::Duplicate => self.duplicate += 1,
+            Status::Changed => self.changed += 1,
+            Status::KnownGood => self.known_good += 1,
+            Status::Skipped => self.skipped += 1,
+            Status::Error => self.error += 1,
+            Status::Locked => self.locked += 1,
+            Status::Deleted => self.deleted += 1,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SignerInfo {
     pub algorithm: String,

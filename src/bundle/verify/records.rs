@@ -175,25 +175,9 @@ fn check_record<'n>(
             return;
         }
     };
-    counts.considered += 1;
+    counts.count(&rec);
     bindings.record(&rec);
-    if rec.known.iter().any(|k| k.kind == "known_bad") {
-        counts.known_bad += 1;
-    }
     let status = rec.status.unwrap_or(Status::Error);
-    match status {
-        Status::Collected => counts.collected += 1,
-        Status::Duplicate => counts.duplicate += 1,
-        Status::Changed => counts.changed += 1,
-        Status::KnownGood => counts.known_good += 1,
-        Status::Skipped => counts.skipped += 1,
-        Status::Error => counts.error += 1,
-        Status::Locked => counts.locked += 1,
-        Status::Deleted => counts.deleted += 1,
-    }
-    counts.bytes_read = counts
-        .bytes_read
-        .saturating_add(rec.bytes_read.unwrap_or(0));
     let target = rec.member.as_ref().or(rec.duplicate_of.as_ref());
     // Only a record with a problem needs its place spelt out.
     let where_ = || format!("{FILES_JSONL}:{line_no} ({})", rec.path.display());
